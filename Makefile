@@ -1,0 +1,92 @@
+# llmgw: build, run, test, bench and fuzz ngx_http_llmgw_module.
+#
+#   make          build build/nginx/objs/ngx_http_llmgw_module.so
+#   make run      install what is missing, build, run examples/ on 127.0.0.1
+#   make test     install what is missing, build, run every suite
+#   make bench    wrk against 127.0.0.1, ratios against plain nginx
+#   make fuzz     libFuzzer targets, bounded run time
+#   make asan     the suites against an AddressSanitizer build
+
+SHELL        := /bin/bash
+NGX_SRC      ?= /usr/share/nginx/src
+NGINX        ?= /usr/sbin/nginx
+BUILD        ?= $(CURDIR)/build
+OBJS          = $(BUILD)/nginx/objs
+MODULE        = $(OBJS)/ngx_http_llmgw_module.so
+SYSPY        := /usr/bin/python3
+CC_OPT       ?= -g -O2 -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2
+WARN          = -Wall -Wextra -Werror -Wno-unused-parameter
+LD_OPT       ?= -Wl,-z,relro -Wl,-z,now -fPIC
+RUN_PREFIX    = $(BUILD)/run
+FUZZ_SECONDS ?= 60
+
+# Debian packages the build, the suites and the tools need.
+DEB_PKGS = nginx nginx-dev gcc make libc6-dev libssl-dev libjansson-dev \
+           libjwt-dev libhiredis-dev redis-server wrk perl libtest-base-perl \
+           liburi-perl libwww-perl python3 python3-jwt python3-cryptography \
+           python3-botocore nodejs npm clang libclang-rt-14-dev valgrind \
+           ca-certificates openssl procps curl
+
+SRCS = config ngx_http_llmgw_module.c $(wildcard ngx_http_llmgw_*_module.c) \
+       $(wildcard src/*.c src/*.h) src/SOURCES
+
+.PHONY: all build deps run stop test test-only asan bench fuzz clean
+
+all: build
+
+build: $(MODULE)
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "run as root, or install:$$missing" >&2; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/nginx/.configured: config src/SOURCES $(wildcard ngx_http_llmgw_*_module.c)
+	@test -d $(NGX_SRC)/src || { echo "no nginx source in $(NGX_SRC): make deps" >&2; exit 1; }
+	rm -rf $(BUILD)/nginx
+	mkdir -p $(BUILD)
+	cp -r $(NGX_SRC) $(BUILD)/nginx
+	. $(BUILD)/nginx/conf_flags && cd $(BUILD)/nginx && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$(CC_OPT) $(WARN)" --with-ld-opt="$(LD_OPT)" \
+	        --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+	touch $@
+
+$(MODULE): $(BUILD)/nginx/.configured $(SRCS)
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+
+run: deps build
+	tools/run-example.sh "$(NGINX)" "$(MODULE)" "$(RUN_PREFIX)"
+
+stop:
+	-tools/run-example.sh --stop "$(RUN_PREFIX)"
+
+test: deps build test-only
+
+test-only:
+	t/run-tests.sh "$(NGINX)" "$(MODULE)"
+
+asan:
+	$(MAKE) BUILD=$(CURDIR)/build-asan \
+	    CC_OPT="-g -O1 -fPIC -fno-omit-frame-pointer -fsanitize=address -DNGX_DEBUG_PALLOC=1" \
+	    LD_OPT="-fsanitize=address" build
+	LLMGW_ASAN=1 t/run-tests.sh "$(NGINX)" "$(CURDIR)/build-asan/nginx/objs/ngx_http_llmgw_module.so"
+
+bench: deps build
+	bench/run.sh "$(NGINX)" "$(MODULE)"
+
+fuzz: deps build
+	fuzz/run.sh "$(BUILD)" "$(FUZZ_SECONDS)"
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,130 @@
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * Types shared by the concerns of ngx_http_llmgw_module.
+ */
+
+
+#ifndef _NGX_HTTP_LLMGW_H_INCLUDED_
+#define _NGX_HTTP_LLMGW_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+
+#define NGX_HTTP_LLMGW_SHA256_LEN      32
+
+
+/* JWS algorithms, RFC 7518 section 3.1 and RFC 8037; a bit each in masks */
+
+typedef enum {
+    NGX_HTTP_LLMGW_ALG_RS256 = 0,
+    NGX_HTTP_LLMGW_ALG_RS384,
+    NGX_HTTP_LLMGW_ALG_RS512,
+    NGX_HTTP_LLMGW_ALG_PS256,
+    NGX_HTTP_LLMGW_ALG_PS384,
+    NGX_HTTP_LLMGW_ALG_PS512,
+    NGX_HTTP_LLMGW_ALG_ES256,
+    NGX_HTTP_LLMGW_ALG_ES384,
+    NGX_HTTP_LLMGW_ALG_ES512,
+    NGX_HTTP_LLMGW_ALG_EDDSA,
+    NGX_HTTP_LLMGW_ALG_COUNT
+} ngx_http_llmgw_alg_e;
+
+
+#define NGX_HTTP_LLMGW_ALG_BIT(alg)    ((ngx_uint_t) 1 << (alg))
+
+#define NGX_HTTP_LLMGW_ALGS_RSA                                               \
+    (NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_RS256)                         \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_RS384)                        \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_RS512)                        \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_PS256)                        \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_PS384)                        \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_PS512))
+
+#define NGX_HTTP_LLMGW_ALGS_ALL                                               \
+    (NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_COUNT) - 1)
+
+
+/*
+ * A public key parsed once (configuration time, or when a fetched JWKS
+ * changes) and bound to the algorithms it may verify: an RSA key to RS* and
+ * PS* (or the one its JWK "alg" names), an EC key to the ES* of its curve,
+ * an Ed25519 key to EdDSA.  The EVP_PKEY is freed by a cleanup of the pool
+ * the key was parsed into.
+ */
+
+typedef struct {
+    ngx_str_t                  kid;       /* empty when the key has none */
+    ngx_uint_t                 algs;      /* NGX_HTTP_LLMGW_ALG_BIT mask */
+    EVP_PKEY                  *pkey;
+    u_char                     fp[NGX_HTTP_LLMGW_SHA256_LEN];
+                                          /* SHA-256 of the DER public key */
+} ngx_http_llmgw_key_t;
+
+
+/*
+ * A compact JWS split and decoded; nothing verified yet.  All strings live
+ * in the pool given to the parser; the two json_t are released by a cleanup
+ * of that pool.
+ */
+
+typedef struct {
+    ngx_str_t                  signing_input; /* "header.payload", in token */
+    ngx_str_t                  signature;     /* decoded bytes */
+    ngx_str_t                  payload;       /* decoded claims JSON text */
+    ngx_str_t                  kid;           /* empty when absent */
+    ngx_str_t                  typ;           /* empty when absent */
+    ngx_http_llmgw_alg_e       alg;
+    json_t                    *header;
+    json_t                    *claims;        /* always a JSON object */
+} ngx_http_llmgw_jws_t;
+
+
+/* claim checks of a location, see ngx_http_llmgw_claims.c */
+
+typedef struct {
+    ngx_array_t               *issuers;      /* ngx_str_t, any of; or NULL */
+    ngx_array_t               *audiences;    /* ngx_str_t, any of; or NULL */
+    ngx_array_t               *typs;         /* ngx_str_t, any of; or NULL */
+    ngx_array_t               *required;     /* ngx_str_t claim names */
+    ngx_array_t               *amr;          /* ngx_str_t, any of; or NULL */
+    time_t                     leeway;
+    ngx_flag_t                 require_exp;
+} ngx_http_llmgw_claims_conf_t;
+
+
+/* the scope tree: every scope with the scopes that satisfy it */
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_array_t                satisfied_by; /* ngx_str_t: itself, ancestors */
+} ngx_http_llmgw_scope_t;
+
+
+typedef struct {
+    ngx_array_t                scopes;       /* ngx_http_llmgw_scope_t */
+} ngx_http_llmgw_scope_tree_t;
+
+
+/*
+ * What the verified-token cache keeps of a token whose signature verified:
+ * enough to re-run every claim and scope check on a hit without the
+ * signature, and to refuse the hit when the verifying key is gone.
+ */
+
+typedef struct {
+    time_t                     expires;      /* never after the token's exp */
+    u_char                     key_fp[NGX_HTTP_LLMGW_SHA256_LEN];
+    ngx_str_t                  typ;
+    ngx_str_t                  payload;      /* claims JSON text */
+} ngx_http_llmgw_cache_entry_t;
+
+
+#endif /* _NGX_HTTP_LLMGW_H_INCLUDED_ */
