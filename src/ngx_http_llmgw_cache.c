@@ -1,0 +1,496 @@
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * The verified-token cache: a shared-memory zone holding, per SHA-256 of a
+ * token whose signature verified, what the claim and scope checks need to
+ * run again without the signature.  An rbtree keyed by the first bytes of
+ * the hash finds an entry, an LRU queue orders the entries for eviction; all
+ * access is under the zone's mutex.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llmgw_cache.h"
+
+
+/* typ values are short ("JWT", "at+jwt", "application/at+jwt") */
+#define NGX_HTTP_LLMGW_CACHE_MAX_TYP     255
+
+/* entries examined for expiry before each allocation */
+#define NGX_HTTP_LLMGW_CACHE_EXPIRE_N    3
+
+/* least recently used entries evicted at most to make room for one entry */
+#define NGX_HTTP_LLMGW_CACHE_EVICT_MAX   64
+
+
+typedef struct {
+    ngx_rbtree_node_t            node;
+    ngx_queue_t                  queue;
+    time_t                       expires;
+    u_char                       key[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                       key_fp[NGX_HTTP_LLMGW_SHA256_LEN];
+    size_t                       payload_len;
+    u_char                       typ_len;
+    u_char                       data[1];     /* typ, then payload */
+} ngx_http_llmgw_cache_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_queue_t                  queue;       /* most recently used first */
+} ngx_http_llmgw_cache_sh_t;
+
+
+typedef struct {
+    ngx_http_llmgw_cache_sh_t   *sh;
+    ngx_slab_pool_t             *shpool;
+    size_t                       size;
+} ngx_http_llmgw_cache_ctx_t;
+
+
+extern ngx_module_t  ngx_http_llmgw_module;
+
+
+static ngx_int_t ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_llmgw_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_rbtree_key_t ngx_http_llmgw_cache_hash(u_char *key);
+static ngx_http_llmgw_cache_node_t *ngx_http_llmgw_cache_find(
+    ngx_http_llmgw_cache_ctx_t *ctx, u_char *key);
+static void ngx_http_llmgw_cache_delete(ngx_http_llmgw_cache_ctx_t *ctx,
+    ngx_http_llmgw_cache_node_t *cn);
+static void ngx_http_llmgw_cache_expire(ngx_http_llmgw_cache_ctx_t *ctx,
+    time_t now);
+
+
+char *
+ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char                      *colon;
+    ssize_t                      size;
+    ngx_str_t                   *value, name, s;
+    ngx_shm_zone_t              *shm_zone, **slot;
+    ngx_http_llmgw_cache_ctx_t  *ctx;
+
+    slot = (ngx_shm_zone_t **) (p + cmd->offset);
+
+    if (*slot != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    name = value[1];
+
+    colon = (u_char *) ngx_strlchr(name.data, name.data + name.len, ':');
+
+    if (colon == NULL || colon == name.data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected name:size",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.len = colon - name.data;
+
+    s.data = colon + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_cache_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_llmgw_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used by another "
+                           "llmgw directive", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone->init = ngx_http_llmgw_cache_init_zone;
+    shm_zone->data = ctx;
+
+    *slot = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_llmgw_cache_ctx_t  *octx = data;
+
+    size_t                       len;
+    ngx_http_llmgw_cache_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+
+        /*
+         * a reload: nginx hands over the old zone only when name, tag and
+         * size match; the entries are kept as they are
+         */
+
+        if (octx->size != shm_zone->shm.size) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "llmgw token cache zone \"%V\" has size %uz "
+                          "while previously it had %uz",
+                          &shm_zone->shm.name, shm_zone->shm.size,
+                          octx->size);
+            return NGX_ERROR;
+        }
+
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        ctx->size = octx->size;
+
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    ctx->size = shm_zone->shm.size;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_llmgw_cache_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_http_llmgw_cache_rbtree_insert_value);
+
+    ngx_queue_init(&ctx->sh->queue);
+
+    len = sizeof(" in llmgw token cache zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in llmgw token cache zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone is handled here by eviction, not worth a log line */
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llmgw_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t            **p;
+    ngx_http_llmgw_cache_node_t   *cn, *cnt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+
+            p = &temp->right;
+
+        } else { /* node->key == temp->key */
+
+            cn = (ngx_http_llmgw_cache_node_t *) node;
+            cnt = (ngx_http_llmgw_cache_node_t *) temp;
+
+            p = (ngx_memcmp(cn->key, cnt->key, NGX_HTTP_LLMGW_SHA256_LEN) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_rbtree_key_t
+ngx_http_llmgw_cache_hash(u_char *key)
+{
+    ngx_rbtree_key_t  k;
+
+    /* a SHA-256 is uniformly distributed: its first bytes are a hash */
+
+    ngx_memcpy(&k, key, sizeof(ngx_rbtree_key_t));
+
+    return k;
+}
+
+
+static ngx_http_llmgw_cache_node_t *
+ngx_http_llmgw_cache_find(ngx_http_llmgw_cache_ctx_t *ctx, u_char *key)
+{
+    ngx_int_t                     rc;
+    ngx_rbtree_key_t              hash;
+    ngx_rbtree_node_t            *node, *sentinel;
+    ngx_http_llmgw_cache_node_t  *cn;
+
+    hash = ngx_http_llmgw_cache_hash(key);
+
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        /* hash == node->key */
+
+        cn = (ngx_http_llmgw_cache_node_t *) node;
+
+        rc = ngx_memcmp(key, cn->key, NGX_HTTP_LLMGW_SHA256_LEN);
+
+        if (rc == 0) {
+            return cn;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_llmgw_cache_delete(ngx_http_llmgw_cache_ctx_t *ctx,
+    ngx_http_llmgw_cache_node_t *cn)
+{
+    ngx_queue_remove(&cn->queue);
+    ngx_rbtree_delete(&ctx->sh->rbtree, &cn->node);
+    ngx_slab_free_locked(ctx->shpool, cn);
+}
+
+
+static void
+ngx_http_llmgw_cache_expire(ngx_http_llmgw_cache_ctx_t *ctx, time_t now)
+{
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q, *prev;
+    ngx_http_llmgw_cache_node_t  *cn;
+
+    /*
+     * The queue is in order of use, not of expiry: look at a few of the
+     * least recently used entries and drop those that have expired.
+     */
+
+    q = ngx_queue_last(&ctx->sh->queue);
+
+    for (n = 0; n < NGX_HTTP_LLMGW_CACHE_EXPIRE_N; n++) {
+
+        if (q == ngx_queue_sentinel(&ctx->sh->queue)) {
+            break;
+        }
+
+        prev = ngx_queue_prev(q);
+
+        cn = ngx_queue_data(q, ngx_http_llmgw_cache_node_t, queue);
+
+        if (cn->expires <= now) {
+            ngx_http_llmgw_cache_delete(ctx, cn);
+        }
+
+        q = prev;
+    }
+}
+
+
+ngx_int_t
+ngx_http_llmgw_cache_lookup(ngx_shm_zone_t *zone, u_char *key, time_t now,
+    ngx_pool_t *pool, ngx_http_llmgw_cache_entry_t *entry)
+{
+    u_char                       *p;
+    ngx_http_llmgw_cache_ctx_t   *ctx;
+    ngx_http_llmgw_cache_node_t  *cn;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    cn = ngx_http_llmgw_cache_find(ctx, key);
+
+    if (cn == NULL) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    if (cn->expires <= now) {
+        ngx_http_llmgw_cache_delete(ctx, cn);
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&cn->queue);
+    ngx_queue_insert_head(&ctx->sh->queue, &cn->queue);
+
+    p = ngx_pnalloc(pool, cn->typ_len + cn->payload_len + 1);
+    if (p == NULL) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    entry->expires = cn->expires;
+    ngx_memcpy(entry->key_fp, cn->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
+
+    /* the node holds typ and payload back to back, as the copy does */
+
+    entry->typ.len = cn->typ_len;
+    entry->typ.data = p;
+
+    entry->payload.len = cn->payload_len;
+    entry->payload.data = p + cn->typ_len;
+
+    p = ngx_cpymem(p, cn->data, cn->typ_len + cn->payload_len);
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    /* the claims text is handed to a JSON parser: keep it terminated */
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
+    ngx_http_llmgw_cache_entry_t *entry, time_t now)
+{
+    size_t                        size;
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q;
+    ngx_http_llmgw_cache_ctx_t   *ctx;
+    ngx_http_llmgw_cache_node_t  *cn;
+
+    if (entry->payload.len > NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD
+        || entry->typ.len > NGX_HTTP_LLMGW_CACHE_MAX_TYP
+        || entry->expires <= now)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx = zone->data;
+
+    size = offsetof(ngx_http_llmgw_cache_node_t, data)
+           + entry->typ.len + entry->payload.len;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    cn = ngx_http_llmgw_cache_find(ctx, key);
+
+    if (cn != NULL) {
+        ngx_http_llmgw_cache_delete(ctx, cn);
+    }
+
+    ngx_http_llmgw_cache_expire(ctx, now);
+
+    cn = ngx_slab_alloc_locked(ctx->shpool, size);
+
+    for (n = 0; cn == NULL && n < NGX_HTTP_LLMGW_CACHE_EVICT_MAX; n++) {
+
+        if (ngx_queue_empty(&ctx->sh->queue)) {
+            break;
+        }
+
+        /* the zone is full: evict the least recently used entry */
+
+        q = ngx_queue_last(&ctx->sh->queue);
+
+        ngx_http_llmgw_cache_delete(ctx,
+                        ngx_queue_data(q, ngx_http_llmgw_cache_node_t, queue));
+
+        cn = ngx_slab_alloc_locked(ctx->shpool, size);
+    }
+
+    if (cn == NULL) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "llmgw token cache: no room for %uz bytes", size);
+
+        return NGX_DECLINED;
+    }
+
+    cn->node.key = ngx_http_llmgw_cache_hash(key);
+
+    cn->expires = entry->expires;
+    ngx_memcpy(cn->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
+    ngx_memcpy(cn->key_fp, entry->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
+
+    cn->typ_len = (u_char) entry->typ.len;
+    cn->payload_len = entry->payload.len;
+
+    if (entry->typ.len) {
+        ngx_memcpy(cn->data, entry->typ.data, entry->typ.len);
+    }
+
+    if (entry->payload.len) {
+        ngx_memcpy(cn->data + entry->typ.len, entry->payload.data,
+                   entry->payload.len);
+    }
+
+    ngx_rbtree_insert(&ctx->sh->rbtree, &cn->node);
+    ngx_queue_insert_head(&ctx->sh->queue, &cn->queue);
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_OK;
+}
