@@ -1,0 +1,798 @@
+/* llmgw-unit-srcs: src/ngx_http_llmgw_cache.c */
+/* llmgw-unit-libs: */
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * The verified-token cache: the zone directive, then store, hit, miss,
+ * expiry, replacement, LRU eviction of a full zone, oversized entries,
+ * many keys, keys that share the rbtree key, and reuse on reload, on a
+ * real slab pool in shared memory.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llmgw_unit.h"
+#include "ngx_http_llmgw_cache.h"
+
+
+typedef struct {
+    ngx_shm_zone_t            *zone;
+} ngx_http_llmgw_test_conf_t;
+
+
+static char *ngx_http_llmgw_test_directive(ngx_pool_t *pool,
+    ngx_http_llmgw_test_conf_t *conf, const char *arg);
+static ngx_shm_zone_t *ngx_http_llmgw_test_zone(ngx_pool_t *pool,
+    const char *arg);
+static void ngx_http_llmgw_test_zone_free(ngx_shm_zone_t *zone);
+static void ngx_http_llmgw_test_key(u_char *key, ngx_uint_t n);
+static ngx_int_t ngx_http_llmgw_test_store(ngx_shm_zone_t *zone,
+    ngx_uint_t n, size_t len, time_t expires, time_t now);
+static ngx_uint_t ngx_http_llmgw_test_hit(ngx_shm_zone_t *zone,
+    ngx_pool_t *pool, ngx_uint_t n, size_t len, time_t now);
+static void ngx_http_llmgw_test_directives(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_basic(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_expiry(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_lru(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_sizes(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_many(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_reload(ngx_pool_t *pool);
+
+
+/* the module's tag; only its address matters here */
+ngx_module_t  ngx_http_llmgw_module;
+
+
+/* the zones ngx_shared_memory_add() has handed out, as a cycle keeps them */
+static ngx_shm_zone_t  *ngx_http_llmgw_test_zones[8];
+static ngx_uint_t       ngx_http_llmgw_test_nzones;
+
+
+#define NGX_HTTP_LLMGW_TEST_NOW  1700000000
+
+
+/*
+ * Stand-in for the cycle's ngx_shared_memory_add(): one zone per name, a
+ * second call with the same name returns it as nginx does.
+ */
+
+ngx_shm_zone_t *
+ngx_shared_memory_add(ngx_conf_t *cf, ngx_str_t *name, size_t size, void *tag)
+{
+    ngx_uint_t       i;
+    ngx_shm_zone_t  *zone;
+
+    for (i = 0; i < ngx_http_llmgw_test_nzones; i++) {
+        zone = ngx_http_llmgw_test_zones[i];
+
+        if (zone->shm.name.len == name->len
+            && ngx_strncmp(zone->shm.name.data, name->data, name->len) == 0)
+        {
+            return zone;
+        }
+    }
+
+    if (ngx_http_llmgw_test_nzones == 8) {
+        return NULL;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_shm_zone_t));
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->shm.size = size;
+    zone->shm.name = *name;
+    zone->shm.log = &ngx_http_llmgw_unit_log;
+    zone->tag = tag;
+
+    ngx_http_llmgw_test_zones[ngx_http_llmgw_test_nzones++] = zone;
+
+    return zone;
+}
+
+
+static char *
+ngx_http_llmgw_test_directive(ngx_pool_t *pool,
+    ngx_http_llmgw_test_conf_t *conf, const char *arg)
+{
+    ngx_str_t      *value;
+    ngx_conf_t      cf;
+    ngx_array_t    *args;
+    ngx_command_t   cmd;
+
+    ngx_http_llmgw_unit_conf(&cf, pool);
+
+    args = ngx_array_create(pool, 2, sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = ngx_array_push_n(args, 2);
+    if (value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&value[0], "llmgw_token_cache_zone");
+    value[1].data = (u_char *) arg;
+    value[1].len = ngx_strlen(arg);
+
+    cf.args = args;
+
+    ngx_memzero(&cmd, sizeof(ngx_command_t));
+    ngx_str_set(&cmd.name, "llmgw_token_cache_zone");
+    cmd.offset = offsetof(ngx_http_llmgw_test_conf_t, zone);
+
+    return ngx_http_llmgw_cache_zone(&cf, &cmd, conf);
+}
+
+
+/* what the cycle does for a zone: map it, make a slab pool, call init */
+
+static ngx_shm_zone_t *
+ngx_http_llmgw_test_zone(ngx_pool_t *pool, const char *arg)
+{
+    char                        *rv;
+    ngx_shm_zone_t              *zone;
+    ngx_slab_pool_t             *sp;
+    ngx_http_llmgw_test_conf_t   conf;
+
+    conf.zone = NULL;
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, arg);
+
+    if (rv != NGX_CONF_OK || conf.zone == NULL) {
+        return NULL;
+    }
+
+    zone = conf.zone;
+
+    if (ngx_shm_alloc(&zone->shm) != NGX_OK) {
+        return NULL;
+    }
+
+    sp = (ngx_slab_pool_t *) zone->shm.addr;
+    sp->end = zone->shm.addr + zone->shm.size;
+    sp->min_shift = 3;
+    sp->addr = zone->shm.addr;
+
+    if (ngx_shmtx_create(&sp->mutex, &sp->lock, NULL) != NGX_OK) {
+        ngx_shm_free(&zone->shm);
+        return NULL;
+    }
+
+    ngx_slab_init(sp);
+
+    if (zone->init(zone, NULL) != NGX_OK) {
+        ngx_shm_free(&zone->shm);
+        return NULL;
+    }
+
+    return zone;
+}
+
+
+static void
+ngx_http_llmgw_test_zone_free(ngx_shm_zone_t *zone)
+{
+    ngx_slab_pool_t  *sp;
+
+    sp = (ngx_slab_pool_t *) zone->shm.addr;
+
+    ngx_shmtx_destroy(&sp->mutex);
+    ngx_shm_free(&zone->shm);
+}
+
+
+/* a distinct 32-byte key per n; keys share their first 8 bytes in pairs */
+
+static void
+ngx_http_llmgw_test_key(u_char *key, ngx_uint_t n)
+{
+    ngx_uint_t  i, h;
+
+    h = (n / 2) * 2654435761u + 12345;
+
+    for (i = 0; i < NGX_HTTP_LLMGW_SHA256_LEN; i++) {
+        key[i] = (u_char) (h >> ((i % 4) * 8)) ^ (u_char) i;
+    }
+
+    /* the tail differs within a pair: same rbtree key, different hash */
+    key[NGX_HTTP_LLMGW_SHA256_LEN - 1] = (u_char) (n & 1);
+    key[NGX_HTTP_LLMGW_SHA256_LEN - 2] = (u_char) (n >> 8);
+    key[NGX_HTTP_LLMGW_SHA256_LEN - 3] = (u_char) n;
+}
+
+
+/* stores entry n: typ "at+jwt", payload of len bytes derived from n */
+
+static ngx_int_t
+ngx_http_llmgw_test_store(ngx_shm_zone_t *zone, ngx_uint_t n, size_t len,
+    time_t expires, time_t now)
+{
+    u_char                        key[NGX_HTTP_LLMGW_SHA256_LEN], *p;
+    size_t                        i;
+    ngx_int_t                     rc;
+    ngx_http_llmgw_cache_entry_t  entry;
+
+    p = ngx_alloc(len + 1, &ngx_http_llmgw_unit_log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < len; i++) {
+        p[i] = (u_char) ('a' + (n + i) % 26);
+    }
+
+    ngx_http_llmgw_test_key(key, n);
+
+    ngx_memzero(&entry, sizeof(ngx_http_llmgw_cache_entry_t));
+
+    entry.expires = expires;
+    ngx_memset(entry.key_fp, (int) (n & 0xff), NGX_HTTP_LLMGW_SHA256_LEN);
+    ngx_str_set(&entry.typ, "at+jwt");
+    entry.payload.data = p;
+    entry.payload.len = len;
+
+    rc = ngx_http_llmgw_cache_store(zone, key, &entry, now);
+
+    /* the cache keeps its own copy */
+    ngx_memset(p, 'X', len);
+    ngx_free(p);
+
+    return rc;
+}
+
+
+/* whether entry n is there with the content ngx_http_llmgw_test_store gave */
+
+static ngx_uint_t
+ngx_http_llmgw_test_hit(ngx_shm_zone_t *zone, ngx_pool_t *pool,
+    ngx_uint_t n, size_t len, time_t now)
+{
+    u_char                        key[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                        fp[NGX_HTTP_LLMGW_SHA256_LEN];
+    size_t                        i;
+    ngx_http_llmgw_cache_entry_t  entry;
+
+    ngx_http_llmgw_test_key(key, n);
+
+    if (ngx_http_llmgw_cache_lookup(zone, key, now, pool, &entry) != NGX_OK) {
+        return 0;
+    }
+
+    ngx_memset(fp, (int) (n & 0xff), NGX_HTTP_LLMGW_SHA256_LEN);
+
+    if (entry.payload.len != len
+        || entry.typ.len != 6
+        || ngx_strncmp(entry.typ.data, "at+jwt", 6) != 0
+        || ngx_memcmp(entry.key_fp, fp, NGX_HTTP_LLMGW_SHA256_LEN) != 0
+        || entry.payload.data[len] != '\0')
+    {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (entry.payload.data[i] != (u_char) ('a' + (n + i) % 26)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_http_llmgw_test_directives(ngx_pool_t *pool)
+{
+    char                        *rv;
+    ngx_http_llmgw_test_conf_t   conf;
+
+    conf.zone = NULL;
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, "nosize");
+    NGX_HTTP_LLMGW_CHECK(rv == NGX_CONF_ERROR && conf.zone == NULL
+                         && ngx_strstr(ngx_http_llmgw_unit_last_conf_error,
+                                       "expected name:size") != NULL,
+                         "name without size refused");
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, ":1m");
+    NGX_HTTP_LLMGW_CHECK(rv == NGX_CONF_ERROR && conf.zone == NULL,
+                         "empty name refused");
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, "z:lots");
+    NGX_HTTP_LLMGW_CHECK(rv == NGX_CONF_ERROR
+                         && ngx_strstr(ngx_http_llmgw_unit_last_conf_error,
+                                       "invalid zone size") != NULL,
+                         "bad size refused");
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, "z:4k");
+    NGX_HTTP_LLMGW_CHECK(rv == NGX_CONF_ERROR
+                         && ngx_strstr(ngx_http_llmgw_unit_last_conf_error,
+                                       "too small") != NULL,
+                         "zone under 8 pages refused");
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, "tokens:1m");
+    NGX_HTTP_LLMGW_CHECK(rv == NGX_CONF_OK && conf.zone != NULL
+                         && conf.zone->shm.size == 1024 * 1024
+                         && conf.zone->shm.name.len == 6
+                         && conf.zone->tag == &ngx_http_llmgw_module
+                         && conf.zone->init != NULL,
+                         "name:size declares the zone");
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, "other:1m");
+    NGX_HTTP_LLMGW_CHECK(rv != NGX_CONF_OK && rv != NGX_CONF_ERROR
+                         && ngx_strcmp(rv, "is duplicate") == 0,
+                         "second directive is duplicate");
+
+    conf.zone = NULL;
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, "tokens:1m");
+    NGX_HTTP_LLMGW_CHECK(rv == NGX_CONF_ERROR
+                         && ngx_strstr(ngx_http_llmgw_unit_last_conf_error,
+                                       "already used") != NULL,
+                         "zone name used twice refused");
+}
+
+
+static void
+ngx_http_llmgw_test_basic(ngx_pool_t *pool)
+{
+    u_char                        key[NGX_HTTP_LLMGW_SHA256_LEN];
+    time_t                        now;
+    ngx_int_t                     rc;
+    ngx_shm_zone_t               *zone;
+    ngx_http_llmgw_cache_entry_t  entry;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "basic:256k");
+    NGX_HTTP_LLMGW_CHECK(zone != NULL, "zone initialised");
+
+    if (zone == NULL) {
+        return;
+    }
+
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_hit(zone, pool, 1, 100, now),
+                         "empty cache misses");
+
+    rc = ngx_http_llmgw_test_store(zone, 1, 100, now + 60, now);
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK, "entry stored");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_hit(zone, pool, 1, 100, now),
+                         "stored entry hits with its typ, key_fp, payload");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_hit(zone, pool, 1, 100, now + 59),
+                         "hit until just before expiry");
+
+    /* entry 0 shares entry 1's first bytes: the full 32 are compared */
+
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_hit(zone, pool, 0, 100, now),
+                         "key with the same rbtree key misses");
+
+    rc = ngx_http_llmgw_test_store(zone, 0, 50, now + 60, now);
+
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK
+                         && ngx_http_llmgw_test_hit(zone, pool, 0, 50, now)
+                         && ngx_http_llmgw_test_hit(zone, pool, 1, 100, now),
+                         "two keys with the same rbtree key kept apart");
+
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_hit(zone, pool, 2, 100, now),
+                         "other key misses");
+
+    /* replace: a new payload under the same key */
+
+    rc = ngx_http_llmgw_test_store(zone, 1, 300, now + 120, now);
+
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK
+                         && ngx_http_llmgw_test_hit(zone, pool, 1, 300, now)
+                         && ngx_http_llmgw_test_hit(zone, pool, 1, 300,
+                                                    now + 100),
+                         "store replaces the entry and its expiry");
+
+    /* empty typ and payload */
+
+    ngx_http_llmgw_test_key(key, 77);
+    ngx_memzero(&entry, sizeof(ngx_http_llmgw_cache_entry_t));
+    entry.expires = now + 10;
+
+    rc = ngx_http_llmgw_cache_store(zone, key, &entry, now);
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK, "entry with empty strings stored");
+
+    ngx_memset(&entry, 0xff, sizeof(ngx_http_llmgw_cache_entry_t));
+
+    rc = ngx_http_llmgw_cache_lookup(zone, key, now, pool, &entry);
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK && entry.typ.len == 0
+                         && entry.payload.len == 0
+                         && entry.payload.data[0] == '\0'
+                         && entry.expires == now + 10,
+                         "entry with empty strings hits");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+static void
+ngx_http_llmgw_test_expiry(ngx_pool_t *pool)
+{
+    time_t           now;
+    ngx_uint_t       n, hits;
+    ngx_shm_zone_t  *zone;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "expiry:64k");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone initialised");
+        return;
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_store(zone, 1, 10, now, now)
+                         == NGX_DECLINED
+                         && ngx_http_llmgw_test_store(zone, 1, 10, now - 1,
+                                                      now)
+                            == NGX_DECLINED
+                         && !ngx_http_llmgw_test_hit(zone, pool, 1, 10,
+                                                     now - 5),
+                         "already expired entry not stored");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_store(zone, 3, 10, now + 30,
+                                                   now)
+                         == NGX_OK,
+                         "entry stored");
+
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_hit(zone, pool, 3, 10,
+                                                  now + 30),
+                         "entry misses at its expiry time");
+
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_hit(zone, pool, 3, 10, now),
+                         "expired entry was removed on lookup");
+
+    /*
+     * Expired entries make room: fill the zone with short-lived entries,
+     * then after they expire it takes as many again, and none of the old
+     * ones is returned.
+     */
+
+    for (n = 100; n < 10000; n++) {
+        if (ngx_http_llmgw_test_store(zone, n, 500, now + 5, now) != NGX_OK) {
+            break;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(n == 10000, "short-lived entries fill the zone");
+
+    for (n = 20000; n < 20050; n++) {
+        if (ngx_http_llmgw_test_store(zone, n, 500, now + 60, now + 6)
+            != NGX_OK)
+        {
+            break;
+        }
+    }
+
+    hits = 0;
+
+    for (n = 20000; n < 20050; n++) {
+        hits += ngx_http_llmgw_test_hit(zone, pool, n, 500, now + 7);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(hits == 50, "new entries take the room");
+
+    hits = 0;
+
+    for (n = 100; n < 10000; n++) {
+        hits += ngx_http_llmgw_test_hit(zone, pool, n, 500, now + 5);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(hits == 0, "none of the expired entries hits");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+static void
+ngx_http_llmgw_test_lru(ngx_pool_t *pool)
+{
+    time_t           now;
+    ngx_uint_t       n, last, hits, old;
+    ngx_shm_zone_t  *zone;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "lru:32k");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone initialised");
+        return;
+    }
+
+    /* 1000 entries of about 1k do not fit in 32k: every store succeeds */
+
+    last = 0;
+
+    for (n = 0; n < 1000; n++) {
+
+        if (ngx_http_llmgw_test_store(zone, n, 900, now + 3600, now)
+            != NGX_OK)
+        {
+            break;
+        }
+
+        /* entry 0 is used all the time, so it stays */
+
+        if (!ngx_http_llmgw_test_hit(zone, pool, 0, 900, now)) {
+            break;
+        }
+
+        last = n;
+    }
+
+    NGX_HTTP_LLMGW_CHECK(n == 1000 && last == 999,
+                         "a full zone keeps taking entries");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_hit(zone, pool, 0, 900, now),
+                         "recently used entry survives eviction");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_hit(zone, pool, 999, 900, now)
+                         && ngx_http_llmgw_test_hit(zone, pool, 998, 900, now),
+                         "newest entries are there");
+
+    old = 0;
+
+    for (n = 1; n < 500; n++) {
+        old += ngx_http_llmgw_test_hit(zone, pool, n, 900, now);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(old == 0, "least recently used entries evicted");
+
+    /* what is left is the newest entries, without a gap */
+
+    hits = 0;
+
+    for (n = 999; n > 900; n--) {
+        if (!ngx_http_llmgw_test_hit(zone, pool, n, 900, now)) {
+            break;
+        }
+
+        hits++;
+    }
+
+    for (/* void */; n > 900; n--) {
+        old += ngx_http_llmgw_test_hit(zone, pool, n, 900, now);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(hits >= 5 && old == 0,
+                         "the zone holds the most recent entries it can");
+
+    /* a big entry evicts several small ones */
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_store(zone, 5000,
+                                          NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD,
+                                          now + 3600, now)
+                         == NGX_OK
+                         && ngx_http_llmgw_test_hit(zone, pool, 5000,
+                                          NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD,
+                                          now),
+                         "large entry makes its room");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+static void
+ngx_http_llmgw_test_sizes(ngx_pool_t *pool)
+{
+    u_char                        key[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                        typ[300];
+    time_t                        now;
+    ngx_int_t                     rc;
+    ngx_shm_zone_t               *zone;
+    ngx_http_llmgw_cache_entry_t  entry;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "sizes:128k");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone initialised");
+        return;
+    }
+
+    rc = ngx_http_llmgw_test_store(zone, 1,
+                                   NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD + 1,
+                                   now + 60, now);
+
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_DECLINED
+                         && !ngx_http_llmgw_test_hit(zone, pool, 1,
+                                       NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD + 1,
+                                       now),
+                         "payload over the limit not stored");
+
+    rc = ngx_http_llmgw_test_store(zone, 1, NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD,
+                                   now + 60, now);
+
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK
+                         && ngx_http_llmgw_test_hit(zone, pool, 1,
+                                       NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD, now),
+                         "payload at the limit stored");
+
+    /* an oversized replacement leaves the old entry alone */
+
+    rc = ngx_http_llmgw_test_store(zone, 1,
+                                   NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD * 2,
+                                   now + 60, now);
+
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_DECLINED
+                         && ngx_http_llmgw_test_hit(zone, pool, 1,
+                                       NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD, now),
+                         "oversized store keeps the old entry");
+
+    ngx_memset(typ, 't', sizeof(typ));
+    ngx_http_llmgw_test_key(key, 9);
+    ngx_memzero(&entry, sizeof(ngx_http_llmgw_cache_entry_t));
+    entry.expires = now + 60;
+    entry.typ.data = typ;
+    entry.typ.len = sizeof(typ);
+    ngx_str_set(&entry.payload, "{}");
+
+    rc = ngx_http_llmgw_cache_store(zone, key, &entry, now);
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_DECLINED, "overlong typ not stored");
+
+    entry.typ.len = 255;
+
+    rc = ngx_http_llmgw_cache_store(zone, key, &entry, now);
+    ngx_memzero(&entry, sizeof(ngx_http_llmgw_cache_entry_t));
+
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK
+                         && ngx_http_llmgw_cache_lookup(zone, key, now, pool,
+                                                        &entry)
+                            == NGX_OK
+                         && entry.typ.len == 255
+                         && ngx_memcmp(entry.typ.data, typ, 255) == 0
+                         && entry.payload.len == 2
+                         && ngx_strncmp(entry.payload.data, "{}", 2) == 0,
+                         "255-byte typ stored");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+static void
+ngx_http_llmgw_test_many(ngx_pool_t *pool)
+{
+    time_t           now;
+    ngx_uint_t       n, stored, hits, order;
+    ngx_shm_zone_t  *zone;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "many:16m");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone initialised");
+        return;
+    }
+
+    stored = 0;
+
+    for (n = 0; n < 20000; n++) {
+        if (ngx_http_llmgw_test_store(zone, n, 100 + n % 200, now + 600, now)
+            == NGX_OK)
+        {
+            stored++;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(stored == 20000, "20000 entries stored");
+
+    /* look them up in another order */
+
+    hits = 0;
+    order = 7919;
+
+    for (n = 0; n < 20000; n++) {
+        order = (order + 7919) % 20000;
+        hits += ngx_http_llmgw_test_hit(zone, pool, order, 100 + order % 200,
+                                        now + 1);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(hits == 20000, "all 20000 hit");
+
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_hit(zone, pool, 20000, 100, now)
+                         && !ngx_http_llmgw_test_hit(zone, pool, 20001, 101,
+                                                     now),
+                         "keys never stored miss");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+static void
+ngx_http_llmgw_test_reload(ngx_pool_t *pool)
+{
+    time_t                       now;
+    ngx_shm_zone_t              *zone, again;
+    ngx_http_llmgw_test_conf_t   conf;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "reload:64k");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone initialised");
+        return;
+    }
+
+    (void) ngx_http_llmgw_test_store(zone, 42, 64, now + 60, now);
+
+    /*
+     * A reload: a new configuration declares the zone again (a new cycle
+     * has a new zone object with fresh data) and the cycle calls init with
+     * the old zone's data when name, tag and size match.
+     */
+
+    ngx_http_llmgw_test_nzones = 0;
+    conf.zone = NULL;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_directive(pool, &conf,
+                                                       "reload:64k")
+                         == NGX_CONF_OK
+                         && conf.zone != zone,
+                         "zone declared again");
+
+    if (conf.zone == NULL) {
+        ngx_http_llmgw_test_zone_free(zone);
+        return;
+    }
+
+    again = *conf.zone;
+    again.shm.addr = zone->shm.addr;
+
+    NGX_HTTP_LLMGW_CHECK(again.init(&again, zone->data) == NGX_OK,
+                         "init reuses the old zone");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_hit(&again, pool, 42, 64, now),
+                         "entries survive a reload");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_store(&again, 43, 64, now + 60,
+                                                   now)
+                         == NGX_OK
+                         && ngx_http_llmgw_test_hit(zone, pool, 43, 64, now),
+                         "old and new configuration share the entries");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+int
+main(void)
+{
+    ngx_pool_t  *pool;
+
+    if (ngx_http_llmgw_unit_init() != NGX_OK) {
+        return 1;
+    }
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    if (pool == NULL) {
+        return 1;
+    }
+
+    ngx_http_llmgw_test_directives(pool);
+
+    ngx_http_llmgw_test_nzones = 0;
+    ngx_http_llmgw_test_basic(pool);
+    ngx_http_llmgw_test_expiry(pool);
+    ngx_http_llmgw_test_lru(pool);
+    ngx_http_llmgw_test_sizes(pool);
+    ngx_http_llmgw_test_many(pool);
+
+    ngx_http_llmgw_test_nzones = 0;
+    ngx_http_llmgw_test_reload(pool);
+
+    ngx_destroy_pool(pool);
+
+    ngx_http_llmgw_unit_cleanup();
+
+    return ngx_http_llmgw_unit_done();
+}
