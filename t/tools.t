@@ -70,9 +70,10 @@ sub run_tool {
 
 # Verifies tokens with PyJWT.  Each check: { token, pub => key file or
 # jwks => file and kid, algs => [...], aud?, verify => 0 (claims only),
-# jws => 1 (PyJWS: payload need not be JSON, returned in base64), raw => 1 (cryptography on
-# the exact signing input) }.  Returns one hash per check: ok, error (the
-# exception class), claims, header, payload (jws), for raw: ok only.
+# jws => 1 (PyJWS: the payload need not be JSON), raw => 1 (RS256 checked
+# by cryptography over the exact signing input) }.  Returns one hash per
+# check: ok, error (the exception class), claims, header, payload (jws,
+# in base64).
 my $VERIFY = <<'PY';
 import base64, json, sys
 import jwt
