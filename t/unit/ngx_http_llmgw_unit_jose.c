@@ -30,8 +30,28 @@ static ngx_int_t ngx_http_llmgw_unit_bio(ngx_pool_t *pool, BIO *bio,
 EVP_PKEY *
 ngx_http_llmgw_unit_keygen(const char *type, size_t bits, const char *curve)
 {
-    if (ngx_strcmp(type, "RSA") == 0 || ngx_strcmp(type, "RSA-PSS") == 0) {
+    EVP_PKEY      *pkey;
+    EVP_PKEY_CTX  *ctx;
+
+    if (ngx_strcmp(type, "RSA") == 0) {
         return EVP_PKEY_Q_keygen(NULL, NULL, type, bits);
+    }
+
+    if (ngx_strcmp(type, "RSA-PSS") == 0) {
+        pkey = NULL;
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+
+        if (ctx == NULL
+            || EVP_PKEY_keygen_init(ctx) != 1
+            || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int) bits) != 1
+            || EVP_PKEY_generate(ctx, &pkey) != 1)
+        {
+            pkey = NULL;
+        }
+
+        EVP_PKEY_CTX_free(ctx);
+
+        return pkey;
     }
 
     if (ngx_strcmp(type, "EC") == 0) {

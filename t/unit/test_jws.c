@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 #include <openssl/hmac.h>
+#include <openssl/rsa.h>
 #include <jwt.h>
 
 #include "ngx_http_llmgw_jws.h"
@@ -45,6 +46,7 @@ static void ngx_http_llmgw_test_valid(void);
 static void ngx_http_llmgw_test_tampered(void);
 static void ngx_http_llmgw_test_alg_refusals(void);
 static void ngx_http_llmgw_test_ecdsa_forms(void);
+static void ngx_http_llmgw_test_pss_params(void);
 static void ngx_http_llmgw_test_bad_base64url(void);
 static void ngx_http_llmgw_test_bad_json(void);
 static void ngx_http_llmgw_test_structure(void);
@@ -685,6 +687,80 @@ ngx_http_llmgw_test_ecdsa_forms(void)
 }
 
 
+/* RFC 7518 section 3.5: MGF1 with the same hash, salt as long as the hash */
+
+static void
+ngx_http_llmgw_test_pss_params(void)
+{
+    int                    salt[3] = { RSA_PSS_SALTLEN_MAX, 0, 32 };
+    u_char                *p, buf[1024];
+    size_t                 len;
+    ngx_str_t              h, b, input, sig, token;
+    ngx_uint_t             i, ok;
+    EVP_MD_CTX            *ctx;
+    EVP_PKEY_CTX          *pctx;
+    const char            *reason;
+    const EVP_MD          *mgf1[3];
+    ngx_http_llmgw_jws_t   jws;
+
+    mgf1[0] = EVP_sha256();
+    mgf1[1] = EVP_sha256();
+    mgf1[2] = EVP_sha1();
+
+    ngx_http_llmgw_unit_b64url(pool, (u_char *) "{\"alg\":\"PS256\"}", 15,
+                               &h);
+    ngx_http_llmgw_unit_b64url(pool, (u_char *) payload, ngx_strlen(payload),
+                               &b);
+
+    p = ngx_snprintf(buf, sizeof(buf), "%V.%V", &h, &b);
+    input.data = ngx_pnalloc(pool, p - buf);
+    input.len = p - buf;
+    ngx_memcpy(input.data, buf, input.len);
+
+    ok = 1;
+
+    for (i = 0; i < 3; i++) {
+        ctx = EVP_MD_CTX_new();
+        pctx = NULL;
+        len = 256;
+        sig.data = ngx_pnalloc(pool, len);
+
+        if (ctx == NULL
+            || EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, rsa) != 1
+            || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1
+            || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt[i]) != 1
+            || EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1[i]) != 1
+            || EVP_DigestSign(ctx, sig.data, &len, input.data, input.len)
+               != 1)
+        {
+            EVP_MD_CTX_free(ctx);
+            ok = 0;
+            continue;
+        }
+
+        EVP_MD_CTX_free(ctx);
+        sig.len = len;
+
+        ngx_http_llmgw_unit_b64url(pool, sig.data, sig.len, &sig);
+        p = ngx_snprintf(buf, sizeof(buf), "%V.%V", &input, &sig);
+        token.data = buf;
+        token.len = p - buf;
+
+        if (ngx_http_llmgw_jws_parse(pool, &token, &jws, &reason) != NGX_OK
+            || ngx_http_llmgw_jws_verify(&jws, algs[3].key) != NGX_DECLINED)
+        {
+            printf("# PSS variant %u accepted\n", (unsigned) i);
+            ok = 0;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ok, "PS256 with the maximum salt, no salt, or "
+                         "MGF1-SHA1 refused");
+
+    NGX_HTTP_LLMGW_CHECK(ERR_peek_error() == 0, "OpenSSL error queue empty");
+}
+
+
 /* every way a part can be broken base64url, in each of the three parts */
 
 static void
@@ -1275,6 +1351,7 @@ main(void)
     ngx_http_llmgw_test_tampered();
     ngx_http_llmgw_test_alg_refusals();
     ngx_http_llmgw_test_ecdsa_forms();
+    ngx_http_llmgw_test_pss_params();
     ngx_http_llmgw_test_bad_base64url();
     ngx_http_llmgw_test_bad_json();
     ngx_http_llmgw_test_structure();
