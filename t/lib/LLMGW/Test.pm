@@ -69,6 +69,10 @@ sub import {
     llmgw_keys_dir();
 
     $class->export_to_level(1, $class, @args);
+
+    # Test::Base (under both Test::Nginx runners) evaluates "--- xxx eval"
+    # sections in its filter package, not in the test script's
+    $class->export('Test::Base::Filter', @args);
 }
 
 
