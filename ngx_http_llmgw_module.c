@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) llmgw authors
+ *
+ * ngx_http_llmgw_module: directives, configuration, the access handler that
+ * authenticates and authorizes LLM API calls, and its variables.  The
+ * concerns live under src/; this file wires them.
  */
 
 
@@ -8,28 +12,317 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/sha.h>
+
 #include "ngx_http_llmgw.h"
+#include "ngx_http_llmgw_jws.h"
+#include "ngx_http_llmgw_jwk.h"
+#include "ngx_http_llmgw_jwks.h"
+#include "ngx_http_llmgw_claims.h"
+#include "ngx_http_llmgw_scope.h"
+#include "ngx_http_llmgw_cache.h"
+
+
+#define NGX_HTTP_LLMGW_AUTH_OFF        0
+#define NGX_HTTP_LLMGW_AUTH_JWT        1
+
+/* how long a verified token without exp stays cached */
+#define NGX_HTTP_LLMGW_CACHE_NOEXP_TTL 60
+
+
+typedef struct {
+    ngx_http_llmgw_scope_tree_t    scopes;
+    ngx_shm_zone_t                *cache_zone;
+    ngx_array_t                   *jwks_zones; /* ngx_http_llmgw_jwks_t * */
+} ngx_http_llmgw_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                     auth;
+    ngx_array_t                   *token_headers;   /* ngx_str_t */
+    ngx_uint_t                     algs;
+    ngx_array_t                   *keys;     /* ngx_http_llmgw_key_t */
+    ngx_http_llmgw_jwks_t         *jwks;
+    ngx_http_llmgw_claims_conf_t   claims;
+    size_t                         max_token_size;
+    ngx_array_t                   *scope_names;     /* ngx_str_t */
+    ngx_array_t                   *required_scopes; /* scope_t * */
+    ngx_http_llmgw_scope_source_t  scope_source;
+    ngx_flag_t                     cache;
+    ngx_str_t                      realm;
+} ngx_http_llmgw_loc_conf_t;
+
+
+typedef struct {
+    const char                    *error;    /* RFC 6750 error code */
+    const char                    *reason;
+    json_t                        *claims;
+    ngx_array_t                    granted;  /* ngx_str_t */
+    ngx_uint_t                     status;   /* 0: allowed, or the denial */
+    unsigned                       decided:1;
+    unsigned                       jwks_forced:1;
+    unsigned                       cache_hit:1;
+} ngx_http_llmgw_ctx_t;
+
+
+typedef struct {
+    ngx_str_t                      token;
+    u_char                         hash[NGX_HTTP_LLMGW_SHA256_LEN];
+    ngx_http_llmgw_jws_t           jws;
+    ngx_array_t                   *jwks_keys;
+} ngx_http_llmgw_auth_t;
+
+
+static ngx_int_t ngx_http_llmgw_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_authenticate(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_find_token(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token);
+static ngx_int_t ngx_http_llmgw_cached(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_auth_t *auth);
+static ngx_int_t ngx_http_llmgw_verify(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_auth_t *auth);
+static ngx_http_llmgw_key_t *ngx_http_llmgw_verifying_key(
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_auth_t *auth,
+    ngx_uint_t *candidates);
+static void ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_auth_t *auth,
+    ngx_http_llmgw_key_t *key);
+static ngx_int_t ngx_http_llmgw_authorize(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_str_t *typ);
+static ngx_int_t ngx_http_llmgw_deny(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, ngx_uint_t status, const char *error,
+    const char *reason);
+static ngx_int_t ngx_http_llmgw_send_denial(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static size_t ngx_http_llmgw_scope_list_len(ngx_http_llmgw_loc_conf_t *llcf);
+static u_char *ngx_http_llmgw_scope_list(u_char *p,
+    ngx_http_llmgw_loc_conf_t *llcf);
+
+static ngx_int_t ngx_http_llmgw_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_llmgw_sub_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_claim_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_str_t *name);
+static ngx_http_llmgw_ctx_t *ngx_http_llmgw_verified_ctx(
+    ngx_http_request_t *r);
+
+static void *ngx_http_llmgw_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_llmgw_merge_scopes(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf);
+static ngx_int_t ngx_http_llmgw_init(ngx_conf_t *cf);
+
+static char *ngx_http_llmgw_scopes_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_set_str_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_set_token_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_set_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_set_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_set_realm(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_conf_enum_t  ngx_http_llmgw_auth_modes[] = {
+    { ngx_string("off"), NGX_HTTP_LLMGW_AUTH_OFF },
+    { ngx_string("jwt"), NGX_HTTP_LLMGW_AUTH_JWT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_llmgw_commands[] = {
+
+    { ngx_string("llmgw_scopes"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_NOARGS,
+      ngx_http_llmgw_scopes_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_token_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_main_conf_t, cache_zone),
+      NULL },
+
+    { ngx_string("llmgw_jwks_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_llmgw_jwks_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_main_conf_t, jwks_zones),
+      NULL },
+
+    { ngx_string("llmgw_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, auth),
+      &ngx_http_llmgw_auth_modes },
+
+    { ngx_string("llmgw_token_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_token_header,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, token_headers),
+      NULL },
+
+    { ngx_string("llmgw_jwt_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_algorithms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_jwt_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_llmgw_set_keys,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_jwt_jwks"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_set_jwks,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, claims.issuers),
+      NULL },
+
+    { ngx_string("llmgw_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, claims.audiences),
+      NULL },
+
+    { ngx_string("llmgw_jwt_typ"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, claims.typs),
+      NULL },
+
+    { ngx_string("llmgw_jwt_require_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, claims.required),
+      NULL },
+
+    { ngx_string("llmgw_jwt_mfa"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, claims.amr),
+      NULL },
+
+    { ngx_string("llmgw_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, claims.leeway),
+      NULL },
+
+    { ngx_string("llmgw_jwt_require_exp"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, claims.require_exp),
+      NULL },
+
+    { ngx_string("llmgw_jwt_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, max_token_size),
+      NULL },
+
+    { ngx_string("llmgw_require_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, scope_names),
+      NULL },
+
+    { ngx_string("llmgw_scope_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, scope_source.claims),
+      NULL },
+
+    { ngx_string("llmgw_scope_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, scope_source.prefix),
+      NULL },
+
+    { ngx_string("llmgw_token_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, cache),
+      NULL },
+
+    { ngx_string("llmgw_realm"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_set_realm,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, realm),
+      NULL },
+
+      ngx_null_command
+};
 
 
 static ngx_http_module_t  ngx_http_llmgw_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_llmgw_add_variables,          /* preconfiguration */
+    ngx_http_llmgw_init,                   /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_llmgw_create_main_conf,       /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_llmgw_create_loc_conf,        /* create location configuration */
+    ngx_http_llmgw_merge_loc_conf          /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_llmgw_module = {
     NGX_MODULE_V1,
     &ngx_http_llmgw_module_ctx,            /* module context */
-    NULL,                                  /* module directives */
+    ngx_http_llmgw_commands,               /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
@@ -40,3 +333,1354 @@ ngx_module_t  ngx_http_llmgw_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_http_variable_t  ngx_http_llmgw_vars[] = {
+
+    { ngx_string("llmgw_sub"), NULL, ngx_http_llmgw_sub_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_claim_"), NULL, ngx_http_llmgw_claim_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("llmgw_scopes"), NULL, ngx_http_llmgw_scopes_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_auth_status"), NULL, ngx_http_llmgw_status_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_auth_error"), NULL, ngx_http_llmgw_error_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_token_cache"), NULL, ngx_http_llmgw_cache_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_llmgw_default_header = ngx_string("authorization");
+static ngx_str_t  ngx_http_llmgw_default_scope_claims[] = {
+    ngx_string("scope"),
+    ngx_string("scp")
+};
+
+
+/*
+ * The one access handler: token, signature (or cache), claims, scope, in
+ * that order.  Subrequests never reach it (the access phase skips them).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_llmgw_ctx_t       *ctx;
+    ngx_http_llmgw_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_module);
+
+    if (llcf->auth == NGX_HTTP_LLMGW_AUTH_OFF) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_llmgw_module);
+    }
+
+    if (ctx->decided) {
+        /* an internal redirect after the decision: keep it */
+        return ctx->status ? ctx->status : NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_authenticate(r, llcf, ctx);
+
+    if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+        return rc == NGX_AGAIN ? NGX_AGAIN : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->decided = 1;
+
+    if (ctx->status == 0) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llmgw: access denied with %ui: %s",
+                  ctx->status, ctx->reason);
+
+    ngx_http_finalize_request(r, ngx_http_llmgw_send_denial(r, llcf, ctx));
+
+    return NGX_DONE;
+}
+
+
+/*
+ * NGX_OK with ctx->status 0 (allowed) or set (denied); NGX_AGAIN while
+ * the keys are being fetched; NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_authenticate(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_int_t               rc;
+    ngx_http_llmgw_auth_t   auth;
+
+    ngx_memzero(&auth, sizeof(ngx_http_llmgw_auth_t));
+
+    rc = ngx_http_llmgw_find_token(r, llcf, &auth.token);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED, NULL,
+                                   "missing bearer token");
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_request",
+                                   "more than one credential given");
+    }
+
+    if (auth.token.len > llcf->max_token_size) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", "token too large");
+    }
+
+    if (llcf->jwks) {
+        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 0);
+
+        if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+            return rc;
+        }
+
+        auth.jwks_keys = ngx_http_llmgw_jwks_keys(llcf->jwks,
+                                                  r->connection->log);
+    }
+
+    SHA256(auth.token.data, auth.token.len, auth.hash);
+
+    rc = ngx_http_llmgw_cached(r, llcf, ctx, &auth);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_http_llmgw_verify(r, llcf, ctx, &auth);
+}
+
+
+/*
+ * The token from the first configured header present.  Authorization must
+ * use the Bearer scheme (RFC 6750 section 2.1); other headers (the api-key
+ * of Azure SDKs, the x-goog-api-key of Gemini SDKs) carry the bare token.
+ * NGX_DECLINED: none; NGX_ERROR: a header given twice.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_find_token(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token)
+{
+    u_char           *p, *last;
+    ngx_str_t        *name, value;
+    ngx_uint_t        i, n, found;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(&value);
+    name = llcf->token_headers->elts;
+
+    for (n = 0; n < llcf->token_headers->nelts; n++) {
+
+        found = 0;
+        part = &r->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].key.len != name[n].len
+                || ngx_strncasecmp(h[i].key.data, name[n].data, name[n].len)
+                   != 0)
+            {
+                continue;
+            }
+
+            if (found++) {
+                return NGX_ERROR;
+            }
+
+            value = h[i].value;
+        }
+
+        if (!found) {
+            continue;
+        }
+
+        p = value.data;
+        last = p + value.len;
+
+        if (name[n].len == sizeof("authorization") - 1
+            && ngx_strncasecmp(name[n].data, (u_char *) "authorization",
+                               name[n].len) == 0)
+        {
+            if (value.len < sizeof("Bearer ") - 1
+                || ngx_strncasecmp(p, (u_char *) "Bearer ",
+                                   sizeof("Bearer ") - 1) != 0)
+            {
+                continue;
+            }
+
+            p += sizeof("Bearer ") - 1;
+
+            while (p < last && *p == ' ') {
+                p++;
+            }
+        }
+
+        while (last > p && last[-1] == ' ') {
+            last--;
+        }
+
+        if (p == last) {
+            continue;
+        }
+
+        token->data = p;
+        token->len = last - p;
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * A token verified before: its signature is not checked again, but the
+ * key that verified it must still be one of this location's, and every
+ * claim and scope check runs again.  NGX_DECLINED: not cached.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
+    ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_auth_t *auth)
+{
+    json_t                        *claims;
+    ngx_int_t                      rc;
+    ngx_uint_t                     known;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_llmgw_main_conf_t    *mcf;
+    ngx_http_llmgw_cache_entry_t   entry;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    if (mcf->cache_zone == NULL || !llcf->cache) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_llmgw_cache_lookup(mcf->cache_zone, auth->hash, ngx_time(),
+                                     r->pool, &entry);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    known = (llcf->keys && ngx_http_llmgw_keys_have(llcf->keys, entry.key_fp))
+            || (auth->jwks_keys
+                && ngx_http_llmgw_keys_have(auth->jwks_keys, entry.key_fp));
+
+    if (!known) {
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    claims = json_loadb((const char *) entry.payload.data, entry.payload.len,
+                        JSON_REJECT_DUPLICATES, NULL);
+
+    if (!json_is_object(claims)) {
+        /* cannot happen: only parsed payloads are stored */
+        json_decref(claims);
+        return NGX_DECLINED;
+    }
+
+    cln->handler = (ngx_pool_cleanup_pt) json_decref;
+    cln->data = claims;
+
+    ctx->claims = claims;
+    ctx->cache_hit = 1;
+
+    return ngx_http_llmgw_authorize(r, llcf, ctx, &entry.typ);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_verify(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
+    ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_auth_t *auth)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             candidates;
+    const char            *reason;
+    ngx_http_llmgw_key_t  *key;
+
+    rc = ngx_http_llmgw_jws_parse(r->pool, &auth->token, &auth->jws, &reason);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", reason);
+    }
+
+    if (!(llcf->algs & NGX_HTTP_LLMGW_ALG_BIT(auth->jws.alg))) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", "algorithm not allowed");
+    }
+
+    key = ngx_http_llmgw_verifying_key(llcf, auth, &candidates);
+
+    if (candidates == 0 && llcf->jwks && !ctx->jwks_forced) {
+
+        /* an unknown kid: the IdP may have rotated its keys */
+
+        ctx->jwks_forced = 1;
+
+        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 1);
+
+        if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+            return rc;
+        }
+
+        auth->jwks_keys = ngx_http_llmgw_jwks_keys(llcf->jwks,
+                                                   r->connection->log);
+        key = ngx_http_llmgw_verifying_key(llcf, auth, &candidates);
+    }
+
+    if (candidates == 0) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", "unknown signing key");
+    }
+
+    if (key == NULL) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", "invalid signature");
+    }
+
+    ctx->claims = auth->jws.claims;
+
+    ngx_http_llmgw_cache_verified(r, llcf, auth, key);
+
+    return ngx_http_llmgw_authorize(r, llcf, ctx, &auth->jws.typ);
+}
+
+
+/* the key among the location's that verifies the signature, or NULL */
+
+static ngx_http_llmgw_key_t *
+ngx_http_llmgw_verifying_key(ngx_http_llmgw_loc_conf_t *llcf,
+    ngx_http_llmgw_auth_t *auth, ngx_uint_t *candidates)
+{
+    ngx_uint_t             i, next;
+    ngx_array_t           *sets[2];
+    ngx_http_llmgw_key_t  *key;
+
+    sets[0] = llcf->keys;
+    sets[1] = auth->jwks_keys;
+
+    *candidates = 0;
+
+    for (i = 0; i < 2; i++) {
+        if (sets[i] == NULL) {
+            continue;
+        }
+
+        next = 0;
+
+        for ( ;; ) {
+            key = ngx_http_llmgw_keys_next(sets[i], &auth->jws.kid,
+                                           auth->jws.alg, &next);
+            if (key == NULL) {
+                break;
+            }
+
+            (*candidates)++;
+
+            if (ngx_http_llmgw_jws_verify(&auth->jws, key) == NGX_OK) {
+                return key;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A verified signature is remembered whatever the claims say: they are
+ * checked on every hit, against the location the hit is for.
+ */
+
+static void
+ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_auth_t *auth,
+    ngx_http_llmgw_key_t *key)
+{
+    time_t                         now, exp;
+    ngx_http_llmgw_main_conf_t    *mcf;
+    ngx_http_llmgw_cache_entry_t   entry;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    if (mcf->cache_zone == NULL || !llcf->cache) {
+        return;
+    }
+
+    now = ngx_time();
+    exp = ngx_http_llmgw_claims_exp(auth->jws.claims);
+
+    if (exp == 0) {
+        exp = now + NGX_HTTP_LLMGW_CACHE_NOEXP_TTL;
+    }
+
+    if (exp <= now) {
+        return;
+    }
+
+    entry.expires = exp;
+    ngx_memcpy(entry.key_fp, key->fp, NGX_HTTP_LLMGW_SHA256_LEN);
+    entry.typ = auth->jws.typ;
+    entry.payload = auth->jws.payload;
+
+    (void) ngx_http_llmgw_cache_store(mcf->cache_zone, auth->hash, &entry,
+                                      now);
+}
+
+
+/* claims, then scope; the token is authentic by now */
+
+static ngx_int_t
+ngx_http_llmgw_authorize(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_str_t *typ)
+{
+    const char  *reason;
+
+    if (ngx_http_llmgw_claims_check(&llcf->claims, ctx->claims, typ,
+                                    ngx_time(), &reason)
+        != NGX_OK)
+    {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", reason);
+    }
+
+    if (ngx_array_init(&ctx->granted, r->pool, 8, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_scopes_granted(r->pool, &llcf->scope_source,
+                                      ctx->claims, &ctx->granted)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (llcf->required_scopes
+        && !ngx_http_llmgw_scope_satisfied(llcf->required_scopes,
+                                           &ctx->granted))
+    {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                   "insufficient_scope",
+                                   "insufficient scope");
+    }
+
+    ctx->status = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_deny(ngx_http_request_t *r, ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t status, const char *error, const char *reason)
+{
+    ctx->status = status;
+    ctx->error = error;
+    ctx->reason = reason;
+
+    return NGX_OK;
+}
+
+
+/*
+ * 401 and 403 with RFC 6750 section 3 WWW-Authenticate and a JSON body of
+ * the same words.  Every string in them is a fixed text or a value checked
+ * at configuration time, so nothing needs escaping.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_send_denial(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_buf_t        *b;
+    ngx_int_t         rc;
+    ngx_uint_t        scope;
+    ngx_chain_t       out;
+    const char       *code;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    scope = (ctx->status == NGX_HTTP_FORBIDDEN);
+
+    /* WWW-Authenticate */
+
+    len = sizeof("Bearer realm=\"\"") - 1 + llcf->realm.len;
+
+    if (ctx->error) {
+        len += sizeof(", error=\"\", error_description=\"\"") - 1
+               + ngx_strlen(ctx->error) + ngx_strlen(ctx->reason);
+    }
+
+    if (scope) {
+        len += sizeof(", scope=\"\"") - 1 + ngx_http_llmgw_scope_list_len(llcf);
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value.data = p;
+
+    p = ngx_sprintf(p, "Bearer realm=\"%V\"", &llcf->realm);
+
+    if (ctx->error) {
+        p = ngx_sprintf(p, ", error=\"%s\", error_description=\"%s\"",
+                        ctx->error, ctx->reason);
+    }
+
+    if (scope) {
+        p = ngx_cpymem(p, ", scope=\"", sizeof(", scope=\"") - 1);
+        p = ngx_http_llmgw_scope_list(p, llcf);
+        *p++ = '"';
+    }
+
+    h->value.len = p - h->value.data;
+    r->headers_out.www_authenticate = h;
+
+    /* the JSON body */
+
+    code = ctx->error ? ctx->error : "unauthorized";
+
+    len = sizeof("{\"error\":{\"code\":\"\",\"message\":\"\"}}" CRLF) - 1
+          + ngx_strlen(code) + ngx_strlen(ctx->reason);
+
+    if (scope) {
+        len += sizeof(",\"scope\":\"\"") - 1
+               + ngx_http_llmgw_scope_list_len(llcf);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->last, "{\"error\":{\"code\":\"%s\","
+                          "\"message\":\"%s\"", code, ctx->reason);
+
+    if (scope) {
+        b->last = ngx_cpymem(b->last, ",\"scope\":\"",
+                             sizeof(",\"scope\":\"") - 1);
+        b->last = ngx_http_llmgw_scope_list(b->last, llcf);
+        *b->last++ = '"';
+    }
+
+    b->last = ngx_cpymem(b->last, "}}" CRLF, sizeof("}}" CRLF) - 1);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    r->headers_out.status = ctx->status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static size_t
+ngx_http_llmgw_scope_list_len(ngx_http_llmgw_loc_conf_t *llcf)
+{
+    size_t                    len;
+    ngx_uint_t                i;
+    ngx_http_llmgw_scope_t  **s;
+
+    len = 0;
+    s = llcf->required_scopes->elts;
+
+    for (i = 0; i < llcf->required_scopes->nelts; i++) {
+        len += s[i]->name.len + 1;
+    }
+
+    return len;
+}
+
+
+static u_char *
+ngx_http_llmgw_scope_list(u_char *p, ngx_http_llmgw_loc_conf_t *llcf)
+{
+    ngx_uint_t                i;
+    ngx_http_llmgw_scope_t  **s;
+
+    s = llcf->required_scopes->elts;
+
+    for (i = 0; i < llcf->required_scopes->nelts; i++) {
+        if (i) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, s[i]->name.data, s[i]->name.len);
+    }
+
+    return p;
+}
+
+
+/* variables */
+
+static ngx_int_t
+ngx_http_llmgw_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_llmgw_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the context of a request whose token's signature verified */
+
+static ngx_http_llmgw_ctx_t *
+ngx_http_llmgw_verified_ctx(ngx_http_request_t *r)
+{
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
+
+    if (ctx == NULL || !ctx->decided || ctx->claims == NULL) {
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_sub_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t  name = ngx_string("sub");
+
+    return ngx_http_llmgw_claim_value(r, v, &name);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t *var = (ngx_str_t *) data;
+
+    ngx_str_t  name;
+
+    name.data = var->data + sizeof("llmgw_claim_") - 1;
+    name.len = var->len - (sizeof("llmgw_claim_") - 1);
+
+    return ngx_http_llmgw_claim_value(r, v, &name);
+}
+
+
+/* a claim of a token that verified, whatever the verdict on its scope */
+
+static ngx_int_t
+ngx_http_llmgw_claim_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_str_t *name)
+{
+    ngx_int_t              rc;
+    ngx_str_t              value;
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_llmgw_verified_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_claim_text(r->pool, ctx->claims, name, &value);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = value.data;
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                *p;
+    size_t                 len;
+    ngx_str_t             *g;
+    ngx_uint_t             i;
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_llmgw_verified_ctx(r);
+
+    if (ctx == NULL || ctx->granted.elts == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    g = ctx->granted.elts;
+    len = 0;
+
+    for (i = 0; i < ctx->granted.nelts; i++) {
+        len += g[i].len + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    for (i = 0; i < ctx->granted.nelts; i++) {
+        if (i) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, g[i].data, g[i].len);
+    }
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
+
+    if (ctx == NULL || !ctx->decided) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->status == 0) {
+        v->data = (u_char *) "allowed";
+
+    } else {
+        v->data = (u_char *) "denied";
+    }
+
+    v->len = ngx_strlen(v->data);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
+
+    if (ctx == NULL || !ctx->decided || ctx->status == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) ctx->reason;
+    v->len = ngx_strlen(ctx->reason);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_llmgw_verified_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->cache_hit) {
+        ngx_str_set(v, "HIT");
+
+    } else {
+        ngx_str_set(v, "MISS");
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* configuration */
+
+static void *
+ngx_http_llmgw_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->scopes.scopes = { NULL };
+     *     mcf->cache_zone = NULL;
+     *     mcf->jwks_zones = NULL;
+     */
+
+    return mcf;
+}
+
+
+static void *
+ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_llmgw_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->required_scopes = NULL;
+     *     conf->realm = { 0, NULL };
+     *     conf->scope_source.prefix = { 0, NULL };
+     */
+
+    conf->auth = NGX_CONF_UNSET_UINT;
+    conf->token_headers = NGX_CONF_UNSET_PTR;
+    conf->algs = NGX_CONF_UNSET_UINT;
+    conf->keys = NGX_CONF_UNSET_PTR;
+    conf->jwks = NGX_CONF_UNSET_PTR;
+    conf->claims.issuers = NGX_CONF_UNSET_PTR;
+    conf->claims.audiences = NGX_CONF_UNSET_PTR;
+    conf->claims.typs = NGX_CONF_UNSET_PTR;
+    conf->claims.required = NGX_CONF_UNSET_PTR;
+    conf->claims.amr = NGX_CONF_UNSET_PTR;
+    conf->claims.leeway = NGX_CONF_UNSET;
+    conf->claims.require_exp = NGX_CONF_UNSET;
+    conf->max_token_size = NGX_CONF_UNSET_SIZE;
+    conf->scope_names = NGX_CONF_UNSET_PTR;
+    conf->scope_source.claims = NGX_CONF_UNSET_PTR;
+    conf->cache = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_llmgw_loc_conf_t *prev = parent;
+    ngx_http_llmgw_loc_conf_t *conf = child;
+
+    ngx_array_t  *a;
+
+    ngx_conf_merge_uint_value(conf->auth, prev->auth,
+                              NGX_HTTP_LLMGW_AUTH_OFF);
+
+    if (conf->token_headers == NGX_CONF_UNSET_PTR) {
+        if (prev->token_headers == NGX_CONF_UNSET_PTR) {
+            a = ngx_array_create(cf->pool, 1, sizeof(ngx_str_t));
+            if (a == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *(ngx_str_t *) ngx_array_push(a) = ngx_http_llmgw_default_header;
+            prev->token_headers = a;
+        }
+
+        conf->token_headers = prev->token_headers;
+    }
+
+    ngx_conf_merge_uint_value(conf->algs, prev->algs,
+                              NGX_HTTP_LLMGW_ALGS_ALL);
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_ptr_value(conf->jwks, prev->jwks, NULL);
+    ngx_conf_merge_ptr_value(conf->claims.issuers, prev->claims.issuers,
+                             NULL);
+    ngx_conf_merge_ptr_value(conf->claims.audiences, prev->claims.audiences,
+                             NULL);
+    ngx_conf_merge_ptr_value(conf->claims.typs, prev->claims.typs, NULL);
+    ngx_conf_merge_ptr_value(conf->claims.required, prev->claims.required,
+                             NULL);
+    ngx_conf_merge_ptr_value(conf->claims.amr, prev->claims.amr, NULL);
+    ngx_conf_merge_sec_value(conf->claims.leeway, prev->claims.leeway, 0);
+    ngx_conf_merge_value(conf->claims.require_exp, prev->claims.require_exp,
+                         1);
+    ngx_conf_merge_size_value(conf->max_token_size, prev->max_token_size,
+                              8192);
+    ngx_conf_merge_ptr_value(conf->scope_names, prev->scope_names, NULL);
+    ngx_conf_merge_str_value(conf->scope_source.prefix,
+                             prev->scope_source.prefix, "");
+    ngx_conf_merge_value(conf->cache, prev->cache, 1);
+    ngx_conf_merge_str_value(conf->realm, prev->realm, "llmgw");
+
+    if (conf->scope_source.claims == NGX_CONF_UNSET_PTR) {
+        if (prev->scope_source.claims == NGX_CONF_UNSET_PTR) {
+            a = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+            if (a == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_memcpy(ngx_array_push_n(a, 2),
+                       ngx_http_llmgw_default_scope_claims,
+                       sizeof(ngx_http_llmgw_default_scope_claims));
+            prev->scope_source.claims = a;
+        }
+
+        conf->scope_source.claims = prev->scope_source.claims;
+    }
+
+    if (conf->max_token_size > NGX_HTTP_LLMGW_JWS_MAX_LEN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_jwt_max_size\" must not exceed %uz",
+                           (size_t) NGX_HTTP_LLMGW_JWS_MAX_LEN);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->auth == NGX_HTTP_LLMGW_AUTH_JWT
+        && conf->keys == NULL && conf->jwks == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_auth jwt\" needs keys: add "
+                           "\"llmgw_jwt_keys\" or \"llmgw_jwt_jwks\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_llmgw_merge_scopes(cf, conf);
+}
+
+
+/*
+ * Required scopes are resolved against the tree once, here: merging runs
+ * after the whole http block is read, so the tree is complete.
+ */
+
+static char *
+ngx_http_llmgw_merge_scopes(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
+{
+    ngx_str_t                    *name;
+    ngx_uint_t                    i;
+    ngx_http_llmgw_scope_t       *scope, **req;
+    ngx_http_llmgw_main_conf_t   *mcf;
+
+    if (conf->scope_names == NULL) {
+        conf->required_scopes = NULL;
+        return NGX_CONF_OK;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    conf->required_scopes = ngx_array_create(cf->pool,
+                                             conf->scope_names->nelts,
+                                             sizeof(ngx_http_llmgw_scope_t *));
+    if (conf->required_scopes == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    name = conf->scope_names->elts;
+
+    for (i = 0; i < conf->scope_names->nelts; i++) {
+
+        if (mcf->scopes.scopes.elts) {
+            scope = ngx_http_llmgw_scope_find(&mcf->scopes, &name[i]);
+
+            if (scope == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "scope \"%V\" is not in \"llmgw_scopes\"",
+                                   &name[i]);
+                return NGX_CONF_ERROR;
+            }
+
+        } else {
+
+            /* no hierarchy: a scope is satisfied by itself only */
+
+            if (ngx_http_llmgw_scope_name_valid(&name[i]) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid character in scope \"%V\"",
+                                   &name[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            scope = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_scope_t));
+            if (scope == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            scope->name = name[i];
+
+            if (ngx_array_init(&scope->satisfied_by, cf->pool, 1,
+                               sizeof(ngx_str_t))
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            *(ngx_str_t *) ngx_array_push(&scope->satisfied_by) = name[i];
+        }
+
+        req = ngx_array_push(conf->required_scopes);
+        if (req == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *req = scope;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt         *h;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    if (ngx_http_llmgw_jwks_check(cf, mcf->jwks_zones) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_llmgw_access_handler;
+
+    return NGX_OK;
+}
+
+
+/* directive setters */
+
+static char *
+ngx_http_llmgw_scopes_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    return ngx_http_llmgw_scope_tree_block(cf, &mcf->scopes);
+}
+
+
+/* every argument appended to a list; the directive may be repeated */
+
+static char *
+ngx_http_llmgw_set_str_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *s;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a == NGX_CONF_UNSET_PTR) {
+        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (*a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty value in \"%V\"", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        s = ngx_array_push(*a);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_llmgw_set_token_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (llcf->token_headers != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                  || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid header name \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    return ngx_http_llmgw_set_str_list(cf, cmd, conf);
+}
+
+
+static char *
+ngx_http_llmgw_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_int_t    alg;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (llcf->algs != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    llcf->algs = 0;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        alg = ngx_http_llmgw_alg_parse(&value[i]);
+
+        if (alg == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unsupported JWS algorithm \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        llcf->algs |= NGX_HTTP_LLMGW_ALG_BIT(alg);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "llmgw_jwt_keys file [kid=ID]": parsed now, once, into the conf pool */
+
+static char *
+ngx_http_llmgw_set_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t  *value, kid;
+
+    value = cf->args->elts;
+    ngx_str_null(&kid);
+
+    if (cf->args->nelts == 3) {
+        if (value[2].len <= sizeof("kid=") - 1
+            || ngx_strncmp(value[2].data, "kid=", sizeof("kid=") - 1) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        kid.data = value[2].data + sizeof("kid=") - 1;
+        kid.len = value[2].len - (sizeof("kid=") - 1);
+    }
+
+    if (llcf->keys == NGX_CONF_UNSET_PTR) {
+        llcf->keys = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_llmgw_key_t));
+        if (llcf->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_llmgw_keys_load_file(cf, &value[1], &kid, llcf->keys)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_llmgw_set_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t                   *value;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    if (llcf->jwks != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    llcf->jwks = ngx_http_llmgw_jwks_ref(cf, &mcf->jwks_zones, &value[1]);
+    if (llcf->jwks == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the realm goes into a quoted-string: no quote, backslash or control */
+
+static char *
+ngx_http_llmgw_set_realm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char     *p;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') {
+            return "must not contain quotes, backslashes or controls";
+        }
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
+}
