@@ -1,0 +1,230 @@
+# Configuration checks that must stop nginx -t with a clear message, and a
+# reload (HUP) that picks up new keys.  Plain Test::More: Test::Nginx has no
+# portable way to expect a failed start.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use File::Copy qw(copy);
+use LLMGW::Test;
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $modules = $ENV{TEST_NGINX_LOAD_MODULES}
+    or plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set';
+my $keys = llmgw_keys_dir();
+
+my $dir = tempdir('llmgw-config-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+chmod 0755, $dir;
+mkdir "$dir/logs";
+mkdir "$dir/html";
+
+sub conf {
+    my ($http, $extra) = @_;
+    my $load = join '', map { "load_module $_;\n" } split ' ', $modules;
+
+    return <<"_EOC_";
+${load}error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+daemon off;
+events { worker_connections 64; }
+${\ ($extra // '')}
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp_body;
+    proxy_temp_path $dir/tmp_proxy;
+    fastcgi_temp_path $dir/tmp_fcgi;
+    uwsgi_temp_path $dir/tmp_uwsgi;
+    scgi_temp_path $dir/tmp_scgi;
+$http
+}
+_EOC_
+}
+
+# nginx -t; returns (ok, output)
+sub check {
+    my ($http) = @_;
+
+    open my $fh, '>', "$dir/nginx.conf" or die $!;
+    print $fh conf($http);
+    close $fh;
+
+    my $out = `$nginx -t -p $dir -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
+    my $log = '';
+
+    if (open my $lf, '<', "$dir/logs/error.log") {
+        local $/;
+        $log = <$lf>;
+        close $lf;
+        truncate "$dir/logs/error.log", 0;
+    }
+
+    return ($? == 0, $out . $log);
+}
+
+sub refused {
+    my ($http, $pattern, $what) = @_;
+    my ($ok, $out) = check($http);
+
+    ok(!$ok, "$what: refused");
+    like($out, $pattern, "$what: says why") or diag($out);
+}
+
+my $loc = sub {
+    my ($inside) = @_;
+    return "server { listen 127.0.0.1:1; location / { $inside } }";
+};
+
+my ($ok, $out) = check($loc->("llmgw_auth jwt; "
+                              . "llmgw_jwt_keys $keys/jwks.json;"));
+ok($ok, 'a location with JWT auth and a JWKS file is accepted') or diag $out;
+
+refused($loc->("llmgw_auth jwt;"),
+        qr/"llmgw_auth jwt" needs keys/, 'JWT auth without any key source');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $dir/missing.json;"),
+        qr/missing\.json/, 'a key file that does not exist');
+
+open my $g, '>', "$dir/garbage.pem" or die $!;
+print $g "-----BEGIN PUBLIC KEY-----\nnot base64 at all\n"
+         . "-----END PUBLIC KEY-----\n";
+close $g;
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $dir/garbage.pem;"),
+        qr/garbage\.pem/, 'a PEM file that is not a key');
+
+open $g, '>', "$dir/broken.json" or die $!;
+print $g '{"keys":[{"kty":"RSA","n":"AQAB"';
+close $g;
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $dir/broken.json;"),
+        qr/broken\.json/, 'a JWKS file with broken JSON');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/rsa.key;"),
+        qr/private key/, 'a private key where a public one belongs');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks-rsa1024.json;"),
+        qr/jwks-rsa1024\.json/, 'a JWKS with only a 1024-bit RSA key');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_jwt_algorithms RS256 HS256;"),
+        qr/unsupported JWS algorithm "HS256"/, 'HS256 in the algorithms');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_jwt_algorithms none;"),
+        qr/unsupported JWS algorithm "none"/, 'none in the algorithms');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_jwt_max_size 1m;"),
+        qr/llmgw_jwt_max_size/, 'a token size limit above the ceiling');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_realm 'a\"b';"),
+        qr/llmgw_realm/, 'a realm with a quote');
+
+refused("llmgw_scopes { all text; text claude; }\n"
+        . $loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+                 . "llmgw_require_scope cluade;"),
+        qr/scope "cluade" is not in "llmgw_scopes"/,
+        'a required scope the tree does not know');
+
+refused("llmgw_scopes { all text; text claude; claude all; }",
+        qr/its own ancestor/, 'a cycle in the scope tree');
+
+refused("llmgw_scopes { all text; }\nllmgw_scopes { all audio; }",
+        qr/is duplicate/, 'two scope trees');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_token_header api-key; llmgw_token_header x;"),
+        qr/is duplicate/, 'llmgw_token_header twice');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_token_header 'api key';"),
+        qr/invalid header name/, 'a header name with a space');
+
+refused($loc->("llmgw_auth basic;"),
+        qr/invalid value "basic"/, 'an unknown auth mode');
+
+# reload: a key file replaced on disk is used after HUP, not before
+
+my $port = free_port();
+copy("$keys/rsa.pub", "$dir/current.pub") or die $!;
+
+open my $fh, '>', "$dir/nginx.conf" or die $!;
+print $fh conf("server { listen 127.0.0.1:$port;\n"
+               . "  location = /t { llmgw_auth jwt;\n"
+               . "    llmgw_jwt_keys $dir/current.pub kid=k;\n"
+               . "    alias $dir/html/ok.txt; } }");
+close $fh;
+
+open my $okf, '>', "$dir/html/ok.txt" or die $!;
+print $okf "ok\n";
+close $okf;
+
+my $pid = fork() // die $!;
+
+if ($pid == 0) {
+    exec $nginx, '-p', $dir, '-c', "$dir/nginx.conf", '-e',
+         "$dir/logs/error.log";
+    exit 127;
+}
+
+wait_port($port) or BAIL_OUT('nginx did not start');
+
+my $http = HTTP::Tiny->new(timeout => 5);
+my $old = llmgw_token(key => 'rsa', kid => 'k');
+my $new = llmgw_token(key => 'rsa2', kid => 'k');
+
+is(get($http, $port, $old), 200, 'before reload: the old key verifies');
+is(get($http, $port, $new), 401, 'before reload: the new key does not');
+
+copy("$keys/rsa2.pub", "$dir/current.pub") or die $!;
+kill 'HUP', $pid;
+
+my $status = 0;
+
+for (1 .. 50) {
+    $status = get($http, $port, $new);
+    last if $status == 200;
+    select(undef, undef, undef, 0.1);
+}
+
+is($status, 200, 'after reload: the new key verifies');
+is(get($http, $port, $old), 401, 'after reload: the old key no longer does');
+
+kill 'QUIT', $pid;
+waitpid($pid, 0);
+
+done_testing();
+
+
+sub get {
+    my ($http, $port, $token) = @_;
+    my $res = $http->get("http://127.0.0.1:$port/t",
+                         { headers => { Authorization => "Bearer $token" } });
+    return $res->{status};
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1) or die $!;
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+sub wait_port {
+    my ($port) = @_;
+
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        return 1 if $s;
+        select(undef, undef, undef, 0.05);
+    }
+
+    return 0;
+}
