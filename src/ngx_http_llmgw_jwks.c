@@ -1325,8 +1325,8 @@ ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
         || (sr->connection->error && rc != NGX_ERROR))
     {
         ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "llmgw_jwks_zone \"%V\": fetching \"%V\" abandoned, "
-                      "the client closed the connection",
+                      "llmgw_jwks_zone \"%V\": fetching \"%V\" abandoned: "
+                      "the client's connection was closed or failed",
                       &jwks->name, &jwks->uri);
 
         ngx_http_llmgw_jwks_abandon(f);
