@@ -39,6 +39,7 @@ use base 'Exporter';
 
 use Carp qw(croak);
 use Config ();
+use Cwd ();
 use File::Path qw(make_path remove_tree);
 use File::Spec ();
 use IO::Select ();
@@ -99,6 +100,7 @@ our ($NginxVersion, $NginxRawVersion, $OpenSSLVersion, $NginxV);
 our ($PrevConfig, $PrevBlock, $ChildPid, $InSubprocess);
 our $ErrLogFilePos = 0;
 our $NginxStarted;
+our $Active;
 our $FirstTime = 1;
 
 sub bail_out (@);
@@ -1199,15 +1201,86 @@ sub error_log_tail ($) {
 }
 
 
+# What nginx itself never frees when a worker exits (its environment, the
+# worker's connection and event arrays): allocated with ngx_alloc() by the
+# nginx binary itself, so a module's own leaks are still reported.
+sub write_valgrind_suppressions ($) {
+    my $file = shift;
+
+    my $bin = $NginxBinary =~ m{/} ? $NginxBinary : can_run($NginxBinary);
+    $bin = Cwd::realpath($bin) if defined $bin;
+
+    open my $out, '>', $file or bail_out("cannot write $file: $!");
+
+    print $out <<'_EOC_';
+{
+   nginx-core-environment
+   Memcheck:Leak
+   match-leak-kinds: definite
+   fun:malloc
+   fun:ngx_alloc
+   fun:ngx_set_environment
+   ...
+}
+{
+   nginx-core-event-process-init
+   Memcheck:Leak
+   match-leak-kinds: definite
+   fun:malloc
+   fun:ngx_alloc
+   fun:ngx_event_process_init
+   ...
+}
+_EOC_
+
+    if (defined $bin) {
+        print $out <<_EOC_;
+{
+   nginx-core-ngx_alloc-at-worker-init
+   Memcheck:Leak
+   match-leak-kinds: definite
+   fun:malloc
+   fun:ngx_alloc
+   obj:$bin
+   ...
+   fun:main
+}
+_EOC_
+    }
+
+    close $out;
+}
+
+
+sub can_run ($) {
+    my $cmd = shift;
+
+    if ($cmd =~ m{/}) {
+        return -f $cmd && -x $cmd ? $cmd : undef;
+    }
+
+    for my $dir (split /$Config::Config{path_sep}/, $ENV{PATH} // '') {
+        next if $dir eq '';
+        my $abs = File::Spec->catfile($dir, $cmd);
+        return $abs if -f $abs && -x $abs;
+    }
+
+    return undef;
+}
+
+
 sub start_nginx_valgrind ($) {
     my $name = shift;
 
     my @vg = ('valgrind', '-q', "--log-file=$LogDir/valgrind.%p.log");
 
     if ($UseValgrind =~ /^\d+$/) {
+        my $supp = "$ConfDir/llmgw-nginx-core.supp";
+        write_valgrind_suppressions($supp);
+
         push @vg, '--num-callers=100', '--tool=memcheck',
                   '--leak-check=full', '--show-possibly-lost=no',
-                  '--gen-suppressions=all';
+                  '--gen-suppressions=all', "--suppressions=$supp";
         if (-f 'valgrind.suppress') {
             push @vg, '--suppressions=valgrind.suppress';
         }
@@ -1337,9 +1410,69 @@ sub stop_nginx ($) {
 }
 
 
-our $SanitizerReport = qr/ERROR:\x20(?:AddressSanitizer|LeakSanitizer)
-                          |SUMMARY:\x20UndefinedBehaviorSanitizer
-                          |:\x20runtime\x20error:\x20/x;
+# What in sanitizer output is a finding about the code under test: every
+# AddressSanitizer error and UBSan report, and of a LeakSanitizer report the
+# leaks allocated through a frame of a module of TEST_NGINX_LOAD_MODULES.
+# nginx itself leaves its worker's connection and event arrays behind at
+# exit; those stacks are all in the (stripped) nginx binary and libc, and
+# are not findings.
+sub sanitizer_findings ($;$) {
+    my ($text, $modules) = @_;
+
+    $modules //= [split ' ', $LoadModules // ''];
+
+    # a module frame: in the module's file, in a module already unloaded,
+    # or with an absolute source path (only the module has debug info)
+    my $mod_re = join '|', '<unknown module>', ' /[^\s:]+:\d+',
+                 map { '/' . quotemeta((split m{/}, $_)[-1]) . '\+0x' }
+                 @$modules;
+    my ($out, $mode, $rec, $n) = ('', '', undef, 0);
+
+    my $flush = sub {
+        if (defined $rec && $rec =~ /$mod_re/) {
+            $out .= $rec;
+        }
+        undef $rec;
+    };
+
+    for my $line (split /^/m, $text) {
+        if ($line =~ /ERROR:\x20AddressSanitizer
+                      |SUMMARY:\x20UndefinedBehaviorSanitizer
+                      |:\x20runtime\x20error:\x20/x)
+        {
+            $flush->();
+            ($mode, $n) = ('error', 0);
+
+        } elsif ($line =~ /ERROR: LeakSanitizer/) {
+            $flush->();
+            $mode = 'leak';
+            next;
+
+        } elsif ($mode eq 'leak') {
+            if ($line =~ /^(?:Direct|Indirect) leak of/) {
+                $flush->();
+                $rec = '';
+
+            } elsif ($line =~ /^SUMMARY: /) {
+                $flush->();
+                $mode = '';
+                next;
+            }
+
+            $rec .= $line if defined $rec;
+            next;
+        }
+
+        if ($mode eq 'error') {
+            $out .= $line if $n++ < 60;
+        }
+    }
+
+    $flush->();
+
+    return $out;
+}
+
 
 sub check_exit_reports ($) {
     my $block = shift;
@@ -1347,21 +1480,12 @@ sub check_exit_reports ($) {
     my $name = $block->name;
 
     if (open my $in, '<', $ErrLogFile) {
-        my ($report, $n);
-
-        while (my $line = <$in>) {
-            if (!$report) {
-                next if $line !~ $SanitizerReport;
-                $report = '';
-            }
-
-            last if ++$n > 40;
-            $report .= $line;
-        }
-
+        my $log = do { local $/; <$in> };
         close $in;
 
-        if (defined $report) {
+        my $report = sanitizer_findings($log // '');
+
+        if ($report ne '') {
             Test::More->builder->no_ending(1);
             Test::More::fail("$name - sanitizer report in error.log");
             Test::More::diag($report);
@@ -1402,6 +1526,7 @@ sub preprocess_block ($) {
 
 
 sub run_tests () {
+    $Active = 1;
     $NginxVersion = get_nginx_version();
 
     if (!defined $ENV{TEST_NGINX_SERVER_PORT}) {
@@ -1685,7 +1810,7 @@ sub run_test ($) {
 
 
 END {
-    if (!$InSubprocess) {
+    if ($Active && !$InSubprocess) {
         local $?;
 
         cleanup();
