@@ -1,0 +1,111 @@
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * Provider adapters for llmgw_pass: what each provider's requests lose on
+ * the way (the client's credential, hop-by-hop headers, credential query
+ * parameters), what the gateway injects instead, and where the model is.
+ *
+ * Everything here is pure: strings and a pool in, strings out; nothing
+ * knows of requests or configuration, so unit tests and fuzz targets call
+ * it directly.
+ */
+
+
+#ifndef _NGX_HTTP_LLMGW_PROVIDER_H_INCLUDED_
+#define _NGX_HTTP_LLMGW_PROVIDER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+/* a model name longer than this is not reported */
+#define NGX_HTTP_LLMGW_MODEL_MAX       256
+
+
+typedef enum {
+    NGX_HTTP_LLMGW_PROVIDER_AZURE_OPENAI = 1,
+    NGX_HTTP_LLMGW_PROVIDER_BEDROCK,
+    NGX_HTTP_LLMGW_PROVIDER_GEMINI,
+    NGX_HTTP_LLMGW_PROVIDER_OPENAI
+} ngx_http_llmgw_provider_e;
+
+
+typedef struct {
+    ngx_str_t                  name;          /* "azure_openai", ... */
+    ngx_http_llmgw_provider_e  id;
+
+    /* the header the provider's key goes in, and what precedes the key */
+    ngx_str_t                  key_header;
+    ngx_str_t                  key_prefix;
+
+    /* the path segment the model follows, "/deployments/" ...; or empty */
+    ngx_str_t                  model_segment;
+    u_char                     model_stop;    /* ends the model besides '/' */
+
+    /* query parameters never forwarded (names compared decoded, caseless) */
+    ngx_str_t                 *query_drop;    /* ends with an empty name */
+    ngx_str_t                  query_drop_prefix;
+} ngx_http_llmgw_provider_t;
+
+
+/* the adapter of that name, or NULL */
+ngx_http_llmgw_provider_t *ngx_http_llmgw_provider_find(ngx_str_t *name);
+
+/*
+ * 1 when a client request header (name in lowercase) is never forwarded:
+ * hop-by-hop (Connection, Keep-Alive, TE, Trailer, Transfer-Encoding,
+ * Upgrade, Proxy-*), what the gateway sets itself (Host, Content-Length,
+ * Expect, Accept-Encoding) and every credential a client may send
+ * (Authorization, api-key, x-goog-api-key, x-amz-date,
+ * x-amz-security-token, x-amz-content-sha256, Cookie).
+ */
+ngx_uint_t ngx_http_llmgw_provider_drop_request_header(u_char *lowcase,
+    size_t len);
+
+/*
+ * 1 when an upstream response header (name in lowercase) names a
+ * credential and never reaches the client.
+ */
+ngx_uint_t ngx_http_llmgw_provider_credential_header(u_char *lowcase,
+    size_t len);
+
+/* 1 when name is one of the tokens of a comma-separated list, caseless */
+ngx_uint_t ngx_http_llmgw_provider_in_list(ngx_str_t *list, u_char *name,
+    size_t len);
+
+/*
+ * NGX_OK when a raw path (as the client sent it, after the prefix) is safe
+ * to forward unchanged, NGX_DECLINED when it holds what nginx and the
+ * provider could read differently: a "." or ".." segment, an encoded '.',
+ * '/', '\' or NUL ("%2E", "%2F", "%5C", "%00"), a '\', or a control byte.
+ */
+ngx_int_t ngx_http_llmgw_provider_check_path(u_char *p, size_t len);
+
+/*
+ * The raw query (without '?') with the provider's credential parameters
+ * removed, other parameters kept in order, byte for byte.  out may point
+ * into in when nothing is removed.
+ */
+ngx_int_t ngx_http_llmgw_provider_query(ngx_pool_t *pool,
+    ngx_http_llmgw_provider_t *pv, ngx_str_t *in, ngx_str_t *out);
+
+/*
+ * The model from a raw path: the segment after model_segment up to '/',
+ * '?' or model_stop, percent-decoded into pool.  NGX_OK, NGX_DECLINED when
+ * the path has none (or an oversized or unprintable one), NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_provider_model_from_path(ngx_pool_t *pool,
+    ngx_http_llmgw_provider_t *pv, ngx_str_t *path, ngx_str_t *model);
+
+/*
+ * The top-level "model" string of a JSON object text, copied into pool.
+ * NGX_OK, NGX_DECLINED (not JSON, no such string, oversized or
+ * unprintable), NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_provider_model_from_json(ngx_pool_t *pool,
+    u_char *p, size_t len, ngx_str_t *model);
+
+
+#endif /* _NGX_HTTP_LLMGW_PROVIDER_H_INCLUDED_ */

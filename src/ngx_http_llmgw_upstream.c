@@ -1,0 +1,1288 @@
+
+/*
+ * Copyright (C) llmgw authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llmgw_upstream.h"
+#include "ngx_http_llmgw_sigv4.h"
+
+
+static ngx_int_t ngx_http_llmgw_upstream_create_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_upstream_reinit_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_upstream_process_status_line(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_upstream_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_upstream_header_done(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_upstream_filter_init(void *data);
+static ngx_int_t ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes);
+static ngx_int_t ngx_http_llmgw_upstream_output(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, ngx_chain_t ***ll, u_char *pos,
+    u_char *last);
+static void ngx_http_llmgw_upstream_tee(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, u_char *pos, u_char *last);
+static void ngx_http_llmgw_upstream_abort_request(ngx_http_request_t *r);
+static void ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_llmgw_upstream_sign(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_http_llmgw_pass_ctx_t *ctx,
+    ngx_str_t *lines);
+static off_t ngx_http_llmgw_upstream_body_length(ngx_http_request_t *r);
+static ngx_array_t *ngx_http_llmgw_upstream_connection(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_llmgw_upstream_forward(
+    ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_array_t *connection,
+    ngx_table_elt_t *h);
+static ngx_uint_t ngx_http_llmgw_upstream_has_secret(
+    ngx_http_llmgw_pass_loc_conf_t *llcf, u_char *p, size_t len);
+static ngx_uint_t ngx_http_llmgw_upstream_contains(u_char *p, size_t len,
+    ngx_str_t *s);
+static void ngx_http_llmgw_upstream_wipe(void *data);
+
+
+static ngx_str_t  ngx_http_llmgw_upstream_outcomes[] = {
+    ngx_null_string,
+    ngx_string("ok"),
+    ngx_string("http_error"),
+    ngx_string("stream_cut"),
+    ngx_string("stream_exception"),
+    ngx_string("connect_error"),
+    ngx_string("timeout"),
+    ngx_string("bad_response"),
+    ngx_string("client_closed"),
+    ngx_string("error")
+};
+
+
+void
+ngx_http_llmgw_upstream_setup(ngx_http_request_t *r, ngx_http_upstream_t *u)
+{
+    u->create_request = ngx_http_llmgw_upstream_create_request;
+    u->reinit_request = ngx_http_llmgw_upstream_reinit_request;
+    u->process_header = ngx_http_llmgw_upstream_process_status_line;
+    u->abort_request = ngx_http_llmgw_upstream_abort_request;
+    u->finalize_request = ngx_http_llmgw_upstream_finalize_request;
+
+    u->input_filter_init = ngx_http_llmgw_upstream_filter_init;
+    u->input_filter = ngx_http_llmgw_upstream_filter;
+    u->input_filter_ctx = r;
+
+    /* every response is passed on as it arrives */
+    u->buffering = 0;
+}
+
+
+ngx_str_t *
+ngx_http_llmgw_upstream_outcome_name(ngx_http_llmgw_outcome_e o)
+{
+    if ((size_t) o >= sizeof(ngx_http_llmgw_upstream_outcomes)
+                      / sizeof(ngx_str_t))
+    {
+        return &ngx_http_llmgw_upstream_outcomes[0];
+    }
+
+    return &ngx_http_llmgw_upstream_outcomes[o];
+}
+
+
+ngx_int_t
+ngx_http_llmgw_upstream_model(ngx_http_request_t *r,
+    ngx_http_llmgw_provider_t *pv, ngx_str_t *model)
+{
+    u_char       *p, *q;
+    size_t        size;
+    ngx_int_t     rc;
+    ngx_str_t     path;
+    ngx_buf_t    *b, *one;
+    ngx_chain_t  *cl;
+
+    path = r->unparsed_uri;
+
+    p = ngx_strlchr(path.data, path.data + path.len, '?');
+    if (p) {
+        path.len = p - path.data;
+    }
+
+    rc = ngx_http_llmgw_provider_model_from_path(r->pool, pv, &path, model);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    /* a JSON body wholly in memory, small enough to parse */
+
+    if (r->request_body == NULL
+        || r->request_body->bufs == NULL
+        || r->request_body->temp_file)
+    {
+        return NGX_DECLINED;
+    }
+
+    size = 0;
+    one = NULL;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_special(b)) {
+            continue;
+        }
+
+        if (!ngx_buf_in_memory(b) || b->in_file) {
+            return NGX_DECLINED;
+        }
+
+        size += b->last - b->pos;
+
+        if (size > NGX_HTTP_LLMGW_MODEL_BODY_MAX) {
+            return NGX_DECLINED;
+        }
+
+        one = (one == NULL) ? b : (ngx_buf_t *) -1;
+    }
+
+    if (size == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (one != (ngx_buf_t *) -1) {
+        return ngx_http_llmgw_provider_model_from_json(r->pool, one->pos,
+                                                       size, model);
+    }
+
+    p = ngx_pnalloc(r->pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (!ngx_buf_special(cl->buf)) {
+            q = ngx_cpymem(q, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
+    }
+
+    return ngx_http_llmgw_provider_model_from_json(r->pool, p, size, model);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_create_request(ngx_http_request_t *r)
+{
+    off_t                            body_len;
+    size_t                           len;
+    ngx_int_t                        rc;
+    ngx_buf_t                       *b, *nb;
+    ngx_str_t                        signature;
+    ngx_uint_t                       i, has_body;
+    ngx_chain_t                     *cl, *body;
+    ngx_array_t                     *connection;
+    ngx_list_part_t                 *part;
+    ngx_table_elt_t                 *h;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_upstream_t             *u;
+    ngx_http_llmgw_pass_ctx_t       *ctx;
+    ngx_http_llmgw_pass_loc_conf_t  *llcf;
+
+    u = r->upstream;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->model.len == 0) {
+        rc = ngx_http_llmgw_upstream_model(r, llcf->provider, &ctx->model);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_str_null(&signature);
+
+    if (llcf->aws) {
+        if (ngx_http_llmgw_upstream_sign(r, llcf, ctx, &signature) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    body_len = ngx_http_llmgw_upstream_body_length(r);
+
+    connection = ngx_http_llmgw_upstream_connection(r);
+
+    has_body = (body_len > 0
+                || r->headers_in.content_length != NULL
+                || r->headers_in.chunked);
+
+    len = r->method_name.len + 1 + ctx->path.len
+          + (ctx->has_query ? 1 + ctx->query.len : 0)
+          + sizeof(" HTTP/1.1" CRLF) - 1
+          + sizeof("Host: ") - 1 + llcf->host.len + sizeof(CRLF) - 1
+          + llcf->key_line.len
+          + signature.len
+          + sizeof(CRLF) - 1;
+
+    if (has_body) {
+        len += sizeof("Content-Length: ") - 1 + NGX_OFF_T_LEN
+               + sizeof(CRLF) - 1;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_llmgw_upstream_forward(llcf, connection, &h[i])) {
+            len += h[i].key.len + sizeof(": ") - 1 + h[i].value.len
+                   + sizeof(CRLF) - 1;
+        }
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the request holds the provider's credential: wipe it with the pool */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_llmgw_upstream_wipe;
+    cln->data = b;
+
+    b->last = ngx_copy(b->last, r->method_name.data, r->method_name.len);
+    *b->last++ = ' ';
+
+    u->uri.data = b->last;
+    b->last = ngx_copy(b->last, ctx->path.data, ctx->path.len);
+    u->uri.len = b->last - u->uri.data;
+
+    if (ctx->has_query) {
+        *b->last++ = '?';
+        b->last = ngx_copy(b->last, ctx->query.data, ctx->query.len);
+    }
+
+    b->last = ngx_cpymem(b->last, " HTTP/1.1" CRLF,
+                         sizeof(" HTTP/1.1" CRLF) - 1);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llmgw_pass request: \"%V %V\"",
+                   &r->method_name, &u->uri);
+
+    b->last = ngx_cpymem(b->last, "Host: ", sizeof("Host: ") - 1);
+    b->last = ngx_copy(b->last, llcf->host.data, llcf->host.len);
+    *b->last++ = CR; *b->last++ = LF;
+
+    b->last = ngx_copy(b->last, llcf->key_line.data, llcf->key_line.len);
+    b->last = ngx_copy(b->last, signature.data, signature.len);
+
+    if (signature.len) {
+        ngx_explicit_memzero(signature.data, signature.len);
+    }
+
+    if (has_body) {
+        b->last = ngx_sprintf(b->last, "Content-Length: %O" CRLF, body_len);
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_llmgw_upstream_forward(llcf, connection, &h[i])) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llmgw_pass: client header \"%V\" not forwarded",
+                           &h[i].key);
+            continue;
+        }
+
+        b->last = ngx_copy(b->last, h[i].key.data, h[i].key.len);
+        *b->last++ = ':'; *b->last++ = ' ';
+        b->last = ngx_copy(b->last, h[i].value.data, h[i].value.len);
+        *b->last++ = CR; *b->last++ = LF;
+    }
+
+    *b->last++ = CR; *b->last++ = LF;
+
+    /* the body goes as nginx keeps it: memory and temporary file buffers */
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    u->request_bufs = cl;
+
+    body = (r->request_body && body_len > 0) ? r->request_body->bufs : NULL;
+
+    for ( /* void */ ; body; body = body->next) {
+        nb = ngx_alloc_buf(r->pool);
+        if (nb == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(nb, body->buf, sizeof(ngx_buf_t));
+
+        cl->next = ngx_alloc_chain_link(r->pool);
+        if (cl->next == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl = cl->next;
+        cl->buf = nb;
+    }
+
+    b->flush = 1;
+    cl->next = NULL;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_reinit_request(ngx_http_request_t *r)
+{
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&ctx->status, sizeof(ngx_http_status_t));
+    ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
+
+    ctx->header_done = 0;
+    ctx->invalid_header = 0;
+    ctx->eventstream = 0;
+    ctx->exception = 0;
+
+    r->upstream->process_header = ngx_http_llmgw_upstream_process_status_line;
+    r->state = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_process_status_line(ngx_http_request_t *r)
+{
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_http_upstream_t        *u;
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    u = r->upstream;
+
+    rc = ngx_http_parse_status_line(r, &u->buffer, &ctx->status);
+
+    if (rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: upstream sent no valid HTTP/1.x status "
+                      "line");
+        ctx->invalid_header = 1;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (ctx->status.code < NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: upstream sent unexpected status %ui",
+                      ctx->status.code);
+        ctx->invalid_header = 1;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (u->state && u->state->status == 0) {
+        u->state->status = ctx->status.code;
+    }
+
+    u->headers_in.status_n = ctx->status.code;
+
+    len = ctx->status.end - ctx->status.start;
+    u->headers_in.status_line.len = len;
+
+    u->headers_in.status_line.data = ngx_pnalloc(r->pool, len);
+    if (u->headers_in.status_line.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(u->headers_in.status_line.data, ctx->status.start, len);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llmgw_pass status %ui \"%V\"",
+                   u->headers_in.status_n, &u->headers_in.status_line);
+
+    if (ctx->status.http_version < NGX_HTTP_VERSION_11) {
+        u->headers_in.connection_close = 1;
+    }
+
+    u->process_header = ngx_http_llmgw_upstream_process_header;
+
+    return ngx_http_llmgw_upstream_process_header(r);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_process_header(ngx_http_request_t *r)
+{
+    size_t                           klen, vlen;
+    ngx_int_t                        rc;
+    ngx_table_elt_t                 *h;
+    ngx_http_upstream_t             *u;
+    ngx_http_upstream_header_t      *hh;
+    ngx_http_llmgw_pass_ctx_t       *ctx;
+    ngx_http_upstream_main_conf_t   *umcf;
+    ngx_http_llmgw_pass_loc_conf_t  *llcf;
+
+    u = r->upstream;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
+
+    for ( ;; ) {
+
+        rc = ngx_http_parse_header_line(r, &u->buffer, 1);
+
+        if (rc == NGX_OK) {
+
+            klen = r->header_name_end - r->header_name_start;
+            vlen = r->header_end - r->header_start;
+
+            h = NULL;
+
+            /*
+             * a credential never reaches the client: neither a header that
+             * names one nor any header that would echo the injected one
+             */
+
+            if (klen <= NGX_HTTP_LC_HEADER_LEN
+                && klen == r->lowcase_index
+                && ngx_http_llmgw_provider_credential_header(
+                                             r->lowcase_header, klen))
+            {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "llmgw_pass: upstream header \"%*s\" "
+                              "dropped", klen, r->header_name_start);
+                continue;
+            }
+
+            if (ngx_http_llmgw_upstream_has_secret(llcf, r->header_start,
+                                                   vlen))
+            {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "llmgw_pass: upstream header \"%*s\" echoes "
+                              "the provider credential, dropped",
+                              klen, r->header_name_start);
+                continue;
+            }
+
+            h = ngx_list_push(&u->headers_in.headers);
+            if (h == NULL) {
+                return NGX_ERROR;
+            }
+
+            h->hash = r->header_hash;
+
+            h->key.len = klen;
+            h->value.len = vlen;
+
+            h->key.data = ngx_pnalloc(r->pool, klen + 1 + vlen + 1 + klen);
+            if (h->key.data == NULL) {
+                h->hash = 0;
+                return NGX_ERROR;
+            }
+
+            h->value.data = h->key.data + klen + 1;
+            h->lowcase_key = h->key.data + klen + 1 + vlen + 1;
+
+            ngx_memcpy(h->key.data, r->header_name_start, klen);
+            h->key.data[klen] = '\0';
+            ngx_memcpy(h->value.data, r->header_start, vlen);
+            h->value.data[vlen] = '\0';
+
+            if (klen == r->lowcase_index) {
+                ngx_memcpy(h->lowcase_key, r->lowcase_header, klen);
+
+            } else {
+                ngx_strlow(h->lowcase_key, h->key.data, klen);
+            }
+
+            /* framing headers are checked here, strictly */
+
+            if (klen == sizeof("content-length") - 1
+                && ngx_strncmp(h->lowcase_key, "content-length", klen) == 0)
+            {
+                if (u->headers_in.content_length) {
+                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                                  "llmgw_pass: upstream sent duplicate "
+                                  "\"Content-Length\" header");
+                    ctx->invalid_header = 1;
+                    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                }
+
+                u->headers_in.content_length = h;
+                u->headers_in.content_length_n = ngx_atoof(h->value.data,
+                                                           h->value.len);
+
+                if (u->headers_in.content_length_n == NGX_ERROR) {
+                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                                  "llmgw_pass: upstream sent invalid "
+                                  "\"Content-Length\" header: \"%V\"",
+                                  &h->value);
+                    ctx->invalid_header = 1;
+                    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                }
+
+                continue;
+            }
+
+            if (klen == sizeof("transfer-encoding") - 1
+                && ngx_strncmp(h->lowcase_key, "transfer-encoding", klen) == 0)
+            {
+                if (u->headers_in.transfer_encoding
+                    || vlen != sizeof("chunked") - 1
+                    || ngx_strncasecmp(h->value.data, (u_char *) "chunked",
+                                       vlen) != 0)
+                {
+                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                                  "llmgw_pass: upstream sent unsupported "
+                                  "\"Transfer-Encoding\": \"%V\"",
+                                  &h->value);
+                    ctx->invalid_header = 1;
+                    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                }
+
+                u->headers_in.transfer_encoding = h;
+                u->headers_in.chunked = 1;
+                continue;
+            }
+
+            hh = ngx_hash_find(&umcf->headers_in_hash, h->hash,
+                               h->lowcase_key, h->key.len);
+
+            if (hh && hh->handler(r, h, hh->offset) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llmgw_pass header: \"%V: %V\"",
+                           &h->key, &h->value);
+
+            continue;
+        }
+
+        if (rc == NGX_HTTP_PARSE_HEADER_DONE) {
+            return ngx_http_llmgw_upstream_header_done(r, ctx);
+        }
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        /* rc == NGX_HTTP_PARSE_INVALID_HEADER */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: upstream sent invalid header");
+        ctx->invalid_header = 1;
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_header_done(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (u->headers_in.chunked && u->headers_in.content_length) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: upstream sent \"Content-Length\" and "
+                      "\"Transfer-Encoding\" headers at the same time");
+        ctx->invalid_header = 1;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (u->headers_in.status_n == NGX_HTTP_SWITCHING_PROTOCOLS) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: upstream switched protocols unasked");
+        ctx->invalid_header = 1;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    ctx->head = (r->method == NGX_HTTP_HEAD);
+
+    /*
+     * a response without a body leaves the connection reusable, also when
+     * the client gets the header only
+     */
+
+    if (u->headers_in.status_n == NGX_HTTP_NO_CONTENT
+        || u->headers_in.status_n == NGX_HTTP_NOT_MODIFIED
+        || ctx->head
+        || (!u->headers_in.chunked && u->headers_in.content_length_n == 0))
+    {
+        u->keepalive = !u->headers_in.connection_close;
+    }
+
+    ctx->header_done = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_filter_init(void *data)
+{
+    ngx_http_request_t              *r = data;
+
+    ngx_str_t                       *ct;
+    ngx_http_upstream_t             *u;
+    ngx_http_llmgw_pass_ctx_t       *ctx;
+    ngx_http_llmgw_pass_loc_conf_t  *llcf;
+
+    u = r->upstream;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (u->headers_in.status_n == NGX_HTTP_NO_CONTENT
+        || u->headers_in.status_n == NGX_HTTP_NOT_MODIFIED
+        || ctx->head)
+    {
+        u->length = 0;
+        u->keepalive = !u->headers_in.connection_close;
+
+    } else if (u->headers_in.chunked) {
+        ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
+        u->length = 1;
+
+    } else if (u->headers_in.content_length_n == 0) {
+        u->length = 0;
+        u->keepalive = !u->headers_in.connection_close;
+
+    } else {
+        /* -1: the body ends when the connection does */
+        u->length = u->headers_in.content_length_n;
+    }
+
+    /* Bedrock streams are watched for exception messages on the way */
+
+    ct = &r->headers_out.content_type;
+
+    if (llcf->provider->id == NGX_HTTP_LLMGW_PROVIDER_BEDROCK
+        && u->length != 0
+        && ct->len >= sizeof("application/vnd.amazon.eventstream") - 1
+        && ngx_strncasecmp(ct->data,
+                           (u_char *) "application/vnd.amazon.eventstream",
+                           sizeof("application/vnd.amazon.eventstream") - 1)
+           == 0)
+    {
+        ngx_http_llmgw_eventstream_init(&ctx->es, r->pool, 0);
+        ctx->eventstream = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes)
+{
+    ngx_http_request_t         *r = data;
+
+    off_t                       n;
+    ngx_int_t                   rc;
+    ngx_buf_t                  *buf;
+    ngx_chain_t                *cl, **ll;
+    ngx_http_upstream_t        *u;
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    buf = &u->buffer;
+
+    buf->pos = buf->last;
+    buf->last += bytes;
+
+    for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
+        ll = &cl->next;
+    }
+
+    if (!u->headers_in.chunked) {
+
+        if (u->length == -1) {
+            if (ngx_http_llmgw_upstream_output(r, ctx, &ll, buf->pos,
+                                               buf->last)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            buf->pos = buf->last;
+            return NGX_OK;
+        }
+
+        n = ngx_min((off_t) bytes, u->length);
+
+        if ((off_t) bytes > u->length) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "llmgw_pass: upstream sent more data than "
+                          "specified in \"Content-Length\" header");
+        }
+
+        if (n > 0
+            && ngx_http_llmgw_upstream_output(r, ctx, &ll, buf->pos,
+                                              buf->pos + (size_t) n)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        buf->pos = buf->last;
+        u->length -= n;
+
+        if (u->length == 0) {
+            u->keepalive = ((off_t) bytes == n
+                            && !u->headers_in.connection_close);
+        }
+
+        return NGX_OK;
+    }
+
+    for ( ;; ) {
+
+        rc = ngx_http_parse_chunked(r, buf, &ctx->chunked);
+
+        if (rc == NGX_OK) {
+
+            /* a chunk has been parsed successfully: pass what is here */
+
+            n = ngx_min(buf->last - buf->pos, ctx->chunked.size);
+
+            if (ngx_http_llmgw_upstream_output(r, ctx, &ll, buf->pos,
+                                               buf->pos + (size_t) n)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            buf->pos += (size_t) n;
+            ctx->chunked.size -= n;
+
+            continue;
+        }
+
+        if (rc == NGX_DONE) {
+
+            /* the whole body has been parsed successfully */
+
+            u->keepalive = !u->headers_in.connection_close;
+            u->length = 0;
+
+            if (buf->pos != buf->last) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "llmgw_pass: upstream sent data after "
+                              "final chunk");
+                u->keepalive = 0;
+            }
+
+            break;
+        }
+
+        if (rc == NGX_AGAIN) {
+            break;
+        }
+
+        /* invalid response */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: upstream sent invalid chunked response");
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_output(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, ngx_chain_t ***ll, u_char *pos,
+    u_char *last)
+{
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl;
+    ngx_http_upstream_t  *u;
+
+    if (pos == last) {
+        return NGX_OK;
+    }
+
+    u = r->upstream;
+
+    cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    **ll = cl;
+    *ll = &cl->next;
+
+    b = cl->buf;
+
+    b->flush = 1;
+    b->memory = 1;
+    b->pos = pos;
+    b->last = last;
+    b->tag = u->output.tag;
+
+    if (ctx->eventstream) {
+        ngx_http_llmgw_upstream_tee(r, ctx, pos, last);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llmgw_upstream_tee(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, u_char *pos, u_char *last)
+{
+    ngx_int_t                              rc;
+    ngx_http_llmgw_eventstream_message_t  *msg;
+
+    while (pos < last) {
+
+        rc = ngx_http_llmgw_eventstream_feed(&ctx->es, &pos, last);
+
+        if (rc == NGX_AGAIN) {
+            return;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "llmgw_pass: upstream event stream is not "
+                          "parsable (%s), passed on unwatched",
+                          ctx->es.err ? ctx->es.err : "out of memory");
+            ctx->eventstream = 0;
+            return;
+        }
+
+        msg = &ctx->es.msg;
+
+        if (msg->kind == NGX_HTTP_LLMGW_EVENTSTREAM_EXCEPTION
+            || msg->kind == NGX_HTTP_LLMGW_EVENTSTREAM_ERROR)
+        {
+            if (!ctx->exception) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "llmgw_pass: upstream stream exception "
+                              "\"%V%V\"", &msg->exception_type,
+                              &msg->error_code);
+            }
+
+            ctx->exception = 1;
+        }
+    }
+}
+
+
+static void
+ngx_http_llmgw_upstream_abort_request(ngx_http_request_t *r)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "abort llmgw_pass request");
+}
+
+
+static void
+ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_upstream_t        *u;
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "finalize llmgw_pass request: %i", rc);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    u = r->upstream;
+
+    if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
+        || (rc == NGX_ERROR && r->connection->error))
+    {
+        ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_CLIENT_CLOSED;
+
+    } else if (!u->header_sent) {
+
+        if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+            ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_TIMEOUT;
+
+        } else if (ctx->invalid_header) {
+            ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_BAD_RESPONSE;
+
+        } else if (rc == NGX_HTTP_BAD_GATEWAY) {
+            ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_CONNECT_ERROR;
+
+        } else {
+            ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_ERROR;
+        }
+
+        /* the client gets a JSON error rather than nginx's error page */
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            ctx->json_error = rc;
+        }
+
+    } else if (rc == NGX_OK || rc == NGX_AGAIN) {
+
+        if (ctx->exception) {
+            ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_STREAM_EXCEPTION;
+
+        } else if (u->headers_in.status_n >= NGX_HTTP_BAD_REQUEST) {
+            ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_HTTP_ERROR;
+
+        } else {
+            ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_OK;
+        }
+
+    } else if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_TIMEOUT;
+
+    } else {
+        ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_STREAM_CUT;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llmgw_pass outcome: %V",
+                   ngx_http_llmgw_upstream_outcome_name(ctx->outcome));
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_upstream_sign(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_http_llmgw_pass_ctx_t *ctx,
+    ngx_str_t *lines)
+{
+    u_char                          *p;
+    ngx_str_t                        hash, authorization, amz_date;
+    ngx_array_t                     *headers;
+    ngx_chain_t                     *body;
+    ngx_http_llmgw_sigv4_req_t       req;
+    ngx_http_llmgw_sigv4_header_t   *sh;
+
+    body = r->request_body ? r->request_body->bufs : NULL;
+
+    if (ngx_http_llmgw_sigv4_hash_chain(r->pool, body, &hash) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: could not hash the request body");
+        return NGX_ERROR;
+    }
+
+    headers = ngx_array_create(r->pool, 2,
+                               sizeof(ngx_http_llmgw_sigv4_header_t));
+    if (headers == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh = ngx_array_push_n(headers, 2);
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&sh[0].name, "host");
+    sh[0].value = llcf->host;
+
+    ngx_str_set(&sh[1].name, "x-amz-content-sha256");
+    sh[1].value = hash;
+
+    ngx_memzero(&req, sizeof(ngx_http_llmgw_sigv4_req_t));
+
+    req.method = r->method_name;
+    req.path = ctx->path;
+    if (ctx->has_query) {
+        req.query = ctx->query;
+    }
+
+    req.headers = headers;
+    req.payload_hash = hash;
+    req.region = llcf->region;
+    ngx_str_set(&req.service, "bedrock");
+    req.access_key = llcf->aws->access_key;
+    req.secret_key = llcf->aws->secret_key;
+    req.session_token = llcf->aws->session_token;
+    req.now = ngx_time();
+    req.normalize_path = 1;
+    req.double_encode = 1;
+
+    if (ngx_http_llmgw_sigv4_sign(r->pool, &req, &authorization, &amz_date)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: could not sign the request");
+        return NGX_ERROR;
+    }
+
+    lines->len = sizeof("Authorization: ") - 1 + authorization.len
+                 + sizeof(CRLF "X-Amz-Date: ") - 1 + amz_date.len
+                 + sizeof(CRLF "X-Amz-Content-Sha256: ") - 1 + hash.len
+                 + sizeof(CRLF) - 1;
+
+    if (llcf->aws->session_token.len) {
+        lines->len += sizeof("X-Amz-Security-Token: ") - 1
+                      + llcf->aws->session_token.len + sizeof(CRLF) - 1;
+    }
+
+    lines->data = ngx_pnalloc(r->pool, lines->len);
+    if (lines->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(lines->data,
+                    "Authorization: %V" CRLF
+                    "X-Amz-Date: %V" CRLF
+                    "X-Amz-Content-Sha256: %V" CRLF,
+                    &authorization, &amz_date, &hash);
+
+    if (llcf->aws->session_token.len) {
+        p = ngx_sprintf(p, "X-Amz-Security-Token: %V" CRLF,
+                        &llcf->aws->session_token);
+    }
+
+    lines->len = p - lines->data;
+
+    return NGX_OK;
+}
+
+
+static off_t
+ngx_http_llmgw_upstream_body_length(ngx_http_request_t *r)
+{
+    off_t         len;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL) {
+        return 0;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    return len;
+}
+
+
+/* the values of the client's Connection headers, or NULL */
+
+static ngx_array_t *
+ngx_http_llmgw_upstream_connection(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_str_t        *v;
+    ngx_array_t      *a;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    a = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("connection") - 1
+            || h[i].lowcase_key == NULL
+            || ngx_strncmp(h[i].lowcase_key, "connection",
+                           sizeof("connection") - 1) != 0)
+        {
+            continue;
+        }
+
+        if (a == NULL) {
+            a = ngx_array_create(r->pool, 1, sizeof(ngx_str_t));
+            if (a == NULL) {
+                return NULL;
+            }
+        }
+
+        v = ngx_array_push(a);
+        if (v == NULL) {
+            return NULL;
+        }
+
+        *v = h[i].value;
+    }
+
+    return a;
+}
+
+
+static ngx_uint_t
+ngx_http_llmgw_upstream_forward(ngx_http_llmgw_pass_loc_conf_t *llcf,
+    ngx_array_t *connection, ngx_table_elt_t *h)
+{
+    ngx_str_t   *name, *v;
+    ngx_uint_t   i;
+
+    if (h->hash == 0 || h->lowcase_key == NULL) {
+        return 0;
+    }
+
+    if (ngx_http_llmgw_provider_drop_request_header(h->lowcase_key,
+                                                    h->key.len))
+    {
+        return 0;
+    }
+
+    /* the headers a client's Connection header names are hop-by-hop too */
+
+    if (connection) {
+        v = connection->elts;
+
+        for (i = 0; i < connection->nelts; i++) {
+            if (ngx_http_llmgw_provider_in_list(&v[i], h->lowcase_key,
+                                                h->key.len))
+            {
+                return 0;
+            }
+        }
+    }
+
+    if (llcf->remove_headers) {
+        name = llcf->remove_headers->elts;
+
+        for (i = 0; i < llcf->remove_headers->nelts; i++) {
+            if (name[i].len == h->key.len
+                && ngx_strncmp(name[i].data, h->lowcase_key, h->key.len) == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+static ngx_uint_t
+ngx_http_llmgw_upstream_has_secret(ngx_http_llmgw_pass_loc_conf_t *llcf,
+    u_char *p, size_t len)
+{
+    if (ngx_http_llmgw_upstream_contains(p, len, &llcf->key)) {
+        return 1;
+    }
+
+    if (llcf->aws
+        && (ngx_http_llmgw_upstream_contains(p, len, &llcf->aws->secret_key)
+            || ngx_http_llmgw_upstream_contains(p, len,
+                                                &llcf->aws->session_token)))
+    {
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static ngx_uint_t
+ngx_http_llmgw_upstream_contains(u_char *p, size_t len, ngx_str_t *s)
+{
+    u_char  *last;
+
+    if (s->len == 0 || s->len > len) {
+        return 0;
+    }
+
+    last = p + len - s->len;
+
+    for ( /* void */ ; p <= last; p++) {
+        if (*p == s->data[0] && ngx_memcmp(p, s->data, s->len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_llmgw_upstream_wipe(void *data)
+{
+    ngx_buf_t  *b = data;
+
+    ngx_explicit_memzero(b->start, b->end - b->start);
+}

@@ -1,0 +1,118 @@
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * llmgw_pass on ngx_http_upstream: the location configuration and request
+ * context shared by ngx_http_llmgw_pass_module.c (directives, handler,
+ * variables) and ngx_http_llmgw_upstream.c (the upstream callbacks).
+ */
+
+
+#ifndef _NGX_HTTP_LLMGW_UPSTREAM_H_INCLUDED_
+#define _NGX_HTTP_LLMGW_UPSTREAM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llmgw_provider.h"
+#include "ngx_http_llmgw_secret.h"
+#include "ngx_http_llmgw_eventstream.h"
+
+
+/* a body in memory up to this size is looked at for a JSON "model" */
+#define NGX_HTTP_LLMGW_MODEL_BODY_MAX  (1024 * 1024)
+
+
+/* how a call to the provider ended, for $llmgw_upstream_outcome */
+
+typedef enum {
+    NGX_HTTP_LLMGW_OUTCOME_NONE = 0,        /* the provider was not called */
+    NGX_HTTP_LLMGW_OUTCOME_OK,              /* complete 1xx-3xx response */
+    NGX_HTTP_LLMGW_OUTCOME_HTTP_ERROR,      /* complete 4xx/5xx response */
+    NGX_HTTP_LLMGW_OUTCOME_STREAM_CUT,      /* body ended before its end */
+    NGX_HTTP_LLMGW_OUTCOME_STREAM_EXCEPTION, /* event-stream exception */
+    NGX_HTTP_LLMGW_OUTCOME_CONNECT_ERROR,   /* no connection, TLS failed */
+    NGX_HTTP_LLMGW_OUTCOME_TIMEOUT,         /* connect, send or read */
+    NGX_HTTP_LLMGW_OUTCOME_BAD_RESPONSE,    /* unparsable response header */
+    NGX_HTTP_LLMGW_OUTCOME_CLIENT_CLOSED,   /* the client went away */
+    NGX_HTTP_LLMGW_OUTCOME_ERROR            /* the gateway failed */
+} ngx_http_llmgw_outcome_e;
+
+
+typedef struct {
+    ngx_http_upstream_conf_t           upstream;
+
+    ngx_http_llmgw_provider_t         *provider;
+
+    ngx_str_t                          url;       /* llmgw_pass, as given */
+    ngx_str_t                          authority; /* its host[:port] */
+    ngx_str_t                          host;      /* the Host header */
+    ngx_str_t                          base;      /* URL path, no final '/' */
+    ngx_str_t                          location;  /* the location's prefix */
+    ngx_str_t                          strip;     /* data NULL: unset */
+
+    ngx_str_t                          key;       /* provider key */
+    ngx_str_t                          key_line;  /* "api-key: KEY" CRLF */
+    ngx_http_llmgw_aws_credentials_t  *aws;
+    ngx_str_t                          region;
+    ngx_array_t                       *remove_headers; /* lowercase names */
+
+#if (NGX_HTTP_SSL)
+    ngx_uint_t                         ssl;
+    ngx_uint_t                         ssl_protocols;
+    ngx_str_t                          ssl_ciphers;
+    ngx_uint_t                         ssl_verify_depth;
+    ngx_str_t                          ssl_trusted_certificate;
+    ngx_str_t                          ssl_crl;
+    ngx_str_t                          ssl_name;
+#endif
+} ngx_http_llmgw_pass_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t                          path;      /* on the wire */
+    ngx_str_t                          query;     /* raw, without '?' */
+    ngx_str_t                          model;
+
+    ngx_http_status_t                  status;
+    ngx_http_chunked_t                 chunked;
+    ngx_http_llmgw_eventstream_t       es;
+
+    ngx_http_llmgw_outcome_e           outcome;
+    ngx_uint_t                         json_error; /* status answered with
+                                                      a JSON error body */
+
+    unsigned                           has_query:1;
+    unsigned                           header_done:1;
+    unsigned                           invalid_header:1;
+    unsigned                           head:1;
+    unsigned                           eventstream:1;
+    unsigned                           exception:1;
+    unsigned                           json_body:1;
+    unsigned                           json_sent:1;
+} ngx_http_llmgw_pass_ctx_t;
+
+
+/* wires every upstream callback of llmgw_pass into u */
+void ngx_http_llmgw_upstream_setup(ngx_http_request_t *r,
+    ngx_http_upstream_t *u);
+
+/* the outcome's name, as $llmgw_upstream_outcome shows it */
+ngx_str_t *ngx_http_llmgw_upstream_outcome_name(ngx_http_llmgw_outcome_e o);
+
+/*
+ * The model of a request: from the raw path by the provider's rules,
+ * otherwise from the top-level "model" of a JSON body that is wholly in
+ * memory and not larger than NGX_HTTP_LLMGW_MODEL_BODY_MAX.  NGX_OK,
+ * NGX_DECLINED (none), NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_upstream_model(ngx_http_request_t *r,
+    ngx_http_llmgw_provider_t *pv, ngx_str_t *model);
+
+
+extern ngx_module_t  ngx_http_llmgw_pass_module;
+
+
+#endif /* _NGX_HTTP_LLMGW_UPSTREAM_H_INCLUDED_ */
