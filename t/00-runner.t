@@ -341,7 +341,8 @@ t
 _EOC_
         TEST_NGINX_BINARY => $fake);
 
-    is(fails($rc, $tap), 0, "runner: HTTP/2 block passes as skipped") or diag($tap);
+    is(fails($rc, $tap), 0, "runner: HTTP/2 block passes as skipped")
+        or diag($tap);
     is(count_lines($tap, qr/^ok \d+ # skip .*HTTP\/2 being unsupported/), 6,
        "runner: HTTP/2 block skipped with its 6 tests") or diag($tap);
 }

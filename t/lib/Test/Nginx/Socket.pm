@@ -455,6 +455,7 @@ sub send_request ($$$$@) {
         my $rs = $reading ? IO::Select->new($sock) : undef;
         my $ws = $writing ? IO::Select->new($sock) : undef;
 
+        $! = 0;
         my ($r, $w) = IO::Select->select($rs, $ws, undef, $timeout);
 
         if (!$r && !$w) {

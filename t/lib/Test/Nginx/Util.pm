@@ -99,7 +99,7 @@ our ($RunTestHelper, $CheckErrorLog, $CheckShutdownErrorLog);
 our ($NginxVersion, $NginxRawVersion, $OpenSSLVersion, $NginxV);
 our ($PrevConfig, $PrevBlock, $ChildPid, $InSubprocess);
 our $ErrLogFilePos = 0;
-our $NginxStarted;
+our $NginxBlock;
 our $Active;
 our $FirstTime = 1;
 
@@ -1372,15 +1372,15 @@ sub start_nginx ($$) {
 }
 
 
-# Stops the nginx of the current server root and checks what it leaves in
-# the logs at exit (sanitizer and valgrind reports).
-sub stop_nginx ($) {
-    my $block = shift;
+# Stops the nginx of the server root, if any, and checks what it leaves in
+# the logs at exit (sanitizer and valgrind reports) under the name of the
+# last block that used it.
+sub stop_nginx () {
+    my $block = $NginxBlock;
 
     my $name = $block ? $block->name : 'cleanup';
-    my $started = $NginxStarted;
 
-    undef $NginxStarted;
+    undef $NginxBlock;
 
     my $pid = read_pid_file();
     if ($pid && is_running($pid)) {
@@ -1397,8 +1397,8 @@ sub stop_nginx ($) {
         unlink $PidFile;
     }
 
-    # nothing to check when no nginx ran for this block (skipped blocks)
-    return if !$block || !$started;
+    # nothing to check when no block of this file started nginx
+    return if !$block;
 
     if (defined $block->shutdown_error_log
         || defined $block->no_shutdown_error_log)
@@ -1514,9 +1514,6 @@ sub check_exit_reports ($) {
 sub preprocess_block ($) {
     my $block = shift;
 
-    return if $block->{_llmgw_preprocessed};
-    $block->{_llmgw_preprocessed} = 1;
-
     for my $hdl (@BlockPreprocessors) {
         $hdl->($block);
     }
@@ -1536,25 +1533,16 @@ sub run_tests () {
     my @blocks = Test::Base::blocks();
     @blocks = shuffle @blocks if !$NoShuffle;
 
-    for (my $i = 0; $i < @blocks; $i++) {
-        my $block = $blocks[$i];
-        my $next = $blocks[$i + 1];
-
+    for my $block (@blocks) {
         preprocess_block($block);
         run_test($block);
         $PrevBlock = $block;
+    }
 
-        # A block without --- config reuses the running nginx, as in the
-        # CPAN runner; otherwise stop it now, so its exit is checked.
-        if ($next) {
-            preprocess_block($next);
-            next if !defined $next->config && !$NoNginxManager;
-
-        } elsif ($ENV{TEST_NGINX_NO_CLEAN} && !$UseValgrind) {
-            next;
-        }
-
-        stop_nginx($block) if !$NoNginxManager;
+    # the last block's nginx (each earlier one was stopped and checked when
+    # the following block started its own)
+    if (!$NoNginxManager && ($UseValgrind || !$ENV{TEST_NGINX_NO_CLEAN})) {
+        stop_nginx();
     }
 
     cleanup();
@@ -1692,6 +1680,7 @@ sub run_test ($) {
                      . " ?");
         }
         $should_restart = 0;
+        $NginxBlock = $block if $NginxBlock;
 
     } elsif ($NoNginxManager) {
         Test::More::diag("NO_NGINX_MANAGER activated: config for $name "
@@ -1702,20 +1691,15 @@ sub run_test ($) {
              && $config eq $PrevConfig && read_pid_file())
     {
         $should_restart = 0;
+        $NginxBlock = $block if $NginxBlock;
     }
 
     if ($should_restart && !$should_skip && !$dry_run) {
         $PrevConfig = $config;
 
-        # whatever a previous block left running
-        my $pid = read_pid_file();
-        if ($pid && is_running($pid)) {
-            kill_process($pid, 1, $name);
-        }
-        if (defined $ChildPid) {
-            kill_process($ChildPid, 1, $name);
-            undef $ChildPid;
-        }
+        # the previous nginx: stopped and its exit checked, under the name
+        # of the block that used it last
+        stop_nginx();
 
         setup_server_root();
         write_user_files($block, $rand_ports);
@@ -1761,7 +1745,7 @@ sub run_test ($) {
         }
 
         start_nginx($name, undef);
-        $NginxStarted = 1;
+        $NginxBlock = $block;
         sleep $TestNginxSleep;
     }
 
