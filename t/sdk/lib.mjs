@@ -98,8 +98,9 @@ export function sha256hex(buf) {
     return createHash('sha256').update(buf).digest('hex');
 }
 
-// The mock's record of the request carrying x-llmgw-test-id: id, or null
-// when no mock URL is known or the header did not get through.
+// The mock's record of the request carrying x-llmgw-test-id: id; null
+// when no mock URL is known.  With a mock URL the record must be there (the
+// gateway has to pass x-llmgw-test-id through).
 export async function mockRecord(id) {
     if (!mockBase) {
         return null;
@@ -116,7 +117,8 @@ export async function mockRecord(id) {
             }
         }
     }
-    return null;
+    throw new Error(`the mock at ${mockBase} has no request with ` +
+                    `x-llmgw-test-id: ${id}`);
 }
 
 // A mono 16-bit PCM WAV of about `bytes` bytes: a 440 Hz tone.
