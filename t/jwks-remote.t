@@ -1,7 +1,7 @@
 # Keys fetched from the IdP's JWKS URL (llmgw_jwks_zone): the first fetch,
 # a rotation picked up when a token names an unknown kid, the cooldown that
 # limits refetches, failed fetches that keep the last good keys, bodies
-# over max_size, a background refresh, and configuration errors.
+# over max_size, large bodies, a background refresh, configuration errors.
 #
 # The mock IdP is this nginx: /_jwks is the internal location a deployment
 # writes (here it proxy_passes to /idp/...), and the client's X-IdP header,
@@ -33,7 +33,8 @@ plan tests => repeat_each() * (
     + 3 * 1             # TEST 8: 1 request, error_log
     + 3 * 1             # TEST 9: 1 request, error_log
     + 3 * 3             # TEST 10
-    + 2 * 5             # TEST 11-15: must_die, error_log
+    + 3 * 1             # TEST 11
+    + 2 * 5             # TEST 12-16: must_die, error_log
 );
 
 no_shuffle();
@@ -303,7 +304,30 @@ my $old = llmgw_token(key => 'rsa');
 
 
 
-=== TEST 11: a location naming an undeclared zone stops nginx
+=== TEST 11: a JWKS larger than nginx's subrequest and proxy buffers is fine
+64k of padding, far over the default subrequest_output_buffer_size and
+proxy_buffer_size (4k or 8k): neither limits the document, max_size does.
+--- http_config
+llmgw_jwks_zone idp:1m uri=/_jwks max_size=100k;
+--- user_files eval
+my $keys = $ENV{TEST_NGINX_LLMGW_KEYS};
+open my $in, '<', "$keys/jwks.json" or die "$keys: $!";
+my $doc = do { local $/; <$in> };
+close $in;
+$doc =~ s/^\s*\{/{"padding": "@{['x' x 65536]}",/ or die "no JSON object";
+">>> large.json\n$doc"
+--- more_headers eval
+"X-IdP: files/large.json\nAuthorization: Bearer " . llmgw_token(key => 'rsa')
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: a location naming an undeclared zone stops nginx
 --- http_config
 llmgw_jwks_zone other:1m uri=/_jwks;
 --- config
@@ -318,7 +342,7 @@ qr/\[emerg\] .*unknown llmgw_jwks_zone "nope" in \S+nginx\.conf:\d+/
 
 
 
-=== TEST 12: a zone declared twice stops nginx
+=== TEST 13: a zone declared twice stops nginx
 --- http_config
 llmgw_jwks_zone idp:1m uri=/_jwks;
 llmgw_jwks_zone idp:1m uri=/_jwks2;
@@ -329,7 +353,7 @@ qr/\[emerg\] .*duplicate llmgw_jwks_zone "idp"/
 
 
 
-=== TEST 13: a zone without uri= stops nginx
+=== TEST 14: a zone without uri= stops nginx
 --- http_config
 llmgw_jwks_zone idp:1m refresh=1m;
 --- config
@@ -339,7 +363,7 @@ qr/\[emerg\] .*"llmgw_jwks_zone" must have the "uri" parameter/
 
 
 
-=== TEST 14: a zone too small for its max_size stops nginx
+=== TEST 15: a zone too small for its max_size stops nginx
 --- http_config
 llmgw_jwks_zone idp:256k uri=/_jwks max_size=256k;
 --- config
@@ -349,7 +373,7 @@ qr/\[emerg\] .*zone "idp:256k" is too small for max_size=262144/
 
 
 
-=== TEST 15: an unknown parameter stops nginx
+=== TEST 16: an unknown parameter stops nginx
 --- http_config
 llmgw_jwks_zone idp:1m uri=/_jwks refresh=1m retries=3;
 --- config
