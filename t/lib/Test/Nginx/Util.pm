@@ -1808,6 +1808,10 @@ END {
                 unlink $PidFile;
             }
         }
+
+        if ($Randomize && $ServRoot =~ m{/t/servroot_\d+$}) {
+            remove_tree($ServRoot);
+        }
     }
 }
 
