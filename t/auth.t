@@ -2,7 +2,7 @@
 # repeat_each(2) with the token cache on: the second run of each block goes
 # through the cache, and must reach the same verdict.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test;
 

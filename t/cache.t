@@ -3,7 +3,7 @@
 # did from an echo location.  repeat_each(1): a second run of a block would
 # find the first run's entries, which is not what these blocks assert.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test;
 
@@ -15,6 +15,13 @@ no_shuffle();
 
 add_block_preprocessor(sub {
     my $block = shift;
+
+    # eval sections run when the file is read, long before a late block:
+    # a token that must expire during its block is minted here instead
+    if (defined $block->expiring_token) {
+        $block->set_value('more_headers', "Authorization: Bearer "
+            . llmgw_token(sub => 'carol', exp => $block->expiring_token));
+    }
 
     $block->set_value('http_config', <<'_EOC_');
     llmgw_token_cache_zone llmgw_tokens:1m;
@@ -95,8 +102,7 @@ location = /t {
     proxy_set_header X-Sub $llmgw_sub;
     proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
 }
---- more_headers eval
-"Authorization: Bearer " . llmgw_token(sub => 'carol', exp => 2)
+--- expiring_token: 2
 --- request eval
 ["GET /t", "GET /slow", "GET /t"]
 --- error_code eval

@@ -2,7 +2,7 @@
 # an array, typ (RFC 9068), required claims, MFA (amr).  repeat_each(2)
 # with the token cache on: cached verdicts must be the same.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test;
 

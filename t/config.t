@@ -1,11 +1,12 @@
 # Configuration checks that must stop nginx -t with a clear message, and a
-# reload (HUP) that picks up new keys.  Plain Test::More: Test::Nginx has no
-# portable way to expect a failed start.
+# reload (HUP) that picks up new keys.  Plain Test::More: one nginx -t per
+# case is quicker than a must_die block each, and Test::Nginx cannot send
+# a HUP between two requests of a block.
 
 use strict;
 use warnings;
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::More;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;

@@ -2,7 +2,7 @@
 # scope satisfies itself and every scope below it; 403 insufficient_scope
 # names the scope the location requires.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test;
 
