@@ -11,7 +11,8 @@
 # test named, every t/unit/test_*.c runs.  Each test prints "ok N - ..." or
 # "not ok N - ..." per check; a test that does not build, or exits non-zero
 # without reporting a failed check (a crash, a sanitizer report, a leak),
-# counts as one more failure.  The last line is "N passed, N failed"; the
+# counts as one more failure.  A test running longer than $LLMGW_UNIT_TIMEOUT
+# seconds (default 180) is stopped and failed.  The last line is "N passed, N failed"; the
 # exit status is non-zero when anything failed.
 
 set -o pipefail
@@ -48,7 +49,8 @@ for t in "${tests[@]}"; do
         continue
     fi
 
-    (cd "$repo/t/unit" && timeout 600 "$bin") >"$log" 2>&1
+    (cd "$repo/t/unit" && timeout "${LLMGW_UNIT_TIMEOUT:-180}" "$bin") \
+        >"$log" 2>&1
     rc=$?
 
     cat "$log"
@@ -59,7 +61,11 @@ for t in "${tests[@]}"; do
     passed=$((passed + p))
     failed=$((failed + f))
 
-    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+    if [ $rc -eq 124 ]; then
+        echo "not ok - $name: timed out"
+        failed=$((failed + 1))
+
+    elif [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "not ok - $name: exit status $rc"
         failed=$((failed + 1))
 

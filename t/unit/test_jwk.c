@@ -525,7 +525,8 @@ ngx_http_llmgw_test_malformed(void)
               "invalid OKP JWK \"crv\"" },
             { "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}]}",
               "invalid OKP JWK \"x\"" },
-            { "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}]}",
+            { "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+              "\"x\":\"AAAA\"}]}",
               "invalid OKP JWK \"x\"" },
             { "{\"keys\":[{\"n\":\"AQAB\",\"e\":\"AQAB\"}]}",
               "JWK without kty" },
