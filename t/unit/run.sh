@@ -12,8 +12,8 @@
 # "not ok N - ..." per check; a test that does not build, or exits non-zero
 # without reporting a failed check (a crash, a sanitizer report, a leak),
 # counts as one more failure.  A test running longer than $LLMGW_UNIT_TIMEOUT
-# seconds (default 180) is stopped and failed.  The last line is "N passed, N failed"; the
-# exit status is non-zero when anything failed.
+# seconds (default 180) is stopped and failed.  The last line is
+# "N passed, N failed"; the exit status is non-zero when anything failed.
 
 set -o pipefail
 
