@@ -88,6 +88,7 @@ typedef struct {
     unsigned                      timed_out:1;
     unsigned                      too_large:1;
     unsigned                      broken:1;     /* no memory, read error */
+    unsigned                      complete:1;   /* the last buffer came */
 } ngx_http_llmgw_jwks_fetch_t;
 
 
@@ -1362,6 +1363,17 @@ ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
             goto failed;
         }
 
+        if (!f->complete
+            || (sr->headers_out.content_length_n >= 0
+                && sr->headers_out.content_length_n != (off_t) f->len))
+        {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "llmgw_jwks_zone \"%V\": the response of \"%V\" "
+                          "is incomplete, keeping the previous keys",
+                          &jwks->name, &jwks->uri);
+            goto failed;
+        }
+
         data = f->buf;
         len = f->len;
 
@@ -1520,6 +1532,16 @@ ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     for (cl = in; cl; cl = cl->next) {
         ngx_http_llmgw_jwks_collect(r, f, cl->buf);
+
+        /*
+         * A complete response ends with a last buffer; an upstream error
+         * after the header (a connection closed or timed out mid-body)
+         * ends with a flush only, and the subrequest still looks fine.
+         */
+
+        if (cl->buf->last_in_chain || cl->buf->last_buf) {
+            f->complete = 1;
+        }
     }
 
     return NGX_OK;
