@@ -205,6 +205,40 @@ sub dechunk {
 }
 
 
+# What was written to the file after byte $pos (its size before).
+sub log_since {
+    my ($file, $pos) = @_;
+
+    open my $fh, '<', $file or return '';
+    seek $fh, $pos // 0, 0;
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+
+    return $s // '';
+}
+
+
+# How often the pattern matches what was written after byte $pos, waiting
+# up to $wait seconds for at least $n matches (log lines are written after
+# the response).
+sub count_since {
+    my ($file, $pos, $re, $n, $wait) = @_;
+
+    my $end = time + ($wait // 3);
+    my $count;
+
+    while (1) {
+        my $s = log_since($file, $pos);
+        $count = () = $s =~ /$re/g;
+
+        return $count if $count >= $n || time > $end;
+
+        sleep 0.1;
+    }
+}
+
+
 # The first line of the file matching the pattern, waiting up to $wait
 # seconds for it to be written (an access log line is written after the
 # response).
