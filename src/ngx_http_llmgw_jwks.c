@@ -1305,7 +1305,7 @@ ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
 {
     u_char                 *data;
     size_t                  len;
-    ngx_uint_t              status;
+    ngx_uint_t              status, whole;
     ngx_log_t              *log;
     ngx_http_llmgw_jwks_t  *jwks;
 
@@ -1322,8 +1322,20 @@ ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
     status = (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (ngx_uint_t) rc
                                                 : sr->headers_out.status;
 
-    if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
-        || (sr->connection->error && rc != NGX_ERROR))
+    /* a whole 200 response is used, whatever became of the client */
+
+    whole = (ngx_http_llmgw_jwks_filter_on
+             && rc != NGX_ERROR
+             && status == NGX_HTTP_OK
+             && f->complete
+             && !f->too_large
+             && !f->broken
+             && (sr->headers_out.content_length_n < 0
+                 || sr->headers_out.content_length_n == (off_t) f->len));
+
+    if (!whole
+        && (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
+            || (sr->connection->error && rc != NGX_ERROR)))
     {
         ngx_log_error(NGX_LOG_INFO, log, 0,
                       "llmgw_jwks_zone \"%V\": fetching \"%V\" abandoned: "
@@ -1334,7 +1346,7 @@ ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
         return;
     }
 
-    if (rc == NGX_ERROR || sr->connection->error) {
+    if (!whole && (rc == NGX_ERROR || sr->connection->error)) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "llmgw_jwks_zone \"%V\": fetching \"%V\" failed, "
                       "keeping the previous keys", &jwks->name, &jwks->uri);
