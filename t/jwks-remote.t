@@ -1,7 +1,8 @@
 # Keys fetched from the IdP's JWKS URL (llmgw_jwks_zone): the first fetch,
 # a rotation picked up when a token names an unknown kid, the cooldown that
 # limits refetches, failed fetches that keep the last good keys, bodies
-# over max_size, large bodies, a background refresh, configuration errors.
+# over max_size, large bodies, a background refresh, a fetch over its
+# timeout, configuration errors.
 #
 # The mock IdP is this nginx: /_jwks is the internal location a deployment
 # writes (here it proxy_passes to /idp/...), and the client's X-IdP header,
@@ -34,7 +35,8 @@ plan tests => repeat_each() * (
     + 3 * 1             # TEST 9: 1 request, error_log
     + 3 * 3             # TEST 10
     + 3 * 1             # TEST 11
-    + 2 * 5             # TEST 12-16: must_die, error_log
+    + 3 * 1             # TEST 12: status, body, grep_error_log
+    + 2 * 5             # TEST 13-17: must_die, error_log
 );
 
 no_shuffle();
@@ -327,7 +329,35 @@ ok
 
 
 
-=== TEST 12: a location naming an undeclared zone stops nginx
+=== TEST 12: a fetch slower than timeout= counts as failed
+The IdP sends the document at 512 bytes/s (about 3s); timeout=1s.  The
+attempt is given up after 1s; the response that comes later is not used,
+and the request is refused.  The second run is within the cooldown.
+--- http_config
+llmgw_jwks_zone idp:1m uri=/_jwks timeout=1s cooldown=30s;
+--- config
+location /idp/slow/ {
+    limit_rate 512;
+    alias $TEST_NGINX_LLMGW_KEYS/;
+}
+--- more_headers eval
+"X-IdP: slow/jwks.json\nAuthorization: Bearer " . llmgw_token(key => 'rsa')
+--- request
+GET /t
+--- error_code: 401
+--- response_body_unlike
+^ok$
+--- grep_error_log eval
+qr/llmgw_jwks_zone "idp": (?:fetching "[^"]*" timed out[^,]*|late response not used)/
+--- grep_error_log_out eval
+[qq{llmgw_jwks_zone "idp": fetching "/_jwks" timed out after 1000 ms\n}
+ . qq{llmgw_jwks_zone "idp": late response not used\n},
+ ""]
+--- timeout: 10
+
+
+
+=== TEST 13: a location naming an undeclared zone stops nginx
 --- http_config
 llmgw_jwks_zone other:1m uri=/_jwks;
 --- config
@@ -342,7 +372,7 @@ qr/\[emerg\] .*unknown llmgw_jwks_zone "nope" in \S+nginx\.conf:\d+/
 
 
 
-=== TEST 13: a zone declared twice stops nginx
+=== TEST 14: a zone declared twice stops nginx
 --- http_config
 llmgw_jwks_zone idp:1m uri=/_jwks;
 llmgw_jwks_zone idp:1m uri=/_jwks2;
@@ -353,7 +383,7 @@ qr/\[emerg\] .*duplicate llmgw_jwks_zone "idp"/
 
 
 
-=== TEST 14: a zone without uri= stops nginx
+=== TEST 15: a zone without uri= stops nginx
 --- http_config
 llmgw_jwks_zone idp:1m refresh=1m;
 --- config
@@ -363,7 +393,7 @@ qr/\[emerg\] .*"llmgw_jwks_zone" must have the "uri" parameter/
 
 
 
-=== TEST 15: a zone too small for its max_size stops nginx
+=== TEST 16: a zone too small for its max_size stops nginx
 --- http_config
 llmgw_jwks_zone idp:256k uri=/_jwks max_size=256k;
 --- config
@@ -373,7 +403,7 @@ qr/\[emerg\] .*zone "idp:256k" is too small for max_size=262144/
 
 
 
-=== TEST 16: an unknown parameter stops nginx
+=== TEST 17: an unknown parameter stops nginx
 --- http_config
 llmgw_jwks_zone idp:1m uri=/_jwks refresh=1m retries=3;
 --- config
