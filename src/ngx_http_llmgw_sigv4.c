@@ -793,13 +793,13 @@ ngx_http_llmgw_sigv4_headers(ngx_pool_t *pool,
     ngx_http_llmgw_sigv4_req_t *req, ngx_str_t *amz_date,
     ngx_str_t *canonical, ngx_str_t *signed_headers)
 {
-    u_char                        *p, *q;
-    size_t                         len, slen;
-    ngx_str_t                      name;
-    ngx_uint_t                     i, n;
-    ngx_array_t                    entries;
-    ngx_http_llmgw_sigv4_entry_t  *e;
-    ngx_http_llmgw_sigv4_header_t *h;
+    u_char                         *p, *q;
+    size_t                          len, slen;
+    ngx_str_t                       name;
+    ngx_uint_t                      i, n;
+    ngx_array_t                     entries;
+    ngx_http_llmgw_sigv4_entry_t   *e;
+    ngx_http_llmgw_sigv4_header_t  *h;
 
     n = req->headers ? req->headers->nelts : 0;
 
@@ -953,6 +953,11 @@ ngx_http_llmgw_sigv4_add_entry(ngx_pool_t *pool, ngx_array_t *entries,
     }
 
     e->value.data = p;
+    e->value.len = 0;
+
+    if (value->len == 0) {
+        return NGX_OK;
+    }
 
     s = value->data;
     end = value->data + value->len;
