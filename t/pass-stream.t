@@ -73,7 +73,7 @@ add_block_preprocessor(sub {
                       $HttpConfig . ($block->http_config // ''));
     $block->set_value('config', $Locations . ($block->config // ''));
 
-    if (!defined $block->request) {
+    if (!defined $block->request && !defined $block->pipelined_requests) {
         $block->set_value('request', 'GET /mock/health');
         $block->set_value('response_body_like', '"status": "ok"');
     }
