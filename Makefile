@@ -74,13 +74,21 @@ stop:
 test: deps build test-only
 
 test-only:
+	t/unit/run.sh "$(BUILD)"
 	t/run-tests.sh "$(NGINX)" "$(MODULE)"
 
-asan:
-	$(MAKE) BUILD=$(CURDIR)/build-asan \
-	    CC_OPT="-g -O1 -fPIC -fno-omit-frame-pointer -fsanitize=address -DNGX_DEBUG_PALLOC=1" \
+# nginx itself and the module built with AddressSanitizer, and pools that
+# allocate every block separately (NGX_DEBUG_PALLOC) so ASan sees each one
+ASAN_BUILD = $(CURDIR)/build-asan
+ASAN_OPT   = -g -O1 -fPIC -fno-omit-frame-pointer -fsanitize=address \
+             -DNGX_DEBUG_PALLOC=1
+
+asan: deps
+	$(MAKE) BUILD=$(ASAN_BUILD) CC_OPT="$(ASAN_OPT)" \
 	    LD_OPT="-fsanitize=address" build
-	LLMGW_ASAN=1 t/run-tests.sh "$(NGINX)" "$(CURDIR)/build-asan/nginx/objs/ngx_http_llmgw_module.so"
+	$(MAKE) -s -C $(ASAN_BUILD)/nginx -f objs/Makefile binary
+	LLMGW_ASAN=1 t/run-tests.sh "$(ASAN_BUILD)/nginx/objs/nginx" \
+	    "$(ASAN_BUILD)/nginx/objs/ngx_http_llmgw_module.so"
 
 bench: deps build
 	bench/run.sh "$(NGINX)" "$(MODULE)"
