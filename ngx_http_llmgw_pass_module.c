@@ -496,7 +496,8 @@ ngx_http_llmgw_pass_target(ngx_http_request_t *r,
     if (ngx_http_llmgw_provider_check_path(path.data, path.len) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "llmgw_pass: the request path has a dot segment, an "
-                      "encoded dot, backslash or NUL, refused");
+                      "encoded dot, backslash or NUL, or a byte that has "
+                      "no place in a request line, refused");
         return NGX_HTTP_BAD_REQUEST;
     }
 
@@ -521,6 +522,15 @@ ngx_http_llmgw_pass_target(ngx_http_request_t *r,
 
     query.data = q + 1;
     query.len = r->unparsed_uri.data + r->unparsed_uri.len - query.data;
+
+    if (ngx_http_llmgw_provider_check_query(query.data, query.len)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llmgw_pass: the query string has a space, '#', "
+                      "control or non-ASCII byte, refused");
+        return NGX_HTTP_BAD_REQUEST;
+    }
 
     if (ngx_http_llmgw_provider_query(r->pool, llcf->provider, &query,
                                       &ctx->query)
@@ -722,11 +732,16 @@ ngx_http_llmgw_pass_model_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
 
-    if (ctx && ctx->model.len) {
+    if (ctx && ctx->model_done) {
+        if (ctx->model.len == 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
         model = ctx->model;
 
     } else {
-        /* before the content phase, e.g. a request denied access */
+        /* before the request went out, e.g. a request denied access */
 
         llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
 
@@ -744,10 +759,6 @@ ngx_http_llmgw_pass_model_variable(ngx_http_request_t *r,
         if (rc == NGX_DECLINED) {
             v->not_found = 1;
             return NGX_OK;
-        }
-
-        if (ctx) {
-            ctx->model = model;
         }
     }
 

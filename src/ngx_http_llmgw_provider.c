@@ -232,7 +232,7 @@ ngx_http_llmgw_provider_check_path(u_char *p, size_t len)
             continue;
         }
 
-        if (*p < 0x20 || *p == 0x7f || *p == '\\' || *p == '#') {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '\\' || *p == '#') {
             return NGX_DECLINED;
         }
 
@@ -262,6 +262,21 @@ ngx_http_llmgw_provider_check_path(u_char *p, size_t len)
 
         p++;
     }
+}
+
+
+ngx_int_t
+ngx_http_llmgw_provider_check_query(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    for (last = p + len; p < last; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '#') {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

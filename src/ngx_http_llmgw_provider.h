@@ -79,9 +79,19 @@ ngx_uint_t ngx_http_llmgw_provider_in_list(ngx_str_t *list, u_char *name,
  * NGX_OK when a raw path (as the client sent it, after the prefix) is safe
  * to forward unchanged, NGX_DECLINED when it holds what nginx and the
  * provider could read differently: a "." or ".." segment, an encoded '.',
- * '/', '\' or NUL ("%2E", "%2F", "%5C", "%00"), a '\', or a control byte.
+ * '\' or NUL ("%2E", "%5C", "%00"), a '\' or '#', a space, a control or
+ * non-ASCII byte.  An encoded '/' ("%2F", a Bedrock model ARN has one) is
+ * let through: the provider reads it inside a segment, nginx's location
+ * match sees a '/', and with dot segments refused neither view can leave
+ * the location's prefix.
  */
 ngx_int_t ngx_http_llmgw_provider_check_path(u_char *p, size_t len);
+
+/*
+ * NGX_OK when a raw query holds no space, '#', control or non-ASCII byte
+ * (an HTTP/2 client's :path may): it goes into an HTTP/1.1 request line.
+ */
+ngx_int_t ngx_http_llmgw_provider_check_query(u_char *p, size_t len);
 
 /*
  * The raw query (without '?') with the provider's credential parameters

@@ -198,12 +198,14 @@ ngx_http_llmgw_upstream_create_request(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (ctx->model.len == 0) {
+    if (!ctx->model_done) {
         rc = ngx_http_llmgw_upstream_model(r, llcf->provider, &ctx->model);
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
+
+        ctx->model_done = 1;
     }
 
     ngx_str_null(&signature);

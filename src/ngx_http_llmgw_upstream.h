@@ -85,6 +85,7 @@ typedef struct {
                                                       a JSON error body */
 
     unsigned                           has_query:1;
+    unsigned                           model_done:1;
     unsigned                           header_done:1;
     unsigned                           invalid_header:1;
     unsigned                           head:1;
