@@ -20,12 +20,15 @@ LD_OPT       ?= -Wl,-z,relro -Wl,-z,now -fPIC
 RUN_PREFIX    = $(BUILD)/run
 FUZZ_SECONDS ?= 60
 
-# Debian packages the build, the suites and the tools need.
+# Debian packages the build, the suites and the tools need.  Node.js: the
+# machine's own when it has one (Debian's npm conflicts with NodeSource's
+# nodejs), else Debian's.
 DEB_PKGS = nginx nginx-dev gcc make libc6-dev libssl-dev libjansson-dev \
            libjwt-dev libhiredis-dev redis-server wrk perl libtest-base-perl \
-           liburi-perl libwww-perl python3 python3-jwt python3-cryptography \
-           python3-botocore nodejs npm clang libclang-rt-14-dev valgrind \
-           ca-certificates openssl procps curl
+           python3 python3-jwt python3-cryptography python3-botocore clang \
+           libclang-rt-14-dev valgrind ca-certificates openssl procps curl \
+           dpkg-dev xz-utils
+NODE_PKGS = nodejs npm
 
 SRCS = config ngx_http_llmgw_module.c $(wildcard ngx_http_llmgw_*_module.c) \
        $(wildcard src/*.c src/*.h) src/SOURCES
@@ -37,8 +40,9 @@ all: build
 build: $(MODULE)
 
 deps:
-	@missing=""; \
-	for p in $(DEB_PKGS); do \
+	@want="$(DEB_PKGS)"; command -v npm > /dev/null || want="$$want $(NODE_PKGS)"; \
+	missing=""; \
+	for p in $$want; do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -49,6 +53,7 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@test -d t/sdk/node_modules || npm ci --prefix t/sdk --no-audit --no-fund
 
 $(BUILD)/nginx/.configured: config src/SOURCES $(wildcard ngx_http_llmgw_*_module.c)
 	@test -d $(NGX_SRC)/src || { echo "no nginx source in $(NGX_SRC): make deps" >&2; exit 1; }
