@@ -8,63 +8,22 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::More;
-use File::Temp qw(tempdir);
 use HTTP::Tiny;
-use IO::Socket::INET;
 use File::Copy qw(copy);
 use LLMGW::Test;
+use LLMGW::Nginx;
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $modules = $ENV{TEST_NGINX_LOAD_MODULES}
     or plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set';
 my $keys = llmgw_keys_dir();
+my $dir = nginx_prefix();
 
-my $dir = tempdir('llmgw-config-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-chmod 0755, $dir;
-mkdir "$dir/logs";
-mkdir "$dir/html";
-
-sub conf {
-    my ($http, $extra) = @_;
-    my $load = join '', map { "load_module $_;\n" } split ' ', $modules;
-
-    return <<"_EOC_";
-${load}error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-daemon off;
-events { worker_connections 64; }
-${\ ($extra // '')}
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp_body;
-    proxy_temp_path $dir/tmp_proxy;
-    fastcgi_temp_path $dir/tmp_fcgi;
-    uwsgi_temp_path $dir/tmp_uwsgi;
-    scgi_temp_path $dir/tmp_scgi;
-$http
-}
-_EOC_
-}
-
-# nginx -t; returns (ok, output)
 sub check {
     my ($http) = @_;
 
-    open my $fh, '>', "$dir/nginx.conf" or die $!;
-    print $fh conf($http);
-    close $fh;
+    nginx_conf($dir, $http);
 
-    my $out = `$nginx -t -p $dir -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
-    my $log = '';
-
-    if (open my $lf, '<', "$dir/logs/error.log") {
-        local $/;
-        $log = <$lf>;
-        close $lf;
-        truncate "$dir/logs/error.log", 0;
-    }
-
-    return ($? == 0, $out . $log);
+    return nginx_check($dir);
 }
 
 sub refused {
@@ -155,26 +114,16 @@ refused($loc->("llmgw_auth basic;"),
 my $port = free_port();
 copy("$keys/rsa.pub", "$dir/current.pub") or die $!;
 
-open my $fh, '>', "$dir/nginx.conf" or die $!;
-print $fh conf("server { listen 127.0.0.1:$port;\n"
-               . "  location = /t { llmgw_auth jwt;\n"
-               . "    llmgw_jwt_keys $dir/current.pub kid=k;\n"
-               . "    alias $dir/html/ok.txt; } }");
-close $fh;
+nginx_conf($dir, "server { listen 127.0.0.1:$port;\n"
+                 . "  location = /t { llmgw_auth jwt;\n"
+                 . "    llmgw_jwt_keys $dir/current.pub kid=k;\n"
+                 . "    alias $dir/html/ok.txt; } }");
 
 open my $okf, '>', "$dir/html/ok.txt" or die $!;
 print $okf "ok\n";
 close $okf;
 
-my $pid = fork() // die $!;
-
-if ($pid == 0) {
-    exec $nginx, '-p', $dir, '-c', "$dir/nginx.conf", '-e',
-         "$dir/logs/error.log";
-    exit 127;
-}
-
-wait_port($port) or BAIL_OUT('nginx did not start');
+my $pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not start');
 
 my $http = HTTP::Tiny->new(timeout => 5);
 my $old = llmgw_token(key => 'rsa', kid => 'k');
@@ -197,8 +146,7 @@ for (1 .. 50) {
 is($status, 200, 'after reload: the new key verifies');
 is(get($http, $port, $old), 401, 'after reload: the old key no longer does');
 
-kill 'QUIT', $pid;
-waitpid($pid, 0);
+nginx_stop($pid);
 
 done_testing();
 
@@ -208,24 +156,4 @@ sub get {
     my $res = $http->get("http://127.0.0.1:$port/t",
                          { headers => { Authorization => "Bearer $token" } });
     return $res->{status};
-}
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1) or die $!;
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-sub wait_port {
-    my ($port) = @_;
-
-    for (1 .. 100) {
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
-        return 1 if $s;
-        select(undef, undef, undef, 0.05);
-    }
-
-    return 0;
 }

@@ -318,7 +318,7 @@ if [ ${#files[@]} -eq 0 ]; then
     exit 1
 fi
 
-prove "${files[@]}"
+prove ${LLMGW_PROVE_ARGS:-} "${files[@]}"
 status=$?
 
 # Sanitizer reports that reached files rather than a block's check (the

@@ -1,0 +1,131 @@
+package LLMGW::Nginx;
+
+# Copyright (C) llmgw authors
+#
+# A bare nginx for the plain Test::More suites (t/config.t, t/sdk.t): a
+# temporary prefix, a configuration with the module loaded, start, stop.
+# Test::Nginx serves the block-format suites; these need what it cannot
+# do (nginx -t on bad configurations, a HUP, an external client).
+
+use strict;
+use warnings;
+
+use Exporter ();
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX ();
+
+our @ISA = ('Exporter');
+our @EXPORT = qw(nginx_prefix nginx_conf nginx_check nginx_start nginx_stop
+                 free_port wait_port);
+
+
+sub nginx_binary {
+    return $ENV{TEST_NGINX_BINARY} || 'nginx';
+}
+
+
+# a prefix nginx's workers (nobody) can read: logs/, html/
+sub nginx_prefix {
+    my $dir = tempdir('llmgw-nginx-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+    chmod 0755, $dir;
+    mkdir "$dir/logs";
+    mkdir "$dir/html";
+
+    return $dir;
+}
+
+
+# the whole nginx.conf around an http{} body, written to $dir/nginx.conf
+sub nginx_conf {
+    my ($dir, $http) = @_;
+    my $load = join '', map { "load_module $_;\n" }
+                        split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+
+    open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!";
+    print $fh <<"_EOC_";
+${load}error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+daemon off;
+master_process on;
+worker_processes 1;
+events { worker_connections 256; }
+http {
+    access_log $dir/logs/access.log;
+    client_body_temp_path $dir/tmp_body;
+    proxy_temp_path $dir/tmp_proxy;
+    fastcgi_temp_path $dir/tmp_fcgi;
+    uwsgi_temp_path $dir/tmp_uwsgi;
+    scgi_temp_path $dir/tmp_scgi;
+$http
+}
+_EOC_
+    close $fh;
+}
+
+
+# nginx -t: (ok, what nginx and its error log said)
+sub nginx_check {
+    my ($dir) = @_;
+    my $nginx = nginx_binary();
+    my $out = `$nginx -t -p $dir -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
+    my $ok = $? == 0;
+    my $log = '';
+
+    if (open my $lf, '<', "$dir/logs/error.log") {
+        local $/;
+        $log = <$lf>;
+        close $lf;
+        truncate "$dir/logs/error.log", 0;
+    }
+
+    return ($ok, $out . $log);
+}
+
+
+# starts nginx in the foreground of a child; the pid, once $port answers
+sub nginx_start {
+    my ($dir, $port) = @_;
+    my $pid = fork() // die "fork: $!";
+
+    if ($pid == 0) {
+        { exec nginx_binary(), '-p', $dir, '-c', "$dir/nginx.conf", '-e',
+               "$dir/logs/error.log" };
+        POSIX::_exit(127);
+    }
+
+    return wait_port($port) ? $pid : undef;
+}
+
+
+sub nginx_stop {
+    my ($pid) = @_;
+
+    kill 'QUIT', $pid;
+    waitpid($pid, 0);
+}
+
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1) or die "socket: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+
+sub wait_port {
+    my ($port) = @_;
+
+    for (1 .. 100) {
+        return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        select(undef, undef, undef, 0.05);
+    }
+
+    return 0;
+}
+
+
+1;
