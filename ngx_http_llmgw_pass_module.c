@@ -1300,7 +1300,7 @@ ngx_http_llmgw_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* a prefix location's name, without a final '/', is stripped */
 
-    if (!clcf->named && !clcf->noname
+    if (!clcf->named && !clcf->noname && !clcf->exact_match
 #if (NGX_PCRE)
         && clcf->regex == NULL
 #endif

@@ -9,6 +9,7 @@ use lib 't/pass';
 use Test::Nginx::Socket;
 use PassClient;
 use Digest::SHA ();
+use File::Temp ();
 
 our $CHAT = '{"messages":[{"role":"user","content":"hi"}]}';
 our $SCHAT = '{"stream":true,"messages":[{"role":"user","content":"hi"}]}';
@@ -46,7 +47,7 @@ if (!$ENV{TEST_NGINX_MOCK_PORT}) {
 
 } else {
     repeat_each(2);
-    plan tests => repeat_each() * 46 + 13;
+    plan tests => repeat_each() * 48 + 41;
 }
 
 log_level('debug');
@@ -396,3 +397,57 @@ $::E502
 --- error_log
 upstream sent duplicate "Content-Length" header
 llmgw-audit id=e13 status=502 provider=openai model=m outcome=bad_response
+
+
+
+=== TEST 14: configurations nginx -t refuses, with a clear message and no secret in it
+--- init
+my $S = $ENV{TEST_NGINX_MOCK_SECRETS};
+my $dir = File::Temp::tempdir('llmgw-pass-keys-XXXXXX', TMPDIR => 1,
+                              CLEANUP => 1);
+open my $fh, '>', "$dir/bad.key" or die $!;
+print $fh "sk-LEAKED-VALUE\x01tail\n";
+close $fh;
+my @cases = (
+    ['no provider', 'location /a/ { llmgw_pass http://127.0.0.1:1; }',
+     qr/"llmgw_pass" needs "llmgw_provider"/],
+    ['unknown provider', 'location /a/ { llmgw_pass http://127.0.0.1:1; '
+     . 'llmgw_provider anthropic; }',
+     qr/unknown provider "anthropic"/],
+    ['no key', 'location /a/ { llmgw_pass http://127.0.0.1:1; '
+     . 'llmgw_provider azure_openai; }',
+     qr/provider "azure_openai" needs "llmgw_pass_api_key"/],
+    ['key and SigV4', 'location /a/ { llmgw_pass http://127.0.0.1:1; '
+     . 'llmgw_provider bedrock; llmgw_pass_api_key file=' . "$S/bedrock-api.key; "
+     . "llmgw_pass_aws_credentials file=$S/aws-credentials; "
+     . 'llmgw_pass_host bedrock-runtime.eu-west-1.amazonaws.com; }',
+     qr/"llmgw_pass_aws_credentials" and "llmgw_pass_api_key" exclude each other/],
+    ['SigV4 without a region', 'location /a/ { llmgw_pass http://127.0.0.1:1; '
+     . "llmgw_provider bedrock; llmgw_pass_aws_credentials file=$S/aws-credentials; }",
+     qr/needs "llmgw_pass_aws_region" when the host "127\.0\.0\.1:1" does not name the region/],
+    ['no such profile', 'location /a/ { llmgw_pass http://127.0.0.1:1; '
+     . "llmgw_provider bedrock; llmgw_pass_aws_credentials file=$S/aws-credentials profile=other; }",
+     qr/no profile "other" with aws_access_key_id and aws_secret_access_key/],
+    ['unset variable', 'location /a/ { llmgw_pass http://127.0.0.1:1; '
+     . 'llmgw_provider gemini; llmgw_pass_api_key env=LLMGW_PASS_NOT_SET_XYZ; }',
+     qr/environment variable "LLMGW_PASS_NOT_SET_XYZ" is not set/],
+    ['control character', 'location /a/ { llmgw_pass http://127.0.0.1:1; '
+     . "llmgw_provider gemini; llmgw_pass_api_key file=$dir/bad.key; }",
+     qr/the secret in file "\Q$dir\E\/bad\.key" is empty or holds control characters/],
+    ['a query in the URL', 'location /a/ { llmgw_pass http://127.0.0.1:1/x?key=1; '
+     . 'llmgw_provider openai; }',
+     qr/"llmgw_pass" takes no query string/],
+);
+for my $c (@cases) {
+    my ($status, $out) = PassClient::nginx_t($c->[1]);
+    Test::More::isnt($status, 0, "nginx -t refuses: $c->[0]");
+    Test::More::like($out, $c->[2], "nginx -t says why: $c->[0]");
+    Test::More::unlike($out, qr/sk-LEAKED|mock[A-Za-z]*Key|AKIA|ASIA/,
+                       "nginx -t shows no secret: $c->[0]");
+}
+my ($status, $out) = PassClient::nginx_t(
+    'location /a/ { llmgw_pass https://127.0.0.1:1; '
+    . 'llmgw_pass_host bedrock-runtime.eu-west-1.amazonaws.com; '
+    . "llmgw_provider bedrock; llmgw_pass_aws_credentials file=$S/aws-credentials; }"
+    . ' location /b/ { llmgw_pass http://127.0.0.1:1; llmgw_provider openai; }');
+Test::More::is($status, 0, "nginx -t accepts a valid configuration: $out");

@@ -23,6 +23,7 @@ use strict;
 use warnings;
 
 use Errno qw(EAGAIN EINTR EWOULDBLOCK);
+use File::Temp ();
 use IO::Select ();
 use IO::Socket::INET ();
 use Time::HiRes qw(time sleep);
@@ -202,6 +203,34 @@ sub dechunk {
         $out .= substr $rest, 0, $n;
         $s = substr $rest, $n + 2;
     }
+}
+
+
+# "nginx -t" of a configuration with the module loaded and the given text in
+# a server{} block: (exit status, everything nginx printed).
+sub nginx_t {
+    my ($server, $http) = @_;
+
+    my $dir = File::Temp::tempdir('llmgw-pass-t-XXXXXX', TMPDIR => 1,
+                                  CLEANUP => 1);
+    my $module = $ENV{TEST_NGINX_LOAD_MODULES} // '';
+    my $nginx = $ENV{TEST_NGINX_BINARY} // 'nginx';
+
+    mkdir "$dir/conf";
+    mkdir "$dir/logs";
+
+    open my $fh, '>', "$dir/conf/nginx.conf" or die "PassClient: $!\n";
+    print $fh join '', map { "load_module $_;\n" } split ' ', $module;
+    print $fh "pid $dir/logs/nginx.pid;\nerror_log $dir/logs/error.log;\n"
+              . "events { worker_connections 16; }\n"
+              . "http {\n    access_log off;\n" . ($http // '')
+              . "\n    server {\n        listen 127.0.0.1:1;\n"
+              . "$server\n    }\n}\n";
+    close $fh;
+
+    my $out = `'$nginx' -t -p '$dir/' -c '$dir/conf/nginx.conf' -e '$dir/logs/error.log' 2>&1`;
+
+    return ($? >> 8, $out);
 }
 
 
