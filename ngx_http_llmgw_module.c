@@ -431,8 +431,9 @@ static ngx_int_t
 ngx_http_llmgw_authenticate(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
-    ngx_int_t               rc;
-    ngx_http_llmgw_auth_t   auth;
+    ngx_int_t                    rc;
+    ngx_http_llmgw_auth_t        auth;
+    ngx_http_llmgw_main_conf_t  *mcf;
 
     ngx_memzero(&auth, sizeof(ngx_http_llmgw_auth_t));
 
@@ -465,7 +466,17 @@ ngx_http_llmgw_authenticate(ngx_http_request_t *r,
                                                   r->connection->log);
     }
 
-    SHA256(auth.token.data, auth.token.len, auth.hash);
+    /* the cache key, only where a cache is used */
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    if (mcf->cache_zone != NULL
+        && llcf->cache
+        && ngx_http_llmgw_sha256(auth.token.data, auth.token.len, auth.hash)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     rc = ngx_http_llmgw_cached(r, llcf, ctx, &auth);
 
@@ -575,13 +586,16 @@ ngx_http_llmgw_find_token(ngx_http_request_t *r,
 /*
  * A token verified before: its signature is not checked again, but the
  * key that verified it must still be one of this location's, and every
- * claim and scope check runs again.  NGX_DECLINED: not cached.
+ * claim and scope check runs again.  The worker's local table is asked
+ * first (claims already parsed, no lock), then the shared zone, whose hit
+ * is parsed and kept in the local table.  NGX_DECLINED: not cached.
  */
 
 static ngx_int_t
 ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
     ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_auth_t *auth)
 {
+    time_t                         now;
     json_t                        *claims;
     ngx_int_t                      rc;
     ngx_uint_t                     known;
@@ -595,8 +609,17 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_llmgw_cache_lookup(mcf->cache_zone, auth->hash, ngx_time(),
-                                     r->pool, &entry);
+    now = ngx_time();
+
+    rc = ngx_http_llmgw_cache_local_lookup(mcf->cache_zone, auth->hash, now,
+                                           r->pool, &entry);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_llmgw_cache_lookup(mcf->cache_zone, auth->hash, now,
+                                         r->pool, &entry);
+        entry.claims = NULL;
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -609,24 +632,31 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
         return NGX_DECLINED;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
+    if (entry.claims == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        claims = json_loadb((const char *) entry.payload.data,
+                            entry.payload.len, JSON_REJECT_DUPLICATES, NULL);
+
+        if (!json_is_object(claims)) {
+            /* cannot happen: only parsed payloads are stored */
+            json_decref(claims);
+            return NGX_DECLINED;
+        }
+
+        cln->handler = (ngx_pool_cleanup_pt) json_decref;
+        cln->data = claims;
+
+        entry.claims = claims;
+
+        (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, auth->hash,
+                                                &entry, now);
     }
 
-    claims = json_loadb((const char *) entry.payload.data, entry.payload.len,
-                        JSON_REJECT_DUPLICATES, NULL);
-
-    if (!json_is_object(claims)) {
-        /* cannot happen: only parsed payloads are stored */
-        json_decref(claims);
-        return NGX_DECLINED;
-    }
-
-    cln->handler = (ngx_pool_cleanup_pt) json_decref;
-    cln->data = claims;
-
-    ctx->claims = claims;
+    ctx->claims = entry.claims;
     ctx->cache_hit = 1;
 
     return ngx_http_llmgw_authorize(r, llcf, ctx, &entry.typ);
@@ -771,9 +801,15 @@ ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
     ngx_memcpy(entry.key_fp, key->fp, NGX_HTTP_LLMGW_SHA256_LEN);
     entry.typ = auth->jws.typ;
     entry.payload = auth->jws.payload;
+    entry.claims = auth->jws.claims;
 
     (void) ngx_http_llmgw_cache_store(mcf->cache_zone, auth->hash, &entry,
                                       now);
+
+    /* and parsed, for this worker's next hits */
+
+    (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, auth->hash,
+                                            &entry, now);
 }
 
 

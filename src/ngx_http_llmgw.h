@@ -56,14 +56,21 @@ typedef enum {
  * A public key parsed once (configuration time, or when a fetched JWKS
  * changes) and bound to the algorithms it may verify: an RSA key to RS* and
  * PS* (or the one its JWK "alg" names), an EC key to the ES* of its curve,
- * an Ed25519 key to EdDSA.  The EVP_PKEY is freed by a cleanup of the pool
- * the key was parsed into.
+ * an Ed25519 key to EdDSA.  Verification is prepared once too, per
+ * algorithm of algs (ngx_http_llmgw_jws_prepare): an EVP_PKEY_CTX set up
+ * for verify (RS*, PS*, ES*; copied for each signature, never used itself)
+ * or an EVP_MD_CTX set up for EdDSA (likewise).  The EVP_PKEY and the
+ * prepared contexts are freed by cleanups of the pool the key was parsed
+ * into.
  */
 
 typedef struct {
     ngx_str_t                  kid;       /* empty when the key has none */
     ngx_uint_t                 algs;      /* NGX_HTTP_LLMGW_ALG_BIT mask */
     EVP_PKEY                  *pkey;
+    EVP_PKEY_CTX              *verify[NGX_HTTP_LLMGW_ALG_COUNT];
+    EVP_MD_CTX                *eddsa;
+    size_t                     sig_len;   /* every signature's length */
     u_char                     fp[NGX_HTTP_LLMGW_SHA256_LEN];
                                           /* SHA-256 of the DER public key */
 } ngx_http_llmgw_key_t;
@@ -116,7 +123,9 @@ typedef struct {
 /*
  * What the verified-token cache keeps of a token whose signature verified:
  * enough to re-run every claim and scope check on a hit without the
- * signature, and to refuse the hit when the verifying key is gone.
+ * signature, and to refuse the hit when the verifying key is gone.  The
+ * shared zone keeps the claims as text (payload); a worker's own table
+ * keeps them parsed (claims).
  */
 
 typedef struct {
@@ -124,6 +133,7 @@ typedef struct {
     u_char                     key_fp[NGX_HTTP_LLMGW_SHA256_LEN];
     ngx_str_t                  typ;
     ngx_str_t                  payload;      /* claims JSON text */
+    json_t                    *claims;       /* payload parsed, or NULL */
 } ngx_http_llmgw_cache_entry_t;
 
 

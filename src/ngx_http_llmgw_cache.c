@@ -7,6 +7,13 @@
  * run again without the signature.  An rbtree keyed by the first bytes of
  * the hash finds an entry, an LRU queue orders the entries for eviction; all
  * access is under the zone's mutex.
+ *
+ * In front of it, each worker keeps a small table of its own (the local
+ * table): the same entries with the claims already parsed, bounded in
+ * entries and in claims bytes, LRU, in the worker's memory.  A hit there
+ * takes neither the zone's mutex nor the JSON parser.  The zone stays the
+ * source of truth between workers; a local entry never outlives its
+ * expires.
  */
 
 
@@ -25,6 +32,9 @@
 
 /* least recently used entries evicted at most to make room for one entry */
 #define NGX_HTTP_LLMGW_CACHE_EVICT_MAX   64
+
+/* the local table's buckets: a power of two */
+#define NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS  1024
 
 
 typedef struct {
@@ -46,10 +56,41 @@ typedef struct {
 } ngx_http_llmgw_cache_sh_t;
 
 
+typedef struct ngx_http_llmgw_cache_local_node_s
+    ngx_http_llmgw_cache_local_node_t;
+
+struct ngx_http_llmgw_cache_local_node_s {
+    ngx_http_llmgw_cache_local_node_t  *next;     /* in its bucket */
+    ngx_queue_t                         queue;    /* LRU, or the free list */
+    time_t                              expires;
+    json_t                             *claims;   /* a reference held */
+    size_t                              size;     /* claims text bytes */
+    u_char                              key[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                              key_fp[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                              typ_len;
+    u_char                              typ[NGX_HTTP_LLMGW_CACHE_MAX_TYP];
+};
+
+
+/* a worker's own table, allocated on its first store */
+
 typedef struct {
-    ngx_http_llmgw_cache_sh_t   *sh;
-    ngx_slab_pool_t             *shpool;
-    size_t                       size;
+    ngx_http_llmgw_cache_local_node_t  **buckets;
+    ngx_http_llmgw_cache_local_node_t   *nodes;
+    ngx_queue_t                          lru;     /* most recent first */
+    ngx_queue_t                          free;
+    size_t                               bytes;   /* sum of the sizes */
+    ngx_uint_t                           max;     /* entries */
+    size_t                               max_bytes;
+    ngx_log_t                           *log;
+} ngx_http_llmgw_cache_local_t;
+
+
+typedef struct {
+    ngx_http_llmgw_cache_sh_t     *sh;
+    ngx_slab_pool_t               *shpool;
+    size_t                         size;
+    ngx_http_llmgw_cache_local_t   local;
 } ngx_http_llmgw_cache_ctx_t;
 
 
@@ -67,6 +108,17 @@ static void ngx_http_llmgw_cache_delete(ngx_http_llmgw_cache_ctx_t *ctx,
     ngx_http_llmgw_cache_node_t *cn);
 static void ngx_http_llmgw_cache_expire(ngx_http_llmgw_cache_ctx_t *ctx,
     time_t now);
+static ngx_int_t ngx_http_llmgw_cache_local_init(
+    ngx_http_llmgw_cache_local_t *lc);
+static ngx_http_llmgw_cache_local_node_t **ngx_http_llmgw_cache_local_bucket(
+    ngx_http_llmgw_cache_local_t *lc, u_char *key);
+static ngx_http_llmgw_cache_local_node_t **ngx_http_llmgw_cache_local_find(
+    ngx_http_llmgw_cache_local_t *lc, u_char *key);
+static void ngx_http_llmgw_cache_local_delete(
+    ngx_http_llmgw_cache_local_t *lc,
+    ngx_http_llmgw_cache_local_node_t **np);
+static void ngx_http_llmgw_cache_local_cleanup(void *data);
+static void ngx_http_llmgw_cache_json_cleanup(void *data);
 
 
 char *
@@ -78,6 +130,7 @@ ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ssize_t                      size;
     ngx_str_t                   *value, name, s;
     ngx_shm_zone_t              *shm_zone, **slot;
+    ngx_pool_cleanup_t          *cln;
     ngx_http_llmgw_cache_ctx_t  *ctx;
 
     slot = (ngx_shm_zone_t **) (p + cmd->offset);
@@ -134,6 +187,23 @@ ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "llmgw directive", &name);
         return NGX_CONF_ERROR;
     }
+
+    /*
+     * The local table lives as long as the cycle: each worker fills its
+     * own copy, and frees it when the cycle's pool goes at its exit
+     */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_llmgw_cache_local_cleanup;
+    cln->data = &ctx->local;
+
+    ctx->local.max = NGX_HTTP_LLMGW_CACHE_LOCAL_N;
+    ctx->local.max_bytes = NGX_HTTP_LLMGW_CACHE_LOCAL_BYTES;
+    ctx->local.log = cf->log;
 
     shm_zone->init = ngx_http_llmgw_cache_init_zone;
     shm_zone->data = ctx;
@@ -493,4 +563,268 @@ ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone, u_char *key,
+    time_t now, ngx_pool_t *pool, ngx_http_llmgw_cache_entry_t *entry)
+{
+    u_char                              *typ;
+    ngx_pool_cleanup_t                  *cln;
+    ngx_http_llmgw_cache_ctx_t          *ctx;
+    ngx_http_llmgw_cache_local_t        *lc;
+    ngx_http_llmgw_cache_local_node_t  **np, *node;
+
+    ctx = zone->data;
+    lc = &ctx->local;
+
+    if (lc->nodes == NULL) {
+        return NGX_DECLINED;
+    }
+
+    np = ngx_http_llmgw_cache_local_find(lc, key);
+
+    if (*np == NULL) {
+        return NGX_DECLINED;
+    }
+
+    node = *np;
+
+    if (node->expires <= now) {
+        ngx_http_llmgw_cache_local_delete(lc, np);
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    typ = NULL;
+
+    if (node->typ_len) {
+        typ = ngx_pnalloc(pool, node->typ_len);
+        if (typ == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(typ, node->typ, node->typ_len);
+    }
+
+    /* the request's reference: the entry may go before the request does */
+
+    cln->handler = ngx_http_llmgw_cache_json_cleanup;
+    cln->data = json_incref(node->claims);
+
+    ngx_queue_remove(&node->queue);
+    ngx_queue_insert_head(&lc->lru, &node->queue);
+
+    entry->expires = node->expires;
+    ngx_memcpy(entry->key_fp, node->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
+    entry->typ.len = node->typ_len;
+    entry->typ.data = typ;
+    ngx_str_null(&entry->payload);
+    entry->claims = node->claims;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_cache_local_store(ngx_shm_zone_t *zone, u_char *key,
+    ngx_http_llmgw_cache_entry_t *entry, time_t now)
+{
+    ngx_queue_t                         *q;
+    ngx_http_llmgw_cache_ctx_t          *ctx;
+    ngx_http_llmgw_cache_local_t        *lc;
+    ngx_http_llmgw_cache_local_node_t  **np, *node;
+
+    if (!json_is_object(entry->claims)
+        || entry->payload.len > NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD
+        || entry->typ.len > NGX_HTTP_LLMGW_CACHE_MAX_TYP
+        || entry->expires <= now)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx = zone->data;
+    lc = &ctx->local;
+
+    if (lc->nodes == NULL && ngx_http_llmgw_cache_local_init(lc) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    np = ngx_http_llmgw_cache_local_find(lc, key);
+
+    if (*np != NULL) {
+        ngx_http_llmgw_cache_local_delete(lc, np);
+    }
+
+    /*
+     * the least recently used make room, until both bounds are kept; an
+     * expired entry left in the table is never returned, and goes when
+     * looked up or when it is the least recently used
+     */
+
+    while (!ngx_queue_empty(&lc->lru)
+           && (ngx_queue_empty(&lc->free)
+               || lc->bytes + entry->payload.len > lc->max_bytes))
+    {
+        q = ngx_queue_last(&lc->lru);
+        node = ngx_queue_data(q, ngx_http_llmgw_cache_local_node_t, queue);
+
+        np = ngx_http_llmgw_cache_local_find(lc, node->key);
+        ngx_http_llmgw_cache_local_delete(lc, np);
+    }
+
+    if (ngx_queue_empty(&lc->free)
+        || lc->bytes + entry->payload.len > lc->max_bytes)
+    {
+        return NGX_DECLINED;
+    }
+
+    q = ngx_queue_head(&lc->free);
+    ngx_queue_remove(q);
+
+    node = ngx_queue_data(q, ngx_http_llmgw_cache_local_node_t, queue);
+
+    node->expires = entry->expires;
+    node->claims = json_incref(entry->claims);
+    node->size = entry->payload.len;
+    ngx_memcpy(node->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
+    ngx_memcpy(node->key_fp, entry->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
+    node->typ_len = (u_char) entry->typ.len;
+
+    if (entry->typ.len) {
+        ngx_memcpy(node->typ, entry->typ.data, entry->typ.len);
+    }
+
+    np = ngx_http_llmgw_cache_local_bucket(lc, key);
+
+    node->next = *np;
+    *np = node;
+
+    ngx_queue_insert_head(&lc->lru, &node->queue);
+    lc->bytes += node->size;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_cache_local_init(ngx_http_llmgw_cache_local_t *lc)
+{
+    ngx_uint_t  i;
+
+    lc->buckets = ngx_calloc(NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS
+                             * sizeof(ngx_http_llmgw_cache_local_node_t *),
+                             lc->log);
+    if (lc->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    lc->nodes = ngx_alloc(lc->max * sizeof(ngx_http_llmgw_cache_local_node_t),
+                          lc->log);
+    if (lc->nodes == NULL) {
+        ngx_free(lc->buckets);
+        lc->buckets = NULL;
+        return NGX_ERROR;
+    }
+
+    ngx_queue_init(&lc->lru);
+    ngx_queue_init(&lc->free);
+
+    for (i = 0; i < lc->max; i++) {
+        ngx_queue_insert_tail(&lc->free, &lc->nodes[i].queue);
+    }
+
+    lc->bytes = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_llmgw_cache_local_node_t **
+ngx_http_llmgw_cache_local_bucket(ngx_http_llmgw_cache_local_t *lc,
+    u_char *key)
+{
+    return &lc->buckets[ngx_http_llmgw_cache_hash(key)
+                        & (NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS - 1)];
+}
+
+
+/* where key's node is linked from, or the NULL link at its bucket's end */
+
+static ngx_http_llmgw_cache_local_node_t **
+ngx_http_llmgw_cache_local_find(ngx_http_llmgw_cache_local_t *lc,
+    u_char *key)
+{
+    ngx_http_llmgw_cache_local_node_t  **np;
+
+    np = ngx_http_llmgw_cache_local_bucket(lc, key);
+
+    while (*np != NULL
+           && ngx_memcmp((*np)->key, key, NGX_HTTP_LLMGW_SHA256_LEN) != 0)
+    {
+        np = &(*np)->next;
+    }
+
+    return np;
+}
+
+
+static void
+ngx_http_llmgw_cache_local_delete(ngx_http_llmgw_cache_local_t *lc,
+    ngx_http_llmgw_cache_local_node_t **np)
+{
+    ngx_http_llmgw_cache_local_node_t  *node;
+
+    node = *np;
+    *np = node->next;
+
+    ngx_queue_remove(&node->queue);
+    ngx_queue_insert_head(&lc->free, &node->queue);
+
+    lc->bytes -= node->size;
+
+    json_decref(node->claims);
+    node->claims = NULL;
+}
+
+
+static void
+ngx_http_llmgw_cache_local_cleanup(void *data)
+{
+    ngx_http_llmgw_cache_local_t  *lc = data;
+
+    ngx_queue_t                        *q;
+    ngx_http_llmgw_cache_local_node_t  *node;
+
+    if (lc->nodes == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&lc->lru);
+         q != ngx_queue_sentinel(&lc->lru);
+         q = ngx_queue_next(q))
+    {
+        node = ngx_queue_data(q, ngx_http_llmgw_cache_local_node_t, queue);
+        json_decref(node->claims);
+    }
+
+    ngx_free(lc->nodes);
+    ngx_free(lc->buckets);
+
+    lc->nodes = NULL;
+    lc->buckets = NULL;
+}
+
+
+static void
+ngx_http_llmgw_cache_json_cleanup(void *data)
+{
+    json_t  *json = data;
+
+    json_decref(json);
 }

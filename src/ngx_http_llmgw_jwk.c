@@ -60,7 +60,7 @@ static ngx_int_t ngx_http_llmgw_jwk_okp(json_t *jwk, EVP_PKEY **pkey,
 static EVP_PKEY *ngx_http_llmgw_jwk_fromdata(const char *type,
     OSSL_PARAM *params);
 static ngx_int_t ngx_http_llmgw_key_add(ngx_pool_t *pool, EVP_PKEY *pkey,
-    ngx_str_t *kid, ngx_uint_t algs, ngx_array_t *keys);
+    ngx_str_t *kid, ngx_uint_t algs, ngx_array_t *keys, const char **reason);
 static void ngx_http_llmgw_key_cleanup(void *data);
 static ngx_uint_t ngx_http_llmgw_pem_algs(EVP_PKEY *pkey,
     const char **reason);
@@ -217,7 +217,7 @@ ngx_http_llmgw_jwk_parse(ngx_pool_t *pool, json_t *jwk, ngx_array_t *keys,
         algs = NGX_HTTP_LLMGW_ALG_BIT(alg);
     }
 
-    return ngx_http_llmgw_key_add(pool, pkey, &kid, algs, keys);
+    return ngx_http_llmgw_key_add(pool, pkey, &kid, algs, keys, reason);
 }
 
 
@@ -588,11 +588,14 @@ ngx_http_llmgw_jwk_fromdata(const char *type, OSSL_PARAM *params)
 }
 
 
-/* takes pkey over: it is freed here on failure, by the pool otherwise */
+/*
+ * Takes pkey over: it is freed here on failure, by the pool otherwise.
+ * The key is prepared for verification here, once.
+ */
 
 static ngx_int_t
 ngx_http_llmgw_key_add(ngx_pool_t *pool, EVP_PKEY *pkey, ngx_str_t *kid,
-    ngx_uint_t algs, ngx_array_t *keys)
+    ngx_uint_t algs, ngx_array_t *keys, const char **reason)
 {
     int                    len;
     u_char                *der, *p;
@@ -650,6 +653,14 @@ ngx_http_llmgw_key_add(ngx_pool_t *pool, EVP_PKEY *pkey, ngx_str_t *kid,
     }
 
     OPENSSL_free(der);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_llmgw_jws_prepare(pool, key);
+
+        if (rc == NGX_DECLINED) {
+            *reason = "key does not fit its algorithms";
+        }
+    }
 
     if (rc != NGX_OK) {
         keys->nelts--;
@@ -735,7 +746,7 @@ ngx_http_llmgw_pem_parse(ngx_pool_t *pool, u_char *data, size_t len,
         kid = &none;
     }
 
-    return ngx_http_llmgw_key_add(pool, pkey, kid, algs, keys);
+    return ngx_http_llmgw_key_add(pool, pkey, kid, algs, keys, reason);
 }
 
 

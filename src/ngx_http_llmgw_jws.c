@@ -21,6 +21,14 @@
 #define NGX_HTTP_LLMGW_JWS_ECDSA_DER_MAX  (3 + 2 * (2 + 67))
 
 
+/* what ngx_http_llmgw_jws_prepare made for a key: a cleanup frees it */
+
+typedef struct {
+    EVP_PKEY_CTX              *verify[NGX_HTTP_LLMGW_ALG_COUNT];
+    EVP_MD_CTX                *eddsa;
+} ngx_http_llmgw_jws_prepared_t;
+
+
 static void ngx_http_llmgw_jws_json_cleanup(void *data);
 static ngx_int_t ngx_http_llmgw_jws_decode(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst, const char **reason);
@@ -29,7 +37,11 @@ static ngx_int_t ngx_http_llmgw_jws_json(ngx_pool_t *pool, ngx_str_t *text,
 static ngx_int_t ngx_http_llmgw_jws_header(ngx_http_llmgw_jws_t *jws,
     const char **reason);
 static ngx_uint_t ngx_http_llmgw_jws_key_fits(ngx_http_llmgw_alg_e alg,
-    EVP_PKEY *pkey, size_t *ec_len);
+    EVP_PKEY *pkey, size_t *sig_len);
+static const EVP_MD *ngx_http_llmgw_jws_md(ngx_http_llmgw_alg_e alg);
+static EVP_PKEY_CTX *ngx_http_llmgw_jws_prepare_alg(EVP_PKEY *pkey,
+    ngx_http_llmgw_alg_e alg);
+static void ngx_http_llmgw_jws_prepared_cleanup(void *data);
 static size_t ngx_http_llmgw_jws_der_integer(u_char *p, u_char *n,
     size_t len);
 static size_t ngx_http_llmgw_jws_ecdsa_der(u_char *der, u_char *sig,
@@ -47,6 +59,19 @@ static ngx_str_t  ngx_http_llmgw_alg_names[] = {
     ngx_string("ES384"),
     ngx_string("ES512"),
     ngx_string("EdDSA")
+};
+
+
+/*
+ * SHA-256, SHA-384, SHA-512 fetched once per process (the master's fetch
+ * is inherited by the workers): OpenSSL 3 looks an implementation up again
+ * on every use of EVP_sha256() and the like
+ */
+
+static EVP_MD  *ngx_http_llmgw_jws_mds[3];
+
+static const char  *ngx_http_llmgw_jws_md_names[3] = {
+    "SHA2-256", "SHA2-384", "SHA2-512"
 };
 
 
@@ -402,134 +427,271 @@ ngx_http_llmgw_jws_header(ngx_http_llmgw_jws_t *jws, const char **reason)
 
 
 ngx_int_t
+ngx_http_llmgw_jws_prepare(ngx_pool_t *pool, ngx_http_llmgw_key_t *key)
+{
+    size_t                          sig_len, len;
+    ngx_uint_t                      alg;
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_llmgw_jws_prepared_t  *prep;
+
+    /* the key's type and size against every alg it is bound to, once */
+
+    sig_len = 0;
+
+    for (alg = 0; alg < NGX_HTTP_LLMGW_ALG_COUNT; alg++) {
+        if (!(key->algs & NGX_HTTP_LLMGW_ALG_BIT(alg))) {
+            continue;
+        }
+
+        if (!ngx_http_llmgw_jws_key_fits(alg, key->pkey, &len)
+            || (sig_len != 0 && len != sig_len))
+        {
+            ERR_clear_error();
+            return NGX_DECLINED;
+        }
+
+        sig_len = len;
+    }
+
+    if (sig_len == 0) {
+        return NGX_DECLINED;
+    }
+
+    /* the cleanup first: what is made below must not leak */
+
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_http_llmgw_jws_prepared_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    prep = cln->data;
+    ngx_memzero(prep, sizeof(ngx_http_llmgw_jws_prepared_t));
+
+    cln->handler = ngx_http_llmgw_jws_prepared_cleanup;
+
+    for (alg = 0; alg < NGX_HTTP_LLMGW_ALG_COUNT; alg++) {
+        if (!(key->algs & NGX_HTTP_LLMGW_ALG_BIT(alg))) {
+            continue;
+        }
+
+        if (alg != NGX_HTTP_LLMGW_ALG_EDDSA) {
+            prep->verify[alg] = ngx_http_llmgw_jws_prepare_alg(key->pkey,
+                                                               alg);
+            continue;
+        }
+
+        /*
+         * Ed25519 signs the message itself: no EVP_PKEY_verify in
+         * OpenSSL 3.0, a DigestVerify context to copy instead
+         */
+
+        prep->eddsa = EVP_MD_CTX_new();
+
+        if (prep->eddsa != NULL
+            && EVP_DigestVerifyInit(prep->eddsa, NULL, NULL, NULL, key->pkey)
+               != 1)
+        {
+            EVP_MD_CTX_free(prep->eddsa);
+            prep->eddsa = NULL;
+        }
+    }
+
+    ERR_clear_error();
+
+    ngx_memcpy(key->verify, prep->verify, sizeof(prep->verify));
+    key->eddsa = prep->eddsa;
+    key->sig_len = sig_len;
+
+    return NGX_OK;
+}
+
+
+/* an EVP_PKEY_CTX ready for EVP_PKEY_verify of alg's digests, or NULL */
+
+static EVP_PKEY_CTX *
+ngx_http_llmgw_jws_prepare_alg(EVP_PKEY *pkey, ngx_http_llmgw_alg_e alg)
+{
+    int            rc;
+    EVP_PKEY_CTX  *ctx;
+    const EVP_MD  *md;
+
+    md = ngx_http_llmgw_jws_md(alg);
+    if (md == NULL) {
+        return NULL;
+    }
+
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    rc = EVP_PKEY_verify_init(ctx);
+
+    switch (alg) {
+
+    case NGX_HTTP_LLMGW_ALG_RS256:
+    case NGX_HTTP_LLMGW_ALG_RS384:
+    case NGX_HTTP_LLMGW_ALG_RS512:
+        if (rc == 1) {
+            rc = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING);
+        }
+
+        if (rc == 1) {
+            rc = EVP_PKEY_CTX_set_signature_md(ctx, md);
+        }
+
+        break;
+
+    case NGX_HTTP_LLMGW_ALG_PS256:
+    case NGX_HTTP_LLMGW_ALG_PS384:
+    case NGX_HTTP_LLMGW_ALG_PS512:
+
+        /* MGF1 with the same hash, salt as long as the hash */
+
+        if (rc == 1) {
+            rc = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING);
+        }
+
+        if (rc == 1) {
+            rc = EVP_PKEY_CTX_set_signature_md(ctx, md);
+        }
+
+        if (rc == 1) {
+            rc = EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md);
+        }
+
+        if (rc == 1) {
+            rc = EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx,
+                                                  RSA_PSS_SALTLEN_DIGEST);
+        }
+
+        break;
+
+    default: /* ES256, ES384, ES512 */
+        if (rc == 1) {
+            rc = EVP_PKEY_CTX_set_signature_md(ctx, md);
+        }
+
+        break;
+    }
+
+    if (rc != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+static void
+ngx_http_llmgw_jws_prepared_cleanup(void *data)
+{
+    ngx_http_llmgw_jws_prepared_t  *prep = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_LLMGW_ALG_COUNT; i++) {
+        EVP_PKEY_CTX_free(prep->verify[i]);
+    }
+
+    EVP_MD_CTX_free(prep->eddsa);
+}
+
+
+ngx_int_t
 ngx_http_llmgw_jws_verify(ngx_http_llmgw_jws_t *jws,
     ngx_http_llmgw_key_t *key)
 {
-    int            rc, padding;
+    int            rc;
     u_char         der[NGX_HTTP_LLMGW_JWS_ECDSA_DER_MAX];
+    u_char         hash[EVP_MAX_MD_SIZE];
     u_char        *sig;
-    size_t         sig_len, ec_len;
+    size_t         sig_len;
+    unsigned int   hash_len;
+    EVP_MD_CTX    *mctx;
     EVP_PKEY_CTX  *pctx;
-    EVP_MD_CTX    *ctx;
     const EVP_MD  *md;
 
     if ((ngx_uint_t) jws->alg >= NGX_HTTP_LLMGW_ALG_COUNT
         || key == NULL
-        || key->pkey == NULL
         || !(key->algs & NGX_HTTP_LLMGW_ALG_BIT(jws->alg)))
     {
         return NGX_DECLINED;
     }
 
-    /* the key's type checked again: the algs mask is not all we trust */
+    sig = jws->signature.data;
+    sig_len = jws->signature.len;
 
-    if (!ngx_http_llmgw_jws_key_fits(jws->alg, key->pkey, &ec_len)) {
+    /*
+     * RSA signatures are exactly as long as the modulus, ES* ones are
+     * R || S of exactly the curve's length each, Ed25519 ones 64 bytes
+     */
+
+    if (sig_len != key->sig_len) {
         return NGX_DECLINED;
     }
 
-    sig = jws->signature.data;
-    sig_len = jws->signature.len;
-    padding = 0;
+    if (jws->alg == NGX_HTTP_LLMGW_ALG_EDDSA) {
 
-    switch (jws->alg) {
+        /* the one-shot form, no digest, on a copy of the prepared context */
 
-    case NGX_HTTP_LLMGW_ALG_RS256:
-    case NGX_HTTP_LLMGW_ALG_PS256:
-    case NGX_HTTP_LLMGW_ALG_ES256:
-        md = EVP_sha256();
-        break;
+        if (key->eddsa == NULL) {
+            return NGX_DECLINED;
+        }
 
-    case NGX_HTTP_LLMGW_ALG_RS384:
-    case NGX_HTTP_LLMGW_ALG_PS384:
-    case NGX_HTTP_LLMGW_ALG_ES384:
-        md = EVP_sha384();
-        break;
+        mctx = EVP_MD_CTX_new();
 
-    case NGX_HTTP_LLMGW_ALG_RS512:
-    case NGX_HTTP_LLMGW_ALG_PS512:
-    case NGX_HTTP_LLMGW_ALG_ES512:
-        md = EVP_sha512();
-        break;
+        rc = (mctx != NULL && EVP_MD_CTX_copy_ex(mctx, key->eddsa) == 1);
 
-    default: /* NGX_HTTP_LLMGW_ALG_EDDSA: the one-shot form, no digest */
-        md = NULL;
-        break;
+        if (rc == 1) {
+            rc = EVP_DigestVerify(mctx, sig, sig_len, jws->signing_input.data,
+                                  jws->signing_input.len);
+        }
+
+        EVP_MD_CTX_free(mctx);
+
+        goto done;
     }
 
-    switch (jws->alg) {
+    /* the context of the key's type: a widened algs mask finds none */
 
-    case NGX_HTTP_LLMGW_ALG_RS256:
-    case NGX_HTTP_LLMGW_ALG_RS384:
-    case NGX_HTTP_LLMGW_ALG_RS512:
-    case NGX_HTTP_LLMGW_ALG_PS256:
-    case NGX_HTTP_LLMGW_ALG_PS384:
-    case NGX_HTTP_LLMGW_ALG_PS512:
-        padding = (jws->alg <= NGX_HTTP_LLMGW_ALG_RS512)
-                  ? RSA_PKCS1_PADDING : RSA_PKCS1_PSS_PADDING;
-
-        /* RSA signatures are exactly as long as the modulus */
-
-        if (sig_len != (size_t) EVP_PKEY_get_size(key->pkey)) {
-            return NGX_DECLINED;
-        }
-
-        break;
-
-    case NGX_HTTP_LLMGW_ALG_ES256:
-    case NGX_HTTP_LLMGW_ALG_ES384:
-    case NGX_HTTP_LLMGW_ALG_ES512:
-
-        /* R || S, each exactly the curve's length (RFC 7518 section 3.4) */
-
-        if (sig_len != 2 * ec_len) {
-            return NGX_DECLINED;
-        }
-
-        sig_len = ngx_http_llmgw_jws_ecdsa_der(der, sig, ec_len);
-        sig = der;
-        break;
-
-    default: /* NGX_HTTP_LLMGW_ALG_EDDSA */
-
-        if (sig_len != 64) {
-            return NGX_DECLINED;
-        }
-
-        break;
+    if (key->verify[jws->alg] == NULL) {
+        return NGX_DECLINED;
     }
 
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL) {
+    md = ngx_http_llmgw_jws_md(jws->alg);
+    if (md == NULL) {
         ERR_clear_error();
         return NGX_DECLINED;
     }
 
-    pctx = NULL;
-
-    rc = EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key->pkey);
-
-    if (rc == 1 && padding != 0) {
-        rc = EVP_PKEY_CTX_set_rsa_padding(pctx, padding);
-
-        if (rc == 1 && padding == RSA_PKCS1_PSS_PADDING) {
-
-            /* MGF1 with the same hash, salt as long as the hash */
-
-            rc = EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md);
-
-            if (rc == 1) {
-                rc = EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
-                                                      RSA_PSS_SALTLEN_DIGEST);
-            }
-        }
+    if (jws->alg >= NGX_HTTP_LLMGW_ALG_ES256) {
+        sig_len = ngx_http_llmgw_jws_ecdsa_der(der, sig, sig_len / 2);
+        sig = der;
     }
 
-    if (rc == 1) {
-        rc = EVP_DigestVerify(ctx, sig, sig_len, jws->signing_input.data,
-                              jws->signing_input.len);
+    if (EVP_Digest(jws->signing_input.data, jws->signing_input.len, hash,
+                   &hash_len, md, NULL)
+        != 1)
+    {
+        ERR_clear_error();
+        return NGX_DECLINED;
     }
 
-    EVP_MD_CTX_free(ctx);
+    /*
+     * The prepared context is configuration, shared by every request of
+     * the process: each verification works on a copy of it
+     */
+
+    pctx = EVP_PKEY_CTX_dup(key->verify[jws->alg]);
+
+    rc = (pctx != NULL
+          && EVP_PKEY_verify(pctx, sig, sig_len, hash, hash_len) == 1);
+
+    EVP_PKEY_CTX_free(pctx);
+
+done:
 
     if (rc != 1) {
         ERR_clear_error();
@@ -540,25 +702,106 @@ ngx_http_llmgw_jws_verify(ngx_http_llmgw_jws_t *jws,
 }
 
 
+ngx_int_t
+ngx_http_llmgw_sha256(u_char *data, size_t len, u_char *out)
+{
+    unsigned int   n;
+    const EVP_MD  *md;
+
+    md = ngx_http_llmgw_jws_md(NGX_HTTP_LLMGW_ALG_RS256);
+
+    if (md == NULL
+        || EVP_Digest(data, len, out, &n, md, NULL) != 1
+        || n != NGX_HTTP_LLMGW_SHA256_LEN)
+    {
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the digest of alg, fetched on first use; NULL for EdDSA or on failure */
+
+static const EVP_MD *
+ngx_http_llmgw_jws_md(ngx_http_llmgw_alg_e alg)
+{
+    ngx_uint_t  i;
+
+    switch (alg) {
+
+    case NGX_HTTP_LLMGW_ALG_RS256:
+    case NGX_HTTP_LLMGW_ALG_PS256:
+    case NGX_HTTP_LLMGW_ALG_ES256:
+        i = 0;
+        break;
+
+    case NGX_HTTP_LLMGW_ALG_RS384:
+    case NGX_HTTP_LLMGW_ALG_PS384:
+    case NGX_HTTP_LLMGW_ALG_ES384:
+        i = 1;
+        break;
+
+    case NGX_HTTP_LLMGW_ALG_RS512:
+    case NGX_HTTP_LLMGW_ALG_PS512:
+    case NGX_HTTP_LLMGW_ALG_ES512:
+        i = 2;
+        break;
+
+    default:
+        return NULL;
+    }
+
+    if (ngx_http_llmgw_jws_mds[i] == NULL) {
+        ngx_http_llmgw_jws_mds[i] = EVP_MD_fetch(NULL,
+                                            ngx_http_llmgw_jws_md_names[i],
+                                            NULL);
+    }
+
+    return ngx_http_llmgw_jws_mds[i];
+}
+
+
+/*
+ * Whether pkey is of the type alg needs (and for ES*, of its curve's
+ * size), by name: at preparation only.  *sig_len: the signature length.
+ */
+
 static ngx_uint_t
 ngx_http_llmgw_jws_key_fits(ngx_http_llmgw_alg_e alg, EVP_PKEY *pkey,
-    size_t *ec_len)
+    size_t *sig_len)
 {
+    int     size;
     size_t  len;
 
-    *ec_len = 0;
+    *sig_len = 0;
 
     switch (alg) {
 
     case NGX_HTTP_LLMGW_ALG_RS256:
     case NGX_HTTP_LLMGW_ALG_RS384:
     case NGX_HTTP_LLMGW_ALG_RS512:
-        return EVP_PKEY_is_a(pkey, "RSA");
-
     case NGX_HTTP_LLMGW_ALG_PS256:
     case NGX_HTTP_LLMGW_ALG_PS384:
     case NGX_HTTP_LLMGW_ALG_PS512:
-        return EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS");
+
+        if (!EVP_PKEY_is_a(pkey, "RSA")
+            && (alg < NGX_HTTP_LLMGW_ALG_PS256
+                || !EVP_PKEY_is_a(pkey, "RSA-PSS")))
+        {
+            return 0;
+        }
+
+        size = EVP_PKEY_get_size(pkey);
+
+        if (size <= 0) {
+            return 0;
+        }
+
+        *sig_len = size;
+
+        return 1;
 
     case NGX_HTTP_LLMGW_ALG_ES256:
         len = 32;
@@ -573,7 +816,13 @@ ngx_http_llmgw_jws_key_fits(ngx_http_llmgw_alg_e alg, EVP_PKEY *pkey,
         break;
 
     case NGX_HTTP_LLMGW_ALG_EDDSA:
-        return EVP_PKEY_is_a(pkey, "ED25519");
+        if (!EVP_PKEY_is_a(pkey, "ED25519")) {
+            return 0;
+        }
+
+        *sig_len = 64;
+
+        return 1;
 
     default:
         return 0;
@@ -585,7 +834,7 @@ ngx_http_llmgw_jws_key_fits(ngx_http_llmgw_alg_e alg, EVP_PKEY *pkey,
         return 0;
     }
 
-    *ec_len = len;
+    *sig_len = 2 * len;
 
     return 1;
 }

@@ -43,13 +43,31 @@ ngx_int_t ngx_http_llmgw_jws_parse(ngx_pool_t *pool, ngx_str_t *token,
     ngx_http_llmgw_jws_t *jws, const char **reason);
 
 /*
+ * Prepares a key (pkey and algs set) for verification, once: checks that
+ * the key's type and size fit every algorithm of algs, sets sig_len, and
+ * makes the contexts ngx_http_llmgw_jws_verify copies for each signature;
+ * a cleanup of pool frees them.  An algorithm OpenSSL cannot prepare for
+ * this key keeps a NULL context: its signatures never verify.  NGX_OK;
+ * NGX_DECLINED: the key does not fit its algs; NGX_ERROR: no memory.
+ */
+ngx_int_t ngx_http_llmgw_jws_prepare(ngx_pool_t *pool,
+    ngx_http_llmgw_key_t *key);
+
+/*
  * NGX_OK when the signature verifies with the key, NGX_DECLINED otherwise,
- * including when jws->alg is not among key->algs.  ES* signatures are the
- * JOSE fixed-length R || S form (RFC 7518 section 3.4), of exactly the
- * curve's length.
+ * including when jws->alg is not among key->algs or was not prepared for
+ * the key.  ES* signatures are the JOSE fixed-length R || S form (RFC 7518
+ * section 3.4), of exactly the curve's length.  No algorithm or key type is
+ * looked up by name here: ngx_http_llmgw_jws_prepare did it.
  */
 ngx_int_t ngx_http_llmgw_jws_verify(ngx_http_llmgw_jws_t *jws,
     ngx_http_llmgw_key_t *key);
+
+/*
+ * SHA-256 of len bytes into out (NGX_HTTP_LLMGW_SHA256_LEN bytes), with a
+ * digest implementation fetched once per process.  NGX_OK or NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_sha256(u_char *data, size_t len, u_char *out);
 
 
 #endif /* _NGX_HTTP_LLMGW_JWS_H_INCLUDED_ */

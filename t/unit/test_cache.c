@@ -1,5 +1,5 @@
 /* llmgw-unit-srcs: src/ngx_http_llmgw_cache.c */
-/* llmgw-unit-libs: */
+/* llmgw-unit-libs: -ljansson */
 
 /*
  * Copyright (C) llmgw authors
@@ -7,7 +7,9 @@
  * The verified-token cache: the zone directive, then store, hit, miss,
  * expiry, replacement, LRU eviction of a full zone, oversized entries,
  * many keys, keys that share the rbtree key, and reuse on reload, on a
- * real slab pool in shared memory.
+ * real slab pool in shared memory; then the worker's local table in front
+ * of it: hit, references, expiry, replacement, refusals, its bounds in
+ * entries and in bytes, LRU order, and its cleanup.
  */
 
 
@@ -41,6 +43,12 @@ static void ngx_http_llmgw_test_lru(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_sizes(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_many(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_reload(ngx_pool_t *pool);
+static ngx_int_t ngx_http_llmgw_test_local_store(ngx_shm_zone_t *zone,
+    ngx_uint_t n, json_t *claims, size_t len, time_t expires, time_t now);
+static json_t *ngx_http_llmgw_test_local_hit(ngx_shm_zone_t *zone,
+    ngx_pool_t *pool, ngx_uint_t n, time_t now);
+static void ngx_http_llmgw_test_local(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_local_bounds(ngx_pool_t *pool);
 
 
 /* the module's tag; only its address matters here */
@@ -764,6 +772,379 @@ ngx_http_llmgw_test_reload(ngx_pool_t *pool)
 }
 
 
+/* keeps entry n in the local table: typ "at+jwt", key_fp n, claims */
+
+static ngx_int_t
+ngx_http_llmgw_test_local_store(ngx_shm_zone_t *zone, ngx_uint_t n,
+    json_t *claims, size_t len, time_t expires, time_t now)
+{
+    u_char                        key[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                        typ[6];
+    ngx_int_t                     rc;
+    ngx_http_llmgw_cache_entry_t  entry;
+
+    ngx_http_llmgw_test_key(key, n);
+    ngx_memcpy(typ, "at+jwt", 6);
+
+    ngx_memzero(&entry, sizeof(ngx_http_llmgw_cache_entry_t));
+
+    entry.expires = expires;
+    ngx_memset(entry.key_fp, (int) (n & 0xff), NGX_HTTP_LLMGW_SHA256_LEN);
+    entry.typ.data = typ;
+    entry.typ.len = 6;
+    entry.payload.len = len;
+    entry.claims = claims;
+
+    rc = ngx_http_llmgw_cache_local_store(zone, key, &entry, now);
+
+    /* the table keeps its own copy of typ */
+    ngx_memset(typ, 'X', 6);
+
+    return rc;
+}
+
+
+/* the claims of entry n when the local table has it as stored, or NULL */
+
+static json_t *
+ngx_http_llmgw_test_local_hit(ngx_shm_zone_t *zone, ngx_pool_t *pool,
+    ngx_uint_t n, time_t now)
+{
+    u_char                        key[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                        fp[NGX_HTTP_LLMGW_SHA256_LEN];
+    ngx_http_llmgw_cache_entry_t  entry;
+
+    ngx_http_llmgw_test_key(key, n);
+    ngx_memset(&entry, 0xff, sizeof(ngx_http_llmgw_cache_entry_t));
+
+    if (ngx_http_llmgw_cache_local_lookup(zone, key, now, pool, &entry)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    ngx_memset(fp, (int) (n & 0xff), NGX_HTTP_LLMGW_SHA256_LEN);
+
+    if (entry.typ.len != 6
+        || ngx_strncmp(entry.typ.data, "at+jwt", 6) != 0
+        || ngx_memcmp(entry.key_fp, fp, NGX_HTTP_LLMGW_SHA256_LEN) != 0
+        || entry.payload.len != 0
+        || !json_is_object(entry.claims))
+    {
+        return NULL;
+    }
+
+    return entry.claims;
+}
+
+
+static void
+ngx_http_llmgw_test_local(ngx_pool_t *pool)
+{
+    u_char                        key[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                        typ[300];
+    time_t                        now;
+    json_t                       *c1, *c2, *arr, *got;
+    ngx_int_t                     rc;
+    ngx_pool_t                   *zpool, *rpool;
+    ngx_shm_zone_t               *zone;
+    ngx_http_llmgw_cache_entry_t  entry;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    /* the zone's configuration in a pool of its own, to see its cleanup */
+
+    zpool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    rpool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    c1 = json_loads("{\"sub\":\"alice\"}", 0, NULL);
+    c2 = json_loads("{\"sub\":\"bob\"}", 0, NULL);
+    arr = json_array();
+
+    zone = (zpool != NULL) ? ngx_http_llmgw_test_zone(zpool, "local:64k")
+                           : NULL;
+
+    if (zone == NULL || rpool == NULL || c1 == NULL || c2 == NULL
+        || arr == NULL)
+    {
+        NGX_HTTP_LLMGW_CHECK(0, "local: zone initialised");
+        return;
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_local_hit(zone, rpool, 1, now)
+                         == NULL,
+                         "local: empty table misses");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_local_store(zone, 1, c1, 100,
+                                                         now + 60, now)
+                         == NGX_OK
+                         && c1->refcount == 2,
+                         "local: entry kept with a reference to its claims");
+
+    got = ngx_http_llmgw_test_local_hit(zone, rpool, 1, now);
+
+    NGX_HTTP_LLMGW_CHECK(got == c1 && c1->refcount == 3,
+                         "local: hit gives the parsed claims, typ, key_fp, "
+                         "and a reference for the request");
+
+    ngx_destroy_pool(rpool);
+
+    NGX_HTTP_LLMGW_CHECK(c1->refcount == 2,
+                         "local: the request's pool releases its reference");
+
+    rpool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    if (rpool == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "local: pool");
+        return;
+    }
+
+    /* the local table is not the zone: nothing went into shared memory */
+
+    ngx_http_llmgw_test_key(key, 1);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_cache_lookup(zone, key, now, rpool,
+                                                     &entry)
+                         == NGX_DECLINED,
+                         "local: the zone has not got the entry");
+
+    /* entry 0 shares entry 1's first bytes, so its bucket too */
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_local_hit(zone, rpool, 0, now)
+                         == NULL
+                         && ngx_http_llmgw_test_local_store(zone, 0, c2, 10,
+                                                            now + 30, now)
+                            == NGX_OK
+                         && ngx_http_llmgw_test_local_hit(zone, rpool, 0, now)
+                            == c2
+                         && ngx_http_llmgw_test_local_hit(zone, rpool, 1, now)
+                            == c1,
+                         "local: keys in one bucket kept apart");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_local_hit(zone, rpool, 1,
+                                                       now + 59)
+                         == c1,
+                         "local: hit until just before expiry");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_local_hit(zone, rpool, 0,
+                                                       now + 30)
+                         == NULL
+                         && ngx_http_llmgw_test_local_hit(zone, rpool, 0, now)
+                            == NULL
+                         && ngx_http_llmgw_test_local_hit(zone, rpool, 1, now)
+                            == c1,
+                         "local: misses at its expiry time, and is removed; "
+                         "its bucket neighbour stays");
+
+    ngx_destroy_pool(rpool);
+
+    NGX_HTTP_LLMGW_CHECK(c2->refcount == 1 && c1->refcount == 2,
+                         "local: the expired entry's reference released");
+
+    rpool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    if (rpool == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "local: pool");
+        return;
+    }
+
+    /* replacement */
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_local_store(zone, 1, c2, 100,
+                                                         now + 120, now)
+                         == NGX_OK
+                         && c1->refcount == 1
+                         && c2->refcount == 2
+                         && ngx_http_llmgw_test_local_hit(zone, rpool, 1,
+                                                          now + 100)
+                            == c2,
+                         "local: store replaces the entry and its expiry, "
+                         "the old claims released");
+
+    /* refusals */
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_local_store(zone, 2, c1, 10, now,
+                                                         now)
+                         == NGX_DECLINED
+                         && ngx_http_llmgw_test_local_store(zone, 2, NULL, 10,
+                                                            now + 60, now)
+                            == NGX_DECLINED
+                         && ngx_http_llmgw_test_local_store(zone, 2, arr, 10,
+                                                            now + 60, now)
+                            == NGX_DECLINED
+                         && ngx_http_llmgw_test_local_store(zone, 2, c1,
+                                      NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD + 1,
+                                      now + 60, now)
+                            == NGX_DECLINED
+                         && ngx_http_llmgw_test_local_hit(zone, rpool, 2, now)
+                            == NULL
+                         && c1->refcount == 1,
+                         "local: expired, no claims, claims not an object, "
+                         "payload over the limit: not kept");
+
+    ngx_memset(typ, 't', sizeof(typ));
+    ngx_http_llmgw_test_key(key, 3);
+    ngx_memzero(&entry, sizeof(ngx_http_llmgw_cache_entry_t));
+    entry.expires = now + 60;
+    entry.typ.data = typ;
+    entry.typ.len = sizeof(typ);
+    entry.claims = c1;
+
+    rc = ngx_http_llmgw_cache_local_store(zone, key, &entry, now);
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_DECLINED, "local: overlong typ not kept");
+
+    entry.typ.len = 255;
+
+    rc = ngx_http_llmgw_cache_local_store(zone, key, &entry, now);
+    ngx_memset(&entry, 0xff, sizeof(ngx_http_llmgw_cache_entry_t));
+
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK
+                         && ngx_http_llmgw_cache_local_lookup(zone, key, now,
+                                                              rpool, &entry)
+                            == NGX_OK
+                         && entry.typ.len == 255
+                         && ngx_memcmp(entry.typ.data, typ, 255) == 0
+                         && entry.claims == c1
+                         && entry.expires == now + 60,
+                         "local: 255-byte typ kept");
+
+    ngx_destroy_pool(rpool);
+
+    /* the cycle's pool goes: every reference the table held is released */
+
+    ngx_http_llmgw_test_zone_free(zone);
+    ngx_destroy_pool(zpool);
+
+    NGX_HTTP_LLMGW_CHECK(c1->refcount == 1 && c2->refcount == 1,
+                         "local: the table's cleanup releases its entries");
+
+    json_decref(c1);
+    json_decref(c2);
+    json_decref(arr);
+}
+
+
+static void
+ngx_http_llmgw_test_local_bounds(ngx_pool_t *pool)
+{
+    time_t           now;
+    json_t          *claims;
+    ngx_uint_t       n, hits, ok;
+    ngx_pool_t      *zpool, *rpool;
+    ngx_shm_zone_t  *zone;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zpool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    rpool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    claims = json_loads("{\"sub\":\"alice\"}", 0, NULL);
+
+    zone = (zpool != NULL) ? ngx_http_llmgw_test_zone(zpool, "bounds:64k")
+                           : NULL;
+
+    if (zone == NULL || rpool == NULL || claims == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "local bounds: zone initialised");
+        return;
+    }
+
+    /*
+     * More entries than the table takes, entry 0 used all along: it stays,
+     * the least recently used others go, the table holds exactly its
+     * bound, and holds a reference for each entry it keeps
+     */
+
+    ok = 1;
+
+    for (n = 0; n < NGX_HTTP_LLMGW_CACHE_LOCAL_N + 100; n++) {
+
+        if (ngx_http_llmgw_test_local_store(zone, n, claims, 100, now + 600,
+                                            now)
+            != NGX_OK
+            || ngx_http_llmgw_test_local_hit(zone, rpool, 0, now) != claims)
+        {
+            ok = 0;
+            break;
+        }
+    }
+
+    ngx_destroy_pool(rpool);
+
+    NGX_HTTP_LLMGW_CHECK(ok && claims->refcount
+                               == 1 + NGX_HTTP_LLMGW_CACHE_LOCAL_N,
+                         "local bounds: a full table keeps taking entries, "
+                         "one reference per entry kept");
+
+    rpool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    if (rpool == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "local bounds: pool");
+        return;
+    }
+
+    hits = 0;
+
+    for (n = 1; n <= 100; n++) {
+        hits += (ngx_http_llmgw_test_local_hit(zone, rpool, n, now) != NULL);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(hits == 0
+                         && ngx_http_llmgw_test_local_hit(zone, rpool, 0, now)
+                            == claims,
+                         "local bounds: least recently used entries evicted, "
+                         "the one in use kept");
+
+    hits = 0;
+
+    for (n = 0; n < NGX_HTTP_LLMGW_CACHE_LOCAL_N + 100; n++) {
+        hits += (ngx_http_llmgw_test_local_hit(zone, rpool, n, now) != NULL);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(hits == NGX_HTTP_LLMGW_CACHE_LOCAL_N,
+                         "local bounds: exactly the bound in entries");
+
+    ngx_destroy_pool(rpool);
+
+    rpool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_http_llmgw_unit_log);
+    if (rpool == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "local bounds: pool");
+        return;
+    }
+
+    /* large claims: the byte bound holds before the entry bound does */
+
+    for (n = 5000; n < 5000 + 300; n++) {
+        if (ngx_http_llmgw_test_local_store(zone, n, claims,
+                                            NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD,
+                                            now + 600, now)
+            != NGX_OK)
+        {
+            break;
+        }
+    }
+
+    hits = 0;
+
+    for (n = 0; n < 5000 + 300; n++) {
+        hits += (ngx_http_llmgw_test_local_hit(zone, rpool, n, now) != NULL);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(n == 5000 + 300
+                         && hits == NGX_HTTP_LLMGW_CACHE_LOCAL_BYTES
+                                    / NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD
+                         && ngx_http_llmgw_test_local_hit(zone, rpool, 5299,
+                                                          now)
+                            == claims,
+                         "local bounds: claims bytes bounded, newest kept");
+
+    ngx_destroy_pool(rpool);
+
+
+    ngx_http_llmgw_test_zone_free(zone);
+    ngx_destroy_pool(zpool);
+
+    NGX_HTTP_LLMGW_CHECK(claims->refcount == 1,
+                         "local bounds: every reference released");
+
+    json_decref(claims);
+}
+
+
 int
 main(void)
 {
@@ -789,6 +1170,12 @@ main(void)
 
     ngx_http_llmgw_test_nzones = 0;
     ngx_http_llmgw_test_reload(pool);
+
+    ngx_http_llmgw_test_nzones = 0;
+    ngx_http_llmgw_test_local(pool);
+
+    ngx_http_llmgw_test_nzones = 0;
+    ngx_http_llmgw_test_local_bounds(pool);
 
     ngx_destroy_pool(pool);
 
