@@ -83,17 +83,24 @@ test-only:
 	t/run-tests.sh "$(NGINX)" "$(MODULE)"
 
 # nginx itself and the module built with AddressSanitizer, and pools that
-# allocate every block separately (NGX_DEBUG_PALLOC) so ASan sees each one
+# allocate every block separately (NGX_DEBUG_PALLOC) so ASan sees each one.
+# nginx-dev has headers only: the whole source is Debian's orig tarball.
 ASAN_BUILD = $(CURDIR)/build-asan
-ASAN_OPT   = -g -O1 -fPIC -fno-omit-frame-pointer -fsanitize=address \
-             -DNGX_DEBUG_PALLOC=1
+ASAN_NGX   = $(ASAN_BUILD)/nginx-1.22.1
+ASAN_OPT   = -g -O1 -fno-omit-frame-pointer -fsanitize=address \
+             -DNGX_DEBUG_PALLOC=1 $(WARN)
 
 asan: deps
-	$(MAKE) BUILD=$(ASAN_BUILD) CC_OPT="$(ASAN_OPT)" \
-	    LD_OPT="-fsanitize=address" build
-	$(MAKE) -s -C $(ASAN_BUILD)/nginx -f objs/Makefile binary
-	LLMGW_ASAN=1 t/run-tests.sh "$(ASAN_BUILD)/nginx/objs/nginx" \
-	    "$(ASAN_BUILD)/nginx/objs/ngx_http_llmgw_module.so"
+	rm -rf $(ASAN_BUILD) && mkdir -p $(ASAN_BUILD)
+	tar -xzf "$$(tools/nginx-source.sh)" -C $(ASAN_BUILD)
+	. $(NGX_SRC)/conf_flags && cd $(ASAN_NGX) && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$(ASAN_OPT)" --with-ld-opt="-fsanitize=address" \
+	        --add-dynamic-module=$(CURDIR) > $(ASAN_BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(ASAN_BUILD)/configure.log; exit 1; }
+	$(MAKE) -s -C $(ASAN_NGX) -f objs/Makefile binary modules
+	LLMGW_ASAN=1 t/run-tests.sh "$(ASAN_NGX)/objs/nginx" \
+	    "$(ASAN_NGX)/objs/ngx_http_llmgw_module.so"
 
 bench: deps build
 	bench/run.sh "$(NGINX)" "$(MODULE)"

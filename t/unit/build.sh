@@ -94,47 +94,9 @@ flock 9
 
 
 ngx_http_llmgw_fetch_core() {
-    local cache tarball apt
+    local tarball
 
-    cache=${LLMGW_CACHE:-$repo/build/cache}
-    tarball=${NGX_CORE_TARBALL:-$cache/nginx_$version.orig.tar.gz}
-
-    if [ ! -f "$tarball" ]; then
-        mkdir -p "$cache"
-        apt=$unitdir/apt
-        mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" \
-                 "$apt/parts" "$apt/src"
-
-        cat > "$apt/sources.list" <<EOF
-deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
-deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
-EOF
-        local o=(-o "Dir::Etc::SourceList=$apt/sources.list"
-                 -o "Dir::Etc::SourceParts=$apt/parts"
-                 -o "Dir::State::Lists=$apt/lists"
-                 -o "Dir::Cache=$apt/cache")
-
-        echo "$0: fetching the nginx $version source (orig tarball)" >&2
-        apt-get -qq "${o[@]}" update >&2
-        (cd "$apt/src" \
-         && apt-get -qq "${o[@]}" source --download-only "nginx" >&2) || true
-
-        if [ ! -f "$apt/src/nginx_$version.orig.tar.gz" ]; then
-            echo "$0: no nginx_$version.orig.tar.gz; set NGX_CORE_SRC to an" \
-                 "nginx $version src/ directory" >&2
-            exit 1
-        fi
-
-        cp "$apt/src/nginx_$version.orig.tar.gz" "$tarball.tmp"
-        mv "$tarball.tmp" "$tarball"
-    fi
-
-    # the upstream nginx-1.22.1.tar.gz (Debian's orig tarball is the same)
-    if [ "$version" = 1.22.1 ]; then
-        echo "9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31" \
-             " $tarball" | sha256sum -c --quiet - >&2 || {
-            echo "$0: $tarball: checksum mismatch" >&2; exit 1; }
-    fi
+    tarball=$("$repo/tools/nginx-source.sh" "$version") || exit 1
 
     rm -rf "$unitdir/nginx-$version"
     tar -xzf "$tarball" -C "$unitdir" "nginx-$version/src"
