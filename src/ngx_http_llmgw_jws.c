@@ -39,6 +39,8 @@ static ngx_int_t ngx_http_llmgw_jws_header(ngx_http_llmgw_jws_t *jws,
 static ngx_uint_t ngx_http_llmgw_jws_key_fits(ngx_http_llmgw_alg_e alg,
     EVP_PKEY *pkey, size_t *sig_len);
 static const EVP_MD *ngx_http_llmgw_jws_md(ngx_http_llmgw_alg_e alg);
+static ngx_int_t ngx_http_llmgw_jws_digest(const EVP_MD *md, u_char *data,
+    size_t len, u_char *out, unsigned int *out_len);
 static EVP_PKEY_CTX *ngx_http_llmgw_jws_prepare_alg(EVP_PKEY *pkey,
     ngx_http_llmgw_alg_e alg);
 static void ngx_http_llmgw_jws_prepared_cleanup(void *data);
@@ -68,7 +70,10 @@ static ngx_str_t  ngx_http_llmgw_alg_names[] = {
  * on every use of EVP_sha256() and the like
  */
 
-static EVP_MD  *ngx_http_llmgw_jws_mds[3];
+static EVP_MD      *ngx_http_llmgw_jws_mds[3];
+
+/* one digest context per process, initialised again for each digest */
+static EVP_MD_CTX  *ngx_http_llmgw_jws_mdctx;
 
 static const char  *ngx_http_llmgw_jws_md_names[3] = {
     "SHA2-256", "SHA2-384", "SHA2-512"
@@ -671,11 +676,10 @@ ngx_http_llmgw_jws_verify(ngx_http_llmgw_jws_t *jws,
         sig = der;
     }
 
-    if (EVP_Digest(jws->signing_input.data, jws->signing_input.len, hash,
-                   &hash_len, md, NULL)
-        != 1)
+    if (ngx_http_llmgw_jws_digest(md, jws->signing_input.data,
+                                  jws->signing_input.len, hash, &hash_len)
+        != NGX_OK)
     {
-        ERR_clear_error();
         return NGX_DECLINED;
     }
 
@@ -711,8 +715,38 @@ ngx_http_llmgw_sha256(u_char *data, size_t len, u_char *out)
     md = ngx_http_llmgw_jws_md(NGX_HTTP_LLMGW_ALG_RS256);
 
     if (md == NULL
-        || EVP_Digest(data, len, out, &n, md, NULL) != 1
+        || ngx_http_llmgw_jws_digest(md, data, len, out, &n) != NGX_OK
         || n != NGX_HTTP_LLMGW_SHA256_LEN)
+    {
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * md of len bytes, on the process's digest context: no context allocated
+ * per digest (nothing else runs between its init and its final)
+ */
+
+static ngx_int_t
+ngx_http_llmgw_jws_digest(const EVP_MD *md, u_char *data, size_t len,
+    u_char *out, unsigned int *out_len)
+{
+    if (ngx_http_llmgw_jws_mdctx == NULL) {
+        ngx_http_llmgw_jws_mdctx = EVP_MD_CTX_new();
+
+        if (ngx_http_llmgw_jws_mdctx == NULL) {
+            ERR_clear_error();
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestInit_ex(ngx_http_llmgw_jws_mdctx, md, NULL) != 1
+        || EVP_DigestUpdate(ngx_http_llmgw_jws_mdctx, data, len) != 1
+        || EVP_DigestFinal_ex(ngx_http_llmgw_jws_mdctx, out, out_len) != 1)
     {
         ERR_clear_error();
         return NGX_ERROR;

@@ -52,6 +52,8 @@ static void ngx_http_llmgw_test_bad_json(void);
 static void ngx_http_llmgw_test_structure(void);
 static void ngx_http_llmgw_test_kid(void);
 static void ngx_http_llmgw_test_libjwt(void);
+static void ngx_http_llmgw_test_prepared(void);
+static void ngx_http_llmgw_test_sha256(void);
 
 
 static ngx_pool_t                 *pool;
@@ -1275,6 +1277,195 @@ ngx_http_llmgw_test_libjwt(void)
 }
 
 
+/*
+ * Verification prepared once per key and algorithm: the contexts made for
+ * exactly the key's algs, the signature length, contexts that survive any
+ * number of verifications (good and bad, in any order), and keys that do
+ * not fit their algs refused at preparation.
+ */
+
+static void
+ngx_http_llmgw_test_prepared(void)
+{
+    u_char                *p;
+    size_t                 want;
+    ngx_int_t              rc;
+    ngx_str_t              token, bad;
+    ngx_uint_t             i, j, n, ok, fits;
+    ngx_http_llmgw_key_t   k;
+
+    static size_t  lens[NGX_HTTP_LLMGW_ALG_COUNT] = {
+        256, 256, 256, 256, 256, 256, 64, 96, 132, 64
+    };
+
+    static struct {
+        EVP_PKEY     **pkey;
+        ngx_uint_t     algs;
+        ngx_uint_t     fits;
+    } cases[] = {
+        { &rsa, NGX_HTTP_LLMGW_ALGS_RSA, 1 },
+        { &rsa, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES256), 0 },
+        { &rsa, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_EDDSA), 0 },
+        { &rsa, NGX_HTTP_LLMGW_ALGS_RSA
+                | NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES256), 0 },
+        { &rsa, 0, 0 },
+        { &ec256, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES256), 1 },
+        { &ec256, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES384), 0 },
+        { &ec256, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_RS256), 0 },
+        { &ec521, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES512), 1 },
+        { &ed, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_EDDSA), 1 },
+        { &ed, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_PS256), 0 },
+        { &ed, NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES256), 0 }
+    };
+
+    ok = 1;
+
+    for (i = 0; i < NGX_HTTP_LLMGW_ALG_COUNT; i++) {
+        k = *algs[i].key;
+
+        for (j = 0; j < NGX_HTTP_LLMGW_ALG_COUNT; j++) {
+            want = (k.algs & NGX_HTTP_LLMGW_ALG_BIT(j))
+                   && j != NGX_HTTP_LLMGW_ALG_EDDSA;
+
+            if ((k.verify[j] != NULL) != want) {
+                printf("# key for alg %u: context for alg %u\n",
+                       (unsigned) i, (unsigned) j);
+                ok = 0;
+            }
+        }
+
+        if ((k.eddsa != NULL) != (i == NGX_HTTP_LLMGW_ALG_EDDSA)
+            || k.sig_len != lens[i])
+        {
+            printf("# key for alg %u: eddsa context or sig_len %u\n",
+                   (unsigned) i, (unsigned) k.sig_len);
+            ok = 0;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ok, "a context per alg of the key, no other; "
+                         "signature length of the key");
+
+    /* the same contexts, many times, good and bad signatures interleaved */
+
+    ok = 1;
+
+    for (i = 0; i < NGX_HTTP_LLMGW_ALG_COUNT; i++) {
+        p = ngx_pnalloc(pool, 64);
+        ngx_sprintf(p, "{\"alg\":\"%V\"}%Z",
+                    ngx_http_llmgw_alg_name(algs[i].alg));
+
+        if (ngx_http_llmgw_unit_token(pool, algs[i].pkey, algs[i].alg,
+                                      (char *) p, payload, &token)
+            != NGX_OK)
+        {
+            ok = 0;
+            continue;
+        }
+
+        bad.len = token.len;
+        bad.data = ngx_pnalloc(pool, token.len);
+        ngx_memcpy(bad.data, token.data, token.len);
+
+        /* a different last signature character: a different signature */
+        bad.data[bad.len - 2] = (bad.data[bad.len - 2] == 'A') ? 'B' : 'A';
+
+        n = 0;
+
+        for (j = 0; j < 6; j++) {
+            n += ngx_http_llmgw_test_verifies(&token, algs[i].key);
+            n += !ngx_http_llmgw_test_verifies(&bad, algs[i].key);
+        }
+
+        if (n != 12) {
+            printf("# alg %u: %u of 12 right\n", (unsigned) i, (unsigned) n);
+            ok = 0;
+        }
+
+        /* without its prepared context, or of another length: refused */
+
+        k = *algs[i].key;
+
+        if (i == NGX_HTTP_LLMGW_ALG_EDDSA) {
+            k.eddsa = NULL;
+
+        } else {
+            k.verify[i] = NULL;
+        }
+
+        if (ngx_http_llmgw_test_verifies(&token, &k)) {
+            printf("# alg %u: verified without a context\n", (unsigned) i);
+            ok = 0;
+        }
+
+        k = *algs[i].key;
+        k.sig_len++;
+
+        if (ngx_http_llmgw_test_verifies(&token, &k)) {
+            printf("# alg %u: verified with sig_len off\n", (unsigned) i);
+            ok = 0;
+        }
+
+        if (ERR_peek_error() != 0) {
+            printf("# alg %u: OpenSSL error queue not empty\n", (unsigned) i);
+            ERR_clear_error();
+            ok = 0;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ok, "prepared contexts verify again and again, "
+                         "good and bad signatures interleaved; none, or a "
+                         "wrong signature length, refuses (all algs)");
+
+    /* preparation refuses a key whose algs its type does not fit */
+
+    ok = 1;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ngx_memzero(&k, sizeof(ngx_http_llmgw_key_t));
+        k.pkey = *cases[i].pkey;
+        k.algs = cases[i].algs;
+
+        rc = ngx_http_llmgw_jws_prepare(pool, &k);
+        fits = (rc == NGX_OK);
+
+        if (fits != cases[i].fits || (!fits && rc != NGX_DECLINED)
+            || (!fits && k.sig_len != 0)
+            || ERR_peek_error() != 0)
+        {
+            printf("# case %u: rc %d\n", (unsigned) i, (int) rc);
+            ok = 0;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ok, "preparation refuses a key its algs do not fit");
+}
+
+
+static void
+ngx_http_llmgw_test_sha256(void)
+{
+    u_char      out[NGX_HTTP_LLMGW_SHA256_LEN], hex[65];
+    ngx_uint_t  ok;
+
+    /* FIPS 180-2 appendix B.1, and the empty message */
+
+    ok = (ngx_http_llmgw_sha256((u_char *) "abc", 3, out) == NGX_OK);
+    *ngx_hex_dump(hex, out, sizeof(out)) = '\0';
+
+    ok = ok && ngx_strcmp(hex, "ba7816bf8f01cfea414140de5dae2223"
+                               "b00361a396177a9cb410ff61f20015ad") == 0;
+
+    ok = ok && ngx_http_llmgw_sha256((u_char *) "", 0, out) == NGX_OK;
+    *ngx_hex_dump(hex, out, sizeof(out)) = '\0';
+
+    ok = ok && ngx_strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+                               "27ae41e4649b934ca495991b7852b855") == 0;
+
+    NGX_HTTP_LLMGW_CHECK(ok, "SHA-256 of \"abc\" and of \"\"");
+}
+
+
 int
 main(void)
 {
@@ -1357,6 +1548,8 @@ main(void)
     ngx_http_llmgw_test_structure();
     ngx_http_llmgw_test_kid();
     ngx_http_llmgw_test_libjwt();
+    ngx_http_llmgw_test_prepared();
+    ngx_http_llmgw_test_sha256();
 
     rc = ngx_http_llmgw_unit_done();
 
