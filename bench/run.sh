@@ -21,10 +21,35 @@ conns=${LLMGW_BENCH_CONNECTIONS:-32}
 work=$root/build/bench
 keys=$work/keys
 port=${LLMGW_BENCH_PORT:-18480}
+up_port=$((port + 1))
+mock_port=$((port + 2))
 
-rm -rf "$work/prefix"
-mkdir -p "$work/prefix/logs" "$work/prefix/html" "$work/tokens"
+rm -rf "$work/prefix" "$work/upstream"
+mkdir -p "$work/prefix/logs" "$work/prefix/html" "$work/tokens" \
+         "$work/upstream/logs" "$work/upstream/html"
 printf '{"ok":true}\n' > "$work/prefix/html/ok.json"
+printf 'bench-provider-key' > "$work/prefix/provider.key"
+
+# the upstream every proxy row talks to: another nginx, one worker,
+# a small JSON body like a provider's error or embedding answer
+printf '{"object":"list","data":[{"embedding":[0.1,0.2,0.3]}]}\n' \
+    > "$work/upstream/html/v1.json"
+
+cat > "$work/upstream/nginx.conf" <<_EOC_
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type application/json;
+    keepalive_requests 100000;
+    server {
+        listen 127.0.0.1:$up_port;
+        location / { try_files /v1.json =404; root html; }
+    }
+}
+_EOC_
 
 "$root/tools/llmgw-keygen" -q "$keys"
 
@@ -54,6 +79,12 @@ http {
     access_log off;
     default_type application/json;
     llmgw_token_cache_zone bench_tokens:16m;
+    keepalive_requests 100000;
+
+    upstream bench_upstream {
+        server 127.0.0.1:$up_port;
+        keepalive 64;
+    }
 
     llmgw_scopes {
         all   text audio;
@@ -65,6 +96,33 @@ http {
         root html;
 
         location = /plain { alias html/ok.json; }
+
+        location /proxy/ {
+            proxy_pass http://bench_upstream/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+
+        location /pass/ {
+            llmgw_provider openai;
+            llmgw_pass_api_key file=provider.key;
+            llmgw_pass http://bench_upstream;
+        }
+
+        location /full/ {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope claude;
+            llmgw_provider openai;
+            llmgw_pass_api_key file=provider.key;
+            llmgw_pass http://bench_upstream;
+        }
+
+        location /stream/ {
+            llmgw_provider azure_openai;
+            llmgw_pass_api_key file=secrets/azure.key;
+            llmgw_pass http://127.0.0.1:$mock_port;
+        }
 
         location /jwt/ {
             llmgw_auth jwt;
@@ -81,15 +139,36 @@ http {
 }
 _EOC_
 
+cp -r "$root/t/mock/secrets" "$work/prefix/secrets"
+
+stop_all() {
+    "$nginx" -p "$work/prefix" -c "$work/prefix/nginx.conf" \
+        -e "$work/prefix/logs/error.log" -s quit 2>/dev/null || true
+    "$nginx" -p "$work/upstream" -c "$work/upstream/nginx.conf" \
+        -e "$work/upstream/logs/error.log" -s quit 2>/dev/null || true
+    [ -f "$work/mock.pid" ] && kill "$(cat "$work/mock.pid")" 2>/dev/null
+    true
+}
+trap stop_all EXIT
+
+"$nginx" -p "$work/upstream" -c "$work/upstream/nginx.conf" \
+    -e "$work/upstream/logs/error.log"
 "$nginx" -p "$work/prefix" -c "$work/prefix/nginx.conf" \
     -e "$work/prefix/logs/error.log"
-trap '"$nginx" -p "$work/prefix" -c "$work/prefix/nginx.conf" \
-          -e "$work/prefix/logs/error.log" -s quit 2>/dev/null || true' EXIT
-sleep 0.5
+/usr/bin/python3 "$root/t/mock/llmgw-mock" --port "$mock_port" \
+    --secrets "$root/t/mock/secrets" --delay-ms 200 \
+    --pid-file "$work/mock.pid" > "$work/mock.log" 2>&1 &
+sleep 1
 
-# row name, url, token file or "-"; prints "name rps p99"
+# CPU time (user + system, in clock ticks) the nginx worker has used
+worker_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$(pgrep -P \
+        "$(cat "$work/prefix/logs/nginx.pid")" | head -1)/stat"
+}
+
+# row name, url, token file or "-"; prints "name rps p99 cpu-us-per-request"
 row() {
-    local name=$1 url=$2 tokens=$3 out rps p99 code hdr=()
+    local name=$1 url=$2 tokens=$3 out rps p99 code hdr=() t0 t1 n cpu
 
     if [ "$tokens" != - ]; then
         hdr=(-H "Authorization: Bearer $(head -1 "$tokens")")
@@ -101,6 +180,8 @@ row() {
         exit 1
     fi
 
+    t0=$(worker_ticks)
+
     # one token: wrk's static request; several: the script cycles them
     if [ "$tokens" = - ] || [ "$(wc -l < "$tokens")" = 1 ]; then
         out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "${hdr[@]}" "$url")
@@ -109,9 +190,13 @@ row() {
               wrk -t1 -c"$conns" -d"${secs}s" --latency \
                   -s "$root/bench/tokens.lua" "$url")
     fi
+    t1=$(worker_ticks)
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
     p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
-    echo "$name $rps $p99"
+    n=$(awk '/requests in/ { print $1 }' <<< "$out")
+    cpu=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$n" \
+          'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+    echo "$name $rps $p99 $cpu"
 }
 
 base="http://127.0.0.1:$port"
@@ -125,23 +210,64 @@ results=$(
     row "d:PS256-uncached" "$base/jwt/uncached" "$work/tokens/ps256"
     row "d:ES256-uncached" "$base/jwt/uncached" "$work/tokens/es256"
     row "d:EdDSA-uncached" "$base/jwt/uncached" "$work/tokens/eddsa"
+    row "e:proxy_pass" "$base/proxy/v1/embeddings" -
+    row "f:llmgw_pass" "$base/pass/v1/embeddings" -
+    row "g:full-gateway" "$base/full/v1/embeddings" "$work/tokens/rs256-one"
 )
 
 verify=$(openssl speed -seconds 2 rsa2048 2>/dev/null \
          | awk '/^rsa 2048 bits/ { print $5 }' | tr -d s)
 
 awk -v verify="$verify" '
-    NR == 1 { base = $2 }
-    { rows[NR] = $0; rps[NR] = $2; p99[NR] = $3; name[NR] = $1 }
+    { rps[NR] = $2; p99[NR] = $3; cpu[NR] = $4; name[NR] = $1 }
+    $1 ~ /^a:/ { base = $2; basecpu = $4 }
+    $1 ~ /^e:/ { pbase = $2; pbasecpu = $4 }
     END {
-        printf "\n%-20s %12s %8s %10s %14s\n", "row", "req/s", "ratio",
-               "p99", "added us/req"
+        printf "\n%-18s %10s %7s %9s %13s %13s\n", "row", "req/s", "ratio",
+               "p99", "worker us/req", "added us/req"
         for (i = 1; i <= NR; i++) {
-            added = (1e6 / rps[i]) - (1e6 / base)
-            printf "%-20s %12.0f %8.3f %10s %14.1f\n", name[i], rps[i],
-                   rps[i] / base, p99[i], added
+            b = base; bc = basecpu
+            if (name[i] ~ /^[efg]:/) { b = pbase; bc = pbasecpu }
+            printf "%-18s %10.0f %7.3f %9s %13.1f %13.1f\n", name[i],
+                   rps[i], rps[i] / b, p99[i], cpu[i], cpu[i] - bc
         }
-        printf "\nopenssl speed rsa2048: verify %.1f us; target for row c: " \
-               "added <= %.1f us (1.3x)\n", verify * 1e6, verify * 1.3e6
-        printf "target for row b: ratio >= 0.90\n"
+        printf "\nratio and added: rows a-d against a (static file, no" \
+               " auth), rows e-g against e (nginx proxy_pass)\n"
+        printf "added us/req: nginx worker CPU per request (user + system," \
+               " /proc)\n"
+        printf "openssl speed rsa2048 verify: %.1f us; target for row c:" \
+               " added <= %.1f us (1.3x)\n", verify * 1e6, verify * 1.3e6
+        printf "targets: b >= 0.90, f >= 0.95, g >= 0.85\n"
     }' <<< "$results"
+
+# time to the first streamed byte: an Azure SSE stream through the gateway
+# and straight from the mock, one request at a time
+ttfb() {    # url, header -> sorted seconds, one a line
+    local i
+    for i in $(seq "${LLMGW_BENCH_TTFB_N:-200}"); do
+        curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "$2" \
+            -H 'content-type: application/json' \
+            -d '{"messages":[{"role":"user","content":"hi"}],"stream":true}' \
+            "$1"
+    done | sort -n
+}
+
+path="openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+direct=$(ttfb "http://127.0.0.1:$mock_port/$path" \
+              "api-key: $(cat "$root/t/mock/secrets/azure.key")")
+gateway=$(ttfb "$base/stream/$path" "api-key: unused")
+
+pct() {     # sorted list, percentile
+    awk -v p="$2" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999);
+                    if (i < 1) i = 1; printf "%.3f", v[i] * 1000 }' <<< "$1"
+}
+
+printf "\ntime to first streamed byte (ms, %s requests each):\n" \
+       "${LLMGW_BENCH_TTFB_N:-200}"
+printf "%-10s %8s %8s %8s\n" "" p50 p90 p99
+printf "%-10s %8s %8s %8s\n" direct "$(pct "$direct" 50)" \
+       "$(pct "$direct" 90)" "$(pct "$direct" 99)"
+printf "%-10s %8s %8s %8s\n" gateway "$(pct "$gateway" 50)" \
+       "$(pct "$gateway" 90)" "$(pct "$gateway" 99)"
+awk -v d="$(pct "$direct" 99)" -v g="$(pct "$gateway" 99)" \
+    'BEGIN { printf "added at p99: %.3f ms (target < 1 ms)\n", g - d }'
