@@ -241,12 +241,14 @@ awk -v verify="$verify" '
     }' <<< "$results"
 
 # time to the first streamed byte: an Azure SSE stream through the gateway
-# and straight from the mock, one request at a time
+# and straight from the mock, one request at a time; three events 20 ms
+# apart, so the first byte comes while the mock still holds the rest
 ttfb() {    # url, header -> sorted seconds, one a line
     local i
     for i in $(seq "${LLMGW_BENCH_TTFB_N:-200}"); do
         curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "$2" \
             -H 'content-type: application/json' \
+            -H 'x-mock-events: 3' -H 'x-mock-delay-ms: 20' \
             -d '{"messages":[{"role":"user","content":"hi"}],"stream":true}' \
             "$1"
     done | sort -n
