@@ -127,6 +127,7 @@ static char *ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_llmgw_merge_scopes(ngx_conf_t *cf,
     ngx_http_llmgw_loc_conf_t *conf);
 static ngx_int_t ngx_http_llmgw_init(ngx_conf_t *cf);
+static void ngx_http_llmgw_exit(ngx_cycle_t *cycle);
 
 static char *ngx_http_llmgw_scopes_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -329,8 +330,8 @@ ngx_module_t  ngx_http_llmgw_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_llmgw_exit,                   /* exit process */
+    ngx_http_llmgw_exit,                   /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -1523,6 +1524,13 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     *h = ngx_http_llmgw_access_handler;
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_llmgw_exit(ngx_cycle_t *cycle)
+{
+    ngx_http_llmgw_jws_cleanup();
 }
 
 

@@ -70,4 +70,8 @@ ngx_int_t ngx_http_llmgw_jws_verify(ngx_http_llmgw_jws_t *jws,
 ngx_int_t ngx_http_llmgw_sha256(u_char *data, size_t len, u_char *out);
 
 
+/* frees the digests fetched once per process; for the exit hooks */
+void ngx_http_llmgw_jws_cleanup(void);
+
+
 #endif /* _NGX_HTTP_LLMGW_JWS_H_INCLUDED_ */
