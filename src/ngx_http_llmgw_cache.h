@@ -4,7 +4,8 @@
  *
  * The verified-token cache: a shared-memory zone, keyed by the SHA-256 of
  * the token, bounded in size with LRU eviction; an entry never outlives the
- * token's exp.
+ * token's exp.  In front of it, a small table per worker with the claims
+ * already parsed, keyed by the token itself.
  */
 
 
