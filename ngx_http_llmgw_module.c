@@ -432,8 +432,9 @@ static ngx_int_t
 ngx_http_llmgw_authenticate(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
-    ngx_int_t               rc;
-    ngx_http_llmgw_auth_t   auth;
+    ngx_int_t                    rc;
+    ngx_http_llmgw_auth_t        auth;
+    ngx_http_llmgw_main_conf_t  *mcf;
 
     ngx_memzero(&auth, sizeof(ngx_http_llmgw_auth_t));
 
@@ -464,6 +465,18 @@ ngx_http_llmgw_authenticate(ngx_http_request_t *r,
 
         auth.jwks_keys = ngx_http_llmgw_jwks_keys(llcf->jwks,
                                                   r->connection->log);
+    }
+
+    /* the cache key, only where a cache is used */
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    if (mcf->cache_zone != NULL
+        && llcf->cache
+        && ngx_http_llmgw_sha256(auth.token.data, auth.token.len, auth.hash)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     rc = ngx_http_llmgw_cached(r, llcf, ctx, &auth);
@@ -575,10 +588,8 @@ ngx_http_llmgw_find_token(ngx_http_request_t *r,
  * A token verified before: its signature is not checked again, but the
  * key that verified it must still be one of this location's, and every
  * claim and scope check runs again.  The worker's local table is asked
- * first (by the token itself: claims already parsed, no digest, no lock),
- * then the shared zone by the token's SHA-256, whose hit is parsed and
- * kept in the local table.  NGX_DECLINED: not cached; where the cache is
- * used, auth->hash is then set, for ngx_http_llmgw_cache_verified.
+ * first (claims already parsed, no lock), then the shared zone, whose hit
+ * is parsed and kept in the local table.  NGX_DECLINED: not cached.
  */
 
 static ngx_int_t
@@ -588,7 +599,7 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
     time_t                         now;
     json_t                        *claims;
     ngx_int_t                      rc;
-    ngx_uint_t                     known, hashed;
+    ngx_uint_t                     known;
     ngx_pool_cleanup_t            *cln;
     ngx_http_llmgw_main_conf_t    *mcf;
     ngx_http_llmgw_cache_entry_t   entry;
@@ -600,21 +611,11 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
     }
 
     now = ngx_time();
-    hashed = 0;
 
-    rc = ngx_http_llmgw_cache_local_lookup(mcf->cache_zone, &auth->token,
-                                           now, r->pool, &entry);
+    rc = ngx_http_llmgw_cache_local_lookup(mcf->cache_zone, auth->hash, now,
+                                           r->pool, &entry);
 
     if (rc == NGX_DECLINED) {
-        if (ngx_http_llmgw_sha256(auth->token.data, auth->token.len,
-                                  auth->hash)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        hashed = 1;
-
         rc = ngx_http_llmgw_cache_lookup(mcf->cache_zone, auth->hash, now,
                                          r->pool, &entry);
         entry.claims = NULL;
@@ -629,14 +630,6 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
                 && ngx_http_llmgw_keys_have(auth->jwks_keys, entry.key_fp));
 
     if (!known) {
-        if (!hashed
-            && ngx_http_llmgw_sha256(auth->token.data, auth->token.len,
-                                     auth->hash)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
         return NGX_DECLINED;
     }
 
@@ -660,8 +653,8 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
 
         entry.claims = claims;
 
-        (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone,
-                                                &auth->token, &entry, now);
+        (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, auth->hash,
+                                                &entry, now);
     }
 
     ctx->claims = entry.claims;
@@ -776,8 +769,7 @@ ngx_http_llmgw_verifying_key(ngx_http_llmgw_loc_conf_t *llcf,
 
 /*
  * A verified signature is remembered whatever the claims say: they are
- * checked on every hit, against the location the hit is for.  auth->hash
- * is the one ngx_http_llmgw_cached set.
+ * checked on every hit, against the location the hit is for.
  */
 
 static void
@@ -817,7 +809,7 @@ ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
 
     /* and parsed, for this worker's next hits */
 
-    (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, &auth->token,
+    (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, auth->hash,
                                             &entry, now);
 }
 

@@ -9,12 +9,11 @@
  * access is under the zone's mutex.
  *
  * In front of it, each worker keeps a small table of its own (the local
- * table): the same entries with the claims already parsed, keyed by the
- * token itself, bounded in entries and in bytes, LRU, in the worker's
- * memory.  A hit there takes neither a digest of the token, nor the zone's
- * mutex, nor the JSON parser.  The zone stays the source of truth between
- * workers; a local entry never outlives its expires, and the copy of the
- * token is zeroed when the entry goes.
+ * table): the same entries with the claims already parsed, bounded in
+ * entries and in claims bytes, LRU, in the worker's memory.  A hit there
+ * takes neither the zone's mutex nor the JSON parser.  The zone stays the
+ * source of truth between workers; a local entry never outlives its
+ * expires.
  */
 
 
@@ -60,27 +59,26 @@ typedef struct {
 typedef struct ngx_http_llmgw_cache_local_node_s
     ngx_http_llmgw_cache_local_node_t;
 
-/* one allocation: the node, then the token's bytes, then typ's */
-
 struct ngx_http_llmgw_cache_local_node_s {
     ngx_http_llmgw_cache_local_node_t  *next;     /* in its bucket */
-    ngx_queue_t                         queue;    /* LRU */
-    uint32_t                            hash;     /* of the token */
+    ngx_queue_t                         queue;    /* LRU, or the free list */
     time_t                              expires;
     json_t                             *claims;   /* a reference held */
-    size_t                              size;     /* bytes counted */
+    size_t                              size;     /* claims text bytes */
+    u_char                              key[NGX_HTTP_LLMGW_SHA256_LEN];
     u_char                              key_fp[NGX_HTTP_LLMGW_SHA256_LEN];
-    ngx_str_t                           token;
-    ngx_str_t                           typ;
+    u_char                              typ_len;
+    u_char                              typ[NGX_HTTP_LLMGW_CACHE_MAX_TYP];
 };
 
 
-/* a worker's own table, its buckets allocated on its first store */
+/* a worker's own table, allocated on its first store */
 
 typedef struct {
     ngx_http_llmgw_cache_local_node_t  **buckets;
+    ngx_http_llmgw_cache_local_node_t   *nodes;
     ngx_queue_t                          lru;     /* most recent first */
-    ngx_uint_t                           n;
+    ngx_queue_t                          free;
     size_t                               bytes;   /* sum of the sizes */
     ngx_uint_t                           max;     /* entries */
     size_t                               max_bytes;
@@ -110,8 +108,12 @@ static void ngx_http_llmgw_cache_delete(ngx_http_llmgw_cache_ctx_t *ctx,
     ngx_http_llmgw_cache_node_t *cn);
 static void ngx_http_llmgw_cache_expire(ngx_http_llmgw_cache_ctx_t *ctx,
     time_t now);
+static ngx_int_t ngx_http_llmgw_cache_local_init(
+    ngx_http_llmgw_cache_local_t *lc);
+static ngx_http_llmgw_cache_local_node_t **ngx_http_llmgw_cache_local_bucket(
+    ngx_http_llmgw_cache_local_t *lc, u_char *key);
 static ngx_http_llmgw_cache_local_node_t **ngx_http_llmgw_cache_local_find(
-    ngx_http_llmgw_cache_local_t *lc, ngx_str_t *token, uint32_t hash);
+    ngx_http_llmgw_cache_local_t *lc, u_char *key);
 static void ngx_http_llmgw_cache_local_delete(
     ngx_http_llmgw_cache_local_t *lc,
     ngx_http_llmgw_cache_local_node_t **np);
@@ -199,7 +201,6 @@ ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_llmgw_cache_local_cleanup;
     cln->data = &ctx->local;
 
-    ngx_queue_init(&ctx->local.lru);
     ctx->local.max = NGX_HTTP_LLMGW_CACHE_LOCAL_N;
     ctx->local.max_bytes = NGX_HTTP_LLMGW_CACHE_LOCAL_BYTES;
     ctx->local.log = cf->log;
@@ -566,7 +567,7 @@ ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
 
 
 ngx_int_t
-ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone, ngx_str_t *token,
+ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone, u_char *key,
     time_t now, ngx_pool_t *pool, ngx_http_llmgw_cache_entry_t *entry)
 {
     u_char                              *typ;
@@ -578,17 +579,17 @@ ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone, ngx_str_t *token,
     ctx = zone->data;
     lc = &ctx->local;
 
-    if (lc->n == 0) {
+    if (lc->nodes == NULL) {
         return NGX_DECLINED;
     }
 
-    np = ngx_http_llmgw_cache_local_find(lc, token,
-                                   ngx_murmur_hash2(token->data, token->len));
+    np = ngx_http_llmgw_cache_local_find(lc, key);
+
+    if (*np == NULL) {
+        return NGX_DECLINED;
+    }
+
     node = *np;
-
-    if (node == NULL) {
-        return NGX_DECLINED;
-    }
 
     if (node->expires <= now) {
         ngx_http_llmgw_cache_local_delete(lc, np);
@@ -602,13 +603,13 @@ ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone, ngx_str_t *token,
 
     typ = NULL;
 
-    if (node->typ.len) {
-        typ = ngx_pnalloc(pool, node->typ.len);
+    if (node->typ_len) {
+        typ = ngx_pnalloc(pool, node->typ_len);
         if (typ == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memcpy(typ, node->typ.data, node->typ.len);
+        ngx_memcpy(typ, node->typ, node->typ_len);
     }
 
     /* the request's reference: the entry may go before the request does */
@@ -621,7 +622,7 @@ ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone, ngx_str_t *token,
 
     entry->expires = node->expires;
     ngx_memcpy(entry->key_fp, node->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
-    entry->typ.len = node->typ.len;
+    entry->typ.len = node->typ_len;
     entry->typ.data = typ;
     ngx_str_null(&entry->payload);
     entry->claims = node->claims;
@@ -631,19 +632,15 @@ ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone, ngx_str_t *token,
 
 
 ngx_int_t
-ngx_http_llmgw_cache_local_store(ngx_shm_zone_t *zone, ngx_str_t *token,
+ngx_http_llmgw_cache_local_store(ngx_shm_zone_t *zone, u_char *key,
     ngx_http_llmgw_cache_entry_t *entry, time_t now)
 {
-    size_t                               size;
-    uint32_t                             hash;
     ngx_queue_t                         *q;
     ngx_http_llmgw_cache_ctx_t          *ctx;
     ngx_http_llmgw_cache_local_t        *lc;
     ngx_http_llmgw_cache_local_node_t  **np, *node;
 
     if (!json_is_object(entry->claims)
-        || token->len == 0
-        || token->len > NGX_HTTP_LLMGW_CACHE_LOCAL_MAX_TOKEN
         || entry->payload.len > NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD
         || entry->typ.len > NGX_HTTP_LLMGW_CACHE_MAX_TYP
         || entry->expires <= now)
@@ -654,104 +651,123 @@ ngx_http_llmgw_cache_local_store(ngx_shm_zone_t *zone, ngx_str_t *token,
     ctx = zone->data;
     lc = &ctx->local;
 
-    if (lc->buckets == NULL) {
-        lc->buckets = ngx_calloc(NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS
-                                 * sizeof(ngx_http_llmgw_cache_local_node_t *),
-                                 lc->log);
-        if (lc->buckets == NULL) {
-            return NGX_DECLINED;
-        }
+    if (lc->nodes == NULL && ngx_http_llmgw_cache_local_init(lc) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
-    hash = ngx_murmur_hash2(token->data, token->len);
-
-    np = ngx_http_llmgw_cache_local_find(lc, token, hash);
+    np = ngx_http_llmgw_cache_local_find(lc, key);
 
     if (*np != NULL) {
         ngx_http_llmgw_cache_local_delete(lc, np);
     }
 
     /*
-     * The least recently used make room, until both bounds are kept; an
+     * the least recently used make room, until both bounds are kept; an
      * expired entry left in the table is never returned, and goes when
-     * looked up or when it is the least recently used.
+     * looked up or when it is the least recently used
      */
 
-    size = token->len + entry->typ.len + entry->payload.len;
-
-    while (lc->n != 0
-           && (lc->n >= lc->max || lc->bytes + size > lc->max_bytes))
+    while (!ngx_queue_empty(&lc->lru)
+           && (ngx_queue_empty(&lc->free)
+               || lc->bytes + entry->payload.len > lc->max_bytes))
     {
         q = ngx_queue_last(&lc->lru);
         node = ngx_queue_data(q, ngx_http_llmgw_cache_local_node_t, queue);
 
-        np = ngx_http_llmgw_cache_local_find(lc, &node->token, node->hash);
+        np = ngx_http_llmgw_cache_local_find(lc, node->key);
         ngx_http_llmgw_cache_local_delete(lc, np);
     }
 
-    if (size > lc->max_bytes) {
+    if (ngx_queue_empty(&lc->free)
+        || lc->bytes + entry->payload.len > lc->max_bytes)
+    {
         return NGX_DECLINED;
     }
 
-    node = ngx_alloc(sizeof(ngx_http_llmgw_cache_local_node_t) + token->len
-                     + entry->typ.len, lc->log);
-    if (node == NULL) {
-        return NGX_DECLINED;
-    }
+    q = ngx_queue_head(&lc->free);
+    ngx_queue_remove(q);
 
-    node->hash = hash;
+    node = ngx_queue_data(q, ngx_http_llmgw_cache_local_node_t, queue);
+
     node->expires = entry->expires;
     node->claims = json_incref(entry->claims);
-    node->size = size;
+    node->size = entry->payload.len;
+    ngx_memcpy(node->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
     ngx_memcpy(node->key_fp, entry->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
-
-    node->token.data = (u_char *) (node + 1);
-    node->token.len = token->len;
-    ngx_memcpy(node->token.data, token->data, token->len);
-
-    node->typ.data = node->token.data + token->len;
-    node->typ.len = entry->typ.len;
+    node->typ_len = (u_char) entry->typ.len;
 
     if (entry->typ.len) {
-        ngx_memcpy(node->typ.data, entry->typ.data, entry->typ.len);
+        ngx_memcpy(node->typ, entry->typ.data, entry->typ.len);
     }
 
-    np = &lc->buckets[hash & (NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS - 1)];
+    np = ngx_http_llmgw_cache_local_bucket(lc, key);
 
     node->next = *np;
     *np = node;
 
     ngx_queue_insert_head(&lc->lru, &node->queue);
-
-    lc->n++;
-    lc->bytes += size;
+    lc->bytes += node->size;
 
     return NGX_OK;
 }
 
 
-/* where token's node is linked from, or the NULL link at its bucket's end */
+static ngx_int_t
+ngx_http_llmgw_cache_local_init(ngx_http_llmgw_cache_local_t *lc)
+{
+    ngx_uint_t  i;
+
+    lc->buckets = ngx_calloc(NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS
+                             * sizeof(ngx_http_llmgw_cache_local_node_t *),
+                             lc->log);
+    if (lc->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    lc->nodes = ngx_alloc(lc->max * sizeof(ngx_http_llmgw_cache_local_node_t),
+                          lc->log);
+    if (lc->nodes == NULL) {
+        ngx_free(lc->buckets);
+        lc->buckets = NULL;
+        return NGX_ERROR;
+    }
+
+    ngx_queue_init(&lc->lru);
+    ngx_queue_init(&lc->free);
+
+    for (i = 0; i < lc->max; i++) {
+        ngx_queue_insert_tail(&lc->free, &lc->nodes[i].queue);
+    }
+
+    lc->bytes = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_llmgw_cache_local_node_t **
+ngx_http_llmgw_cache_local_bucket(ngx_http_llmgw_cache_local_t *lc,
+    u_char *key)
+{
+    return &lc->buckets[ngx_http_llmgw_cache_hash(key)
+                        & (NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS - 1)];
+}
+
+
+/* where key's node is linked from, or the NULL link at its bucket's end */
 
 static ngx_http_llmgw_cache_local_node_t **
 ngx_http_llmgw_cache_local_find(ngx_http_llmgw_cache_local_t *lc,
-    ngx_str_t *token, uint32_t hash)
+    u_char *key)
 {
-    ngx_http_llmgw_cache_local_node_t  **np, *node;
+    ngx_http_llmgw_cache_local_node_t  **np;
 
-    np = &lc->buckets[hash & (NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS - 1)];
+    np = ngx_http_llmgw_cache_local_bucket(lc, key);
 
-    for (node = *np; node != NULL; node = *np) {
-
-        /* the whole token is compared: nothing else identifies it */
-
-        if (node->hash == hash
-            && node->token.len == token->len
-            && ngx_memcmp(node->token.data, token->data, token->len) == 0)
-        {
-            break;
-        }
-
-        np = &node->next;
+    while (*np != NULL
+           && ngx_memcmp((*np)->key, key, NGX_HTTP_LLMGW_SHA256_LEN) != 0)
+    {
+        np = &(*np)->next;
     }
 
     return np;
@@ -768,16 +784,12 @@ ngx_http_llmgw_cache_local_delete(ngx_http_llmgw_cache_local_t *lc,
     *np = node->next;
 
     ngx_queue_remove(&node->queue);
+    ngx_queue_insert_head(&lc->free, &node->queue);
 
-    lc->n--;
     lc->bytes -= node->size;
 
     json_decref(node->claims);
-
-    /* a bearer token: not left behind in freed memory */
-
-    ngx_explicit_memzero(node->token.data, node->token.len);
-    ngx_free(node);
+    node->claims = NULL;
 }
 
 
@@ -786,21 +798,26 @@ ngx_http_llmgw_cache_local_cleanup(void *data)
 {
     ngx_http_llmgw_cache_local_t  *lc = data;
 
-    ngx_queue_t                         *q;
-    ngx_http_llmgw_cache_local_node_t  **np, *node;
+    ngx_queue_t                        *q;
+    ngx_http_llmgw_cache_local_node_t  *node;
 
-    while (lc->n != 0) {
-        q = ngx_queue_last(&lc->lru);
+    if (lc->nodes == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&lc->lru);
+         q != ngx_queue_sentinel(&lc->lru);
+         q = ngx_queue_next(q))
+    {
         node = ngx_queue_data(q, ngx_http_llmgw_cache_local_node_t, queue);
-
-        np = ngx_http_llmgw_cache_local_find(lc, &node->token, node->hash);
-        ngx_http_llmgw_cache_local_delete(lc, np);
+        json_decref(node->claims);
     }
 
-    if (lc->buckets != NULL) {
-        ngx_free(lc->buckets);
-        lc->buckets = NULL;
-    }
+    ngx_free(lc->nodes);
+    ngx_free(lc->buckets);
+
+    lc->nodes = NULL;
+    lc->buckets = NULL;
 }
 
 

@@ -4,8 +4,7 @@
  *
  * The verified-token cache: a shared-memory zone, keyed by the SHA-256 of
  * the token, bounded in size with LRU eviction; an entry never outlives the
- * token's exp.  In front of it, a small table per worker with the claims
- * already parsed, keyed by the token itself.
+ * token's exp.
  */
 
 
@@ -19,13 +18,9 @@
 /* entries whose payload is longer are not cached */
 #define NGX_HTTP_LLMGW_CACHE_MAX_PAYLOAD  8192
 
-/*
- * a worker's local table: at most this many entries, and bytes (tokens,
- * typ and claims text); longer tokens are not kept there
- */
-#define NGX_HTTP_LLMGW_CACHE_LOCAL_N          1024
-#define NGX_HTTP_LLMGW_CACHE_LOCAL_BYTES      (2 * 1024 * 1024)
-#define NGX_HTTP_LLMGW_CACHE_LOCAL_MAX_TOKEN  16384
+/* a worker's local table: at most this many entries, claims text bytes */
+#define NGX_HTTP_LLMGW_CACHE_LOCAL_N      1024
+#define NGX_HTTP_LLMGW_CACHE_LOCAL_BYTES  (2 * 1024 * 1024)
 
 
 /*
@@ -54,27 +49,26 @@ ngx_int_t ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
     ngx_http_llmgw_cache_entry_t *entry, time_t now);
 
 /*
- * The worker's local table, in front of the zone, keyed by the token
- * itself (no digest to compute on a hit; the whole token is compared).
- * NGX_OK on a live hit: entry->claims is the parsed claims object, with a
- * reference released by a cleanup of pool (read it, never change it: it
- * is shared); typ is copied into pool; expires and key_fp are set; payload
- * is empty.  NGX_DECLINED on a miss or an expired entry (which is
- * removed); NGX_ERROR when out of memory.  Never takes the zone's mutex.
+ * The worker's local table, in front of the zone.  NGX_OK on a live hit:
+ * entry->claims is the parsed claims object, with a reference released by
+ * a cleanup of pool (read it, never change it: it is shared); typ is
+ * copied into pool; expires and key_fp are set; payload is empty.
+ * NGX_DECLINED on a miss or an expired entry (which is removed); NGX_ERROR
+ * when out of memory.  Never takes the zone's mutex.
  */
 ngx_int_t ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone,
-    ngx_str_t *token, time_t now, ngx_pool_t *pool,
+    u_char *key, time_t now, ngx_pool_t *pool,
     ngx_http_llmgw_cache_entry_t *entry);
 
 /*
  * Keeps entry (claims: a JSON object, referenced, not copied; payload.len:
- * its text's length, counted) under a copy of token in the worker's local
- * table, replacing an old one; the least recently used entries make room.
- * NGX_OK, or NGX_DECLINED when it is not kept (no claims, expired, too
- * large, no memory): callers carry on.
+ * its text's length, counted against NGX_HTTP_LLMGW_CACHE_LOCAL_BYTES) in
+ * the worker's local table under key, replacing an old one; the least
+ * recently used entries make room.  NGX_OK, or NGX_DECLINED when it is not
+ * kept (no claims, expired, too large, no memory): callers carry on.
  */
 ngx_int_t ngx_http_llmgw_cache_local_store(ngx_shm_zone_t *zone,
-    ngx_str_t *token, ngx_http_llmgw_cache_entry_t *entry, time_t now);
+    u_char *key, ngx_http_llmgw_cache_entry_t *entry, time_t now);
 
 
 #endif /* _NGX_HTTP_LLMGW_CACHE_H_INCLUDED_ */
