@@ -12,8 +12,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/sha.h>
-
 #include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_jws.h"
 #include "ngx_http_llmgw_jwk.h"
