@@ -101,6 +101,8 @@ static u_char *ngx_http_llmgw_scope_list(u_char *p,
     ngx_http_llmgw_loc_conf_t *llcf);
 
 static ngx_int_t ngx_http_llmgw_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 static ngx_int_t ngx_http_llmgw_sub_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_claim_variable(ngx_http_request_t *r,
@@ -1036,6 +1038,22 @@ ngx_http_llmgw_scope_list(u_char *p, ngx_http_llmgw_loc_conf_t *llcf)
 
 /* variables */
 
+/* every handler's found value: len bytes at data, valid for the request */
+
+static ngx_int_t
+ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->data = data;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llmgw_add_variables(ngx_conf_t *cf)
 {
@@ -1125,13 +1143,7 @@ ngx_http_llmgw_claim_value(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->data = value.data;
-    v->len = value.len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_llmgw_variable_set(v, value.data, value.len);
 }
 
 
@@ -1139,7 +1151,7 @@ static ngx_int_t
 ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                *p;
+    u_char                *p, *start;
     size_t                 len;
     ngx_str_t             *g;
     ngx_uint_t             i;
@@ -1159,12 +1171,12 @@ ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
         len += g[i].len + 1;
     }
 
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
         return NGX_ERROR;
     }
 
-    v->data = p;
+    p = start;
 
     for (i = 0; i < ctx->granted.nelts; i++) {
         if (i) {
@@ -1174,12 +1186,7 @@ ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
         p = ngx_cpymem(p, g[i].data, g[i].len);
     }
 
-    v->len = p - v->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_llmgw_variable_set(v, start, p - start);
 }
 
 
@@ -1197,18 +1204,12 @@ ngx_http_llmgw_status_variable(ngx_http_request_t *r,
     }
 
     if (ctx->status == 0) {
-        v->data = (u_char *) "allowed";
-
-    } else {
-        v->data = (u_char *) "denied";
+        return ngx_http_llmgw_variable_set(v, (u_char *) "allowed",
+                                           sizeof("allowed") - 1);
     }
 
-    v->len = ngx_strlen(v->data);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_llmgw_variable_set(v, (u_char *) "denied",
+                                       sizeof("denied") - 1);
 }
 
 
@@ -1225,13 +1226,8 @@ ngx_http_llmgw_error_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->data = (u_char *) ctx->reason;
-    v->len = ngx_strlen(ctx->reason);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_llmgw_variable_set(v, (u_char *) ctx->reason,
+                                       ngx_strlen(ctx->reason));
 }
 
 
@@ -1249,17 +1245,12 @@ ngx_http_llmgw_cache_variable(ngx_http_request_t *r,
     }
 
     if (ctx->cache_hit) {
-        ngx_str_set(v, "HIT");
-
-    } else {
-        ngx_str_set(v, "MISS");
+        return ngx_http_llmgw_variable_set(v, (u_char *) "HIT",
+                                           sizeof("HIT") - 1);
     }
 
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_llmgw_variable_set(v, (u_char *) "MISS",
+                                       sizeof("MISS") - 1);
 }
 
 
