@@ -527,8 +527,10 @@ ngx_http_llmgw_find_token(ngx_http_request_t *r,
                 i = 0;
             }
 
+            /* names are kept lowercase: a plain compare, no case folding */
+
             if (h[i].key.len != name[n].len
-                || ngx_strncasecmp(h[i].key.data, name[n].data, name[n].len)
+                || ngx_memcmp(h[i].lowcase_key, name[n].data, name[n].len)
                    != 0)
             {
                 continue;
@@ -549,8 +551,7 @@ ngx_http_llmgw_find_token(ngx_http_request_t *r,
         last = p + value.len;
 
         if (name[n].len == sizeof("authorization") - 1
-            && ngx_strncasecmp(name[n].data, (u_char *) "authorization",
-                               name[n].len) == 0)
+            && ngx_memcmp(name[n].data, "authorization", name[n].len) == 0)
         {
             if (value.len < sizeof("Bearer ") - 1
                 || ngx_strncasecmp(p, (u_char *) "Bearer ",
@@ -1596,7 +1597,25 @@ ngx_http_llmgw_set_token_header(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    return ngx_http_llmgw_set_str_list(cf, cmd, conf);
+    if (ngx_http_llmgw_set_str_list(cf, cmd, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* lowercase, as nginx keeps each request header's lowcase_key */
+
+    value = llcf->token_headers->elts;
+
+    for (i = 0; i < llcf->token_headers->nelts; i++) {
+        p = ngx_pnalloc(cf->pool, value[i].len);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_strlow(p, value[i].data, value[i].len);
+        value[i].data = p;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

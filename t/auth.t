@@ -537,3 +537,21 @@ location = /t {
 ok
 --- response_headers
 X-Claims: finance|a,b|3|text audio|allowed
+
+
+
+=== TEST 31: header names match whatever their case, in config and request
+--- config
+location = /t {
+    llmgw_auth jwt;
+    llmgw_token_header X-Goog-Api-Key;
+    llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
+    alias html/ok.txt;
+    add_header X-Sub $llmgw_sub always;
+}
+--- more_headers eval
+"x-GOOG-api-KEY: " . llmgw_token(key => 'rsa', sub => 'gemini-sdk')
+--- response_body
+ok
+--- response_headers
+X-Sub: gemini-sdk
