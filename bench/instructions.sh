@@ -1,0 +1,85 @@
+#!/bin/bash
+# Copyright (C) llmgw authors
+#
+# Instructions per request, counted by callgrind: a figure that does not
+# move with the machine's load, next to the wall-clock rows of make bench.
+#
+#   bench/instructions.sh NGINX PREFIX PORT TOKENS_DIR
+#
+# PREFIX holds the bench's nginx.conf (its server stopped).  The server
+# runs under callgrind as one process, counting only what happens inside
+# ngx_process_events_and_timers (start and exit are left out), for N
+# requests (LLMGW_BENCH_CG_REQUESTS, default 1000) of row a (no auth),
+# b (RS256, cached) and c (RS256, uncached, distinct tokens).  The same
+# is done to `openssl speed rsa2048` around RSA_public_decrypt (the RSA
+# operation under both its verify and the gateway's), so row c's added
+# instructions are set against those of one RSA-2048 verification on the
+# same code paths of the same libcrypto.
+
+set -euo pipefail
+
+nginx=$1
+prefix=$2
+port=$3
+tokens=$4
+root=$(cd "$(dirname "$0")/.." && pwd)
+n=${LLMGW_BENCH_CG_REQUESTS:-1000}
+out=$prefix/callgrind
+python=/usr/bin/python3
+
+rm -rf "$out"
+mkdir -p "$out"
+
+# row name, path, token file -> instructions per request
+count_row() {
+    local name=$1 path=$2 file=$3 vg i total
+
+    valgrind --tool=callgrind --toggle-collect=ngx_process_events_and_timers \
+        --callgrind-out-file="$out/$name.out" \
+        "$nginx" -p "$prefix" -c "$prefix/nginx.conf" \
+        -e "$prefix/logs/error.log" -g 'daemon off; master_process off;' \
+        2> "$out/$name.log" &
+    vg=$!
+
+    for i in $(seq 300); do
+        if curl -s -o /dev/null "http://127.0.0.1:$port/plain"; then
+            break
+        fi
+        sleep 0.1
+    done
+
+    "$python" "$root/bench/requests.py" "$port" "$path" "$file" "$n"
+
+    kill -QUIT "$vg"
+    wait "$vg" || true
+
+    total=$(awk '/^summary:|^totals:/ { print $2; exit }' "$out/$name.out")
+    awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }'
+}
+
+a=$(count_row a /plain "$tokens/rs256-one")
+b=$(count_row b /jwt/cached "$tokens/rs256-one")
+c=$(count_row c /jwt/uncached "$tokens/rs256")
+
+# one RSA-2048 verification as openssl speed does it
+valgrind --tool=callgrind --toggle-collect=RSA_public_decrypt \
+    --callgrind-out-file="$out/speed.out" \
+    openssl speed -seconds 1 rsa2048 > "$out/speed.txt" 2>&1
+
+# "Doing 2048 bits public rsa's for 1s: 2003 2048 bits public RSA's in 1.00s"
+verifies=$(awk '/public RSA.s in/ { for (i = 1; i <= NF; i++)
+                    if ($i ~ /:$/) { print $(i + 1); exit } }' \
+           "$out/speed.txt")
+speed=$(awk '/^summary:|^totals:/ { print $2; exit }' "$out/speed.out")
+
+awk -v a="$a" -v b="$b" -v c="$c" -v s="$speed" -v v="$verifies" \
+    -v n="$n" 'BEGIN {
+    verify = s / v
+    printf "\ninstructions per request (callgrind, %d requests a row):\n", n
+    printf "%-18s %10d\n", "a:no-auth", a
+    printf "%-18s %10d   added %7d\n", "b:RS256-cached", b, b - a
+    printf "%-18s %10d   added %7d = %.2fx one RSA-2048 verify\n",
+           "c:RS256-uncached", c, c - a, (c - a) / verify
+    printf "openssl speed rsa2048, inside RSA_public_decrypt: %d" \
+           " instructions a verify (%d verifies)\n", verify, v
+}'
