@@ -165,8 +165,10 @@ stop_all() {
         -e "$work/prefix/logs/error.log" -s quit 2>/dev/null || true
     "$nginx" -p "$work/upstream" -c "$work/upstream/nginx.conf" \
         -e "$work/upstream/logs/error.log" -s quit 2>/dev/null || true
-    [ -f "$work/mock.pid" ] && kill "$(cat "$work/mock.pid")" 2>/dev/null
-    true
+    if [ -f "$work/mock.pid" ]; then
+        kill "$(cat "$work/mock.pid")" 2>/dev/null || true
+        rm -f "$work/mock.pid"
+    fi
 }
 trap stop_all EXIT
 
