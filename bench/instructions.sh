@@ -30,6 +30,11 @@ python=/usr/bin/python3
 rm -rf "$out"
 mkdir -p "$out"
 
+# the instructions a callgrind output file counted
+cg_total() {
+    awk '/^summary:|^totals:/ { print $2; exit }' "$1"
+}
+
 # row name, path, token file -> instructions per request
 count_row() {
     local name=$1 path=$2 file=$3 vg i total
@@ -53,7 +58,7 @@ count_row() {
     kill -QUIT "$vg"
     wait "$vg" || true
 
-    total=$(awk '/^summary:|^totals:/ { print $2; exit }' "$out/$name.out")
+    total=$(cg_total "$out/$name.out")
     awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }'
 }
 
@@ -70,7 +75,7 @@ valgrind --tool=callgrind --toggle-collect=RSA_public_decrypt \
 verifies=$(awk '/public RSA.s in/ { for (i = 1; i <= NF; i++)
                     if ($i ~ /:$/) { print $(i + 1); exit } }' \
            "$out/speed.txt")
-speed=$(awk '/^summary:|^totals:/ { print $2; exit }' "$out/speed.out")
+speed=$(cg_total "$out/speed.out")
 
 awk -v a="$a" -v b="$b" -v c="$c" -v s="$speed" -v v="$verifies" \
     -v n="$n" 'BEGIN {

@@ -286,6 +286,11 @@ awk -v verify="$verify" '
                 l_cpu = l_cpu " " cpu[k, r]
                 l_add = l_add " " cpu[k, r] - cpu[k, base]
             }
+            if (l_rps == "") {
+                # LLMGW_BENCH_ONLY left out the row it is compared with
+                printf "%-18s (no %s row to compare with)\n", r, base
+                continue
+            }
             m_ratio = median(l_ratio); rlo = lo; rhi = hi
             printf "%-18s %9.0f %7.3f %13s %9s %8.1f %8.1f\n", r,
                    median(l_rps), m_ratio,
