@@ -321,7 +321,8 @@ awk '
                 l_ratio = l_ratio " " rps[k, r] / rps[k, base]
                 l_cpu = l_cpu " " cpu[k, r]
                 l_add = l_add " " cpu[k, r] - cpu[k, base]
-                l_x = l_x " " (cpu[k, r] - cpu[k, base]) / verify[k]
+                if (verify[k] > 0)
+                    l_x = l_x " " (cpu[k, r] - cpu[k, base]) / verify[k]
             }
             if (l_rps == "") {
                 # LLMGW_BENCH_ONLY left out the row it is compared with
@@ -343,9 +344,10 @@ awk '
                " rounds, (low-high) the extreme rounds\n"
         printf "us/req: nginx worker CPU per request (user + system," \
                " /proc); added: above the baseline row\n"
+        m_verify = median(l_verify); vlo = lo; vhi = hi
         printf "xRSA: added / the round'"'"'s openssl speed rsa2048 verify," \
                " on the worker'"'"'s CPU: median %.1f us (%.1f-%.1f)\n",
-               median(l_verify), lo, hi
+               m_verify, vlo, vhi
         if (m_x != "") {
             printf "row c: %.2fx one RSA-2048 verify (rounds %.2f-%.2f);" \
                    " target <= 1.30x\n", m_x, xlo, xhi
@@ -359,7 +361,7 @@ awk '
 # library it landed in.  Sampling slows the worker a little, so these
 # figures sit a few percent above the table's.
 profile_row() {     # row name, url, token file -> "row library us" lines
-    local name=$1 url=$2 tokens=$3 data=$work/perf-${1%%:*}.data out n rec
+    local name=$1 url=$2 tokens=$3 data=$work/perf-$1.data out n rec
 
     perf record -q -e cpu-clock -F 2000 -p "$(worker_pid)" -o "$data" \
         > /dev/null 2>&1 &
