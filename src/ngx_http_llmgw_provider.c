@@ -205,7 +205,8 @@ static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_gemini_media[] =
 };
 
 
-static ngx_http_llmgw_provider_api_set_t  ngx_http_llmgw_provider_azure_sets[] =
+static ngx_http_llmgw_provider_api_set_t
+    ngx_http_llmgw_provider_azure_sets[] =
 {
     { ngx_string("/openai"), ngx_http_llmgw_provider_azure_apis },
     { ngx_string("/openai/v1"), ngx_http_llmgw_provider_openai_apis },
@@ -214,7 +215,8 @@ static ngx_http_llmgw_provider_api_set_t  ngx_http_llmgw_provider_azure_sets[] =
 };
 
 
-static ngx_http_llmgw_provider_api_set_t  ngx_http_llmgw_provider_openai_sets[] =
+static ngx_http_llmgw_provider_api_set_t
+    ngx_http_llmgw_provider_openai_sets[] =
 {
     { ngx_string("/v1"), ngx_http_llmgw_provider_openai_apis },
     { ngx_null_string, NULL }
@@ -229,7 +231,8 @@ static ngx_http_llmgw_provider_api_set_t
 };
 
 
-static ngx_http_llmgw_provider_api_set_t  ngx_http_llmgw_provider_gemini_sets[] =
+static ngx_http_llmgw_provider_api_set_t
+    ngx_http_llmgw_provider_gemini_sets[] =
 {
     { ngx_string("/v1beta"), ngx_http_llmgw_provider_gemini_apis },
     { ngx_string("/v1"), ngx_http_llmgw_provider_gemini_apis },
