@@ -164,4 +164,24 @@ typedef struct {
 } ngx_http_llmgw_cache_entry_t;
 
 
+/* what llmgw_pass forwards a request as, for the access checks */
+
+typedef struct {
+    ngx_str_t                  provider;     /* adapter, "azure_openai" ... */
+    ngx_str_t                  api;          /* API kind, "chat" ...;
+                                                empty: unknown */
+} ngx_http_llmgw_api_t;
+
+
+/*
+ * What llmgw_pass will forward the request as: NGX_OK with *api set;
+ * NGX_DECLINED when the location has no llmgw_pass provider;
+ * NGX_HTTP_BAD_REQUEST when the path cannot be forwarded (ambiguous);
+ * NGX_ERROR.  Computed once a request and kept in llmgw_pass's ctx, which
+ * the content handler then reuses (it must not compute twice or differ).
+ */
+ngx_int_t ngx_http_llmgw_pass_api(ngx_http_request_t *r,
+    ngx_http_llmgw_api_t *api);
+
+
 #endif /* _NGX_HTTP_LLMGW_H_INCLUDED_ */
