@@ -146,6 +146,8 @@ static void *ngx_http_llmgw_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_llmgw_merge_checks(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf, ngx_http_llmgw_loc_conf_t *prev);
 static char *ngx_http_llmgw_merge_scopes(ngx_conf_t *cf,
     ngx_http_llmgw_loc_conf_t *conf);
 static ngx_array_t *ngx_http_llmgw_resolve_scopes(ngx_conf_t *cf,
@@ -1574,7 +1576,10 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->claims.audience_claims,
                              prev->claims.audience_claims, NULL);
     ngx_conf_merge_ptr_value(conf->claims.typs, prev->claims.typs, NULL);
-    ngx_conf_merge_ptr_value(conf->claims.checks, prev->claims.checks, NULL);
+
+    if (ngx_http_llmgw_merge_checks(cf, conf, prev) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_ptr_value(conf->claims.amr, prev->claims.amr, NULL);
     ngx_conf_merge_sec_value(conf->claims.leeway, prev->claims.leeway, 0);
     ngx_conf_merge_value(conf->claims.require_exp, prev->claims.require_exp,
@@ -1646,6 +1651,50 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              ? NULL : conf->audiences;
 
     return ngx_http_llmgw_merge_scopes(cf, conf);
+}
+
+
+/*
+ * Claim checks add up across levels, unlike nginx's list directives: a
+ * location that adds "llmgw_jwt_require_claim sub" inside a server that
+ * includes an IdP recipe must not lose the recipe's "token_use access",
+ * which keeps ID tokens out.  A check only ever refuses more.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_merge_checks(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf,
+    ngx_http_llmgw_loc_conf_t *prev)
+{
+    ngx_array_t  *a, *outer;
+
+    outer = (prev->claims.checks == NGX_CONF_UNSET_PTR) ? NULL
+                                                        : prev->claims.checks;
+
+    if (conf->claims.checks == NGX_CONF_UNSET_PTR) {
+        conf->claims.checks = outer;
+        return NGX_OK;
+    }
+
+    if (outer == NULL || outer->nelts == 0) {
+        return NGX_OK;
+    }
+
+    a = ngx_array_create(cf->pool, outer->nelts + conf->claims.checks->nelts,
+                         sizeof(ngx_http_llmgw_claim_check_t));
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_array_push_n(a, outer->nelts), outer->elts,
+               outer->nelts * sizeof(ngx_http_llmgw_claim_check_t));
+    ngx_memcpy(ngx_array_push_n(a, conf->claims.checks->nelts),
+               conf->claims.checks->elts,
+               conf->claims.checks->nelts
+               * sizeof(ngx_http_llmgw_claim_check_t));
+
+    conf->claims.checks = a;
+
+    return NGX_OK;
 }
 
 
