@@ -41,6 +41,8 @@ typedef struct {
     ngx_uint_t                     algs;
     ngx_array_t                   *keys;     /* ngx_http_llmgw_key_t */
     ngx_http_llmgw_jwks_t         *jwks;
+    ngx_array_t                   *issuers;  /* ngx_str_t; NULL: any */
+    ngx_array_t                   *audiences;       /* likewise */
     ngx_http_llmgw_claims_conf_t   claims;
     size_t                         max_token_size;
     ngx_array_t                   *scope_names;     /* ngx_str_t */
@@ -115,8 +117,10 @@ static ngx_int_t ngx_http_llmgw_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_cache_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_claim_path_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_claim_value(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, ngx_str_t *name);
+    ngx_http_variable_value_t *v, ngx_http_llmgw_claim_path_t *path);
 static ngx_http_llmgw_ctx_t *ngx_http_llmgw_verified_ctx(
     ngx_http_request_t *r);
 
@@ -126,6 +130,7 @@ static char *ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_llmgw_merge_scopes(ngx_conf_t *cf,
     ngx_http_llmgw_loc_conf_t *conf);
+static ngx_array_t *ngx_http_llmgw_default_scope_claims(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_init(ngx_conf_t *cf);
 static void ngx_http_llmgw_exit(ngx_cycle_t *cycle);
 
@@ -133,6 +138,23 @@ static char *ngx_http_llmgw_scopes_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_set_str_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_set_any_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_set_typ(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_set_claim_paths(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_set_claim_check(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_set_scope_claim(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_claim_variable_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_llmgw_claim_path(ngx_conf_t *cf, ngx_str_t *text,
+    ngx_http_llmgw_claim_path_t *path);
+static ngx_int_t ngx_http_llmgw_push_check(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *path, ngx_str_t *values,
+    ngx_uint_t nvalues);
 static char *ngx_http_llmgw_set_token_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -157,6 +179,13 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
     { ngx_string("llmgw_scopes"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_NOARGS,
       ngx_http_llmgw_scopes_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_claim_variable"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_llmgw_claim_variable_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -212,30 +241,44 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
 
     { ngx_string("llmgw_jwt_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_llmgw_set_str_list,
+      ngx_http_llmgw_set_any_list,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_llmgw_loc_conf_t, claims.issuers),
+      offsetof(ngx_http_llmgw_loc_conf_t, issuers),
       NULL },
 
     { ngx_string("llmgw_jwt_audience"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_llmgw_set_str_list,
+      ngx_http_llmgw_set_any_list,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_llmgw_loc_conf_t, claims.audiences),
+      offsetof(ngx_http_llmgw_loc_conf_t, audiences),
+      NULL },
+
+    { ngx_string("llmgw_jwt_audience_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_claim_paths,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, claims.audience_claims),
       NULL },
 
     { ngx_string("llmgw_jwt_typ"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_llmgw_set_str_list,
+      ngx_http_llmgw_set_typ,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llmgw_loc_conf_t, claims.typs),
       NULL },
 
     { ngx_string("llmgw_jwt_require_claim"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_llmgw_set_str_list,
+      ngx_http_llmgw_set_claim_check,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_llmgw_loc_conf_t, claims.required),
+      0,
+      NULL },
+
+    { ngx_string("llmgw_jwt_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_llmgw_set_claim_check,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      1,
       NULL },
 
     { ngx_string("llmgw_jwt_mfa"),
@@ -275,9 +318,9 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
 
     { ngx_string("llmgw_scope_claim"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_llmgw_set_str_list,
+      ngx_http_llmgw_set_scope_claim,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_llmgw_loc_conf_t, scope_source.claims),
+      0,
       NULL },
 
     { ngx_string("llmgw_scope_prefix"),
@@ -361,9 +404,10 @@ static ngx_http_variable_t  ngx_http_llmgw_vars[] = {
 
 
 static ngx_str_t  ngx_http_llmgw_default_header = ngx_string("authorization");
-static ngx_str_t  ngx_http_llmgw_default_scope_claims[] = {
+static ngx_str_t  ngx_http_llmgw_default_scope_claim_names[] = {
     ngx_string("scope"),
-    ngx_string("scp")
+    ngx_string("scp"),
+    ngx_null_string
 };
 
 
@@ -1095,9 +1139,12 @@ static ngx_int_t
 ngx_http_llmgw_sub_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t  name = ngx_string("sub");
+    ngx_str_t                    name = ngx_string("sub");
+    ngx_http_llmgw_claim_path_t  path;
 
-    return ngx_http_llmgw_claim_value(r, v, &name);
+    ngx_http_llmgw_claim_path_single(&path, &name);
+
+    return ngx_http_llmgw_claim_value(r, v, &path);
 }
 
 
@@ -1107,12 +1154,26 @@ ngx_http_llmgw_claim_variable(ngx_http_request_t *r,
 {
     ngx_str_t *var = (ngx_str_t *) data;
 
-    ngx_str_t  name;
+    ngx_str_t                    name;
+    ngx_http_llmgw_claim_path_t  path;
 
     name.data = var->data + sizeof("llmgw_claim_") - 1;
     name.len = var->len - (sizeof("llmgw_claim_") - 1);
 
-    return ngx_http_llmgw_claim_value(r, v, &name);
+    ngx_http_llmgw_claim_path_single(&path, &name);
+
+    return ngx_http_llmgw_claim_value(r, v, &path);
+}
+
+
+/* a variable of "llmgw_claim_variable": data is its parsed claim path */
+
+static ngx_int_t
+ngx_http_llmgw_claim_path_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    return ngx_http_llmgw_claim_value(r, v,
+                                      (ngx_http_llmgw_claim_path_t *) data);
 }
 
 
@@ -1120,7 +1181,7 @@ ngx_http_llmgw_claim_variable(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_llmgw_claim_value(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, ngx_str_t *name)
+    ngx_http_variable_value_t *v, ngx_http_llmgw_claim_path_t *path)
 {
     ngx_int_t              rc;
     ngx_str_t              value;
@@ -1133,7 +1194,7 @@ ngx_http_llmgw_claim_value(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    rc = ngx_http_llmgw_claim_text(r->pool, ctx->claims, name, &value);
+    rc = ngx_http_llmgw_claim_text(r->pool, ctx->claims, path, &value);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -1302,10 +1363,11 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->algs = NGX_CONF_UNSET_UINT;
     conf->keys = NGX_CONF_UNSET_PTR;
     conf->jwks = NGX_CONF_UNSET_PTR;
-    conf->claims.issuers = NGX_CONF_UNSET_PTR;
-    conf->claims.audiences = NGX_CONF_UNSET_PTR;
+    conf->issuers = NGX_CONF_UNSET_PTR;
+    conf->audiences = NGX_CONF_UNSET_PTR;
+    conf->claims.audience_claims = NGX_CONF_UNSET_PTR;
     conf->claims.typs = NGX_CONF_UNSET_PTR;
-    conf->claims.required = NGX_CONF_UNSET_PTR;
+    conf->claims.checks = NGX_CONF_UNSET_PTR;
     conf->claims.amr = NGX_CONF_UNSET_PTR;
     conf->claims.leeway = NGX_CONF_UNSET;
     conf->claims.require_exp = NGX_CONF_UNSET;
@@ -1347,13 +1409,14 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_LLMGW_ALGS_ALL);
     ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
     ngx_conf_merge_ptr_value(conf->jwks, prev->jwks, NULL);
-    ngx_conf_merge_ptr_value(conf->claims.issuers, prev->claims.issuers,
-                             NULL);
-    ngx_conf_merge_ptr_value(conf->claims.audiences, prev->claims.audiences,
-                             NULL);
+    ngx_conf_merge_ptr_value(conf->issuers, prev->issuers,
+                             NGX_CONF_UNSET_PTR);
+    ngx_conf_merge_ptr_value(conf->audiences, prev->audiences,
+                             NGX_CONF_UNSET_PTR);
+    ngx_conf_merge_ptr_value(conf->claims.audience_claims,
+                             prev->claims.audience_claims, NULL);
     ngx_conf_merge_ptr_value(conf->claims.typs, prev->claims.typs, NULL);
-    ngx_conf_merge_ptr_value(conf->claims.required, prev->claims.required,
-                             NULL);
+    ngx_conf_merge_ptr_value(conf->claims.checks, prev->claims.checks, NULL);
     ngx_conf_merge_ptr_value(conf->claims.amr, prev->claims.amr, NULL);
     ngx_conf_merge_sec_value(conf->claims.leeway, prev->claims.leeway, 0);
     ngx_conf_merge_value(conf->claims.require_exp, prev->claims.require_exp,
@@ -1368,15 +1431,10 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->scope_source.claims == NGX_CONF_UNSET_PTR) {
         if (prev->scope_source.claims == NGX_CONF_UNSET_PTR) {
-            a = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
-            if (a == NULL) {
+            prev->scope_source.claims = ngx_http_llmgw_default_scope_claims(cf);
+            if (prev->scope_source.claims == NULL) {
                 return NGX_CONF_ERROR;
             }
-
-            ngx_memcpy(ngx_array_push_n(a, 2),
-                       ngx_http_llmgw_default_scope_claims,
-                       sizeof(ngx_http_llmgw_default_scope_claims));
-            prev->scope_source.claims = a;
         }
 
         conf->scope_source.claims = prev->scope_source.claims;
@@ -1397,6 +1455,34 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"llmgw_jwt_keys\" or \"llmgw_jwt_jwks\"");
         return NGX_CONF_ERROR;
     }
+
+    /*
+     * RFC 9068 section 4 and RFC 8725 sections 3.8-3.9: a resource server
+     * checks both; accepting any issuer or audience must be said.
+     */
+
+    if (conf->auth == NGX_HTTP_LLMGW_AUTH_JWT
+        && conf->issuers == NGX_CONF_UNSET_PTR)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_auth jwt\" needs \"llmgw_jwt_issuer\": "
+                           "the issuers accepted, or \"any\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->auth == NGX_HTTP_LLMGW_AUTH_JWT
+        && conf->audiences == NGX_CONF_UNSET_PTR)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_auth jwt\" needs \"llmgw_jwt_audience\": "
+                           "the audiences accepted, or \"any\"");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->claims.issuers = (conf->issuers == NGX_CONF_UNSET_PTR)
+                           ? NULL : conf->issuers;
+    conf->claims.audiences = (conf->audiences == NGX_CONF_UNSET_PTR)
+                             ? NULL : conf->audiences;
 
     return ngx_http_llmgw_merge_scopes(cf, conf);
 }
@@ -1483,6 +1569,34 @@ ngx_http_llmgw_merge_scopes(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
 }
 
 
+/* "scope" (RFC 8693, RFC 9068) and "scp" (Entra ID, Okta), no prefix */
+
+static ngx_array_t *
+ngx_http_llmgw_default_scope_claims(ngx_conf_t *cf)
+{
+    ngx_str_t                     *name;
+    ngx_array_t                   *a;
+    ngx_http_llmgw_scope_claim_t  *sc;
+
+    a = ngx_array_create(cf->pool, 2, sizeof(ngx_http_llmgw_scope_claim_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    for (name = ngx_http_llmgw_default_scope_claim_names; name->len; name++) {
+        sc = ngx_array_push(a);
+        if (sc == NULL) {
+            return NULL;
+        }
+
+        ngx_memzero(sc, sizeof(ngx_http_llmgw_scope_claim_t));
+        ngx_http_llmgw_claim_path_single(&sc->path, name);
+    }
+
+    return a;
+}
+
+
 static ngx_int_t
 ngx_http_llmgw_init(ngx_conf_t *cf)
 {
@@ -1564,6 +1678,326 @@ ngx_http_llmgw_set_str_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         *s = value[i];
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "llmgw_jwt_issuer any | VALUE ...", "llmgw_jwt_audience" alike: NULL is
+ * "any", said alone; values may be added by repeating the directive.
+ */
+
+static char *
+ngx_http_llmgw_set_any_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 3 && ngx_strncmp(value[i].data, "any", 3) == 0) {
+            break;
+        }
+    }
+
+    if (i == cf->args->nelts) {
+        if (*a == NULL) {
+            return "cannot add values to \"any\"";
+        }
+
+        return ngx_http_llmgw_set_str_list(cf, cmd, conf);
+    }
+
+    if (*a == NULL) {
+        return "is duplicate";
+    }
+
+    if (cf->args->nelts != 2 || *a != NGX_CONF_UNSET_PTR) {
+        return "takes \"any\" alone";
+    }
+
+    *a = NULL;
+
+    return NGX_CONF_OK;
+}
+
+
+/* stored normalized, as the token's typ is compared */
+
+static char *
+ngx_http_llmgw_set_typ(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (ngx_http_llmgw_set_str_list(cf, cmd, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = llcf->claims.typs->elts;
+
+    for (i = 0; i < llcf->claims.typs->nelts; i++) {
+        ngx_http_llmgw_typ_normalize(&value[i]);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a claim path of the configuration; nginx -t names what is wrong */
+
+static ngx_int_t
+ngx_http_llmgw_claim_path(ngx_conf_t *cf, ngx_str_t *text,
+    ngx_http_llmgw_claim_path_t *path)
+{
+    ngx_int_t    rc;
+    const char  *err;
+
+    rc = ngx_http_llmgw_claim_path_parse(cf->pool, text, path, &err);
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid claim path \"%V\": it %s", text, err);
+    }
+
+    return rc;
+}
+
+
+/* "llmgw_jwt_audience_claim PATH ...": claim paths appended to a list */
+
+static char *
+ngx_http_llmgw_set_claim_paths(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_array_t                 **a;
+    ngx_http_llmgw_claim_path_t  *path;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a == NGX_CONF_UNSET_PTR) {
+        *a = ngx_array_create(cf->pool, 2,
+                              sizeof(ngx_http_llmgw_claim_path_t));
+        if (*a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        path = ngx_array_push(*a);
+        if (path == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_llmgw_claim_path(cf, &value[i], path) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "llmgw_jwt_require_claim PATH ..." (cmd->offset 0: each path a presence
+ * check) and "llmgw_jwt_claim PATH VALUE ..." (1: one check, any of the
+ * values); both add to the location's one list of checks.
+ */
+
+static char *
+ngx_http_llmgw_set_claim_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    if (cmd->offset) {
+        if (ngx_http_llmgw_push_check(cf, llcf, &value[1], &value[2],
+                                      cf->args->nelts - 2)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_http_llmgw_push_check(cf, llcf, &value[i], NULL, 0)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_push_check(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *llcf,
+    ngx_str_t *path, ngx_str_t *values, ngx_uint_t nvalues)
+{
+    ngx_str_t                     *v;
+    ngx_http_llmgw_claim_check_t  *check;
+
+    if (llcf->claims.checks == NGX_CONF_UNSET_PTR) {
+        llcf->claims.checks = ngx_array_create(cf->pool, 2,
+                                         sizeof(ngx_http_llmgw_claim_check_t));
+        if (llcf->claims.checks == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    check = ngx_array_push(llcf->claims.checks);
+    if (check == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(check, sizeof(ngx_http_llmgw_claim_check_t));
+
+    if (ngx_http_llmgw_claim_path(cf, path, &check->path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&check->values, cf->pool, nvalues ? nvalues : 1,
+                       sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (nvalues) {
+        v = ngx_array_push_n(&check->values, nvalues);
+        if (v == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(v, values, nvalues * sizeof(ngx_str_t));
+    }
+
+    return ngx_http_llmgw_claim_check_init(cf->pool, check);
+}
+
+
+/*
+ * "llmgw_scope_claim PATH ... [prefix=PREFIX]": the prefix applies to the
+ * claims of this line only (Cognito's "scope" carries the resource
+ * server's, its "cognito:groups" none); "prefix=" alone says "none".
+ */
+
+static char *
+ngx_http_llmgw_set_scope_claim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t                     *value, prefix;
+    ngx_uint_t                     i, n, own;
+    ngx_http_llmgw_scope_claim_t  *sc;
+
+    value = cf->args->elts;
+    n = cf->args->nelts;
+    own = 0;
+    ngx_str_null(&prefix);
+
+    if (value[n - 1].len >= sizeof("prefix=") - 1
+        && ngx_strncmp(value[n - 1].data, "prefix=", sizeof("prefix=") - 1)
+           == 0)
+    {
+        own = 1;
+        prefix.data = value[n - 1].data + sizeof("prefix=") - 1;
+        prefix.len = value[n - 1].len - (sizeof("prefix=") - 1);
+        n--;
+
+        if (n == 1) {
+            return "names no claim";
+        }
+    }
+
+    if (llcf->scope_source.claims == NGX_CONF_UNSET_PTR) {
+        llcf->scope_source.claims = ngx_array_create(cf->pool, 2,
+                                         sizeof(ngx_http_llmgw_scope_claim_t));
+        if (llcf->scope_source.claims == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 1; i < n; i++) {
+        sc = ngx_array_push(llcf->scope_source.claims);
+        if (sc == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(sc, sizeof(ngx_http_llmgw_scope_claim_t));
+
+        if (ngx_http_llmgw_claim_path(cf, &value[i], &sc->path) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        sc->prefix = prefix;
+        sc->own_prefix = own;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "llmgw_claim_variable $name PATH": a variable of any claim, nested too */
+
+static char *
+ngx_http_llmgw_claim_variable_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t                    *value, name;
+    ngx_http_variable_t          *var;
+    ngx_http_llmgw_claim_path_t  *path;
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '$') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid variable name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data + 1;
+    name.len = value[1].len - 1;
+
+    path = ngx_palloc(cf->pool, sizeof(ngx_http_llmgw_claim_path_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llmgw_claim_path(cf, &value[2], path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    var->get_handler = ngx_http_llmgw_claim_path_variable;
+    var->data = (uintptr_t) path;
 
     return NGX_CONF_OK;
 }

@@ -13,6 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_upstream.h"
 
 
@@ -23,6 +24,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_llmgw_pass_handler(ngx_http_request_t *r);
+static ngx_http_llmgw_pass_ctx_t *ngx_http_llmgw_pass_get_ctx(
+    ngx_http_request_t *r, ngx_http_llmgw_pass_loc_conf_t *llcf);
 static ngx_int_t ngx_http_llmgw_pass_target(ngx_http_request_t *r,
     ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_http_llmgw_pass_ctx_t *ctx);
 
@@ -34,6 +37,8 @@ static ngx_str_t *ngx_http_llmgw_pass_error_body(ngx_uint_t status);
 static ngx_int_t ngx_http_llmgw_pass_provider_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_pass_model_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_pass_api_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_pass_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -335,6 +340,10 @@ static ngx_http_variable_t  ngx_http_llmgw_pass_vars[] = {
       ngx_http_llmgw_pass_model_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llmgw_api"), NULL,
+      ngx_http_llmgw_pass_api_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("llmgw_upstream_outcome"), NULL,
       ngx_http_llmgw_pass_outcome_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -395,14 +404,12 @@ ngx_http_llmgw_pass_handler(ngx_http_request_t *r)
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_pass_ctx_t));
+    ctx = ngx_http_llmgw_pass_get_ctx(r, llcf);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_set_ctx(r, ctx, ngx_http_llmgw_pass_module);
-
-    rc = ngx_http_llmgw_pass_target(r, llcf, ctx);
+    rc = ctx->target_rc;
 
     if (rc != NGX_OK) {
         ctx->json_error = rc;
@@ -448,11 +455,78 @@ ngx_http_llmgw_pass_handler(ngx_http_request_t *r)
 }
 
 
+ngx_int_t
+ngx_http_llmgw_pass_api(ngx_http_request_t *r, ngx_http_llmgw_api_t *api)
+{
+    ngx_http_llmgw_pass_ctx_t       *ctx;
+    ngx_http_llmgw_pass_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
+
+    if (llcf->upstream.upstream == NULL || llcf->provider == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_llmgw_pass_get_ctx(r, llcf);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    switch (ctx->target_rc) {
+
+    case NGX_OK:
+        api->provider = llcf->provider->name;
+        api->api = ctx->api;
+        return NGX_OK;
+
+    case NGX_HTTP_BAD_REQUEST:
+        return NGX_HTTP_BAD_REQUEST;
+
+    default:
+        return NGX_ERROR;
+    }
+}
+
+
+/*
+ * The request's ctx, its target computed on the first call: by the access
+ * checks (ngx_http_llmgw_pass_api), a variable, or the content handler,
+ * which then forwards exactly what the access checks classified.
+ */
+
+static ngx_http_llmgw_pass_ctx_t *
+ngx_http_llmgw_pass_get_ctx(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_loc_conf_t *llcf)
+{
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_pass_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_llmgw_pass_module);
+    }
+
+    if (!ctx->target_done) {
+        ctx->target_rc = ngx_http_llmgw_pass_target(r, llcf, ctx);
+        ctx->target_done = 1;
+    }
+
+    return ctx;
+}
+
+
 /*
  * The path and query that go to the provider: the client's request target
  * as sent (r->unparsed_uri, not the decoded $uri: Bedrock model ids carry
  * "%3A"), the location's prefix replaced by the URL's path, credential
- * query parameters removed.
+ * query parameters removed; and its API kind, classified from the path as
+ * the client sent it after the prefix (the URL's path is configuration).
+ * The one place the path is computed and checked.
  */
 
 static ngx_int_t
@@ -493,13 +567,20 @@ ngx_http_llmgw_pass_target(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    if (ngx_http_llmgw_provider_check_path(path.data, path.len) != NGX_OK) {
+    if (ngx_http_llmgw_provider_check_path(llcf->provider, path.data,
+                                           path.len)
+        != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "llmgw_pass: the request path has a dot segment, an "
-                      "encoded dot, backslash or NUL, or a byte that has "
-                      "no place in a request line, refused");
+                      "llmgw_pass: the request path has a dot or empty "
+                      "segment, an encoded slash, dot, backslash or NUL, "
+                      "a ';', or a byte that has no place in a request "
+                      "line, refused");
         return NGX_HTTP_BAD_REQUEST;
     }
+
+    (void) ngx_http_llmgw_provider_api(llcf->provider, path.data, path.len,
+                                       &ctx->api);
 
     if (llcf->base.len) {
         p = ngx_pnalloc(r->pool, llcf->base.len + path.len);
@@ -767,6 +848,34 @@ ngx_http_llmgw_pass_model_variable(ngx_http_request_t *r,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = model.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_pass_api_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_int_t             rc;
+    ngx_http_llmgw_api_t  api;
+
+    rc = ngx_http_llmgw_pass_api(r, &api);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK || api.api.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = api.api.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = api.api.data;
 
     return NGX_OK;
 }

@@ -45,7 +45,7 @@ if [ "${LLMGW_BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
 fi
 
 rm -rf "$work/prefix" "$work/upstream"
-mkdir -p "$work/prefix/logs" "$work/prefix/html" "$work/tokens" \
+mkdir -p "$work/prefix/logs" "$work/prefix/html" "$work/jwt" \
          "$work/upstream/logs" "$work/upstream/html"
 printf '{"ok":true}\n' > "$work/prefix/html/ok.json"
 printf 'bench-provider-key' > "$work/prefix/provider.key"
@@ -77,10 +77,11 @@ _EOC_
 mint() {    # name, then llmgw-token options
     local name=$1
     shift
-    [ -s "$work/tokens/$name" ] && [ "$(find "$work/tokens/$name" -mmin -50)" ] \
+    [ -s "$work/jwt/$name" ] && [ "$(find "$work/jwt/$name" -mmin -50)" ] \
         && return
-    "$root/tools/llmgw-token" --exp 3600 --scope text "$@" \
-        > "$work/tokens/$name"
+    "$root/tools/llmgw-token" --exp 3600 --scope text \
+        --iss https://idp.example.com/ --aud llmgw "$@" \
+        > "$work/jwt/$name"
 }
 
 echo "bench: minting tokens"
@@ -101,6 +102,8 @@ http {
     access_log off;
     default_type application/json;
     llmgw_token_cache_zone bench_tokens:16m;
+    llmgw_jwt_issuer https://idp.example.com/;
+    llmgw_jwt_audience llmgw;
     keepalive_requests 100000;
 
     upstream bench_upstream {
@@ -265,15 +268,15 @@ echo "bench: ${secs}s a row, ${LLMGW_BENCH_ROUNDS:-5} rounds (medians)," \
 rounds=${LLMGW_BENCH_ROUNDS:-5}
 
 all_rows() {
-    row "a:no-auth" "$base/plain" "$work/tokens/rs256-one"
-    row "b:RS256-cached" "$base/jwt/cached" "$work/tokens/rs256-one"
-    row "c:RS256-uncached" "$base/jwt/uncached" "$work/tokens/rs256"
-    row "d:PS256-uncached" "$base/jwt/uncached" "$work/tokens/ps256"
-    row "d:ES256-uncached" "$base/jwt/uncached" "$work/tokens/es256"
-    row "d:EdDSA-uncached" "$base/jwt/uncached" "$work/tokens/eddsa"
+    row "a:no-auth" "$base/plain" "$work/jwt/rs256-one"
+    row "b:RS256-cached" "$base/jwt/cached" "$work/jwt/rs256-one"
+    row "c:RS256-uncached" "$base/jwt/uncached" "$work/jwt/rs256"
+    row "d:PS256-uncached" "$base/jwt/uncached" "$work/jwt/ps256"
+    row "d:ES256-uncached" "$base/jwt/uncached" "$work/jwt/es256"
+    row "d:EdDSA-uncached" "$base/jwt/uncached" "$work/jwt/eddsa"
     row "e:proxy_pass" "$base/proxy/v1/embeddings" -
     row "f:llmgw_pass" "$base/pass/v1/embeddings" -
-    row "g:full-gateway" "$base/full/v1/embeddings" "$work/tokens/rs256-one"
+    row "g:full-gateway" "$base/full/v1/embeddings" "$work/jwt/rs256-one"
 }
 
 # openssl speed's RSA-2048 verification time, in us, on the worker's CPU:
@@ -381,8 +384,8 @@ profile_row() {     # row name, url, token file -> "row library us" lines
 if [ "${LLMGW_BENCH_PERF:-0}" = 1 ] && ! command -v perf > /dev/null; then
     echo "bench: LLMGW_BENCH_PERF=1 needs perf (Debian's linux-perf)" >&2
 elif [ "${LLMGW_BENCH_PERF:-0}" = 1 ]; then
-    { profile_row a "$base/plain" "$work/tokens/rs256-one"
-      profile_row c "$base/jwt/uncached" "$work/tokens/rs256"; } \
+    { profile_row a "$base/plain" "$work/jwt/rs256-one"
+      profile_row c "$base/jwt/uncached" "$work/jwt/rs256"; } \
     | awk '{ us[$1, $2] = $3; if (!($2 in seen)) { seen[$2] = 1; l[++n] = $2 } }
         END {
             printf "\nworker CPU by library, us a request (perf, cpu-clock):\n"
@@ -444,5 +447,5 @@ if [ "${LLMGW_BENCH_CG:-1}" = 1 ]; then
         sleep 0.1
     done
     "$root/bench/instructions.sh" "$nginx" "$work/prefix" "$port" \
-        "$work/tokens"
+        "$work/jwt"
 fi

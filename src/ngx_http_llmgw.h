@@ -94,13 +94,40 @@ typedef struct {
 } ngx_http_llmgw_jws_t;
 
 
-/* claim checks of a location, see ngx_http_llmgw_claims.c */
+/*
+ * A claim named in configuration: the member names from the top of the
+ * claims down through nested objects (one name for a top-level claim).
+ */
 
 typedef struct {
-    ngx_array_t               *issuers;      /* ngx_str_t, any of; or NULL */
-    ngx_array_t               *audiences;    /* ngx_str_t, any of; or NULL */
-    ngx_array_t               *typs;         /* ngx_str_t, any of; or NULL */
-    ngx_array_t               *required;     /* ngx_str_t claim names */
+    ngx_str_t                 *names;
+    ngx_uint_t                 nnames;
+    ngx_str_t                  text;         /* as configured, for logs */
+} ngx_http_llmgw_claim_path_t;
+
+
+/* a claim that must be present, or equal one of values when any are given */
+
+typedef struct {
+    ngx_http_llmgw_claim_path_t  path;
+    ngx_array_t                  values;     /* ngx_str_t */
+    const char                  *missing;    /* "claim NAME missing" */
+    const char                  *rejected;   /* "claim NAME not accepted" */
+} ngx_http_llmgw_claim_check_t;
+
+
+/*
+ * Claim checks of a location, see ngx_http_llmgw_claims.c.  issuers and
+ * audiences are NULL when any is accepted (said explicitly: "any").
+ */
+
+typedef struct {
+    ngx_array_t               *issuers;      /* ngx_str_t, any of */
+    ngx_array_t               *audiences;    /* ngx_str_t, any of */
+    ngx_array_t               *audience_claims;
+                                  /* claim_path_t read when aud is absent */
+    ngx_array_t               *typs;         /* ngx_str_t, normalized */
+    ngx_array_t               *checks;       /* claim_check_t, all of */
     ngx_array_t               *amr;          /* ngx_str_t, any of; or NULL */
     time_t                     leeway;
     ngx_flag_t                 require_exp;
@@ -135,6 +162,26 @@ typedef struct {
     ngx_str_t                  payload;      /* claims JSON text */
     json_t                    *claims;       /* payload parsed, or NULL */
 } ngx_http_llmgw_cache_entry_t;
+
+
+/* what llmgw_pass forwards a request as, for the access checks */
+
+typedef struct {
+    ngx_str_t                  provider;     /* adapter, "azure_openai" ... */
+    ngx_str_t                  api;          /* API kind, "chat" ...;
+                                                empty: unknown */
+} ngx_http_llmgw_api_t;
+
+
+/*
+ * What llmgw_pass will forward the request as: NGX_OK with *api set;
+ * NGX_DECLINED when the location has no llmgw_pass provider;
+ * NGX_HTTP_BAD_REQUEST when the path cannot be forwarded (ambiguous);
+ * NGX_ERROR.  Computed once a request and kept in llmgw_pass's ctx, which
+ * the content handler then reuses (it must not compute twice or differ).
+ */
+ngx_int_t ngx_http_llmgw_pass_api(ngx_http_request_t *r,
+    ngx_http_llmgw_api_t *api);
 
 
 #endif /* _NGX_HTTP_LLMGW_H_INCLUDED_ */

@@ -18,8 +18,267 @@ static ngx_int_t ngx_http_llmgw_claims_times(ngx_http_llmgw_claims_conf_t *ccf,
 static ngx_uint_t ngx_http_llmgw_str_in(ngx_array_t *list, const char *s,
     size_t len, ngx_uint_t caseless);
 static ngx_uint_t ngx_http_llmgw_json_in(ngx_array_t *list, json_t *value);
+static ngx_uint_t ngx_http_llmgw_json_any_in(ngx_array_t *list, json_t *v);
+static json_t *ngx_http_llmgw_claims_audience(ngx_http_llmgw_claims_conf_t *ccf,
+    json_t *claims);
+static ngx_int_t ngx_http_llmgw_claims_values(ngx_array_t *checks,
+    json_t *claims, const char **reason);
+static ngx_uint_t ngx_http_llmgw_claim_matches(json_t *v, ngx_array_t *values);
+static ngx_uint_t ngx_http_llmgw_claim_scalar_is(json_t *v, ngx_str_t *value);
+static ngx_int_t ngx_http_llmgw_claim_number(ngx_str_t *value, double *d);
+static ngx_int_t ngx_http_llmgw_claim_path_name(ngx_pool_t *pool, u_char **pp,
+    u_char *last, ngx_str_t *name, const char **err);
+static const char *ngx_http_llmgw_claim_reason(ngx_pool_t *pool,
+    ngx_str_t *text, const char *what, size_t len);
 static size_t ngx_http_llmgw_claim_scalar_len(json_t *v);
 static u_char *ngx_http_llmgw_claim_scalar(u_char *p, json_t *v);
+
+
+ngx_int_t
+ngx_http_llmgw_claim_path_parse(ngx_pool_t *pool, ngx_str_t *text,
+    ngx_http_llmgw_claim_path_t *path, const char **err)
+{
+    u_char     *p, *last;
+    ngx_int_t   rc;
+    ngx_str_t  *names;
+    ngx_uint_t  n;
+
+    if (text->len == 0) {
+        *err = "is empty";
+        return NGX_DECLINED;
+    }
+
+    names = ngx_palloc(pool, NGX_HTTP_LLMGW_CLAIM_PATH_MAX * sizeof(ngx_str_t));
+    if (names == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = text->data;
+    last = p + text->len;
+
+    for (n = 0; /* void */ ; n++) {
+
+        if (n == NGX_HTTP_LLMGW_CLAIM_PATH_MAX) {
+            *err = "names more than 8 levels";
+            return NGX_DECLINED;
+        }
+
+        rc = ngx_http_llmgw_claim_path_name(pool, &p, last, &names[n], err);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        if (*p != '.') {
+            *err = "has text after a closing quote";
+            return NGX_DECLINED;
+        }
+
+        if (++p == last) {
+            *err = "ends with a dot";
+            return NGX_DECLINED;
+        }
+    }
+
+    path->names = names;
+    path->nnames = n + 1;
+    path->text = *text;
+
+    return NGX_OK;
+}
+
+
+/* one member name at *pp, plain up to a '.' or double-quoted */
+
+static ngx_int_t
+ngx_http_llmgw_claim_path_name(ngx_pool_t *pool, u_char **pp, u_char *last,
+    ngx_str_t *name, const char **err)
+{
+    u_char  *p, *d;
+
+    p = *pp;
+
+    if (*p != '"') {
+        name->data = p;
+
+        while (p < last && *p != '.') {
+            if (*p == '"' || *p == '\\' || *p < 0x20 || *p == 0x7f) {
+                *err = "has a quote, backslash or control character "
+                       "outside quotes";
+                return NGX_DECLINED;
+            }
+
+            p++;
+        }
+
+        name->len = p - name->data;
+
+        if (name->len == 0) {
+            *err = "has an empty name";
+            return NGX_DECLINED;
+        }
+
+        *pp = p;
+        return NGX_OK;
+    }
+
+    d = ngx_pnalloc(pool, last - p);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->data = d;
+
+    for (p++; /* void */ ; p++) {
+
+        if (p == last) {
+            *err = "has an unterminated quote";
+            return NGX_DECLINED;
+        }
+
+        if (*p == '"') {
+            break;
+        }
+
+        if (*p == '\\') {
+            if (++p == last || (*p != '"' && *p != '\\')) {
+                *err = "has a backslash not before '\"' or '\\'";
+                return NGX_DECLINED;
+            }
+
+        } else if (*p < 0x20 || *p == 0x7f) {
+            *err = "has a control character";
+            return NGX_DECLINED;
+        }
+
+        *d++ = *p;
+    }
+
+    name->len = d - name->data;
+
+    if (name->len == 0) {
+        *err = "has an empty name";
+        return NGX_DECLINED;
+    }
+
+    *pp = p + 1;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_llmgw_claim_path_single(ngx_http_llmgw_claim_path_t *path,
+    ngx_str_t *name)
+{
+    path->names = name;
+    path->nnames = 1;
+    path->text = *name;
+}
+
+
+json_t *
+ngx_http_llmgw_claim_get(json_t *claims, ngx_http_llmgw_claim_path_t *path)
+{
+    json_t      *v;
+    ngx_uint_t   i;
+
+    v = claims;
+
+    for (i = 0; i < path->nnames; i++) {
+        if (!json_is_object(v)) {
+            return NULL;
+        }
+
+        v = json_object_getn(v, (const char *) path->names[i].data,
+                             path->names[i].len);
+    }
+
+    return v;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_claim_check_init(ngx_pool_t *pool,
+    ngx_http_llmgw_claim_check_t *check)
+{
+    check->missing = ngx_http_llmgw_claim_reason(pool, &check->path.text,
+                                                 " missing",
+                                                 sizeof(" missing") - 1);
+    if (check->missing == NULL) {
+        return NGX_ERROR;
+    }
+
+    check->rejected = ngx_http_llmgw_claim_reason(pool, &check->path.text,
+                                                  " not accepted",
+                                                  sizeof(" not accepted") - 1);
+    if (check->rejected == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "claim NAME what", NUL-terminated: NAME goes into a quoted-string of
+ * WWW-Authenticate and a JSON string as it is, so a '"' is shown as '\''
+ * and a backslash, control or non-ASCII byte as '?'.
+ */
+
+static const char *
+ngx_http_llmgw_claim_reason(ngx_pool_t *pool, ngx_str_t *text,
+    const char *what, size_t len)
+{
+    u_char  *p, *s, *last;
+    u_char  *reason;
+
+    reason = ngx_pnalloc(pool, sizeof("claim ") - 1 + text->len + len + 1);
+    if (reason == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(reason, "claim ", sizeof("claim ") - 1);
+    last = text->data + text->len;
+
+    for (s = text->data; s < last; s++) {
+        if (*s == '"') {
+            *p++ = '\'';
+
+        } else if (*s == '\\' || *s < 0x20 || *s >= 0x7f) {
+            *p++ = '?';
+
+        } else {
+            *p++ = *s;
+        }
+    }
+
+    p = ngx_cpymem(p, what, len);
+    *p = '\0';
+
+    return (const char *) reason;
+}
+
+
+void
+ngx_http_llmgw_typ_normalize(ngx_str_t *typ)
+{
+    size_t  n;
+
+    n = sizeof("application/") - 1;
+
+    if (typ->len > n
+        && ngx_strncasecmp(typ->data, (u_char *) "application/", n) == 0
+        && ngx_strlchr(typ->data + n, typ->data + typ->len, '/') == NULL)
+    {
+        typ->data += n;
+        typ->len -= n;
+    }
+}
 
 
 /*
@@ -116,10 +375,10 @@ ngx_int_t
 ngx_http_llmgw_claims_check(ngx_http_llmgw_claims_conf_t *ccf, json_t *claims,
     ngx_str_t *typ, time_t now, const char **reason)
 {
-    size_t       i;
-    json_t      *v, *e;
-    ngx_str_t   *name;
-    ngx_uint_t   n, found;
+    size_t      i;
+    json_t     *v, *e;
+    ngx_str_t   t;
+    ngx_uint_t  found;
 
     if (ngx_http_llmgw_claims_times(ccf, claims, now, reason) != NGX_OK) {
         return NGX_DECLINED;
@@ -128,57 +387,38 @@ ngx_http_llmgw_claims_check(ngx_http_llmgw_claims_conf_t *ccf, json_t *claims,
     if (ccf->issuers) {
         v = json_object_get(claims, "iss");
 
-        if (!json_is_string(v)
-            || !ngx_http_llmgw_str_in(ccf->issuers, json_string_value(v),
-                                      json_string_length(v), 0))
-        {
+        if (!ngx_http_llmgw_json_in(ccf->issuers, v)) {
             *reason = "issuer not accepted";
             return NGX_DECLINED;
         }
     }
 
-    if (ccf->audiences) {
-        v = json_object_get(claims, "aud");
-        found = 0;
+    if (ccf->audiences
+        && !ngx_http_llmgw_json_any_in(ccf->audiences,
+                                       ngx_http_llmgw_claims_audience(ccf,
+                                                                      claims)))
+    {
+        *reason = "audience not accepted";
+        return NGX_DECLINED;
+    }
 
-        if (json_is_string(v)) {
-            found = ngx_http_llmgw_json_in(ccf->audiences, v);
+    if (ccf->typs) {
+        t = *typ;
+        ngx_http_llmgw_typ_normalize(&t);
 
-        } else if (json_is_array(v)) {
-            json_array_foreach(v, i, e) {
-                if (ngx_http_llmgw_json_in(ccf->audiences, e)) {
-                    found = 1;
-                    break;
-                }
-            }
-        }
-
-        if (!found) {
-            *reason = "audience not accepted";
+        if (!ngx_http_llmgw_str_in(ccf->typs, (const char *) t.data, t.len,
+                                   1))
+        {
+            *reason = "token type not accepted";
             return NGX_DECLINED;
         }
     }
 
-    if (ccf->typs
-        && !ngx_http_llmgw_str_in(ccf->typs, (const char *) typ->data,
-                                  typ->len, 1))
+    if (ccf->checks
+        && ngx_http_llmgw_claims_values(ccf->checks, claims, reason)
+           != NGX_OK)
     {
-        *reason = "token type not accepted";
         return NGX_DECLINED;
-    }
-
-    if (ccf->required) {
-        name = ccf->required->elts;
-
-        for (n = 0; n < ccf->required->nelts; n++) {
-            v = json_object_getn(claims, (const char *) name[n].data,
-                                 name[n].len);
-
-            if (v == NULL || json_is_null(v)) {
-                *reason = "required claim missing";
-                return NGX_DECLINED;
-            }
-        }
     }
 
     if (ccf->amr) {
@@ -198,6 +438,172 @@ ngx_http_llmgw_claims_check(ngx_http_llmgw_claims_conf_t *ccf, json_t *claims,
             *reason = "multi-factor authentication required";
             return NGX_DECLINED;
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The audience: "aud" when the token has one, else the first configured
+ * claim present (Cognito's access tokens have no "aud" and name their app
+ * client in "client_id"; AWS API Gateway checks it only when "aud" is
+ * absent, and so does this).
+ */
+
+static json_t *
+ngx_http_llmgw_claims_audience(ngx_http_llmgw_claims_conf_t *ccf,
+    json_t *claims)
+{
+    json_t                       *v;
+    ngx_uint_t                    i;
+    ngx_http_llmgw_claim_path_t  *path;
+
+    v = json_object_get(claims, "aud");
+
+    if (v != NULL || ccf->audience_claims == NULL) {
+        return v;
+    }
+
+    path = ccf->audience_claims->elts;
+
+    for (i = 0; i < ccf->audience_claims->nelts; i++) {
+        v = ngx_http_llmgw_claim_get(claims, &path[i]);
+
+        if (v != NULL) {
+            return v;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_claims_values(ngx_array_t *checks, json_t *claims,
+    const char **reason)
+{
+    json_t                        *v;
+    ngx_uint_t                     i;
+    ngx_http_llmgw_claim_check_t  *check;
+
+    check = checks->elts;
+
+    for (i = 0; i < checks->nelts; i++) {
+        v = ngx_http_llmgw_claim_get(claims, &check[i].path);
+
+        if (v == NULL || json_is_null(v)) {
+            *reason = check[i].missing;
+            return NGX_DECLINED;
+        }
+
+        if (check[i].values.nelts
+            && !ngx_http_llmgw_claim_matches(v, &check[i].values))
+        {
+            *reason = check[i].rejected;
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a scalar equal to one of values, or an array with such an element */
+
+static ngx_uint_t
+ngx_http_llmgw_claim_matches(json_t *v, ngx_array_t *values)
+{
+    size_t       k;
+    json_t      *e;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = values->elts;
+
+    if (!json_is_array(v)) {
+        for (i = 0; i < values->nelts; i++) {
+            if (ngx_http_llmgw_claim_scalar_is(v, &value[i])) {
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+
+    json_array_foreach(v, k, e) {
+        for (i = 0; i < values->nelts; i++) {
+            if (ngx_http_llmgw_claim_scalar_is(e, &value[i])) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A string claim equals the value's text byte for byte; a number claim
+ * the value read as a number (the configured "1" matches 1, 1.0 and the
+ * string "1", not "1.0"); true and false the texts "true" and "false".
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_claim_scalar_is(json_t *v, ngx_str_t *value)
+{
+    double  d;
+
+    if (json_is_string(v)) {
+        return json_string_length(v) == value->len
+               && ngx_memcmp(json_string_value(v), value->data, value->len)
+                  == 0;
+    }
+
+    if (json_is_number(v)) {
+        return ngx_http_llmgw_claim_number(value, &d) == NGX_OK
+               && d == json_number_value(v);
+    }
+
+    if (json_is_true(v)) {
+        return value->len == 4 && ngx_strncmp(value->data, "true", 4) == 0;
+    }
+
+    if (json_is_false(v)) {
+        return value->len == 5 && ngx_strncmp(value->data, "false", 5) == 0;
+    }
+
+    return 0;
+}
+
+
+/* a configured value read as a JSON number; its text is NUL-terminated */
+
+static ngx_int_t
+ngx_http_llmgw_claim_number(ngx_str_t *value, double *d)
+{
+    char    *end;
+    u_char  *p;
+
+    if (value->len == 0
+        || !(value->data[0] == '-'
+             || (value->data[0] >= '0' && value->data[0] <= '9')))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* JSON's number grammar, not strtod's (no hex, no "inf") */
+
+    for (p = value->data; p < value->data + value->len; p++) {
+        if (ngx_strchr("0123456789+-.eE", *p) == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    *d = strtod((const char *) value->data, &end);
+
+    if (end != (char *) value->data + value->len) {
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
@@ -257,15 +663,37 @@ ngx_http_llmgw_json_in(ngx_array_t *list, json_t *value)
 }
 
 
+/* a string in list, or an array with such a string */
+
+static ngx_uint_t
+ngx_http_llmgw_json_any_in(ngx_array_t *list, json_t *v)
+{
+    size_t   i;
+    json_t  *e;
+
+    if (!json_is_array(v)) {
+        return ngx_http_llmgw_json_in(list, v);
+    }
+
+    json_array_foreach(v, i, e) {
+        if (ngx_http_llmgw_json_in(list, e)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 ngx_int_t
-ngx_http_llmgw_claim_text(ngx_pool_t *pool, json_t *claims, ngx_str_t *name,
-    ngx_str_t *value)
+ngx_http_llmgw_claim_text(ngx_pool_t *pool, json_t *claims,
+    ngx_http_llmgw_claim_path_t *path, ngx_str_t *value)
 {
     u_char  *p;
     size_t   i, len;
     json_t  *v, *e;
 
-    v = json_object_getn(claims, (const char *) name->data, name->len);
+    v = ngx_http_llmgw_claim_get(claims, path);
 
     if (v == NULL || json_is_null(v) || json_is_object(v)) {
         return NGX_DECLINED;

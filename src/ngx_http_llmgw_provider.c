@@ -24,6 +24,11 @@ static u_char *ngx_http_llmgw_provider_find_segment(u_char *p, u_char *last,
     ngx_str_t *segment);
 static ngx_int_t ngx_http_llmgw_provider_model_valid(ngx_str_t *model);
 static ngx_int_t ngx_http_llmgw_provider_hex(u_char c);
+static ngx_int_t ngx_http_llmgw_provider_decoded(u_char *p, u_char *last);
+static u_char *ngx_http_llmgw_provider_arn(ngx_http_llmgw_provider_t *pv,
+    u_char *p, u_char *last);
+static ngx_uint_t ngx_http_llmgw_provider_match(ngx_str_t *pattern,
+    u_char stop, u_char *p, u_char *last);
 
 
 static ngx_str_t  ngx_http_llmgw_provider_azure_query[] = {
@@ -43,6 +48,210 @@ static ngx_str_t  ngx_http_llmgw_provider_no_query[] = {
     ngx_null_string
 };
 
+/*
+ * The API kinds, from each provider's REST reference.  A pattern follows
+ * its set's prefix; '*' is one path segment (a deployment, model id, file
+ * or job id).  Several patterns may give one kind; no path matches two
+ * patterns of different kinds.
+ */
+
+/* Azure OpenAI's deployment-based API (api-version=2024-10-21 and later) */
+
+static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_azure_apis[] = {
+    { ngx_string("/deployments/*/chat/completions"), ngx_string("chat") },
+    { ngx_string("/deployments/*/extensions/chat/completions"),
+      ngx_string("chat") },
+    { ngx_string("/deployments/*/completions"), ngx_string("completions") },
+    { ngx_string("/deployments/*/embeddings"), ngx_string("embeddings") },
+    { ngx_string("/deployments/*/images/generations"), ngx_string("images") },
+    { ngx_string("/deployments/*/images/edits"), ngx_string("images") },
+    { ngx_string("/deployments/*/audio/transcriptions"),
+      ngx_string("audio.transcription") },
+    { ngx_string("/deployments/*/audio/translations"),
+      ngx_string("audio.translation") },
+    { ngx_string("/deployments/*/audio/speech"), ngx_string("audio.speech") },
+    { ngx_string("/responses"), ngx_string("responses") },
+    { ngx_string("/responses/*"), ngx_string("responses") },
+    { ngx_string("/responses/*/input_items"), ngx_string("responses") },
+    { ngx_string("/responses/*/cancel"), ngx_string("responses") },
+    { ngx_string("/batches"), ngx_string("batch") },
+    { ngx_string("/batches/*"), ngx_string("batch") },
+    { ngx_string("/batches/*/cancel"), ngx_string("batch") },
+    { ngx_string("/files"), ngx_string("files") },
+    { ngx_string("/files/*"), ngx_string("files") },
+    { ngx_string("/files/*/content"), ngx_string("files") },
+    { ngx_string("/models"), ngx_string("models") },
+    { ngx_string("/models/*"), ngx_string("models") },
+    { ngx_null_string, ngx_null_string }
+};
+
+
+/* Azure's v1 API only: Sora video generation jobs */
+
+static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_azure_v1_apis[] =
+{
+    { ngx_string("/video/generations/jobs"), ngx_string("video.generation") },
+    { ngx_string("/video/generations/jobs/*"),
+      ngx_string("video.generation") },
+    { ngx_string("/video/generations/*"), ngx_string("video.generation") },
+    { ngx_string("/video/generations/*/content/video"),
+      ngx_string("video.generation") },
+    { ngx_string("/video/generations/*/content/thumbnail"),
+      ngx_string("video.generation") },
+    { ngx_null_string, ngx_null_string }
+};
+
+
+/* OpenAI's API: api.openai.com/v1 and Azure's /openai/v1 */
+
+static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_openai_apis[] = {
+    { ngx_string("/chat/completions"), ngx_string("chat") },
+    { ngx_string("/chat/completions/*"), ngx_string("chat") },
+    { ngx_string("/chat/completions/*/messages"), ngx_string("chat") },
+    { ngx_string("/completions"), ngx_string("completions") },
+    { ngx_string("/embeddings"), ngx_string("embeddings") },
+    { ngx_string("/responses"), ngx_string("responses") },
+    { ngx_string("/responses/*"), ngx_string("responses") },
+    { ngx_string("/responses/*/input_items"), ngx_string("responses") },
+    { ngx_string("/responses/*/cancel"), ngx_string("responses") },
+    { ngx_string("/images/generations"), ngx_string("images") },
+    { ngx_string("/images/edits"), ngx_string("images") },
+    { ngx_string("/images/variations"), ngx_string("images") },
+    { ngx_string("/audio/transcriptions"), ngx_string("audio.transcription") },
+    { ngx_string("/audio/translations"), ngx_string("audio.translation") },
+    { ngx_string("/audio/speech"), ngx_string("audio.speech") },
+    { ngx_string("/videos"), ngx_string("video.generation") },
+    { ngx_string("/videos/*"), ngx_string("video.generation") },
+    { ngx_string("/videos/*/content"), ngx_string("video.generation") },
+    { ngx_string("/videos/*/remix"), ngx_string("video.generation") },
+    { ngx_string("/batches"), ngx_string("batch") },
+    { ngx_string("/batches/*"), ngx_string("batch") },
+    { ngx_string("/batches/*/cancel"), ngx_string("batch") },
+    { ngx_string("/files"), ngx_string("files") },
+    { ngx_string("/files/*"), ngx_string("files") },
+    { ngx_string("/files/*/content"), ngx_string("files") },
+    { ngx_string("/models"), ngx_string("models") },
+    { ngx_string("/models/*"), ngx_string("models") },
+    { ngx_null_string, ngx_null_string }
+};
+
+
+/* the Amazon Bedrock runtime */
+
+static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_bedrock_apis[] =
+{
+    { ngx_string("/model/*/invoke"), ngx_string("invoke") },
+    { ngx_string("/model/*/invoke-with-response-stream"),
+      ngx_string("invoke") },
+    { ngx_string("/model/*/converse"), ngx_string("converse") },
+    { ngx_string("/model/*/converse-stream"), ngx_string("converse") },
+    { ngx_string("/model/*/count-tokens"), ngx_string("count-tokens") },
+    { ngx_string("/model/*/invoke-with-bidirectional-stream"),
+      ngx_string("invoke-bidirectional") },
+    { ngx_string("/async-invoke"), ngx_string("async-invoke") },
+    { ngx_string("/async-invoke/*"), ngx_string("async-invoke") },
+    { ngx_string("/guardrail/*/version/*/apply"),
+      ngx_string("apply-guardrail") },
+    { ngx_null_string, ngx_null_string }
+};
+
+
+/* the Gemini API under each version prefix; '*' ends at ':' too */
+
+static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_gemini_apis[] = {
+    { ngx_string("/models/*:generateContent"),
+      ngx_string("generateContent") },
+    { ngx_string("/models/*:streamGenerateContent"),
+      ngx_string("generateContent") },
+    { ngx_string("/tunedModels/*:generateContent"),
+      ngx_string("generateContent") },
+    { ngx_string("/tunedModels/*:streamGenerateContent"),
+      ngx_string("generateContent") },
+    { ngx_string("/models/*:embedContent"), ngx_string("embedContent") },
+    { ngx_string("/models/*:batchEmbedContents"),
+      ngx_string("embedContent") },
+    { ngx_string("/models/*:countTokens"), ngx_string("countTokens") },
+    { ngx_string("/models/*:predict"), ngx_string("predict") },
+    { ngx_string("/models/*:predictLongRunning"),
+      ngx_string("predictLongRunning") },
+    { ngx_string("/models/*:batchGenerateContent"), ngx_string("batch") },
+    { ngx_string("/models/*:asyncBatchEmbedContent"), ngx_string("batch") },
+    { ngx_string("/batches"), ngx_string("batch") },
+    { ngx_string("/batches/*"), ngx_string("batch") },
+    { ngx_string("/batches/*:cancel"), ngx_string("batch") },
+    { ngx_string("/batches/*:updateGenerateContentBatch"),
+      ngx_string("batch") },
+    { ngx_string("/batches/*:updateEmbedContentBatch"), ngx_string("batch") },
+    { ngx_string("/models/*/operations"), ngx_string("operations") },
+    { ngx_string("/models/*/operations/*"), ngx_string("operations") },
+    { ngx_string("/models"), ngx_string("models") },
+    { ngx_string("/models/*"), ngx_string("models") },
+    { ngx_string("/files"), ngx_string("files") },
+    { ngx_string("/files/*"), ngx_string("files") },
+    { ngx_string("/files/*:download"), ngx_string("files") },
+    { ngx_string("/cachedContents"), ngx_string("cachedContents") },
+    { ngx_string("/cachedContents/*"), ngx_string("cachedContents") },
+    { ngx_null_string, ngx_null_string }
+};
+
+
+/* the Gemini API's media upload and download */
+
+static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_gemini_media[] =
+{
+    { ngx_string("/upload/v1beta/files"), ngx_string("files") },
+    { ngx_string("/download/v1beta/files/*:download"), ngx_string("files") },
+    { ngx_null_string, ngx_null_string }
+};
+
+
+static ngx_http_llmgw_provider_api_set_t
+    ngx_http_llmgw_provider_azure_sets[] =
+{
+    { ngx_string("/openai"), ngx_http_llmgw_provider_azure_apis },
+    { ngx_string("/openai/v1"), ngx_http_llmgw_provider_openai_apis },
+    { ngx_string("/openai/v1"), ngx_http_llmgw_provider_azure_v1_apis },
+    { ngx_null_string, NULL }
+};
+
+
+static ngx_http_llmgw_provider_api_set_t
+    ngx_http_llmgw_provider_openai_sets[] =
+{
+    { ngx_string("/v1"), ngx_http_llmgw_provider_openai_apis },
+    { ngx_null_string, NULL }
+};
+
+
+static ngx_http_llmgw_provider_api_set_t
+    ngx_http_llmgw_provider_bedrock_sets[] =
+{
+    { ngx_null_string, ngx_http_llmgw_provider_bedrock_apis },
+    { ngx_null_string, NULL }
+};
+
+
+static ngx_http_llmgw_provider_api_set_t
+    ngx_http_llmgw_provider_gemini_sets[] =
+{
+    { ngx_string("/v1beta"), ngx_http_llmgw_provider_gemini_apis },
+    { ngx_string("/v1"), ngx_http_llmgw_provider_gemini_apis },
+    { ngx_string("/v1alpha"), ngx_http_llmgw_provider_gemini_apis },
+    { ngx_null_string, ngx_http_llmgw_provider_gemini_media },
+    { ngx_null_string, NULL }
+};
+
+
+/* Bedrock labels that take an ARN: model, async invocation, guardrail */
+
+static ngx_str_t  ngx_http_llmgw_provider_bedrock_arns[] = {
+    ngx_string("/model/"),
+    ngx_string("/async-invoke/"),
+    ngx_string("/guardrail/"),
+    ngx_null_string
+};
+
+
 
 static ngx_http_llmgw_provider_t  ngx_http_llmgw_providers[] = {
 
@@ -53,7 +262,9 @@ static ngx_http_llmgw_provider_t  ngx_http_llmgw_providers[] = {
       ngx_string("/deployments/"),
       '\0',
       ngx_http_llmgw_provider_azure_query,
-      ngx_null_string },
+      ngx_null_string,
+      ngx_http_llmgw_provider_azure_sets,
+      NULL },
 
     { ngx_string("bedrock"),
       NGX_HTTP_LLMGW_PROVIDER_BEDROCK,
@@ -62,7 +273,9 @@ static ngx_http_llmgw_provider_t  ngx_http_llmgw_providers[] = {
       ngx_string("/model/"),
       '\0',
       ngx_http_llmgw_provider_no_query,
-      ngx_string("x-amz-") },
+      ngx_string("x-amz-"),
+      ngx_http_llmgw_provider_bedrock_sets,
+      ngx_http_llmgw_provider_bedrock_arns },
 
     { ngx_string("gemini"),
       NGX_HTTP_LLMGW_PROVIDER_GEMINI,
@@ -71,7 +284,9 @@ static ngx_http_llmgw_provider_t  ngx_http_llmgw_providers[] = {
       ngx_string("/models/"),
       ':',
       ngx_http_llmgw_provider_gemini_query,
-      ngx_null_string },
+      ngx_null_string,
+      ngx_http_llmgw_provider_gemini_sets,
+      NULL },
 
     { ngx_string("openai"),
       NGX_HTTP_LLMGW_PROVIDER_OPENAI,
@@ -80,10 +295,12 @@ static ngx_http_llmgw_provider_t  ngx_http_llmgw_providers[] = {
       ngx_null_string,
       '\0',
       ngx_http_llmgw_provider_no_query,
-      ngx_null_string },
+      ngx_null_string,
+      ngx_http_llmgw_provider_openai_sets,
+      NULL },
 
     { ngx_null_string, 0, ngx_null_string, ngx_null_string,
-      ngx_null_string, '\0', NULL, ngx_null_string }
+      ngx_null_string, '\0', NULL, ngx_null_string, NULL, NULL }
 };
 
 
@@ -204,18 +421,46 @@ ngx_http_llmgw_provider_in_list(ngx_str_t *list, u_char *name, size_t len)
 
 
 ngx_int_t
-ngx_http_llmgw_provider_check_path(u_char *p, size_t len)
+ngx_http_llmgw_provider_check_path(ngx_http_llmgw_provider_t *pv, u_char *p,
+    size_t len)
 {
-    u_char  *last, *segment;
-    size_t   n;
+    u_char     *last, *segment, *arn;
+    size_t      n;
+    ngx_int_t   c;
+    ngx_uint_t  encoded;
 
     last = p + len;
+
+    if (p == last || *p != '/') {
+        return NGX_DECLINED;
+    }
+
+    /* the end of an ARN segment, or NULL */
+    arn = ngx_http_llmgw_provider_arn(pv, p, last);
+
+    p++;
     segment = p;
+    encoded = 0;
 
     for ( ;; ) {
 
-        if (p == last || *p == '/') {
+        /*
+         * the end of a segment; in an ARN segment "%2F" ends a piece that
+         * nginx sees as a segment of its own
+         */
+
+        if (p == last
+            || *p == '/'
+            || (p < arn && *p == '%'
+                && ngx_http_llmgw_provider_decoded(p, last) == '/'))
+        {
             n = p - segment;
+
+            /* empty: "//", "%2F/", "/%2F" ...; only a final '/' passes */
+
+            if (n == 0 && (p != last || encoded)) {
+                return NGX_DECLINED;
+            }
 
             if ((n == 1 && segment[0] == '.')
                 || (n == 2 && segment[0] == '.' && segment[1] == '.'))
@@ -227,33 +472,26 @@ ngx_http_llmgw_provider_check_path(u_char *p, size_t len)
                 return NGX_OK;
             }
 
-            segment = p + 1;
-            p++;
+            encoded = (*p == '%');
+            p += encoded ? 3 : 1;
+            segment = p;
             continue;
         }
 
-        if (*p <= 0x20 || *p >= 0x7f || *p == '\\' || *p == '#') {
+        if (*p <= 0x20 || *p >= 0x7f
+            || *p == '\\' || *p == '#' || *p == ';')
+        {
             return NGX_DECLINED;
         }
 
         if (*p == '%') {
-            if (last - p < 3
-                || ngx_http_llmgw_provider_hex(p[1]) < 0
-                || ngx_http_llmgw_provider_hex(p[2]) < 0)
+            c = ngx_http_llmgw_provider_decoded(p, last);
+
+            if (c < 0
+                || c == 0x00 || c == '.' || c == '\\' || c == '/'
+                || (pv && pv->name_stop != '\0' && c == pv->name_stop))
             {
                 return NGX_DECLINED;
-            }
-
-            switch (ngx_http_llmgw_provider_hex(p[1]) * 16
-                    + ngx_http_llmgw_provider_hex(p[2]))
-            {
-            case 0x00:
-            case '.':
-            case '\\':
-                return NGX_DECLINED;
-
-            default:
-                break;
             }
 
             p += 3;
@@ -262,6 +500,73 @@ ngx_http_llmgw_provider_check_path(u_char *p, size_t len)
 
         p++;
     }
+}
+
+
+ngx_int_t
+ngx_http_llmgw_provider_api(ngx_http_llmgw_provider_t *pv, u_char *p,
+    size_t len, ngx_str_t *kind)
+{
+    u_char                             *last, *rest;
+    ngx_http_llmgw_provider_api_t      *api;
+    ngx_http_llmgw_provider_api_set_t  *set;
+
+    last = p + len;
+
+    for (set = pv->api_sets; set->apis; set++) {
+
+        if (set->prefix.len
+            && (len < set->prefix.len
+                || ngx_strncmp(p, set->prefix.data, set->prefix.len) != 0))
+        {
+            continue;
+        }
+
+        rest = p + set->prefix.len;
+
+        for (api = set->apis; api->pattern.len; api++) {
+            if (ngx_http_llmgw_provider_match(&api->pattern, pv->name_stop,
+                                              rest, last))
+            {
+                *kind = api->kind;
+                return NGX_OK;
+            }
+        }
+    }
+
+    ngx_str_null(kind);
+
+    return NGX_DECLINED;
+}
+
+
+ngx_uint_t
+ngx_http_llmgw_provider_api_known(ngx_http_llmgw_provider_t *pv,
+    ngx_str_t *kind)
+{
+    ngx_http_llmgw_provider_t          *one;
+    ngx_http_llmgw_provider_api_t      *api;
+    ngx_http_llmgw_provider_api_set_t  *set;
+
+    for (one = pv ? pv : ngx_http_llmgw_providers; one->name.len; one++) {
+
+        for (set = one->api_sets; set->apis; set++) {
+            for (api = set->apis; api->pattern.len; api++) {
+                if (api->kind.len == kind->len
+                    && ngx_strncmp(api->kind.data, kind->data, kind->len)
+                       == 0)
+                {
+                    return 1;
+                }
+            }
+        }
+
+        if (pv) {
+            break;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -394,7 +699,7 @@ ngx_http_llmgw_provider_model_from_path(ngx_pool_t *pool,
     start = p;
 
     while (p < last && *p != '/' && *p != '?'
-           && (pv->model_stop == '\0' || *p != pv->model_stop))
+           && (pv->name_stop == '\0' || *p != pv->name_stop))
     {
         p++;
     }
@@ -573,4 +878,123 @@ ngx_http_llmgw_provider_hex(u_char c)
     }
 
     return -1;
+}
+
+
+/* the byte "%XX" at p stands for, or -1 */
+
+static ngx_int_t
+ngx_http_llmgw_provider_decoded(u_char *p, u_char *last)
+{
+    ngx_int_t  hi, lo;
+
+    if (last - p < 3 || p[0] != '%') {
+        return -1;
+    }
+
+    hi = ngx_http_llmgw_provider_hex(p[1]);
+    lo = ngx_http_llmgw_provider_hex(p[2]);
+
+    if (hi < 0 || lo < 0) {
+        return -1;
+    }
+
+    return hi * 16 + lo;
+}
+
+
+/*
+ * Where the ARN segment of a path ends (the next '/', or last), when the
+ * path starts with one of pv's arn_segments followed by "arn%3A"; else
+ * NULL.
+ */
+
+static u_char *
+ngx_http_llmgw_provider_arn(ngx_http_llmgw_provider_t *pv, u_char *p,
+    u_char *last)
+{
+    u_char     *end;
+    ngx_str_t  *prefix;
+
+    if (pv == NULL || pv->arn_segments == NULL) {
+        return NULL;
+    }
+
+    for (prefix = pv->arn_segments; prefix->len; prefix++) {
+
+        if ((size_t) (last - p) < prefix->len + sizeof("arn%3A") - 1
+            || ngx_strncmp(p, prefix->data, prefix->len) != 0
+            || ngx_strncasecmp(p + prefix->len, (u_char *) "arn%3A",
+                               sizeof("arn%3A") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+        end = ngx_strlchr(p + prefix->len, last, '/');
+
+        return end ? end : last;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * One pattern against the rest of a path, in one pass: literal bytes
+ * compare exactly; '*' takes every byte up to the next '/' or stop, and
+ * must take at least one, none of them an encoded space, control byte or
+ * stop (a name never holds those; a trailing "%20" is not a name).
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_provider_match(ngx_str_t *pattern, u_char stop, u_char *p,
+    u_char *last)
+{
+    u_char     *pat, *end, *start;
+    ngx_int_t   c;
+
+    pat = pattern->data;
+    end = pattern->data + pattern->len;
+
+    while (pat < end) {
+
+        if (*pat != '*') {
+            if (p == last || *p != *pat) {
+                return 0;
+            }
+
+            p++;
+            pat++;
+            continue;
+        }
+
+        start = p;
+
+        while (p < last && *p != '/' && (stop == '\0' || *p != stop)) {
+
+            if (*p == '%') {
+                c = ngx_http_llmgw_provider_decoded(p, last);
+
+                if (c <= 0x20 || c == 0x7f
+                    || (stop != '\0' && c == stop))
+                {
+                    return 0;
+                }
+
+                p += 3;
+                continue;
+            }
+
+            p++;
+        }
+
+        if (p == start) {
+            return 0;
+        }
+
+        pat++;
+    }
+
+    return p == last;
 }

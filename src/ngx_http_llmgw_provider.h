@@ -32,21 +32,57 @@ typedef enum {
 } ngx_http_llmgw_provider_e;
 
 
+/*
+ * One documented URL form of a provider and the API kind it belongs to.
+ * A pattern is matched against the raw path byte for byte, except '*':
+ * one non-empty run of bytes up to the next '/' (or the provider's
+ * name_stop, Gemini's ':'), a placeholder such as {deployment} or
+ * {modelId}.
+ */
+
 typedef struct {
-    ngx_str_t                  name;          /* "azure_openai", ... */
-    ngx_http_llmgw_provider_e  id;
+    ngx_str_t                           pattern; /* '*': a placeholder */
+    ngx_str_t                           kind;    /* "chat" ... */
+} ngx_http_llmgw_provider_api_t;
+
+
+/* patterns that all follow one literal prefix ("/openai/v1", "/v1beta") */
+
+typedef struct {
+    ngx_str_t                           prefix;
+    ngx_http_llmgw_provider_api_t      *apis; /* ends with an empty one */
+} ngx_http_llmgw_provider_api_set_t;
+
+
+typedef struct {
+    ngx_str_t                           name;     /* "azure_openai", ... */
+    ngx_http_llmgw_provider_e           id;
 
     /* the header the provider's key goes in, and what precedes the key */
-    ngx_str_t                  key_header;
-    ngx_str_t                  key_prefix;
+    ngx_str_t                           key_header;
+    ngx_str_t                           key_prefix;
 
     /* the path segment the model follows, "/deployments/" ...; or empty */
-    ngx_str_t                  model_segment;
-    u_char                     model_stop;    /* ends the model besides '/' */
+    ngx_str_t                           model_segment;
+
+    /*
+     * ends a model or another name in the path besides '/' (Gemini's
+     * "models/{m}:method"); its encoded form is refused in a path
+     */
+    u_char                              name_stop;
 
     /* query parameters never forwarded (names compared decoded, caseless) */
-    ngx_str_t                 *query_drop;    /* ends with an empty name */
-    ngx_str_t                  query_drop_prefix;
+    ngx_str_t                          *query_drop; /* ends with empty */
+    ngx_str_t                           query_drop_prefix;
+
+    /* the API kinds; ends with a set whose apis is NULL */
+    ngx_http_llmgw_provider_api_set_t  *api_sets;
+
+    /*
+     * path prefixes ("/model/") whose next segment may be an ARN with an
+     * encoded '/' ("arn%3A...%2F..."); ends with an empty one, or NULL
+     */
+    ngx_str_t                          *arn_segments;
 } ngx_http_llmgw_provider_t;
 
 
@@ -76,16 +112,47 @@ ngx_uint_t ngx_http_llmgw_provider_in_list(ngx_str_t *list, u_char *name,
     size_t len);
 
 /*
- * NGX_OK when a raw path (as the client sent it, after the prefix) is safe
- * to forward unchanged, NGX_DECLINED when it holds what nginx and the
- * provider could read differently: a "." or ".." segment, an encoded '.',
- * '\' or NUL ("%2E", "%5C", "%00"), a '\' or '#', a space, a control or
- * non-ASCII byte.  An encoded '/' ("%2F", a Bedrock model ARN has one) is
- * let through: the provider reads it inside a segment, nginx's location
- * match sees a '/', and with dot segments refused neither view can leave
- * the location's prefix.
+ * NGX_OK when a raw path (as the client sent it, after the prefix, without
+ * the query) is safe to forward unchanged, NGX_DECLINED when it holds
+ * what nginx and the provider could read differently:
+ *
+ *   - not starting with '/', an empty segment ("//" anywhere; a single
+ *     final '/' is let through and the classifier calls it unknown), a
+ *     "." or ".." segment;
+ *   - an encoded '/', '.', '\' or NUL ("%2F", "%2E", "%5C", "%00"), and
+ *     an encoded name_stop (Gemini's "%3A": the provider may read it as
+ *     the ":method" separator, the classifier reads a name);
+ *   - a ';' (path parameters, which some servers strip), a '\' or '#', a
+ *     space, a control or non-ASCII byte, a '%' without two hex digits.
+ *
+ * One exception, for a provider with arn_segments (Bedrock): the segment
+ * right after such a prefix ("/model/") may carry "%2F" when it starts
+ * with "arn%3A" (caseless): the SDKs send an inference-profile or
+ * provisioned-model ARN percent-encoded as one segment.  nginx decodes it
+ * into a '/' inside the location, the provider reads one path label;
+ * with the pieces between the "%2F" held to the same rules (no empty, "."
+ * or ".." piece), neither view can leave the location.  pv may be NULL:
+ * no provider's exceptions.
  */
-ngx_int_t ngx_http_llmgw_provider_check_path(u_char *p, size_t len);
+ngx_int_t ngx_http_llmgw_provider_check_path(ngx_http_llmgw_provider_t *pv,
+    u_char *p, size_t len);
+
+/*
+ * The API kind of a raw path (as check_path takes it): NGX_OK with kind
+ * pointing at the provider's table, or NGX_DECLINED with kind empty when
+ * no documented form matches exactly (case, a trailing '/', an encoded
+ * letter, an extra or missing segment: unknown, never the nearest form).
+ * A placeholder is never empty and holds no encoded space, control byte
+ * or name_stop.  Each pattern is matched in one pass without backtracking
+ * ('*' takes the whole segment), so the work is bounded by the number of
+ * patterns times the path's length.
+ */
+ngx_int_t ngx_http_llmgw_provider_api(ngx_http_llmgw_provider_t *pv,
+    u_char *p, size_t len, ngx_str_t *kind);
+
+/* 1 when kind is an API kind of pv (pv NULL: of any provider) */
+ngx_uint_t ngx_http_llmgw_provider_api_known(ngx_http_llmgw_provider_t *pv,
+    ngx_str_t *kind);
 
 /*
  * NGX_OK when a raw query holds no space, '#', control or non-ASCII byte
@@ -103,7 +170,7 @@ ngx_int_t ngx_http_llmgw_provider_query(ngx_pool_t *pool,
 
 /*
  * The model from a raw path: the segment after model_segment up to '/',
- * '?' or model_stop, percent-decoded into pool.  NGX_OK, NGX_DECLINED when
+ * '?' or name_stop, percent-decoded into pool.  NGX_OK, NGX_DECLINED when
  * the path has none (or an oversized or unprintable one), NGX_ERROR.
  */
 ngx_int_t ngx_http_llmgw_provider_model_from_path(ngx_pool_t *pool,

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_llmgw_claims.h"
 #include "ngx_http_llmgw_scope.h"
 
 
@@ -35,9 +36,10 @@ static ngx_int_t ngx_http_llmgw_scope_ancestors(ngx_conf_t *cf,
     ngx_uint_t depth);
 static ngx_int_t ngx_http_llmgw_scope_add_unique(ngx_array_t *list,
     ngx_str_t *name);
-static ngx_int_t ngx_http_llmgw_scopes_split(ngx_pool_t *pool,
-    ngx_http_llmgw_scope_source_t *src, const char *s, size_t len,
-    ngx_array_t *granted);
+static ngx_int_t ngx_http_llmgw_scopes_split(ngx_str_t *prefix,
+    const char *s, size_t len, ngx_array_t *granted);
+static ngx_int_t ngx_http_llmgw_scope_add(ngx_str_t *prefix,
+    ngx_str_t *value, ngx_array_t *granted);
 
 
 char *
@@ -311,19 +313,20 @@ ngx_int_t
 ngx_http_llmgw_scopes_granted(ngx_pool_t *pool,
     ngx_http_llmgw_scope_source_t *src, json_t *claims, ngx_array_t *granted)
 {
-    size_t       k;
-    json_t      *v, *e;
-    ngx_str_t   *name;
-    ngx_uint_t   i;
+    size_t                         k;
+    json_t                        *v, *e;
+    ngx_str_t                     *prefix, scope;
+    ngx_uint_t                     i;
+    ngx_http_llmgw_scope_claim_t  *sc;
 
-    name = src->claims->elts;
+    sc = src->claims->elts;
 
     for (i = 0; i < src->claims->nelts; i++) {
-        v = json_object_getn(claims, (const char *) name[i].data,
-                             name[i].len);
+        v = ngx_http_llmgw_claim_get(claims, &sc[i].path);
+        prefix = sc[i].own_prefix ? &sc[i].prefix : &src->prefix;
 
         if (json_is_string(v)) {
-            if (ngx_http_llmgw_scopes_split(pool, src, json_string_value(v),
+            if (ngx_http_llmgw_scopes_split(prefix, json_string_value(v),
                                             json_string_length(v), granted)
                 != NGX_OK)
             {
@@ -342,10 +345,10 @@ ngx_http_llmgw_scopes_granted(ngx_pool_t *pool,
                 continue;
             }
 
-            if (ngx_http_llmgw_scopes_split(pool, src, json_string_value(e),
-                                            json_string_length(e), granted)
-                != NGX_OK)
-            {
+            scope.data = (u_char *) json_string_value(e);
+            scope.len = json_string_length(e);
+
+            if (ngx_http_llmgw_scope_add(prefix, &scope, granted) != NGX_OK) {
                 return NGX_ERROR;
             }
         }
@@ -355,15 +358,14 @@ ngx_http_llmgw_scopes_granted(ngx_pool_t *pool,
 }
 
 
-/* a space-separated list (RFC 8693 section 4.2); the strings stay in the
- * claims' json_t, which lives as long as the request */
+/* a space-separated list (RFC 6749 section 3.3, RFC 8693 section 4.2) */
 
 static ngx_int_t
-ngx_http_llmgw_scopes_split(ngx_pool_t *pool, ngx_http_llmgw_scope_source_t *src,
-    const char *s, size_t len, ngx_array_t *granted)
+ngx_http_llmgw_scopes_split(ngx_str_t *prefix, const char *s, size_t len,
+    ngx_array_t *granted)
 {
-    u_char     *p, *last, *start;
-    ngx_str_t  *g;
+    u_char     *p, *last;
+    ngx_str_t   scope;
 
     p = (u_char *) s;
     last = p + len;
@@ -374,34 +376,63 @@ ngx_http_llmgw_scopes_split(ngx_pool_t *pool, ngx_http_llmgw_scope_source_t *src
             p++;
         }
 
-        start = p;
+        scope.data = p;
 
         while (p < last && *p != ' ') {
             p++;
         }
 
-        if (p == start) {
+        scope.len = p - scope.data;
+
+        if (scope.len == 0) {
             break;
         }
 
-        if (src->prefix.len) {
-            if ((size_t) (p - start) <= src->prefix.len
-                || ngx_strncmp(start, src->prefix.data, src->prefix.len) != 0)
-            {
-                continue;
-            }
-
-            start += src->prefix.len;
-        }
-
-        g = ngx_array_push(granted);
-        if (g == NULL) {
+        if (ngx_http_llmgw_scope_add(prefix, &scope, granted) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        g->data = start;
-        g->len = p - start;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * One granted scope, the prefix removed; a value without the prefix, or
+ * that is no scope-token (a space, a quote, a control byte), grants
+ * nothing.  The bytes stay in the claims' json_t, which lives as long as
+ * the request.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_scope_add(ngx_str_t *prefix, ngx_str_t *value,
+    ngx_array_t *granted)
+{
+    ngx_str_t  *g, scope;
+
+    scope = *value;
+
+    if (prefix->len) {
+        if (scope.len <= prefix->len
+            || ngx_strncmp(scope.data, prefix->data, prefix->len) != 0)
+        {
+            return NGX_OK;
+        }
+
+        scope.data += prefix->len;
+        scope.len -= prefix->len;
+    }
+
+    if (ngx_http_llmgw_scope_name_valid(&scope) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    g = ngx_array_push(granted);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    *g = scope;
 
     return NGX_OK;
 }

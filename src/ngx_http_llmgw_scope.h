@@ -14,11 +14,20 @@
 #include "ngx_http_llmgw.h"
 
 
+/* a claim that grants scopes, with the prefix its values carry */
+
+typedef struct {
+    ngx_http_llmgw_claim_path_t  path;
+    ngx_str_t                    prefix;     /* Cognito's "<server>/" */
+    unsigned                     own_prefix:1;  /* "prefix=" given */
+} ngx_http_llmgw_scope_claim_t;
+
+
 /* how granted scopes are read from the claims */
 
 typedef struct {
-    ngx_array_t               *claims;    /* ngx_str_t claim names */
-    ngx_str_t                  prefix;    /* Cognito's "<server>/"; or empty */
+    ngx_array_t               *claims;    /* ngx_http_llmgw_scope_claim_t */
+    ngx_str_t                  prefix;    /* for claims without their own */
 } ngx_http_llmgw_scope_source_t;
 
 
@@ -38,9 +47,12 @@ ngx_http_llmgw_scope_t *ngx_http_llmgw_scope_find(
     ngx_http_llmgw_scope_tree_t *tree, ngx_str_t *name);
 
 /*
- * Appends to granted (ngx_str_t) the scopes the claims grant: space
- * separated strings and arrays of strings, from each configured claim,
- * with the prefix removed (values without it are ignored when one is set).
+ * Appends to granted (ngx_str_t) the scopes the claims grant, from each
+ * configured claim: a string is a space-separated list (RFC 6749 section
+ * 3.3: "scope", Entra ID's "scp"), an array's every string element is one
+ * scope (Okta's "scp", groups, roles: never split, and one that is no
+ * scope-token grants nothing).  The claim's prefix is removed; values
+ * without it grant nothing when one is set.
  */
 ngx_int_t ngx_http_llmgw_scopes_granted(ngx_pool_t *pool,
     ngx_http_llmgw_scope_source_t *src, json_t *claims, ngx_array_t *granted);

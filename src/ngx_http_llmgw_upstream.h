@@ -75,6 +75,8 @@ typedef struct {
     ngx_str_t                          path;      /* on the wire */
     ngx_str_t                          query;     /* raw, without '?' */
     ngx_str_t                          model;
+    ngx_str_t                          api;       /* API kind, or empty */
+    ngx_int_t                          target_rc; /* NGX_OK or a status */
 
     ngx_http_status_t                  status;
     ngx_http_chunked_t                 chunked;
@@ -84,6 +86,7 @@ typedef struct {
     ngx_uint_t                         json_error; /* status answered with
                                                       a JSON error body */
 
+    unsigned                           target_done:1;
     unsigned                           has_query:1;
     unsigned                           model_done:1;
     unsigned                           header_done:1;

@@ -34,9 +34,15 @@ sub refused {
     like($out, $pattern, "$what: says why") or diag($out);
 }
 
-my $loc = sub {
+my $bare = sub {
     my ($inside) = @_;
     return "server { listen 127.0.0.1:1; location / { $inside } }";
+};
+
+# the checks below are not about iss and aud: any of each, said explicitly
+my $loc = sub {
+    my ($inside) = @_;
+    return $bare->("llmgw_jwt_issuer any; llmgw_jwt_audience any; $inside");
 };
 
 my ($ok, $out) = check($loc->("llmgw_auth jwt; "
@@ -109,6 +115,83 @@ refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
 refused($loc->("llmgw_auth basic;"),
         qr/invalid value "basic"/, 'an unknown auth mode');
 
+# issuer and audience are required (RFC 9068 section 4, RFC 8725 3.8-3.9)
+
+my $jwt = "llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json;";
+
+refused($bare->("$jwt llmgw_jwt_audience llmgw;"),
+        qr/"llmgw_auth jwt" needs "llmgw_jwt_issuer"/,
+        'JWT auth without an issuer');
+
+refused($bare->("$jwt llmgw_jwt_issuer https://idp.example.com/;"),
+        qr/"llmgw_auth jwt" needs "llmgw_jwt_audience"/,
+        'JWT auth without an audience');
+
+refused("llmgw_jwt_audience llmgw;\n"
+        . "server { listen 127.0.0.1:1; location / { $jwt\n"
+        . "  location /in { llmgw_jwt_audience any; } } }",
+        qr/"llmgw_auth jwt" needs "llmgw_jwt_issuer"/,
+        'an inner location without an issuer, outer ones neither');
+
+($ok, $out) = check($bare->("$jwt llmgw_jwt_issuer https://idp.example.com/;"
+                            . " llmgw_jwt_audience llmgw;"));
+ok($ok, 'JWT auth with an issuer and an audience') or diag $out;
+
+($ok, $out) = check("llmgw_jwt_issuer any; llmgw_jwt_audience any;\n"
+                    . $bare->($jwt));
+ok($ok, 'any issuer and any audience, said at http level') or diag $out;
+
+refused($bare->("$jwt llmgw_jwt_issuer any https://idp.example.com/;"
+                . " llmgw_jwt_audience any;"),
+        qr/"llmgw_jwt_issuer" directive takes "any" alone/, 'any with an issuer');
+
+refused($bare->("$jwt llmgw_jwt_issuer any; llmgw_jwt_audience any;"
+                . " llmgw_jwt_audience a;"),
+        qr/"llmgw_jwt_audience" directive cannot add values to "any"/,
+        'an audience after any');
+
+refused($bare->("$jwt llmgw_jwt_issuer any; llmgw_jwt_issuer any;"
+                . " llmgw_jwt_audience any;"),
+        qr/"llmgw_jwt_issuer" directive is duplicate/, 'any twice');
+
+# claim paths
+
+($ok, $out) = check($loc->("$jwt llmgw_scope_claim realm_access.roles "
+                           . "'resource_access.\"llm.gateway\".roles'; "
+                           . "llmgw_jwt_claim typ Bearer; "
+                           . "llmgw_jwt_require_claim "
+                           . "'\"https://gw.example.com/dept\"';"));
+ok($ok, 'nested and quoted claim paths') or diag $out;
+
+refused($loc->("$jwt llmgw_scope_claim realm_access..roles;"),
+        qr/invalid claim path "realm_access\.\.roles": it has an empty name/,
+        'a scope claim path with an empty name');
+
+refused($loc->("$jwt llmgw_jwt_claim 'a.\"b' x;"),
+        qr/invalid claim path "a\."b": it has an unterminated quote/,
+        'a claim check path with an open quote');
+
+refused($loc->("$jwt llmgw_jwt_require_claim a.;"),
+        qr/invalid claim path "a\.": it ends with a dot/,
+        'a required claim path ending with a dot');
+
+refused($loc->("$jwt llmgw_jwt_audience_claim 'a\"b';"),
+        qr/invalid claim path "a"b": it has a quote/,
+        'an audience claim path with a quote inside a name');
+
+refused($loc->("$jwt llmgw_jwt_claim token_use;"),
+        qr/invalid number of arguments in "llmgw_jwt_claim"/,
+        'a claim check without a value');
+
+refused($loc->("$jwt llmgw_scope_claim prefix=https://api.example.com/;"),
+        qr/"llmgw_scope_claim" directive names no claim/, 'a prefix without a claim');
+
+refused("llmgw_claim_variable \$dept a.b.c.d.e.f.g.h.i;",
+        qr/it names more than 8 levels/, 'a claim variable nine deep');
+
+refused("llmgw_claim_variable dept dept;",
+        qr/invalid variable name "dept"/, 'a claim variable without \$');
+
 # reload: a key file replaced on disk is used after HUP, not before
 
 my $port = free_port();
@@ -116,6 +199,7 @@ copy("$keys/rsa.pub", "$dir/current.pub") or die $!;
 
 nginx_conf($dir, "server { listen 127.0.0.1:$port;\n"
                  . "  location = /t { llmgw_auth jwt;\n"
+                 . "    llmgw_jwt_issuer any; llmgw_jwt_audience any;\n"
                  . "    llmgw_jwt_keys $dir/current.pub kid=k;\n"
                  . "    alias $dir/html/ok.txt; } }");
 

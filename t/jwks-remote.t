@@ -56,6 +56,8 @@ location = /t {
     set $idp_doc $http_x_idp;
     llmgw_auth jwt;
     llmgw_jwt_jwks idp;
+    llmgw_jwt_issuer any;
+    llmgw_jwt_audience any;
     alias html/ok.txt;
 }
 
@@ -364,6 +366,8 @@ llmgw_jwks_zone other:1m uri=/_jwks;
 location = /t {
     llmgw_auth jwt;
     llmgw_jwt_jwks nope;
+    llmgw_jwt_issuer any;
+    llmgw_jwt_audience any;
     alias html/ok.txt;
 }
 --- must_die

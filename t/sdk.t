@@ -41,6 +41,7 @@ nginx_conf($dir, <<"_EOC_");
 
     llmgw_token_cache_zone llmgw_tokens:1m;
     llmgw_jwt_keys $keys/jwks.json;
+    llmgw_jwt_issuer https://idp.example.com/;
     llmgw_jwt_audience llmgw;
     client_max_body_size 25m;
 
@@ -97,7 +98,8 @@ my $pid = nginx_start($dir, $port);
 ok($pid, 'the gateway started') or BAIL_OUT('nginx did not start');
 
 # text and audio: every API the SDK tests call
-my $token = llmgw_token(key => 'rsa', aud => 'llmgw', sub => 'sdk-user',
+my $token = llmgw_token(key => 'rsa', iss => 'https://idp.example.com/',
+                        aud => 'llmgw', sub => 'sdk-user',
                         scope => 'text audio', exp => 900);
 
 $ENV{LLMGW_SDK_BASE} = "https://127.0.0.1:$port";

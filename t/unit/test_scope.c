@@ -1,4 +1,4 @@
-/* llmgw-unit-srcs: src/ngx_http_llmgw_scope.c */
+/* llmgw-unit-srcs: src/ngx_http_llmgw_scope.c src/ngx_http_llmgw_claims.c */
 /* llmgw-unit-libs: -ljansson */
 
 /*
@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llmgw_unit.h"
+#include "ngx_http_llmgw_claims.h"
 #include "ngx_http_llmgw_scope.h"
 
 
@@ -25,6 +26,11 @@ static ngx_uint_t ngx_http_llmgw_test_satisfied(ngx_pool_t *pool,
     const char *granted);
 static void ngx_http_llmgw_test_hierarchy(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_bad_trees(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_source(ngx_pool_t *pool,
+    ngx_http_llmgw_scope_source_t *src, const char *a, const char *b,
+    const char *prefix);
+static const char *ngx_http_llmgw_test_granted_text(ngx_pool_t *pool,
+    ngx_http_llmgw_scope_source_t *src, const char *json);
 static void ngx_http_llmgw_test_granted(ngx_pool_t *pool);
 
 
@@ -102,16 +108,11 @@ ngx_http_llmgw_test_satisfied(ngx_pool_t *pool,
     json_t                         *claims;
     ngx_str_t                       name, *s;
     ngx_uint_t                      i, ok;
-    ngx_array_t                     req, got, names;
+    ngx_array_t                     req, got;
     ngx_http_llmgw_scope_t        **r;
     ngx_http_llmgw_scope_source_t   src;
 
-    ngx_array_init(&names, pool, 1, sizeof(ngx_str_t));
-    s = ngx_array_push(&names);
-    ngx_str_set(s, "scope");
-
-    src.claims = &names;
-    ngx_str_null(&src.prefix);
+    ngx_http_llmgw_test_source(pool, &src, "scope", NULL, NULL);
 
     /* the required list is split the way granted scopes are */
 
@@ -221,59 +222,154 @@ ngx_http_llmgw_test_bad_trees(ngx_pool_t *pool)
 }
 
 
+/*
+ * A source of up to two claims; a claim path with "=PREFIX" after it has
+ * that prefix of its own.
+ */
+
+static void
+ngx_http_llmgw_test_source(ngx_pool_t *pool,
+    ngx_http_llmgw_scope_source_t *src, const char *a, const char *b,
+    const char *prefix)
+{
+    u_char                        *eq;
+    ngx_str_t                      text;
+    const char                    *err, *claim[2];
+    ngx_uint_t                     i;
+    ngx_http_llmgw_scope_claim_t  *sc;
+
+    claim[0] = a;
+    claim[1] = b;
+
+    src->claims = ngx_array_create(pool, 2,
+                                   sizeof(ngx_http_llmgw_scope_claim_t));
+
+    for (i = 0; i < 2 && claim[i]; i++) {
+        sc = ngx_array_push(src->claims);
+        ngx_memzero(sc, sizeof(ngx_http_llmgw_scope_claim_t));
+
+        text.data = (u_char *) claim[i];
+        text.len = ngx_strlen(claim[i]);
+
+        eq = ngx_strlchr(text.data, text.data + text.len, '=');
+
+        if (eq) {
+            sc->own_prefix = 1;
+            sc->prefix.data = eq + 1;
+            sc->prefix.len = text.data + text.len - (eq + 1);
+            text.len = eq - text.data;
+        }
+
+        (void) ngx_http_llmgw_claim_path_parse(pool, &text, &sc->path, &err);
+    }
+
+    src->prefix.data = (u_char *) prefix;
+    src->prefix.len = prefix ? ngx_strlen(prefix) : 0;
+}
+
+
+/* the granted scopes joined by ' ', in a static buffer */
+
+static const char *
+ngx_http_llmgw_test_granted_text(ngx_pool_t *pool,
+    ngx_http_llmgw_scope_source_t *src, const char *json)
+{
+    u_char        *p;
+    json_t        *claims;
+    ngx_str_t     *g;
+    ngx_uint_t     i;
+    ngx_array_t    got;
+    static u_char  buf[512];
+
+    claims = json_loads(json, 0, NULL);
+    ngx_array_init(&got, pool, 4, sizeof(ngx_str_t));
+    ngx_http_llmgw_scopes_granted(pool, src, claims, &got);
+
+    p = buf;
+    g = got.elts;
+
+    for (i = 0; i < got.nelts && p + g[i].len + 1 < buf + sizeof(buf); i++) {
+        if (i) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, g[i].data, g[i].len);
+    }
+
+    *p = '\0';
+
+    json_decref(claims);
+
+    return (const char *) buf;
+}
+
+
+#define GRANTS(src, json, expected, what)                                     \
+    NGX_HTTP_LLMGW_CHECK(ngx_strcmp(ngx_http_llmgw_test_granted_text(pool,    \
+                                        src, json), expected) == 0, what)
+
+
 static void
 ngx_http_llmgw_test_granted(ngx_pool_t *pool)
 {
-    json_t                         *claims;
-    ngx_str_t                      *s, *g;
-    ngx_array_t                     names, got;
-    ngx_http_llmgw_scope_source_t   src;
+    ngx_http_llmgw_scope_source_t  src;
 
-    ngx_array_init(&names, pool, 2, sizeof(ngx_str_t));
-    s = ngx_array_push(&names);
-    ngx_str_set(s, "scope");
-    s = ngx_array_push(&names);
-    ngx_str_set(s, "scp");
+    ngx_http_llmgw_test_source(pool, &src, "scope", "scp", NULL);
 
-    src.claims = &names;
-    ngx_str_null(&src.prefix);
+    GRANTS(&src, "{\"scope\":\"  text   audio \",\"scp\":[\"video\","
+           "7,\"claude\"],\"other\":\"all\"}", "text audio video claude",
+           "scope string and scp array, other claims ignored");
 
-    claims = json_loads("{\"scope\":\"  text   audio \",\"scp\":[\"video\","
-                        "7,\"claude\"],\"other\":\"all\"}", 0, NULL);
-    ngx_array_init(&got, pool, 4, sizeof(ngx_str_t));
-    ngx_http_llmgw_scopes_granted(pool, &src, claims, &got);
-    g = got.elts;
+    /* RFC 6749 section 3.3: an array element is one scope-token */
 
-    NGX_HTTP_LLMGW_CHECK(got.nelts == 4
-                         && ngx_strncmp(g[0].data, "text", 4) == 0
-                         && g[0].len == 4
-                         && ngx_strncmp(g[1].data, "audio", 5) == 0
-                         && ngx_strncmp(g[2].data, "video", 5) == 0
-                         && ngx_strncmp(g[3].data, "claude", 6) == 0,
-                         "scope string and scp array, other claims ignored");
-    json_decref(claims);
+    GRANTS(&src, "{\"scp\":[\"openai.text text\",\"Team all\",\"ok\"]}",
+           "ok", "an array element with a space grants nothing");
+    GRANTS(&src, "{\"scp\":\"openai.text text\"}", "openai.text text",
+           "a string scp (Entra ID) is space-separated");
+    GRANTS(&src, "{\"scope\":\"a\\\"b c\\u0001 d\"}", "d",
+           "tokens with a quote or control byte grant nothing");
+    GRANTS(&src, "{\"scope\":7,\"scp\":{\"a\":\"b\"}}", "",
+           "non-string scope claims grant none");
 
-    /* Cognito: "<resource-server>/<scope>" */
+    /* Cognito: "<resource-server>/<scope>" for every claim */
 
-    ngx_str_set(&src.prefix, "https://llm.example.com/");
-    claims = json_loads("{\"scope\":\"openid https://llm.example.com/text "
-                        "https://other.example.com/all "
-                        "https://llm.example.com/\"}", 0, NULL);
-    ngx_array_init(&got, pool, 4, sizeof(ngx_str_t));
-    ngx_http_llmgw_scopes_granted(pool, &src, claims, &got);
-    g = got.elts;
+    ngx_http_llmgw_test_source(pool, &src, "scope", NULL,
+                               "https://llm.example.com/");
 
-    NGX_HTTP_LLMGW_CHECK(got.nelts == 1 && g[0].len == 4
-                         && ngx_strncmp(g[0].data, "text", 4) == 0,
-                         "only prefixed scopes count, prefix removed");
-    json_decref(claims);
+    GRANTS(&src, "{\"scope\":\"openid https://llm.example.com/text "
+           "https://other.example.com/all https://llm.example.com/\"}",
+           "text", "only prefixed scopes count, prefix removed");
 
-    claims = json_loads("{\"scope\":7,\"scp\":{\"a\":\"b\"}}", 0, NULL);
-    ngx_array_init(&got, pool, 4, sizeof(ngx_str_t));
-    ngx_http_llmgw_scopes_granted(pool, &src, claims, &got);
+    /* a prefix of its own: cognito:groups keeps plain names */
 
-    NGX_HTTP_LLMGW_CHECK(got.nelts == 0, "non-string scope claims grant none");
-    json_decref(claims);
+    ngx_http_llmgw_test_source(pool, &src,
+                               "scope=https://llm.example.com/",
+                               "cognito:groups", NULL);
+
+    GRANTS(&src, "{\"scope\":\"openid https://llm.example.com/claude\","
+           "\"cognito:groups\":[\"audio\",\"https://llm.example.com/all\"]}",
+           "claude audio https://llm.example.com/all",
+           "each claim with its own prefix");
+
+    ngx_http_llmgw_test_source(pool, &src, "scope=", "cognito:groups",
+                               "https://llm.example.com/");
+
+    GRANTS(&src, "{\"scope\":\"text\",\"cognito:groups\":"
+           "[\"https://llm.example.com/audio\",\"video\"]}",
+           "text audio", "an empty own prefix, others the default");
+
+    /* nested: Keycloak's roles */
+
+    ngx_http_llmgw_test_source(pool, &src, "realm_access.roles",
+                               "resource_access.\"llm.gateway\".roles", NULL);
+
+    GRANTS(&src, "{\"realm_access\":{\"roles\":[\"text\"]},"
+           "\"resource_access\":{\"llm.gateway\":{\"roles\":[\"audio\"]},"
+           "\"llm\":{\"gateway\":{\"roles\":[\"all\"]}}}}",
+           "text audio", "nested paths, a dotted name quoted");
+    GRANTS(&src, "{\"realm_access\":[\"roles\"],\"resource_access\":"
+           "{\"llm.gateway\":\"roles\"}}", "",
+           "a path through a non-object grants nothing");
 }
 
 
