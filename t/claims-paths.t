@@ -427,7 +427,37 @@ X-Auth: allowed:
 
 
 
-=== TEST 26: llmgw_jwt_claim on a string
+=== TEST 26: a quote escaped inside single quotes, as README.md writes it
+--- config
+location = /t {
+    llmgw_jwt_claim '"a\\"b"' x;
+    alias html/ok.txt;
+}
+--- more_headers eval
+tok(claims => { 'a"b' => 'x' })
+--- response_body
+ok
+--- response_headers
+X-Auth: allowed:
+
+
+
+=== TEST 27: escapes in a reason: ' for ", ? for a backslash
+--- config
+location = /t {
+    llmgw_jwt_claim '"a\\\"b\\\\c".d' x;
+    alias html/ok.txt;
+}
+--- more_headers eval
+tok(claims => { 'a"b\\c' => { e => 'x' } })
+--- error_code: 401
+--- response_body_like: ^\{"error":\{"code":"invalid_token","message":"claim 'a\?'b\?\?c'\.d missing"\}\}
+--- response_headers
+X-Auth: denied:claim 'a?'b??c'.d missing
+
+
+
+=== TEST 28: llmgw_jwt_claim on a string
 --- config
 location = /t { llmgw_jwt_claim token_use access; alias html/ok.txt; }
 --- more_headers eval
@@ -439,7 +469,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 27: llmgw_jwt_claim: another string
+=== TEST 29: llmgw_jwt_claim: another string
 --- config
 location = /t { llmgw_jwt_claim token_use access; alias html/ok.txt; }
 --- more_headers eval
@@ -451,7 +481,7 @@ X-Auth: denied:claim token_use not accepted
 
 
 
-=== TEST 28: llmgw_jwt_claim: the claim missing
+=== TEST 30: llmgw_jwt_claim: the claim missing
 --- config
 location = /t { llmgw_jwt_claim token_use access; alias html/ok.txt; }
 --- more_headers eval
@@ -463,7 +493,7 @@ X-Auth: denied:claim token_use missing
 
 
 
-=== TEST 29: llmgw_jwt_claim: one of several values
+=== TEST 31: llmgw_jwt_claim: one of several values
 --- config
 location = /t { llmgw_jwt_claim azp llm-chat llm-batch; alias html/ok.txt; }
 --- more_headers eval
@@ -475,7 +505,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 30: llmgw_jwt_claim: a string is compared whole, with case
+=== TEST 32: llmgw_jwt_claim: a string is compared whole, with case
 --- config
 location = /t { llmgw_jwt_claim azp llm-chat llm-batch; alias html/ok.txt; }
 --- more_headers eval
@@ -487,7 +517,7 @@ X-Auth: denied:claim azp not accepted
 
 
 
-=== TEST 31: llmgw_jwt_claim on an integer
+=== TEST 33: llmgw_jwt_claim on an integer
 --- config
 location = /t { llmgw_jwt_claim ver 1; alias html/ok.txt; }
 --- more_headers eval
@@ -499,7 +529,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 32: llmgw_jwt_claim: a real numerically equal
+=== TEST 34: llmgw_jwt_claim: a real numerically equal
 --- config
 location = /t { llmgw_jwt_claim ver 1; alias html/ok.txt; }
 --- more_headers eval
@@ -511,7 +541,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 33: llmgw_jwt_claim: another number
+=== TEST 35: llmgw_jwt_claim: another number
 --- config
 location = /t { llmgw_jwt_claim ver 1; alias html/ok.txt; }
 --- more_headers eval
@@ -523,7 +553,7 @@ X-Auth: denied:claim ver not accepted
 
 
 
-=== TEST 34: llmgw_jwt_claim: the string "2.0" (Entra's ver)
+=== TEST 36: llmgw_jwt_claim: the string "2.0" (Entra's ver)
 --- config
 location = /t { llmgw_jwt_claim ver 1.0 2.0; alias html/ok.txt; }
 --- more_headers eval
@@ -535,7 +565,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 35: llmgw_jwt_claim: the integer 2 equals the value 2.0
+=== TEST 37: llmgw_jwt_claim: the integer 2 equals the value 2.0
 --- config
 location = /t { llmgw_jwt_claim ver 1.0 2.0; alias html/ok.txt; }
 --- more_headers eval
@@ -547,7 +577,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 36: llmgw_jwt_claim: the string "2" is not the string "2.0"
+=== TEST 38: llmgw_jwt_claim: the string "2" is not the string "2.0"
 --- config
 location = /t { llmgw_jwt_claim ver 1.0 2.0; alias html/ok.txt; }
 --- more_headers eval
@@ -559,7 +589,7 @@ X-Auth: denied:claim ver not accepted
 
 
 
-=== TEST 37: llmgw_jwt_claim on a boolean true
+=== TEST 39: llmgw_jwt_claim on a boolean true
 --- config
 location = /t { llmgw_jwt_claim email_verified true; alias html/ok.txt; }
 --- more_headers eval
@@ -571,7 +601,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 38: llmgw_jwt_claim: boolean false
+=== TEST 40: llmgw_jwt_claim: boolean false
 --- config
 location = /t { llmgw_jwt_claim email_verified true; alias html/ok.txt; }
 --- more_headers eval
@@ -583,7 +613,7 @@ X-Auth: denied:claim email_verified not accepted
 
 
 
-=== TEST 39: llmgw_jwt_claim: a boolean against a value that is no boolean
+=== TEST 41: llmgw_jwt_claim: a boolean against a value that is no boolean
 --- config
 location = /t { llmgw_jwt_claim email_verified yes 1; alias html/ok.txt; }
 --- more_headers eval
@@ -595,7 +625,7 @@ X-Auth: denied:claim email_verified not accepted
 
 
 
-=== TEST 40: llmgw_jwt_claim on an array containing a value
+=== TEST 42: llmgw_jwt_claim on an array containing a value
 --- config
 location = /t { llmgw_jwt_claim amr mfa hwk; alias html/ok.txt; }
 --- more_headers eval
@@ -607,7 +637,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 41: llmgw_jwt_claim: an array without any of the values
+=== TEST 43: llmgw_jwt_claim: an array without any of the values
 --- config
 location = /t { llmgw_jwt_claim amr mfa hwk; alias html/ok.txt; }
 --- more_headers eval
@@ -619,7 +649,7 @@ X-Auth: denied:claim amr not accepted
 
 
 
-=== TEST 42: llmgw_jwt_claim: an empty array
+=== TEST 44: llmgw_jwt_claim: an empty array
 --- config
 location = /t { llmgw_jwt_claim amr mfa; alias html/ok.txt; }
 --- more_headers eval
@@ -631,7 +661,7 @@ X-Auth: denied:claim amr not accepted
 
 
 
-=== TEST 43: llmgw_jwt_claim on a nested array under a dotted name
+=== TEST 45: llmgw_jwt_claim on a nested array under a dotted name
 --- config
 location = /t {
     llmgw_jwt_claim resource_access."llm.gateway".roles llm-user;
@@ -646,7 +676,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 44: llmgw_jwt_claim repeated: every line must hold
+=== TEST 46: llmgw_jwt_claim repeated: every line must hold
 --- config
 location = /t {
     llmgw_jwt_claim token_use access;
@@ -662,7 +692,7 @@ X-Auth: denied:claim client_id not accepted
 
 
 
-=== TEST 45: llmgw_jwt_require_claim on a nested path
+=== TEST 47: llmgw_jwt_require_claim on a nested path
 --- config
 location = /t {
     llmgw_jwt_require_claim realm_access.roles;
@@ -677,7 +707,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 46: llmgw_jwt_require_claim: a null claim is missing
+=== TEST 48: llmgw_jwt_require_claim: a null claim is missing
 --- config
 location = /t { llmgw_jwt_require_claim department; alias html/ok.txt; }
 --- more_headers eval
@@ -689,7 +719,7 @@ X-Auth: denied:claim department missing
 
 
 
-=== TEST 47: llmgw_jwt_require_claim: a path through a string is missing
+=== TEST 49: llmgw_jwt_require_claim: a path through a string is missing
 --- config
 location = /t { llmgw_jwt_require_claim realm_access.roles; alias html/ok.txt; }
 --- more_headers eval
@@ -701,7 +731,7 @@ X-Auth: denied:claim realm_access.roles missing
 
 
 
-=== TEST 48: llmgw_jwt_require_claim: a quoted name shown with '
+=== TEST 50: llmgw_jwt_require_claim: a quoted name shown with '
 --- config
 location = /t {
     llmgw_jwt_require_claim resource_access."llm.gateway".roles;
@@ -716,7 +746,7 @@ X-Auth: denied:claim resource_access.'llm.gateway'.roles missing
 
 
 
-=== TEST 49: no aud: the audience read from the audience claim
+=== TEST 51: no aud: the audience read from the audience claim
 --- config
 location = /t {
     llmgw_jwt_audience 6j2c7kq1vb3gq5rhsh0ldl4mfd;
@@ -732,7 +762,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 50: no aud: another client in the audience claim
+=== TEST 52: no aud: another client in the audience claim
 --- config
 location = /t {
     llmgw_jwt_audience 6j2c7kq1vb3gq5rhsh0ldl4mfd;
@@ -748,7 +778,7 @@ X-Auth: denied:audience not accepted
 
 
 
-=== TEST 51: no aud and no audience claim
+=== TEST 53: no aud and no audience claim
 --- config
 location = /t {
     llmgw_jwt_audience 6j2c7kq1vb3gq5rhsh0ldl4mfd;
@@ -764,7 +794,7 @@ X-Auth: denied:audience not accepted
 
 
 
-=== TEST 52: aud present: the audience claim is not looked at
+=== TEST 54: aud present: the audience claim is not looked at
 --- config
 location = /t {
     llmgw_jwt_audience 6j2c7kq1vb3gq5rhsh0ldl4mfd;
@@ -781,7 +811,7 @@ X-Auth: denied:audience not accepted
 
 
 
-=== TEST 53: aud present and accepted, whatever the audience claim says
+=== TEST 55: aud present and accepted, whatever the audience claim says
 --- config
 location = /t {
     llmgw_jwt_audience 6j2c7kq1vb3gq5rhsh0ldl4mfd;
@@ -798,7 +828,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 54: the first audience claim present is the one read
+=== TEST 56: the first audience claim present is the one read
 --- config
 location = /t {
     llmgw_jwt_audience 0oa8f3k2m1XyZ7qR5697;
@@ -814,7 +844,7 @@ X-Auth: denied:audience not accepted
 
 
 
-=== TEST 55: a later audience claim when the first is absent
+=== TEST 57: a later audience claim when the first is absent
 --- config
 location = /t {
     llmgw_jwt_audience 0oa8f3k2m1XyZ7qR5697;
@@ -830,7 +860,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 56: issuer and audience "any"
+=== TEST 58: issuer and audience "any"
 --- config
 location = /t {
     llmgw_jwt_issuer any;
@@ -846,7 +876,7 @@ X-Auth: allowed:
 
 
 
-=== TEST 57: llmgw_claim_variable: arrays joined, quoted paths, numbers
+=== TEST 59: llmgw_claim_variable: arrays joined, quoted paths, numbers
 --- http_config
 llmgw_claim_variable $kc_roles resource_access."llm.gateway".roles;
 llmgw_claim_variable $department '"https://llmgw.example.com/department"';
@@ -867,7 +897,7 @@ X-Claims: text,claude|finance|1
 
 
 
-=== TEST 58: llmgw_claim_variable: set on a denied request too, empty
+=== TEST 60: llmgw_claim_variable: set on a denied request too, empty
 when the claim is missing
 --- http_config
 llmgw_claim_variable $kc_roles resource_access."llm.gateway".roles;
