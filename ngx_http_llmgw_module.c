@@ -19,13 +19,26 @@
 #include "ngx_http_llmgw_claims.h"
 #include "ngx_http_llmgw_scope.h"
 #include "ngx_http_llmgw_cache.h"
+#include "ngx_http_llmgw_provider.h"
 
 
 #define NGX_HTTP_LLMGW_AUTH_OFF        0
 #define NGX_HTTP_LLMGW_AUTH_JWT        1
 
+#define NGX_HTTP_LLMGW_API_DENY        0
+#define NGX_HTTP_LLMGW_API_ALLOW       1
+
 /* how long a verified token without exp stays cached */
 #define NGX_HTTP_LLMGW_CACHE_NOEXP_TTL 60
+
+
+/* "llmgw_api_scope": the scopes a request of one API kind needs */
+
+typedef struct {
+    ngx_str_t                      kind;
+    ngx_array_t                   *names;    /* ngx_str_t, as configured */
+    ngx_array_t                   *required; /* scope_t *, at merge */
+} ngx_http_llmgw_api_scope_t;
 
 
 typedef struct {
@@ -47,6 +60,8 @@ typedef struct {
     size_t                         max_token_size;
     ngx_array_t                   *scope_names;     /* ngx_str_t */
     ngx_array_t                   *required_scopes; /* scope_t * */
+    ngx_array_t                   *api_scopes;   /* api_scope_t, or NULL */
+    ngx_uint_t                     api_unknown;
     ngx_http_llmgw_scope_source_t  scope_source;
     ngx_flag_t                     cache;
     ngx_str_t                      realm;
@@ -58,6 +73,7 @@ typedef struct {
     const char                    *reason;
     json_t                        *claims;
     ngx_array_t                    granted;  /* ngx_str_t */
+    ngx_array_t                   *required; /* the scopes not satisfied */
     ngx_uint_t                     status;   /* 0: allowed, or the denial */
     unsigned                       decided:1;
     unsigned                       jwks_forced:1;
@@ -93,14 +109,16 @@ static void ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_authorize(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_str_t *typ);
+static ngx_int_t ngx_http_llmgw_api_check(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_array_t **required);
 static ngx_int_t ngx_http_llmgw_deny(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx, ngx_uint_t status, const char *error,
     const char *reason);
 static ngx_int_t ngx_http_llmgw_send_denial(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
-static size_t ngx_http_llmgw_scope_list_len(ngx_http_llmgw_loc_conf_t *llcf);
-static u_char *ngx_http_llmgw_scope_list(u_char *p,
-    ngx_http_llmgw_loc_conf_t *llcf);
+static size_t ngx_http_llmgw_scope_list_len(ngx_array_t *required);
+static u_char *ngx_http_llmgw_scope_list(u_char *p, ngx_array_t *required);
 
 static ngx_int_t ngx_http_llmgw_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v,
@@ -130,6 +148,8 @@ static char *ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_llmgw_merge_scopes(ngx_conf_t *cf,
     ngx_http_llmgw_loc_conf_t *conf);
+static ngx_array_t *ngx_http_llmgw_resolve_scopes(ngx_conf_t *cf,
+    ngx_array_t *names);
 static ngx_array_t *ngx_http_llmgw_default_scope_claims(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_init(ngx_conf_t *cf);
 static void ngx_http_llmgw_exit(ngx_cycle_t *cycle);
@@ -148,6 +168,8 @@ static char *ngx_http_llmgw_set_claim_check(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_set_scope_claim(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_set_api_scope(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_llmgw_claim_variable_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_llmgw_claim_path(ngx_conf_t *cf, ngx_str_t *text,
@@ -170,6 +192,13 @@ static char *ngx_http_llmgw_set_realm(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_conf_enum_t  ngx_http_llmgw_auth_modes[] = {
     { ngx_string("off"), NGX_HTTP_LLMGW_AUTH_OFF },
     { ngx_string("jwt"), NGX_HTTP_LLMGW_AUTH_JWT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_llmgw_api_unknown_modes[] = {
+    { ngx_string("deny"), NGX_HTTP_LLMGW_API_DENY },
+    { ngx_string("allow"), NGX_HTTP_LLMGW_API_ALLOW },
     { ngx_null_string, 0 }
 };
 
@@ -315,6 +344,20 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llmgw_loc_conf_t, scope_names),
       NULL },
+
+    { ngx_string("llmgw_api_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_llmgw_set_api_scope,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_api_unknown"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, api_unknown),
+      &ngx_http_llmgw_api_unknown_modes },
 
     { ngx_string("llmgw_scope_claim"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -859,14 +902,15 @@ ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
 }
 
 
-/* claims, then scope; the token is authentic by now */
+/* claims, the API called, then scope; the token is authentic by now */
 
 static ngx_int_t
 ngx_http_llmgw_authorize(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_str_t *typ)
 {
-    const char  *reason;
+    const char   *reason;
+    ngx_array_t  *api_required;
 
     if (ngx_http_llmgw_claims_check(&llcf->claims, ctx->claims, typ,
                                     ngx_time(), &reason)
@@ -874,6 +918,14 @@ ngx_http_llmgw_authorize(ngx_http_request_t *r,
     {
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                    "invalid_token", reason);
+    }
+
+    if (ngx_http_llmgw_api_check(r, llcf, ctx, &api_required) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->status) {
+        return NGX_OK;
     }
 
     if (ngx_array_init(&ctx->granted, r->pool, 8, sizeof(ngx_str_t))
@@ -889,10 +941,21 @@ ngx_http_llmgw_authorize(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (llcf->required_scopes
-        && !ngx_http_llmgw_scope_satisfied(llcf->required_scopes,
-                                           &ctx->granted))
+    /* the API's scopes and the location's, when both are set */
+
+    if (api_required
+        && !ngx_http_llmgw_scope_satisfied(api_required, &ctx->granted))
     {
+        ctx->required = api_required;
+
+    } else if (llcf->required_scopes
+               && !ngx_http_llmgw_scope_satisfied(llcf->required_scopes,
+                                                  &ctx->granted))
+    {
+        ctx->required = llcf->required_scopes;
+    }
+
+    if (ctx->required) {
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN,
                                    "insufficient_scope",
                                    "insufficient scope");
@@ -901,6 +964,82 @@ ngx_http_llmgw_authorize(ngx_http_request_t *r,
     ctx->status = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * The API kind llmgw_pass will forward the request as decides which
+ * scopes it needs (llmgw_api_scope), so that a new provider endpoint
+ * never inherits the location's scope: an endpoint the adapter does not
+ * know is refused unless "llmgw_api_unknown allow"; with llmgw_api_scope
+ * lines, a known kind they do not list is refused too.  A path that
+ * cannot be forwarded unambiguously is refused here, before its kind
+ * could matter.  NGX_OK with ctx->status set on a denial; *required is
+ * the API's scopes, or NULL.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_api_check(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_array_t **required)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   i;
+    ngx_http_llmgw_api_t         api;
+    ngx_http_llmgw_api_scope_t  *as;
+
+    *required = NULL;
+
+    rc = ngx_http_llmgw_pass_api(r, &api);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_request",
+                                   "request path cannot be forwarded");
+    }
+
+    if (rc == NGX_DECLINED) {
+
+        /* no llmgw_pass: nothing is forwarded as an API of a provider */
+
+        if (llcf->api_scopes) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                       "unknown API");
+        }
+
+        return NGX_OK;
+    }
+
+    if (api.api.len == 0) {
+        if (llcf->api_unknown == NGX_HTTP_LLMGW_API_ALLOW) {
+            return NGX_OK;
+        }
+
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                   "unknown API");
+    }
+
+    if (llcf->api_scopes == NULL) {
+        return NGX_OK;
+    }
+
+    as = llcf->api_scopes->elts;
+
+    for (i = 0; i < llcf->api_scopes->nelts; i++) {
+        if (as[i].kind.len == api.api.len
+            && ngx_strncmp(as[i].kind.data, api.api.data, api.api.len) == 0)
+        {
+            *required = as[i].required;
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                               "API not allowed here");
 }
 
 
@@ -939,9 +1078,17 @@ ngx_http_llmgw_send_denial(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    scope = (ctx->status == NGX_HTTP_FORBIDDEN);
+    scope = (ctx->required != NULL);
 
-    /* WWW-Authenticate */
+    /*
+     * WWW-Authenticate: a challenge for every token problem (401, 400,
+     * 403 insufficient_scope); a refusal that no other token would
+     * change (403, an API the location does not allow) has none.
+     */
+
+    if (ctx->status == NGX_HTTP_FORBIDDEN && ctx->error == NULL) {
+        goto body;
+    }
 
     len = sizeof("Bearer realm=\"\"") - 1 + llcf->realm.len;
 
@@ -951,7 +1098,8 @@ ngx_http_llmgw_send_denial(ngx_http_request_t *r,
     }
 
     if (scope) {
-        len += sizeof(", scope=\"\"") - 1 + ngx_http_llmgw_scope_list_len(llcf);
+        len += sizeof(", scope=\"\"") - 1
+               + ngx_http_llmgw_scope_list_len(ctx->required);
     }
 
     p = ngx_pnalloc(r->pool, len);
@@ -977,23 +1125,31 @@ ngx_http_llmgw_send_denial(ngx_http_request_t *r,
 
     if (scope) {
         p = ngx_cpymem(p, ", scope=\"", sizeof(", scope=\"") - 1);
-        p = ngx_http_llmgw_scope_list(p, llcf);
+        p = ngx_http_llmgw_scope_list(p, ctx->required);
         *p++ = '"';
     }
 
     h->value.len = p - h->value.data;
     r->headers_out.www_authenticate = h;
 
+body:
+
     /* the JSON body */
 
-    code = ctx->error ? ctx->error : "unauthorized";
+    if (ctx->error) {
+        code = ctx->error;
+
+    } else {
+        code = (ctx->status == NGX_HTTP_FORBIDDEN) ? "forbidden"
+                                                   : "unauthorized";
+    }
 
     len = sizeof("{\"error\":{\"code\":\"\",\"message\":\"\"}}" CRLF) - 1
           + ngx_strlen(code) + ngx_strlen(ctx->reason);
 
     if (scope) {
         len += sizeof(",\"scope\":\"\"") - 1
-               + ngx_http_llmgw_scope_list_len(llcf);
+               + ngx_http_llmgw_scope_list_len(ctx->required);
     }
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -1007,7 +1163,7 @@ ngx_http_llmgw_send_denial(ngx_http_request_t *r,
     if (scope) {
         b->last = ngx_cpymem(b->last, ",\"scope\":\"",
                              sizeof(",\"scope\":\"") - 1);
-        b->last = ngx_http_llmgw_scope_list(b->last, llcf);
+        b->last = ngx_http_llmgw_scope_list(b->last, ctx->required);
         *b->last++ = '"';
     }
 
@@ -1044,16 +1200,16 @@ ngx_http_llmgw_send_denial(ngx_http_request_t *r,
 
 
 static size_t
-ngx_http_llmgw_scope_list_len(ngx_http_llmgw_loc_conf_t *llcf)
+ngx_http_llmgw_scope_list_len(ngx_array_t *required)
 {
     size_t                    len;
     ngx_uint_t                i;
     ngx_http_llmgw_scope_t  **s;
 
     len = 0;
-    s = llcf->required_scopes->elts;
+    s = required->elts;
 
-    for (i = 0; i < llcf->required_scopes->nelts; i++) {
+    for (i = 0; i < required->nelts; i++) {
         len += s[i]->name.len + 1;
     }
 
@@ -1062,14 +1218,14 @@ ngx_http_llmgw_scope_list_len(ngx_http_llmgw_loc_conf_t *llcf)
 
 
 static u_char *
-ngx_http_llmgw_scope_list(u_char *p, ngx_http_llmgw_loc_conf_t *llcf)
+ngx_http_llmgw_scope_list(u_char *p, ngx_array_t *required)
 {
     ngx_uint_t                i;
     ngx_http_llmgw_scope_t  **s;
 
-    s = llcf->required_scopes->elts;
+    s = required->elts;
 
-    for (i = 0; i < llcf->required_scopes->nelts; i++) {
+    for (i = 0; i < required->nelts; i++) {
         if (i) {
             *p++ = ' ';
         }
@@ -1374,6 +1530,8 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->max_token_size = NGX_CONF_UNSET_SIZE;
     conf->scope_names = NGX_CONF_UNSET_PTR;
     conf->scope_source.claims = NGX_CONF_UNSET_PTR;
+    conf->api_scopes = NGX_CONF_UNSET_PTR;
+    conf->api_unknown = NGX_CONF_UNSET_UINT;
     conf->cache = NGX_CONF_UNSET;
 
     return conf;
@@ -1424,6 +1582,9 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_token_size, prev->max_token_size,
                               8192);
     ngx_conf_merge_ptr_value(conf->scope_names, prev->scope_names, NULL);
+    ngx_conf_merge_ptr_value(conf->api_scopes, prev->api_scopes, NULL);
+    ngx_conf_merge_uint_value(conf->api_unknown, prev->api_unknown,
+                              NGX_HTTP_LLMGW_API_DENY);
     ngx_conf_merge_str_value(conf->scope_source.prefix,
                              prev->scope_source.prefix, "");
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
@@ -1490,34 +1651,67 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 /*
  * Required scopes are resolved against the tree once, here: merging runs
- * after the whole http block is read, so the tree is complete.
+ * after the whole http block is read, so the tree is complete.  API
+ * scopes inherited from an outer level were resolved there.
  */
 
 static char *
 ngx_http_llmgw_merge_scopes(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
 {
-    ngx_str_t                    *name;
-    ngx_uint_t                    i;
-    ngx_http_llmgw_scope_t       *scope, **req;
-    ngx_http_llmgw_main_conf_t   *mcf;
+    ngx_uint_t                   i;
+    ngx_http_llmgw_api_scope_t  *as;
 
-    if (conf->scope_names == NULL) {
-        conf->required_scopes = NULL;
+    if (conf->scope_names) {
+        conf->required_scopes = ngx_http_llmgw_resolve_scopes(cf,
+                                                           conf->scope_names);
+        if (conf->required_scopes == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->api_scopes == NULL) {
         return NGX_CONF_OK;
     }
 
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+    as = conf->api_scopes->elts;
 
-    conf->required_scopes = ngx_array_create(cf->pool,
-                                             conf->scope_names->nelts,
-                                             sizeof(ngx_http_llmgw_scope_t *));
-    if (conf->required_scopes == NULL) {
-        return NGX_CONF_ERROR;
+    for (i = 0; i < conf->api_scopes->nelts; i++) {
+        if (as[i].required) {
+            continue;
+        }
+
+        as[i].required = ngx_http_llmgw_resolve_scopes(cf, as[i].names);
+        if (as[i].required == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
-    name = conf->scope_names->elts;
+    return NGX_CONF_OK;
+}
 
-    for (i = 0; i < conf->scope_names->nelts; i++) {
+
+/* scope names to their nodes of the tree (scope_t *); NULL on error */
+
+static ngx_array_t *
+ngx_http_llmgw_resolve_scopes(ngx_conf_t *cf, ngx_array_t *names)
+{
+    ngx_str_t                    *name;
+    ngx_uint_t                    i;
+    ngx_array_t                  *required;
+    ngx_http_llmgw_scope_t       *scope, **req;
+    ngx_http_llmgw_main_conf_t   *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    required = ngx_array_create(cf->pool, names->nelts,
+                                sizeof(ngx_http_llmgw_scope_t *));
+    if (required == NULL) {
+        return NULL;
+    }
+
+    name = names->elts;
+
+    for (i = 0; i < names->nelts; i++) {
 
         if (mcf->scopes.scopes.elts) {
             scope = ngx_http_llmgw_scope_find(&mcf->scopes, &name[i]);
@@ -1526,7 +1720,7 @@ ngx_http_llmgw_merge_scopes(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "scope \"%V\" is not in \"llmgw_scopes\"",
                                    &name[i]);
-                return NGX_CONF_ERROR;
+                return NULL;
             }
 
         } else {
@@ -1537,12 +1731,12 @@ ngx_http_llmgw_merge_scopes(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid character in scope \"%V\"",
                                    &name[i]);
-                return NGX_CONF_ERROR;
+                return NULL;
             }
 
             scope = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_scope_t));
             if (scope == NULL) {
-                return NGX_CONF_ERROR;
+                return NULL;
             }
 
             scope->name = name[i];
@@ -1551,18 +1745,52 @@ ngx_http_llmgw_merge_scopes(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
                                sizeof(ngx_str_t))
                 != NGX_OK)
             {
-                return NGX_CONF_ERROR;
+                return NULL;
             }
 
             *(ngx_str_t *) ngx_array_push(&scope->satisfied_by) = name[i];
         }
 
-        req = ngx_array_push(conf->required_scopes);
+        req = ngx_array_push(required);
         if (req == NULL) {
-            return NGX_CONF_ERROR;
+            return NULL;
         }
 
         *req = scope;
+    }
+
+    return required;
+}
+
+
+/*
+ * Called by llmgw_pass's merge for the same location, once both modules'
+ * confs are merged: the kinds of llmgw_api_scope must be kinds of the
+ * location's provider, or they would silently never match.
+ */
+
+char *
+ngx_http_llmgw_api_conf_check(ngx_conf_t *cf, ngx_http_llmgw_provider_t *pv)
+{
+    ngx_uint_t                   i;
+    ngx_http_llmgw_loc_conf_t   *llcf;
+    ngx_http_llmgw_api_scope_t  *as;
+
+    llcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_llmgw_module);
+
+    if (pv == NULL || llcf->api_scopes == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    as = llcf->api_scopes->elts;
+
+    for (i = 0; i < llcf->api_scopes->nelts; i++) {
+        if (!ngx_http_llmgw_provider_api_known(pv, &as[i].kind)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"llmgw_api_scope\": \"%V\" is not an API "
+                               "of provider \"%V\"", &as[i].kind, &pv->name);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -1955,6 +2183,90 @@ ngx_http_llmgw_set_scope_claim(ngx_conf_t *cf, ngx_command_t *cmd,
 
         sc->prefix = prefix;
         sc->own_prefix = own;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "llmgw_api_scope KIND[,KIND...] SCOPE ...": requests of these API kinds
+ * need one of the scopes.  Kinds are checked against every provider's
+ * here, against the location's provider by llmgw_pass's merge.
+ */
+
+static char *
+ngx_http_llmgw_set_api_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    u_char                      *p, *last, *start;
+    ngx_str_t                   *value, kind;
+    ngx_uint_t                   i;
+    ngx_array_t                 *names;
+    ngx_http_llmgw_api_scope_t  *as;
+
+    value = cf->args->elts;
+
+    if (llcf->api_scopes == NGX_CONF_UNSET_PTR) {
+        llcf->api_scopes = ngx_array_create(cf->pool, 8,
+                                           sizeof(ngx_http_llmgw_api_scope_t));
+        if (llcf->api_scopes == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    names = ngx_array_create(cf->pool, cf->args->nelts - 2,
+                             sizeof(ngx_str_t));
+    if (names == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        *(ngx_str_t *) ngx_array_push(names) = value[i];
+    }
+
+    p = value[1].data;
+    last = p + value[1].len;
+
+    while (p <= last) {
+        start = p;
+        p = ngx_strlchr(p, last, ',');
+
+        if (p == NULL) {
+            p = last;
+        }
+
+        kind.data = start;
+        kind.len = p - start;
+        p++;
+
+        if (!ngx_http_llmgw_provider_api_known(NULL, &kind)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown API kind \"%V\"", &kind);
+            return NGX_CONF_ERROR;
+        }
+
+        as = llcf->api_scopes->elts;
+
+        for (i = 0; i < llcf->api_scopes->nelts; i++) {
+            if (as[i].kind.len == kind.len
+                && ngx_strncmp(as[i].kind.data, kind.data, kind.len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "API kind \"%V\" is given twice", &kind);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        as = ngx_array_push(llcf->api_scopes);
+        if (as == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        as->kind = kind;
+        as->names = names;
+        as->required = NULL;
     }
 
     return NGX_CONF_OK;

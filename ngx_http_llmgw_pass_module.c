@@ -1106,6 +1106,10 @@ ngx_http_llmgw_pass_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 #endif
 
+    if (ngx_http_llmgw_api_conf_check(cf, conf->provider) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->upstream.upstream == NULL) {
         /* no llmgw_pass here */
         return NGX_CONF_OK;

@@ -17,6 +17,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "ngx_http_llmgw_provider.h"
+
 
 #define NGX_HTTP_LLMGW_SHA256_LEN      32
 
@@ -182,6 +184,14 @@ typedef struct {
  */
 ngx_int_t ngx_http_llmgw_pass_api(ngx_http_request_t *r,
     ngx_http_llmgw_api_t *api);
+
+/*
+ * For llmgw_pass's merge of a location: nginx -t fails when the location's
+ * llmgw_api_scope names a kind its provider does not have
+ * (ngx_http_llmgw_module.c).
+ */
+char *ngx_http_llmgw_api_conf_check(ngx_conf_t *cf,
+    ngx_http_llmgw_provider_t *pv);
 
 
 #endif /* _NGX_HTTP_LLMGW_H_INCLUDED_ */

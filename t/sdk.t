@@ -9,7 +9,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::More;
-use LLMGW::Test;
+use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
 
 for my $v (qw(TEST_NGINX_LOAD_MODULES TEST_NGINX_MOCK_PORT
@@ -28,16 +28,12 @@ my $certs = $ENV{TEST_NGINX_MOCK_CERTS};
 my $secrets = $ENV{TEST_NGINX_MOCK_SECRETS};
 my $dir = nginx_prefix();
 my $port = free_port();
+my $examples = llmgw_root() . '/examples';
 
 # the provider locations of examples/nginx.conf, in front of the mock;
 # the Bedrock SDK needs TLS with HTTP/2
 nginx_conf($dir, <<"_EOC_");
-    llmgw_scopes {
-        all     text audio video;
-        text    claude openai.text gemini.text;
-        audio   openai.stt openai.tts;
-        video   video.generate video.analyze;
-    }
+    include $examples/scopes.conf;
 
     llmgw_token_cache_zone llmgw_tokens:1m;
     llmgw_jwt_keys $keys/jwks.json;
@@ -53,26 +49,16 @@ nginx_conf($dir, <<"_EOC_");
         location /azure-openai/ {
             llmgw_auth jwt;
             llmgw_token_header api-key authorization;
-            llmgw_require_scope openai.text;
+            include $examples/apis/azure-openai.conf;
             llmgw_provider azure_openai;
             llmgw_pass_strip_prefix /azure-openai;
             llmgw_pass_api_key file=$secrets/azure.key;
             llmgw_pass http://$mock;
-
-            location ~ /audio/transcriptions\$ {
-                llmgw_require_scope openai.stt;
-                llmgw_pass http://$mock;
-            }
-
-            location ~ /audio/speech\$ {
-                llmgw_require_scope openai.tts;
-                llmgw_pass http://$mock;
-            }
         }
 
         location /bedrock-claude/ {
             llmgw_auth jwt;
-            llmgw_require_scope claude;
+            include $examples/apis/bedrock.conf;
             llmgw_provider bedrock;
             llmgw_pass_strip_prefix /bedrock-claude;
             llmgw_pass_aws_region us-east-1;
@@ -84,7 +70,7 @@ nginx_conf($dir, <<"_EOC_");
         location /gemini/ {
             llmgw_auth jwt;
             llmgw_token_header x-goog-api-key;
-            llmgw_require_scope gemini.text;
+            include $examples/apis/gemini.conf;
             llmgw_provider gemini;
             llmgw_pass_strip_prefix /gemini;
             llmgw_pass_api_key file=$secrets/gemini.key;

@@ -42,6 +42,8 @@ sleep 0.3
 mkdir -p "$conf" "$prefix/logs" "$prefix/modules"
 cp "$module" "$prefix/modules/ngx_http_llmgw_module.so"
 cp "$root/examples/nginx.conf" "$root/examples/scopes.conf" "$conf/"
+rm -rf "$conf/apis"
+cp -r "$root/examples/apis" "$conf/apis"
 
 "$root/tools/llmgw-keygen" -q "$conf/keys"
 "$root/t/mock/certs.sh" "$conf/certs" > /dev/null
