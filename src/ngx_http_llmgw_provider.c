@@ -70,18 +70,6 @@ static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_azure_apis[] = {
     { ngx_string("/deployments/*/audio/translations"),
       ngx_string("audio.translation") },
     { ngx_string("/deployments/*/audio/speech"), ngx_string("audio.speech") },
-    { ngx_string("/responses"), ngx_string("responses") },
-    { ngx_string("/responses/*"), ngx_string("responses") },
-    { ngx_string("/responses/*/input_items"), ngx_string("responses") },
-    { ngx_string("/responses/*/cancel"), ngx_string("responses") },
-    { ngx_string("/batches"), ngx_string("batch") },
-    { ngx_string("/batches/*"), ngx_string("batch") },
-    { ngx_string("/batches/*/cancel"), ngx_string("batch") },
-    { ngx_string("/files"), ngx_string("files") },
-    { ngx_string("/files/*"), ngx_string("files") },
-    { ngx_string("/files/*/content"), ngx_string("files") },
-    { ngx_string("/models"), ngx_string("models") },
-    { ngx_string("/models/*"), ngx_string("models") },
     { ngx_null_string, ngx_null_string }
 };
 
@@ -102,6 +90,28 @@ static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_azure_v1_apis[] =
 };
 
 
+/*
+ * OpenAI's resources, the same under api.openai.com/v1, Azure's /openai/v1
+ * and Azure's /openai (with api-version)
+ */
+
+static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_resources[] = {
+    { ngx_string("/responses"), ngx_string("responses") },
+    { ngx_string("/responses/*"), ngx_string("responses") },
+    { ngx_string("/responses/*/input_items"), ngx_string("responses") },
+    { ngx_string("/responses/*/cancel"), ngx_string("responses") },
+    { ngx_string("/batches"), ngx_string("batch") },
+    { ngx_string("/batches/*"), ngx_string("batch") },
+    { ngx_string("/batches/*/cancel"), ngx_string("batch") },
+    { ngx_string("/files"), ngx_string("files") },
+    { ngx_string("/files/*"), ngx_string("files") },
+    { ngx_string("/files/*/content"), ngx_string("files") },
+    { ngx_string("/models"), ngx_string("models") },
+    { ngx_string("/models/*"), ngx_string("models") },
+    { ngx_null_string, ngx_null_string }
+};
+
+
 /* OpenAI's API: api.openai.com/v1 and Azure's /openai/v1 */
 
 static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_openai_apis[] = {
@@ -110,10 +120,6 @@ static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_openai_apis[] = {
     { ngx_string("/chat/completions/*/messages"), ngx_string("chat") },
     { ngx_string("/completions"), ngx_string("completions") },
     { ngx_string("/embeddings"), ngx_string("embeddings") },
-    { ngx_string("/responses"), ngx_string("responses") },
-    { ngx_string("/responses/*"), ngx_string("responses") },
-    { ngx_string("/responses/*/input_items"), ngx_string("responses") },
-    { ngx_string("/responses/*/cancel"), ngx_string("responses") },
     { ngx_string("/images/generations"), ngx_string("images") },
     { ngx_string("/images/edits"), ngx_string("images") },
     { ngx_string("/images/variations"), ngx_string("images") },
@@ -124,14 +130,6 @@ static ngx_http_llmgw_provider_api_t  ngx_http_llmgw_provider_openai_apis[] = {
     { ngx_string("/videos/*"), ngx_string("video.generation") },
     { ngx_string("/videos/*/content"), ngx_string("video.generation") },
     { ngx_string("/videos/*/remix"), ngx_string("video.generation") },
-    { ngx_string("/batches"), ngx_string("batch") },
-    { ngx_string("/batches/*"), ngx_string("batch") },
-    { ngx_string("/batches/*/cancel"), ngx_string("batch") },
-    { ngx_string("/files"), ngx_string("files") },
-    { ngx_string("/files/*"), ngx_string("files") },
-    { ngx_string("/files/*/content"), ngx_string("files") },
-    { ngx_string("/models"), ngx_string("models") },
-    { ngx_string("/models/*"), ngx_string("models") },
     { ngx_null_string, ngx_null_string }
 };
 
@@ -209,7 +207,9 @@ static ngx_http_llmgw_provider_api_set_t
     ngx_http_llmgw_provider_azure_sets[] =
 {
     { ngx_string("/openai"), ngx_http_llmgw_provider_azure_apis },
+    { ngx_string("/openai"), ngx_http_llmgw_provider_resources },
     { ngx_string("/openai/v1"), ngx_http_llmgw_provider_openai_apis },
+    { ngx_string("/openai/v1"), ngx_http_llmgw_provider_resources },
     { ngx_string("/openai/v1"), ngx_http_llmgw_provider_azure_v1_apis },
     { ngx_null_string, NULL }
 };
@@ -219,6 +219,7 @@ static ngx_http_llmgw_provider_api_set_t
     ngx_http_llmgw_provider_openai_sets[] =
 {
     { ngx_string("/v1"), ngx_http_llmgw_provider_openai_apis },
+    { ngx_string("/v1"), ngx_http_llmgw_provider_resources },
     { ngx_null_string, NULL }
 };
 

@@ -102,18 +102,6 @@ static ngx_http_llmgw_test_api_t  ngx_http_llmgw_test_azure[] = {
     { "/deployments/whisper/audio/transcriptions", "audio.transcription", 0 },
     { "/deployments/whisper/audio/translations", "audio.translation", 0 },
     { "/deployments/tts-hd/audio/speech", "audio.speech", 0 },
-    { "/responses", "responses", 0 },
-    { "/responses/resp_67ccd2bed1ec8190", "responses", 1 },
-    { "/responses/resp_67ccd2bed1ec8190/input_items", "responses", 0 },
-    { "/responses/resp_67ccd2bed1ec8190/cancel", "responses", 0 },
-    { "/batches", "batch", 0 },
-    { "/batches/batch_abc123", "batch", 1 },
-    { "/batches/batch_abc123/cancel", "batch", 0 },
-    { "/files", "files", 0 },
-    { "/files/file-abc123", "files", 1 },
-    { "/files/file-abc123/content", "files", 0 },
-    { "/models", "models", 0 },
-    { "/models/gpt-4o-2024-08-06", "models", 1 },
     { NULL, NULL, 0 }
 };
 
@@ -133,6 +121,25 @@ static ngx_http_llmgw_test_api_t  ngx_http_llmgw_test_azure_v1[] = {
 };
 
 
+/* OpenAI's resources, after "/v1", "/openai/v1" and "/openai" (Azure) */
+
+static ngx_http_llmgw_test_api_t  ngx_http_llmgw_test_resources[] = {
+    { "/responses", "responses", 0 },
+    { "/responses/resp_67ccd2bed1ec8190", "responses", 1 },
+    { "/responses/resp_67ccd2bed1ec8190/input_items", "responses", 0 },
+    { "/responses/resp_67ccd2bed1ec8190/cancel", "responses", 0 },
+    { "/batches", "batch", 0 },
+    { "/batches/batch_abc123", "batch", 1 },
+    { "/batches/batch_abc123/cancel", "batch", 0 },
+    { "/files", "files", 0 },
+    { "/files/file-abc123", "files", 1 },
+    { "/files/file-abc123/content", "files", 0 },
+    { "/models", "models", 0 },
+    { "/models/gpt-4o-2024-08-06", "models", 1 },
+    { NULL, NULL, 0 }
+};
+
+
 /* OpenAI's operations, after "/v1" (OpenAI) or "/openai/v1" (Azure) */
 
 static ngx_http_llmgw_test_api_t  ngx_http_llmgw_test_openai[] = {
@@ -141,10 +148,6 @@ static ngx_http_llmgw_test_api_t  ngx_http_llmgw_test_openai[] = {
     { "/chat/completions/chatcmpl-abc123/messages", "chat", 0 },
     { "/completions", "completions", 0 },
     { "/embeddings", "embeddings", 0 },
-    { "/responses", "responses", 0 },
-    { "/responses/resp_123", "responses", 1 },
-    { "/responses/resp_123/input_items", "responses", 0 },
-    { "/responses/resp_123/cancel", "responses", 0 },
     { "/images/generations", "images", 0 },
     { "/images/edits", "images", 0 },
     { "/images/variations", "images", 0 },
@@ -155,14 +158,6 @@ static ngx_http_llmgw_test_api_t  ngx_http_llmgw_test_openai[] = {
     { "/videos/video_123", "video.generation", 1 },
     { "/videos/video_123/content", "video.generation", 0 },
     { "/videos/video_123/remix", "video.generation", 0 },
-    { "/batches", "batch", 0 },
-    { "/batches/batch_abc123", "batch", 1 },
-    { "/batches/batch_abc123/cancel", "batch", 0 },
-    { "/files", "files", 0 },
-    { "/files/file-abc123", "files", 1 },
-    { "/files/file-abc123/content", "files", 0 },
-    { "/models", "models", 0 },
-    { "/models/gpt-4o-mini", "models", 1 },
     { NULL, NULL, 0 }
 };
 
@@ -604,11 +599,16 @@ ngx_http_llmgw_test_kinds(void)
 {
     ngx_http_llmgw_test_table("azure_openai", "/openai",
                               ngx_http_llmgw_test_azure);
+    ngx_http_llmgw_test_table("azure_openai", "/openai",
+                              ngx_http_llmgw_test_resources);
     ngx_http_llmgw_test_table("azure_openai", "/openai/v1",
                               ngx_http_llmgw_test_openai);
     ngx_http_llmgw_test_table("azure_openai", "/openai/v1",
+                              ngx_http_llmgw_test_resources);
+    ngx_http_llmgw_test_table("azure_openai", "/openai/v1",
                               ngx_http_llmgw_test_azure_v1);
     ngx_http_llmgw_test_table("openai", "/v1", ngx_http_llmgw_test_openai);
+    ngx_http_llmgw_test_table("openai", "/v1", ngx_http_llmgw_test_resources);
     ngx_http_llmgw_test_table("bedrock", "", ngx_http_llmgw_test_bedrock);
     ngx_http_llmgw_test_table("gemini", "/v1beta",
                               ngx_http_llmgw_test_gemini);
