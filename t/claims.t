@@ -315,3 +315,31 @@ location = /t { llmgw_jwt_mfa mfa; alias html/ok.txt; }
 --- response_body_like: "multi-factor authentication required"
 --- response_headers
 X-Auth: denied:multi-factor authentication required
+
+
+
+=== TEST 23: claim checks add up: an inner check keeps the outer one
+--- config
+llmgw_jwt_claim token_use access;
+location = /t { llmgw_jwt_require_claim sub; alias html/ok.txt; }
+--- more_headers eval
+"Authorization: Bearer " . llmgw_token(sub => 'u1',
+                                       claims => { token_use => 'id' })
+--- error_code: 401
+--- response_body_like: "claim token_use not accepted"
+--- response_headers
+X-Auth: denied:claim token_use not accepted
+
+
+
+=== TEST 24: claim checks add up: the inner check is made too
+--- config
+llmgw_jwt_claim token_use access;
+location = /t { llmgw_jwt_require_claim department; alias html/ok.txt; }
+--- more_headers eval
+"Authorization: Bearer " . llmgw_token(sub => 'u1',
+                                       claims => { token_use => 'access' })
+--- error_code: 401
+--- response_body_like: "claim department missing"
+--- response_headers
+X-Auth: denied:claim department missing
