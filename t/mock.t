@@ -855,6 +855,64 @@ for my $c ([ 'azure SSE', "$AZ/chat/completions$AV", \@AZK,
     is(req('GET', '/__mock/health')->{status}, 200, 'alive after hang');
 }
 
+# malformed responses, written raw: the broken part in the same write as the
+# header, or with -late in a write the delay after a valid first chunk; the
+# connection is closed after them
+
+sub malformed {
+    my ($fault) = @_;
+    my $s = connect_mock();
+    my $b = $JSON->encode($CHAT);
+    syswrite($s, "POST $AZ/chat/completions$AV HTTP/1.1\r\nHost: x\r\n"
+             . "api-key: $KEY{azure}\r\nx-mock-fault: $fault\r\n"
+             . "x-mock-delay-ms: 300\r\n"
+             . "Content-Length: " . length($b) . "\r\n\r\n$b");
+    my ($reads, $end) = read_all($s, 5);
+    close $s;
+    return ($reads, $end, join '', map { $_->[1] } @$reads);
+}
+
+{
+    my ($reads, $end, $raw) = malformed('bad-status-line');
+    like($raw, qr{\AHTTP/1\.1 2x0 OK\r\n}, 'bad-status-line: status line');
+    like($raw, qr/\r\n\r\n\{"llmgw-mock": "malformed"\}\z/,
+         'bad-status-line: then a body');
+    is($end, 'eof', 'bad-status-line: closed');
+    is(last_record()->{outcome}, 'malformed', 'bad-status-line recorded');
+
+    ($reads, $end, $raw) = malformed('bad-header-line');
+    my $head = qr{\AHTTP/1\.1 200 OK\r\n(?:[^\r\n]+\r\n)*};
+    like($raw, qr{${head}X-Mock Broken: yes\r\n},
+         'bad-header-line: a space in a header name');
+    is($end, 'eof', 'bad-header-line: closed');
+    is(last_record()->{outcome}, 'malformed', 'bad-header-line recorded');
+}
+
+for my $c ([ 'minus1', '-1' ], [ 'huge', '7FFFFFFFFFFFFFFF' ]) {
+    my ($name, $size) = @$c;
+    my $f = "bad-chunk-$name";
+
+    my ($reads, $end, $raw) = malformed($f);
+    my $head = qr{\AHTTP/1\.1 200 OK\r\n(?:[^\r\n]+\r\n)*};
+    like($reads->[0][1], qr{$head\r\n\Q$size\E\r\n},
+         "$f: first chunk size $size in the header's write");
+    like($reads->[0][1], qr{${head}Transfer-Encoding: chunked\r\n},
+         "$f: chunked");
+    is($end, 'eof', "$f: closed");
+    is(last_record()->{outcome}, 'malformed', "$f recorded");
+
+    ($reads, $end, $raw) = malformed("$f-late");
+    like($reads->[0][1],
+         qr{\r\n\r\n25\r\ndata: \{"llmgw-mock": "first event"\}\n\n\r\n\z},
+         "$f-late: a valid first chunk with the header");
+    my ($late) = grep { $_->[1] =~ /\A\Q$size\E\r\n/ } @$reads;
+    ok($late, "$f-late: chunk size $size in a later write");
+    cmp_ok($late ? $late->[0] - $reads->[0][0] : 0, '>=', 0.25,
+           "$f-late: the delay apart");
+    is($end, 'eof', "$f-late: closed");
+    is(last_record()->{outcome}, 'malformed', "$f-late recorded");
+}
+
 # --------------------------------------------------------------------------
 # concurrency: streams in parallel take the time of one
 
