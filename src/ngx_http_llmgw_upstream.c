@@ -19,6 +19,8 @@ static ngx_int_t ngx_http_llmgw_upstream_process_status_line(
 static ngx_int_t ngx_http_llmgw_upstream_process_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llmgw_upstream_header_done(ngx_http_request_t *r,
     ngx_http_llmgw_pass_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_upstream_check_chunked(ngx_http_request_t *r,
+    ngx_buf_t *buf);
 static ngx_int_t ngx_http_llmgw_upstream_filter_init(void *data);
 static ngx_int_t ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llmgw_upstream_output(ngx_http_request_t *r,
@@ -663,6 +665,26 @@ ngx_http_llmgw_upstream_header_done(ngx_http_request_t *r,
     ctx->head = (r->method == NGX_HTTP_HEAD);
 
     /*
+     * nginx sends the header before the filter sees the body bytes read
+     * with it, and an error from the filter then closes the connection
+     * with the header still unwritten: the client would get nothing and
+     * the log a 200.  Broken framing in those bytes is a bad response
+     * while a 502 can still be answered.
+     */
+
+    if (u->headers_in.chunked
+        && !ctx->head
+        && u->headers_in.status_n != NGX_HTTP_NO_CONTENT
+        && u->headers_in.status_n != NGX_HTTP_NOT_MODIFIED
+        && ngx_http_llmgw_upstream_check_chunked(r, &u->buffer) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_pass: upstream sent invalid chunked response");
+        ctx->invalid_header = 1;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    /*
      * a response without a body leaves the connection reusable, also when
      * the client gets the header only
      */
@@ -676,6 +698,50 @@ ngx_http_llmgw_upstream_header_done(ngx_http_request_t *r,
     }
 
     ctx->header_done = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The chunked framing of the body bytes in buf, parsed on copies of the
+ * buffer and of the parser state so that the filter later parses the same
+ * bytes from the start: NGX_ERROR when it is invalid, NGX_OK when it is
+ * valid as far as it goes.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_check_chunked(ngx_http_request_t *r, ngx_buf_t *buf)
+{
+    off_t               n;
+    ngx_int_t           rc;
+    ngx_buf_t           b;
+    ngx_http_chunked_t  chunked;
+
+    b = *buf;
+    ngx_memzero(&chunked, sizeof(ngx_http_chunked_t));
+
+    while (b.pos < b.last) {
+
+        rc = ngx_http_parse_chunked(r, &b, &chunked);
+
+        if (rc == NGX_OK) {
+            n = ngx_min(b.last - b.pos, chunked.size);
+
+            b.pos += (size_t) n;
+            chunked.size -= n;
+
+            continue;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        /* NGX_DONE: the whole body is here; NGX_AGAIN: more is to come */
+
+        break;
+    }
 
     return NGX_OK;
 }

@@ -35,7 +35,7 @@ typedef enum {
     NGX_HTTP_LLMGW_OUTCOME_STREAM_EXCEPTION, /* event-stream exception */
     NGX_HTTP_LLMGW_OUTCOME_CONNECT_ERROR,   /* no connection, TLS failed */
     NGX_HTTP_LLMGW_OUTCOME_TIMEOUT,         /* connect, send or read */
-    NGX_HTTP_LLMGW_OUTCOME_BAD_RESPONSE,    /* unparsable response header */
+    NGX_HTTP_LLMGW_OUTCOME_BAD_RESPONSE,    /* unparsable header, framing */
     NGX_HTTP_LLMGW_OUTCOME_CLIENT_CLOSED,   /* the client went away */
     NGX_HTTP_LLMGW_OUTCOME_ERROR            /* the gateway failed */
 } ngx_http_llmgw_outcome_e;

@@ -47,7 +47,7 @@ if (!$ENV{TEST_NGINX_MOCK_PORT}) {
 
 } else {
     repeat_each(2);
-    plan tests => repeat_each() * 48 + 41;
+    plan tests => repeat_each() * 68 + 41;
 }
 
 log_level('debug');
@@ -451,3 +451,95 @@ my ($status, $out) = PassClient::nginx_t(
     . "llmgw_provider bedrock; llmgw_pass_aws_credentials file=$S/aws-credentials; }"
     . ' location /b/ { llmgw_pass http://127.0.0.1:1; llmgw_provider openai; }');
 Test::More::is($status, 0, "nginx -t accepts a valid configuration: $out");
+
+
+
+=== TEST 15: chunk size -1 with the header: 502 JSON, bad_response, logged as 502
+--- config
+location /azure-openai/ {
+    llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    llmgw_provider azure_openai;
+    llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/azure.key;
+}
+--- request eval
+"POST $::AZURE\n$::SCHAT"
+--- more_headers
+X-Test-Id: e15
+X-Mock-Fault: bad-chunk-minus1
+--- error_code: 502
+--- response_headers
+Content-Type: application/json
+--- response_body eval
+$::E502
+--- error_log
+llmgw_pass: upstream sent invalid chunked response while reading response header from upstream
+llmgw-audit id=e15 status=502 provider=azure_openai model=gpt-4o outcome=bad_response
+
+
+
+=== TEST 16: chunk size 7FFFFFFFFFFFFFFF with the header: 502 JSON, bad_response
+--- config
+location /azure-openai/ {
+    llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    llmgw_provider azure_openai;
+    llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/azure.key;
+}
+--- request eval
+"POST $::AZURE\n$::SCHAT"
+--- more_headers
+X-Test-Id: e16
+X-Mock-Fault: bad-chunk-huge
+--- error_code: 502
+--- response_headers
+Content-Type: application/json
+--- response_body eval
+$::E502
+--- error_log
+llmgw_pass: upstream sent invalid chunked response while reading response header from upstream
+llmgw-audit id=e16 status=502 provider=azure_openai model=gpt-4o outcome=bad_response
+
+
+
+=== TEST 17: an invalid status line: 502 JSON, bad_response
+--- config
+location /azure-openai/ {
+    llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    llmgw_provider azure_openai;
+    llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/azure.key;
+}
+--- request eval
+"POST $::AZURE\n$::CHAT"
+--- more_headers
+X-Test-Id: e17
+X-Mock-Fault: bad-status-line
+--- error_code: 502
+--- response_headers
+Content-Type: application/json
+--- response_body eval
+$::E502
+--- error_log
+llmgw_pass: upstream sent no valid HTTP/1.x status line
+llmgw-audit id=e17 status=502 provider=azure_openai model=gpt-4o outcome=bad_response
+
+
+
+=== TEST 18: an invalid header line: 502 JSON, bad_response
+--- config
+location /azure-openai/ {
+    llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    llmgw_provider azure_openai;
+    llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/azure.key;
+}
+--- request eval
+"POST $::AZURE\n$::CHAT"
+--- more_headers
+X-Test-Id: e18
+X-Mock-Fault: bad-header-line
+--- error_code: 502
+--- response_headers
+Content-Type: application/json
+--- response_body eval
+$::E502
+--- error_log
+llmgw_pass: upstream sent invalid header
+llmgw-audit id=e18 status=502 provider=azure_openai model=gpt-4o outcome=bad_response
