@@ -392,6 +392,7 @@ ngx_http_llmgw_upstream_reinit_request(ngx_http_request_t *r)
 
     ctx->header_done = 0;
     ctx->invalid_header = 0;
+    ctx->invalid_body = 0;
     ctx->eventstream = 0;
     ctx->exception = 0;
 
@@ -919,10 +920,14 @@ ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes)
             break;
         }
 
-        /* invalid response */
+        /*
+         * invalid response: the header has gone out, so the error closes
+         * the client's connection without the last chunk
+         */
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "llmgw_pass: upstream sent invalid chunked response");
+        ctx->invalid_body = 1;
 
         return NGX_ERROR;
     }
@@ -1074,6 +1079,9 @@ ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         } else {
             ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_OK;
         }
+
+    } else if (ctx->invalid_body) {
+        ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_BAD_RESPONSE;
 
     } else if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
         ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_TIMEOUT;

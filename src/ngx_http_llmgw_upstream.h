@@ -91,6 +91,7 @@ typedef struct {
     unsigned                           model_done:1;
     unsigned                           header_done:1;
     unsigned                           invalid_header:1;
+    unsigned                           invalid_body:1;
     unsigned                           head:1;
     unsigned                           eventstream:1;
     unsigned                           exception:1;

@@ -47,7 +47,7 @@ if (!$ENV{TEST_NGINX_MOCK_PORT}) {
 
 } else {
     repeat_each(2);
-    plan tests => repeat_each() * 68 + 41;
+    plan tests => repeat_each() * 70 + 54;
 }
 
 log_level('debug');
@@ -543,3 +543,39 @@ $::E502
 --- error_log
 llmgw_pass: upstream sent invalid header
 llmgw-audit id=e18 status=502 provider=azure_openai model=gpt-4o outcome=bad_response
+
+
+
+=== TEST 19: broken chunk sizes after the header went out: the stream is cut, no last chunk, bad_response
+--- config
+location /azure-openai/ {
+    llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    llmgw_provider azure_openai;
+    llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/azure.key;
+}
+--- init
+my $log = $Test::Nginx::Util::ErrLogFile;
+my $pos = -s $log;
+for my $c (['e19a', 'bad-chunk-minus1-late'], ['e19b', 'bad-chunk-huge-late']) {
+    my ($id, $fault) = @$c;
+    my $r = PassClient::request(port => main::port(), path => $::AZURE,
+                                body => $::SCHAT,
+                                headers => ["X-Test-Id: $id",
+                                            "X-Mock-Fault: $fault",
+                                            'X-Mock-Delay-Ms: 300',
+                                            'Content-Type: application/json']);
+    Test::More::is($r->{status}, 200, "$fault: the status went out");
+    Test::More::is($r->{framing}, 'chunked', "$fault: chunked");
+    Test::More::is($r->{body}, qq{data: {"llmgw-mock": "first event"}\n\n},
+                   "$fault: the first event arrived");
+    Test::More::ok(!$r->{complete}, "$fault: no last chunk");
+    Test::More::ok($r->{eof} && !$r->{timed_out}, "$fault: closed");
+    Test::More::like(PassClient::wait_line($log, qr/llmgw-audit id=$id /, 5)
+                     // '',
+                     qr/status=200 provider=azure_openai model=gpt-4o outcome=bad_response/,
+                     "$fault: audit");
+}
+Test::More::is(PassClient::count_since($log, $pos,
+                   qr/llmgw_pass: upstream sent invalid chunked response while reading upstream/,
+                   2, 5),
+               2, 'broken chunk sizes: logged');
