@@ -1052,7 +1052,16 @@ ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
             ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_TIMEOUT;
 
-        } else if (ctx->invalid_header) {
+        } else if (ctx->invalid_header
+                   || (rc == NGX_HTTP_BAD_GATEWAY
+                       && u->state
+                       && u->state->bytes_received))
+        {
+            /*
+             * the provider did answer: a header this module refused, or
+             * one nginx refused itself (too big, cut short by a close)
+             */
+
             ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_BAD_RESPONSE;
 
         } else if (rc == NGX_HTTP_BAD_GATEWAY) {

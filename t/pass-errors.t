@@ -47,7 +47,7 @@ if (!$ENV{TEST_NGINX_MOCK_PORT}) {
 
 } else {
     repeat_each(2);
-    plan tests => repeat_each() * 70 + 54;
+    plan tests => repeat_each() * 74 + 54;
 }
 
 log_level('debug');
@@ -579,3 +579,29 @@ Test::More::is(PassClient::count_since($log, $pos,
                    qr/llmgw_pass: upstream sent invalid chunked response while reading upstream/,
                    2, 5),
                2, 'broken chunk sizes: logged');
+
+
+
+=== TEST 20: a header too big for llmgw_pass_buffer_size: 502 JSON, bad_response, not connect_error
+--- config
+location /fake-provider/ {
+    add_header X-Big $http_x_big;
+    return 200 "{}\n";
+}
+
+location /openai/ {
+    llmgw_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fake-provider;
+    llmgw_provider openai;
+    llmgw_pass_buffer_size 1k;
+}
+--- request
+POST /openai/v1/chat/completions
+{"model":"m"}
+--- more_headers eval
+"X-Test-Id: e20\nX-Big: " . ('b' x 2000)
+--- error_code: 502
+--- response_body eval
+$::E502
+--- error_log
+upstream sent too big header
+llmgw-audit id=e20 status=502 provider=openai model=m outcome=bad_response
