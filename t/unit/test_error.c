@@ -84,7 +84,7 @@ ngx_http_llmgw_test_is(ngx_str_t *s, const char *expect)
 static void
 ngx_http_llmgw_test_texts(void)
 {
-    ngx_uint_t               i;
+    ngx_uint_t               i, ok;
     ngx_http_llmgw_error_t   err;
 
     static struct {
@@ -113,15 +113,14 @@ ngx_http_llmgw_test_texts(void)
     for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         ngx_http_llmgw_error_status(&err, texts[i].status);
 
-        ngx_http_llmgw_unit_check(err.status == texts[i].status
-                                  && ngx_http_llmgw_test_is(&err.code,
-                                                            texts[i].code)
-                                  && ngx_http_llmgw_test_is(&err.message,
-                                                          texts[i].message)
-                                  && err.error.len == 0
-                                  && err.scope.len == 0,
-                                  "status %u: %s", (unsigned) texts[i].status,
-                                  texts[i].code);
+        ok = err.status == texts[i].status
+             && ngx_http_llmgw_test_is(&err.code, texts[i].code)
+             && ngx_http_llmgw_test_is(&err.message, texts[i].message)
+             && err.error.len == 0
+             && err.scope.len == 0;
+
+        ngx_http_llmgw_unit_check(ok, "status %u: %s",
+                                  (unsigned) texts[i].status, texts[i].code);
     }
 }
 
@@ -442,6 +441,11 @@ ngx_http_llmgw_test_request_headers(ngx_pool_t *pool)
     r->allow_ranges = 1;
 
     cl = ngx_list_push(&r->headers_out.headers);
+    if (cl == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "Content-Length header");
+        return;
+    }
+
     cl->hash = 1;
     ngx_str_set(&cl->key, "Content-Length");
     ngx_str_set(&cl->value, "497");
