@@ -20,6 +20,7 @@
 #include "ngx_http_llmgw_scope.h"
 #include "ngx_http_llmgw_cache.h"
 #include "ngx_http_llmgw_provider.h"
+#include "ngx_http_llmgw_error.h"
 
 
 #define NGX_HTTP_LLMGW_AUTH_OFF        0
@@ -75,7 +76,10 @@ typedef struct {
     ngx_array_t                    granted;  /* ngx_str_t */
     ngx_array_t                   *required; /* the scopes not satisfied */
     ngx_uint_t                     status;   /* 0: allowed, or the denial */
+    ngx_http_llmgw_error_t         denial;   /* what the client is told */
+    ngx_str_t                      json;     /* the error filter's body */
     unsigned                       decided:1;
+    unsigned                       json_sent:1;
     unsigned                       jwks_forced:1;
     unsigned                       cache_hit:1;
 } ngx_http_llmgw_ctx_t;
@@ -115,10 +119,16 @@ static ngx_int_t ngx_http_llmgw_api_check(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_deny(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx, ngx_uint_t status, const char *error,
     const char *reason);
-static ngx_int_t ngx_http_llmgw_send_denial(ngx_http_request_t *r,
+static ngx_int_t ngx_http_llmgw_denial(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
-static size_t ngx_http_llmgw_scope_list_len(ngx_array_t *required);
-static u_char *ngx_http_llmgw_scope_list(u_char *p, ngx_array_t *required);
+static ngx_int_t ngx_http_llmgw_scope_list(ngx_pool_t *pool,
+    ngx_array_t *required, ngx_str_t *list);
+
+static ngx_int_t ngx_http_llmgw_error_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_error_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_uint_t ngx_http_llmgw_denial_enforced(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx);
 
 static ngx_int_t ngx_http_llmgw_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v,
@@ -456,9 +466,22 @@ static ngx_str_t  ngx_http_llmgw_default_scope_claim_names[] = {
 };
 
 
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
 /*
  * The one access handler: token, signature (or cache), claims, scope, in
  * that order.  Subrequests never reach it (the access phase skips them).
+ *
+ * A denial follows nginx's access contract, as auth_basic and
+ * auth_request do: WWW-Authenticate set, the status returned.  nginx then
+ * applies satisfy (any: another handler's allow lets the request in and
+ * hides the challenge), auth_delay (a 401 waits) and error_page; the JSON
+ * body comes from the error filter below when nginx's own error page is
+ * sent for the denial.  An internal redirect (error_page, a named
+ * location) clears every module's ctx, so the target location decides
+ * afresh by its own configuration: no verdict travels with the request.
  */
 
 static ngx_int_t
@@ -486,8 +509,11 @@ ngx_http_llmgw_access_handler(ngx_http_request_t *r)
     }
 
     if (ctx->decided) {
-        /* an internal redirect after the decision: keep it */
-        return ctx->status ? ctx->status : NGX_OK;
+        /*
+         * called again in the same location (a redirect would have
+         * cleared the ctx): the verdict stands, its challenge is set
+         */
+        return ctx->status ? (ngx_int_t) ctx->status : NGX_OK;
     }
 
     rc = ngx_http_llmgw_authenticate(r, llcf, ctx);
@@ -506,9 +532,11 @@ ngx_http_llmgw_access_handler(ngx_http_request_t *r)
                   "llmgw: access denied with %ui: %s",
                   ctx->status, ctx->reason);
 
-    ngx_http_finalize_request(r, ngx_http_llmgw_send_denial(r, llcf, ctx));
+    if (ngx_http_llmgw_denial(r, llcf, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return NGX_DONE;
+    return ctx->status;
 }
 
 
@@ -1058,152 +1086,50 @@ ngx_http_llmgw_deny(ngx_http_request_t *r, ngx_http_llmgw_ctx_t *ctx,
 
 
 /*
- * 401 and 403 with RFC 6750 section 3 WWW-Authenticate and a JSON body of
- * the same words.  Every string in them is a fixed text or a value checked
- * at configuration time, so nothing needs escaping.
+ * What the client is told of a denial, and its WWW-Authenticate: a
+ * challenge for every token problem (401, 400, 403 insufficient_scope); a
+ * refusal that no other token would change (403, an API the location does
+ * not allow) has none.  The words are fixed texts, claim names made safe
+ * at configuration time and scope-tokens.
  */
 
 static ngx_int_t
-ngx_http_llmgw_send_denial(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+ngx_http_llmgw_denial(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
+    ngx_http_llmgw_ctx_t *ctx)
 {
-    u_char           *p;
-    size_t            len;
-    ngx_buf_t        *b;
-    ngx_int_t         rc;
-    ngx_uint_t        scope;
-    ngx_chain_t       out;
-    const char       *code;
-    ngx_table_elt_t  *h;
+    ngx_http_llmgw_error_t  *err;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    err = &ctx->denial;
 
-    scope = (ctx->required != NULL);
-
-    /*
-     * WWW-Authenticate: a challenge for every token problem (401, 400,
-     * 403 insufficient_scope); a refusal that no other token would
-     * change (403, an API the location does not allow) has none.
-     */
-
-    if (ctx->status == NGX_HTTP_FORBIDDEN && ctx->error == NULL) {
-        goto body;
-    }
-
-    len = sizeof("Bearer realm=\"\"") - 1 + llcf->realm.len;
+    ngx_http_llmgw_error_status(err, ctx->status);
 
     if (ctx->error) {
-        len += sizeof(", error=\"\", error_description=\"\"") - 1
-               + ngx_strlen(ctx->error) + ngx_strlen(ctx->reason);
+        err->error.data = (u_char *) ctx->error;
+        err->error.len = ngx_strlen(ctx->error);
+        err->code = err->error;
     }
 
-    if (scope) {
-        len += sizeof(", scope=\"\"") - 1
-               + ngx_http_llmgw_scope_list_len(ctx->required);
+    err->message.data = (u_char *) ctx->reason;
+    err->message.len = ngx_strlen(ctx->reason);
+
+    if (ctx->required != NULL
+        && ngx_http_llmgw_scope_list(r->pool, ctx->required, &err->scope)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = p;
-
-    p = ngx_sprintf(p, "Bearer realm=\"%V\"", &llcf->realm);
-
-    if (ctx->error) {
-        p = ngx_sprintf(p, ", error=\"%s\", error_description=\"%s\"",
-                        ctx->error, ctx->reason);
-    }
-
-    if (scope) {
-        p = ngx_cpymem(p, ", scope=\"", sizeof(", scope=\"") - 1);
-        p = ngx_http_llmgw_scope_list(p, ctx->required);
-        *p++ = '"';
-    }
-
-    h->value.len = p - h->value.data;
-    r->headers_out.www_authenticate = h;
-
-body:
-
-    /* the JSON body */
-
-    if (ctx->error) {
-        code = ctx->error;
-
-    } else {
-        code = (ctx->status == NGX_HTTP_FORBIDDEN) ? "forbidden"
-                                                   : "unauthorized";
-    }
-
-    len = sizeof("{\"error\":{\"code\":\"\",\"message\":\"\"}}" CRLF) - 1
-          + ngx_strlen(code) + ngx_strlen(ctx->reason);
-
-    if (scope) {
-        len += sizeof(",\"scope\":\"\"") - 1
-               + ngx_http_llmgw_scope_list_len(ctx->required);
-    }
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_sprintf(b->last, "{\"error\":{\"code\":\"%s\","
-                          "\"message\":\"%s\"", code, ctx->reason);
-
-    if (scope) {
-        b->last = ngx_cpymem(b->last, ",\"scope\":\"",
-                             sizeof(",\"scope\":\"") - 1);
-        b->last = ngx_http_llmgw_scope_list(b->last, ctx->required);
-        *b->last++ = '"';
-    }
-
-    b->last = ngx_cpymem(b->last, "}}" CRLF, sizeof("}}" CRLF) - 1);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
-
-    r->headers_out.status = ctx->status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_llmgw_error_www_authenticate(r, &llcf->realm, err);
 }
 
 
-static size_t
-ngx_http_llmgw_scope_list_len(ngx_array_t *required)
+/* the scopes, space-separated, as a challenge's scope lists them */
+
+static ngx_int_t
+ngx_http_llmgw_scope_list(ngx_pool_t *pool, ngx_array_t *required,
+    ngx_str_t *list)
 {
+    u_char                   *p;
     size_t                    len;
     ngx_uint_t                i;
     ngx_http_llmgw_scope_t  **s;
@@ -1215,17 +1141,12 @@ ngx_http_llmgw_scope_list_len(ngx_array_t *required)
         len += s[i]->name.len + 1;
     }
 
-    return len;
-}
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
 
-
-static u_char *
-ngx_http_llmgw_scope_list(u_char *p, ngx_array_t *required)
-{
-    ngx_uint_t                i;
-    ngx_http_llmgw_scope_t  **s;
-
-    s = required->elts;
+    list->data = p;
 
     for (i = 0; i < required->nelts; i++) {
         if (i) {
@@ -1235,7 +1156,144 @@ ngx_http_llmgw_scope_list(u_char *p, ngx_array_t *required)
         p = ngx_cpymem(p, s[i]->name.data, s[i]->name.len);
     }
 
-    return p;
+    list->len = p - list->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The one error filter of llmgw: nginx's own error page becomes the JSON
+ * body of the error when llmgw decided the response (a denial that nginx
+ * enforced) or llmgw_pass answered it (ngx_http_llmgw_pass_error).  Any
+ * other response passes unchanged: a provider's own errors, the target
+ * of an error_page (its ctx is cleared by the redirect), a request that
+ * satisfy any let in.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_error_header_filter(ngx_http_request_t *r)
+{
+    ngx_uint_t               status;
+    ngx_http_llmgw_ctx_t    *ctx;
+    ngx_http_llmgw_error_t   fixed, *err;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_module);
+
+    if (ctx != NULL && ngx_http_llmgw_denial_enforced(r, ctx)) {
+        err = &ctx->denial;
+
+    } else {
+        status = ngx_http_llmgw_pass_error(r);
+
+        if (status == 0) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        ngx_http_llmgw_error_status(&fixed, status);
+        err = &fixed;
+
+        if (ctx == NULL) {
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_ctx_t));
+            if (ctx == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_set_ctx(r, ctx, ngx_http_llmgw_module);
+        }
+    }
+
+    if (ngx_http_llmgw_error_body(r->pool, err, &ctx->json) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_error_headers(r, &ctx->json) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* nginx's error page is swallowed, the JSON goes out in its place */
+
+static ngx_int_t
+ngx_http_llmgw_error_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t             *b;
+    ngx_uint_t             last;
+    ngx_chain_t           *cl, out;
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_module);
+
+    if (ctx == NULL || ctx->json.data == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+
+        if (cl->buf->last_buf || cl->buf->last_in_chain) {
+            last = 1;
+        }
+    }
+
+    if (!last || ctx->json_sent) {
+        return NGX_OK;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ctx->json.data;
+    b->last = ctx->json.data + ctx->json.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ctx->json_sent = 1;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+/*
+ * Whether the response is nginx's error page for this request's denial:
+ * sent while the request is still in the access phase, by the access
+ * checker (satisfy all, at once or after auth_delay) or the post-access
+ * one (satisfy any, every handler refused).  A request that satisfy any
+ * let in has moved on to later phases, and its content handler's own
+ * errors are not llmgw's to word, even of the same status.
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_denial_enforced(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_http_phase_handler_t   *ph;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (!ctx->decided
+        || ctx->status == 0
+        || r->err_status != ctx->status)
+    {
+        return 0;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    ph = &cmcf->phase_engine.handlers[r->phase_handler];
+
+    return ph->checker == ngx_http_core_access_phase
+           || ph->checker == ngx_http_core_post_access_phase;
 }
 
 
@@ -1895,6 +1953,14 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_llmgw_access_handler;
+
+    /* the one error filter, for this module's denials and llmgw_pass's */
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_llmgw_error_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_llmgw_error_body_filter;
 
     return NGX_OK;
 }

@@ -17,22 +17,11 @@
 #include "ngx_http_llmgw_upstream.h"
 
 
-typedef struct {
-    ngx_uint_t                 status;
-    ngx_str_t                  body;
-} ngx_http_llmgw_pass_error_t;
-
-
 static ngx_int_t ngx_http_llmgw_pass_handler(ngx_http_request_t *r);
 static ngx_http_llmgw_pass_ctx_t *ngx_http_llmgw_pass_get_ctx(
     ngx_http_request_t *r, ngx_http_llmgw_pass_loc_conf_t *llcf);
 static ngx_int_t ngx_http_llmgw_pass_target(ngx_http_request_t *r,
     ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_http_llmgw_pass_ctx_t *ctx);
-
-static ngx_int_t ngx_http_llmgw_pass_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_llmgw_pass_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
-static ngx_str_t *ngx_http_llmgw_pass_error_body(ngx_uint_t status);
 
 static ngx_int_t ngx_http_llmgw_pass_provider_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -44,7 +33,6 @@ static ngx_int_t ngx_http_llmgw_pass_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 static ngx_int_t ngx_http_llmgw_pass_add_variables(ngx_conf_t *cf);
-static ngx_int_t ngx_http_llmgw_pass_init(ngx_conf_t *cf);
 static void *ngx_http_llmgw_pass_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llmgw_pass_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -278,7 +266,7 @@ static ngx_command_t  ngx_http_llmgw_pass_commands[] = {
 
 static ngx_http_module_t  ngx_http_llmgw_pass_module_ctx = {
     ngx_http_llmgw_pass_add_variables,     /* preconfiguration */
-    ngx_http_llmgw_pass_init,              /* postconfiguration */
+    NULL,                                  /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -350,48 +338,6 @@ static ngx_http_variable_t  ngx_http_llmgw_pass_vars[] = {
 
       ngx_http_null_variable
 };
-
-
-static ngx_http_llmgw_pass_error_t  ngx_http_llmgw_pass_errors[] = {
-
-    { NGX_HTTP_BAD_REQUEST,
-      ngx_string("{\"error\":{\"code\":\"bad_request\",\"message\":"
-                 "\"the request cannot be forwarded to the provider\"}}"
-                 "\n") },
-
-    { NGX_HTTP_REQUEST_TIME_OUT,
-      ngx_string("{\"error\":{\"code\":\"request_timeout\",\"message\":"
-                 "\"the request body was not received in time\"}}\n") },
-
-    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-      ngx_string("{\"error\":{\"code\":\"payload_too_large\",\"message\":"
-                 "\"the request body is too large\"}}\n") },
-
-    { NGX_HTTP_INTERNAL_SERVER_ERROR,
-      ngx_string("{\"error\":{\"code\":\"internal_error\",\"message\":"
-                 "\"the gateway could not forward the request\"}}\n") },
-
-    { NGX_HTTP_BAD_GATEWAY,
-      ngx_string("{\"error\":{\"code\":\"bad_gateway\",\"message\":"
-                 "\"the provider could not be reached or sent an invalid "
-                 "response\"}}\n") },
-
-    { NGX_HTTP_SERVICE_UNAVAILABLE,
-      ngx_string("{\"error\":{\"code\":\"service_unavailable\",\"message\":"
-                 "\"no provider server is available\"}}\n") },
-
-    { NGX_HTTP_GATEWAY_TIME_OUT,
-      ngx_string("{\"error\":{\"code\":\"gateway_timeout\",\"message\":"
-                 "\"the provider did not respond in time\"}}\n") },
-
-    { 0,
-      ngx_string("{\"error\":{\"code\":\"error\",\"message\":"
-                 "\"the request failed\"}}\n") }
-};
-
-
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_int_t
@@ -629,153 +575,49 @@ ngx_http_llmgw_pass_target(ngx_http_request_t *r,
 /*
  * The errors the gateway answers itself on an llmgw_pass location (the
  * provider could not be reached, timed out, the request was refused, the
- * body was too large) get a JSON body instead of nginx's HTML page; an
- * error_page of the location still takes precedence.  The provider's own
- * errors pass unchanged.
+ * body was too large) get a JSON body from the error filter instead of
+ * nginx's HTML page; an error_page of the location still takes precedence
+ * (the redirect clears the ctx, and its target is no llmgw_pass location).
+ * The provider's own errors pass unchanged.
  */
 
-static ngx_int_t
-ngx_http_llmgw_pass_header_filter(ngx_http_request_t *r)
+ngx_uint_t
+ngx_http_llmgw_pass_error(ngx_http_request_t *r)
 {
-    ngx_str_t                       *body;
     ngx_uint_t                       status;
     ngx_http_llmgw_pass_ctx_t       *ctx;
     ngx_http_llmgw_pass_loc_conf_t  *llcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
-
-    if (ctx && ctx->json_body) {
-        return ngx_http_next_header_filter(r);
-    }
-
     status = r->headers_out.status;
 
-    if (ctx == NULL || ctx->json_error != status) {
-
-        /*
-         * nginx's own error page for what happens on the way to the
-         * provider, before the content handler ran too (a body over
-         * client_max_body_size); 401, 403 and 429 belong to the access
-         * checks and are left alone
-         */
-
-        if (r->err_status == 0
-            || (status != NGX_HTTP_BAD_REQUEST
-                && status != NGX_HTTP_REQUEST_TIME_OUT
-                && status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
-                && status < NGX_HTTP_INTERNAL_SERVER_ERROR))
-        {
-            return ngx_http_next_header_filter(r);
-        }
-
-        llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
-
-        if (llcf->upstream.upstream == NULL) {
-            return ngx_http_next_header_filter(r);
-        }
-
-        if (ctx == NULL) {
-            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_pass_ctx_t));
-            if (ctx == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_http_set_ctx(r, ctx, ngx_http_llmgw_pass_module);
-        }
-
-        ctx->json_error = status;
-    }
-
-    body = ngx_http_llmgw_pass_error_body(status);
-
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.charset.len = 0;
-
-    r->headers_out.content_length_n = body->len;
-
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
-
-    ngx_http_clear_accept_ranges(r);
-    ngx_http_clear_last_modified(r);
-    ngx_http_clear_etag(r);
-
-    ctx->json_body = 1;
-
-    return ngx_http_next_header_filter(r);
-}
-
-
-static ngx_int_t
-ngx_http_llmgw_pass_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    ngx_buf_t                  *b;
-    ngx_str_t                  *body;
-    ngx_uint_t                  last;
-    ngx_chain_t                *cl, out;
-    ngx_http_llmgw_pass_ctx_t  *ctx;
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
 
-    if (ctx == NULL || !ctx->json_body) {
-        return ngx_http_next_body_filter(r, in);
+    if (ctx != NULL && ctx->json_error == status) {
+        return status;
     }
 
-    /* nginx's error page is swallowed, the JSON goes in its place */
+    /*
+     * nginx's own error page for what happens on the way to the provider,
+     * before the content handler ran too (a body over
+     * client_max_body_size); 401, 403 and 429 belong to the access checks
+     */
 
-    last = 0;
-
-    for (cl = in; cl; cl = cl->next) {
-        cl->buf->pos = cl->buf->last;
-        cl->buf->file_pos = cl->buf->file_last;
-
-        if (cl->buf->last_buf || cl->buf->last_in_chain) {
-            last = 1;
-        }
+    if (r->err_status == 0
+        || (status != NGX_HTTP_BAD_REQUEST
+            && status != NGX_HTTP_REQUEST_TIME_OUT
+            && status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+            && status < NGX_HTTP_INTERNAL_SERVER_ERROR))
+    {
+        return 0;
     }
 
-    if (!last || ctx->json_sent) {
-        return NGX_OK;
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
+
+    if (llcf->upstream.upstream == NULL) {
+        return 0;
     }
 
-    body = ngx_http_llmgw_pass_error_body(ctx->json_error);
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    ctx->json_sent = 1;
-
-    return ngx_http_next_body_filter(r, &out);
-}
-
-
-static ngx_str_t *
-ngx_http_llmgw_pass_error_body(ngx_uint_t status)
-{
-    ngx_http_llmgw_pass_error_t  *e;
-
-    for (e = ngx_http_llmgw_pass_errors; e->status; e++) {
-        if (e->status == status) {
-            return &e->body;
-        }
-    }
-
-    return &e->body;
+    return status;
 }
 
 
@@ -921,19 +763,6 @@ ngx_http_llmgw_pass_add_variables(ngx_conf_t *cf)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_llmgw_pass_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_llmgw_pass_header_filter;
-
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_llmgw_pass_body_filter;
 
     return NGX_OK;
 }

@@ -186,6 +186,15 @@ ngx_int_t ngx_http_llmgw_pass_api(ngx_http_request_t *r,
     ngx_http_llmgw_api_t *api);
 
 /*
+ * The status of the error response that llmgw_pass answers with a JSON
+ * body (the provider could not be reached or timed out, the request cannot
+ * be forwarded, nginx's own error page on an llmgw_pass location: a body
+ * too large, read too slowly), or 0; for the error filter
+ * (ngx_http_llmgw_module.c), when it sends the response header.
+ */
+ngx_uint_t ngx_http_llmgw_pass_error(ngx_http_request_t *r);
+
+/*
  * For llmgw_pass's merge of a location: nginx -t fails when the location's
  * llmgw_api_scope names a kind its provider does not have
  * (ngx_http_llmgw_module.c).

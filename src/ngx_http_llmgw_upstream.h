@@ -95,8 +95,6 @@ typedef struct {
     unsigned                           head:1;
     unsigned                           eventstream:1;
     unsigned                           exception:1;
-    unsigned                           json_body:1;
-    unsigned                           json_sent:1;
 } ngx_http_llmgw_pass_ctx_t;
 
 
