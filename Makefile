@@ -22,9 +22,13 @@ FUZZ_SECONDS ?= 60
 
 # Debian packages the build, the suites and the tools need.  Node.js: the
 # machine's own when it has one (Debian's npm conflicts with NodeSource's
-# nodejs), else Debian's.
+# nodejs), else Debian's.  The Perl modules from libtest-longstring-perl on
+# are what the CPAN Test::Nginx needs besides Test::Base, so the suites can
+# run under it too (README, "Building and testing").
 DEB_PKGS = nginx nginx-dev gcc make libc6-dev libssl-dev libjansson-dev \
            libjwt-dev libhiredis-dev redis-server wrk perl libtest-base-perl \
+           libtest-longstring-perl liblist-moreutils-perl libtext-diff-perl \
+           liburi-perl libwww-perl libipc-run-perl \
            python3 python3-jwt python3-cryptography python3-botocore clang \
            libclang-rt-14-dev valgrind ca-certificates openssl procps curl \
            dpkg-dev xz-utils
