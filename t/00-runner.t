@@ -688,3 +688,36 @@ GET /e.txt
 from eval
 --- access_log eval
 [qr{"GET /e\.txt HTTP/1\.1" 200 10}]
+
+
+
+=== TEST 20: $TEST_NGINX_ variables in pipelined requests
+--- test_count: 4
+--- config
+    location /v/ {
+        return 200 "uri=$uri\n";
+    }
+--- pipelined_requests eval
+['GET /v/$TEST_NGINX_SERVER_PORT', 'GET /v/b']
+--- response_body_like eval
+["^uri=/v/\\d+\$", "^uri=/v/b\$"]
+
+
+
+=== TEST 21: $TEST_NGINX_ variables in response_body and grep_error_log_out
+--- test_count: 3
+--- config
+    location = /v {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/inner;
+    }
+    location = /inner {
+        return 200 "port=$server_port\n";
+    }
+--- request
+GET /v
+--- response_body
+port=$TEST_NGINX_SERVER_PORT
+--- grep_error_log eval
+qr/connect to 127\.0\.0\.1:\d+/
+--- grep_error_log_out
+connect to 127.0.0.1:$TEST_NGINX_SERVER_PORT

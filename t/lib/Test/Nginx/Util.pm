@@ -100,6 +100,7 @@ our ($NginxVersion, $NginxRawVersion, $OpenSSLVersion, $NginxV);
 our ($PrevConfig, $PrevBlock, $ChildPid, $InSubprocess);
 our $ErrLogFilePos = 0;
 our $NginxBlock;
+our $RandPorts;         # the block's $TEST_NGINX_RAND_PORT_N, for Socket.pm
 our $Active;
 our $FirstTime = 1;
 
@@ -171,6 +172,7 @@ our @EXPORT = qw(
     write_config_file
     get_canon_version
     get_nginx_version
+    expand_env_in_text
     trim
     show_all_chars
     parse_headers
@@ -1656,6 +1658,7 @@ sub run_test ($) {
     check_unsupported_sections($block);
 
     my $rand_ports = {};
+    $RandPorts = $rand_ports;
     my $config = expand_env_in_text($block->config, $name, $rand_ports);
 
     local $LogLevel = $LogLevel;
