@@ -34,7 +34,8 @@ our $VERSION = '1.0';
 our @ISA = ('Exporter');
 
 our @EXPORT = qw(llmgw_keys_dir llmgw_token llmgw_libjwt_token);
-our @EXPORT_OK = qw(llmgw_root llmgw_run llmgw_jwt_decode $PYTHON);
+our @EXPORT_OK = qw(llmgw_root llmgw_run llmgw_jwt_decode
+                    llmgw_late_headers $PYTHON);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 # Debian's interpreter: it has python3-jwt and python3-cryptography
@@ -385,6 +386,46 @@ sub llmgw_libjwt_token {
     $out =~ s/\n\z//;
 
     return $out;
+}
+
+
+# llmgw_late_headers($block), from a block preprocessor: a block's
+# "--- more_headers_late" is Perl code, as in "--- more_headers eval", but
+# evaluated when the block runs rather than when the file is read.  Both
+# runners evaluate the eval sections of every block before the first block
+# runs, so a late block's token is as old as the blocks before it took
+# (about 2 s each under the CPAN runner here, which waits for every nginx
+# to exit) plus its own nginx's start.  A block's "--- init" runs once per
+# block in both, after its nginx has started and just before its first
+# request: the code runs there, so a token's exp, nbf and iat count from
+# then, whatever the runner's speed.  All the repeats of a block send the
+# same headers.
+my $LateBlock;
+
+sub llmgw_late_headers {
+    my ($block) = @_;
+
+    return unless defined $block->more_headers_late;
+
+    die $block->name . ": both --- more_headers and --- more_headers_late\n"
+        if defined $block->more_headers;
+
+    # the runners eval --- init in their own package, without the block:
+    # the block that runs next is the one preprocessed last
+    $LateBlock = $block;
+    $block->set_value('init', 'LLMGW::Test::_late_init();'
+                              . ($block->init // ''));
+}
+
+
+sub _late_init {
+    my $block = $LateBlock;
+    my $code = $block->more_headers_late;
+
+    my $v = eval "package main; no strict; $code";
+    die $block->name . ": --- more_headers_late: $@" if $@;
+
+    $block->set_value('more_headers', $v);
 }
 
 
