@@ -35,7 +35,7 @@ our @ISA = ('Exporter');
 
 our @EXPORT = qw(llmgw_keys_dir llmgw_token llmgw_libjwt_token);
 our @EXPORT_OK = qw(llmgw_root llmgw_run llmgw_jwt_decode
-                    llmgw_late_headers $PYTHON);
+                    llmgw_late_headers llmgw_quiet_must_die $PYTHON);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 # Debian's interpreter: it has python3-jwt and python3-cryptography
@@ -426,6 +426,50 @@ sub _late_init {
     die $block->name . ": --- more_headers_late: $@" if $@;
 
     $block->set_value('more_headers', $v);
+}
+
+
+# llmgw_quiet_must_die($block), from a block preprocessor, and
+# llmgw_quiet_must_die(undef) after run_tests(): nginx prints a --- must_die
+# block's [emerg] lines to stderr as well as to the error log the block
+# checks, and neither runner keeps that stderr out of prove's output.  While
+# such a block runs, stderr goes to <server root>-logs/<suite>.stderr (kept
+# with the server root by t/run-tests.sh when something fails); any other
+# block, or undef, gets it back.  Test::More reports on its own copy of
+# stderr, taken when it was loaded, so no diagnostic is lost.
+my $SavedStderr;
+
+sub llmgw_quiet_must_die {
+    my ($block) = @_;
+
+    if (defined $block && defined $block->must_die) {
+        return if defined $SavedStderr;
+
+        my $root = $ENV{TEST_NGINX_SERVROOT};
+        $root = File::Spec->catdir($ROOT, 't', 'servroot')
+            unless defined $root && $root ne '';
+
+        my $dir = "$root-logs";
+        mkdir $dir unless -d $dir;
+
+        my $suite = (File::Spec->splitpath($0))[2];
+        $suite =~ s/\.t\z//;
+
+        open $SavedStderr, '>&', \*STDERR or die "dup stderr: $!\n";
+        STDERR->flush;
+        open STDERR, '>>', "$dir/$suite.stderr"
+            or die "$dir/$suite.stderr: $!\n";
+        STDERR->autoflush(1);
+
+        return;
+    }
+
+    return unless defined $SavedStderr;
+
+    STDERR->flush;
+    open STDERR, '>&', $SavedStderr or die "restore stderr: $!\n";
+    close $SavedStderr;
+    undef $SavedStderr;
 }
 
 
