@@ -13,7 +13,9 @@ package Test::Nginx::Util;
 #     of TEST_NGINX_LOAD_MODULES appended, http_config, the test server on
 #     TEST_NGINX_SERVER_PORT with --- config inside, root location);
 #   * $TEST_NGINX_* variables expanded in config, http_config, main_config,
-#     post_main_config and user_files; a missing one is a bail out;
+#     post_main_config and user_files, and (Socket.pm) in pipelined
+#     requests, a string response_body and a string grep_error_log_out; a
+#     missing one is a bail out;
 #   * daemon on, master_process off unless master_on(), one worker;
 #   * error.log read from where the previous check stopped, so every
 #     request of a block is checked against its own log lines.
