@@ -3,6 +3,7 @@
 #   make          build build/nginx/objs/ngx_http_llmgw_module.so
 #   make run      install what is missing, build, run examples/ on 127.0.0.1
 #   make test     install what is missing, build, run every suite
+#   make test-suites  only the t/*.t suites, nothing installed or built
 #   make bench    wrk against 127.0.0.1, ratios against plain nginx
 #   make fuzz     libFuzzer targets, bounded run time
 #   make asan     the suites against an AddressSanitizer build
@@ -22,9 +23,13 @@ FUZZ_SECONDS ?= 60
 
 # Debian packages the build, the suites and the tools need.  Node.js: the
 # machine's own when it has one (Debian's npm conflicts with NodeSource's
-# nodejs), else Debian's.
+# nodejs), else Debian's.  The Perl modules from libtest-longstring-perl on
+# are what the CPAN Test::Nginx needs besides Test::Base, so the suites can
+# run under it too (README, "Building and testing").
 DEB_PKGS = nginx nginx-dev gcc make libc6-dev libssl-dev libjansson-dev \
            libjwt-dev libhiredis-dev redis-server wrk perl libtest-base-perl \
+           libtest-longstring-perl liblist-moreutils-perl libtext-diff-perl \
+           liburi-perl libwww-perl libipc-run-perl \
            python3 python3-jwt python3-cryptography python3-botocore clang \
            libclang-rt-14-dev valgrind ca-certificates openssl procps curl \
            dpkg-dev xz-utils
@@ -33,7 +38,8 @@ NODE_PKGS = nodejs npm
 SRCS = config ngx_http_llmgw_module.c $(wildcard ngx_http_llmgw_*_module.c) \
        $(wildcard src/*.c src/*.h) src/SOURCES
 
-.PHONY: all build deps run stop test test-only asan bench fuzz clean
+.PHONY: all build deps run stop test test-only test-unit test-suites asan \
+        bench fuzz clean
 
 all: build
 
@@ -78,8 +84,14 @@ stop:
 
 test: deps build test-only
 
-test-only:
+test-only: test-unit test-suites
+
+test-unit:
 	t/unit/run.sh "$(BUILD)"
+
+# the t/*.t suites alone: under the Test::Nginx::Socket perl finds (PERL5LIB),
+# else t/lib's; LLMGW_RUNNER=cpan refuses t/lib's
+test-suites:
 	t/run-tests.sh "$(NGINX)" "$(MODULE)"
 
 # nginx itself and the module built with AddressSanitizer, and pools that

@@ -5,7 +5,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
-use LLMGW::Test;
+use LLMGW::Test qw(:DEFAULT llmgw_late_headers);
 
 repeat_each(1);
 
@@ -16,12 +16,9 @@ no_shuffle();
 add_block_preprocessor(sub {
     my $block = shift;
 
-    # eval sections run when the file is read, long before a late block:
-    # a token that must expire during its block is minted here instead
-    if (defined $block->expiring_token) {
-        $block->set_value('more_headers', "Authorization: Bearer "
-            . llmgw_token(sub => 'carol', exp => $block->expiring_token));
-    }
+    # a token that must expire during its block is minted when the block
+    # runs (--- more_headers_late), not when the file is read
+    llmgw_late_headers($block);
 
     $block->set_value('http_config', <<'_EOC_');
     llmgw_token_cache_zone llmgw_tokens:1m;
@@ -98,6 +95,9 @@ location = /strict {
 
 
 === TEST 3: an expired token is refused even though it is cached
+The token lives at most 2 s from just before the first request; /slow
+takes about 3 s (3000 bytes at 1k/s), so the last request comes after its
+exp however fast or slow the runner is.
 --- config
 location = /t {
     llmgw_auth jwt;
@@ -106,7 +106,8 @@ location = /t {
     proxy_set_header X-Sub $llmgw_sub;
     proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
 }
---- expiring_token: 2
+--- more_headers_late
+"Authorization: Bearer " . llmgw_token(sub => 'carol', exp => 2)
 --- request eval
 ["GET /t", "GET /slow", "GET /t"]
 --- error_code eval

@@ -4,7 +4,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
-use LLMGW::Test;
+use LLMGW::Test qw(:DEFAULT llmgw_late_headers);
 
 repeat_each(2);
 
@@ -16,6 +16,11 @@ add_block_preprocessor(sub {
     my $block = shift;
 
     $block->set_value('request', "GET /t") unless defined $block->request;
+
+    # a token whose verdict changes within minutes of its minting (within
+    # the leeway for 30 s more, not yet valid for 120 s) is minted when its
+    # block runs: eval sections are evaluated when the file is read
+    llmgw_late_headers($block);
 
     $block->set_value('http_config', <<'_EOC_' . ($block->http_config // ''));
     llmgw_token_cache_zone llmgw_tokens:1m;
@@ -53,7 +58,7 @@ X-Auth: denied:token expired
 === TEST 2: expired, but within the leeway
 --- config
 location = /t { llmgw_jwt_leeway 60s; alias html/ok.txt; }
---- more_headers eval
+--- more_headers_late
 "Authorization: Bearer " . llmgw_token(exp => -30)
 --- response_body
 ok
@@ -89,7 +94,7 @@ X-Auth: allowed:
 === TEST 5: not yet valid
 --- config
 location = /t { alias html/ok.txt; }
---- more_headers eval
+--- more_headers_late
 "Authorization: Bearer " . llmgw_token(nbf => 120)
 --- error_code: 401
 --- response_body_like: "token not yet valid"
@@ -113,7 +118,7 @@ X-Auth: allowed:
 === TEST 7: issued in the future
 --- config
 location = /t { alias html/ok.txt; }
---- more_headers eval
+--- more_headers_late
 "Authorization: Bearer " . llmgw_token(iat => 600, exp => 900)
 --- error_code: 401
 --- response_body_like: "token issued in the future"

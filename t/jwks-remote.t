@@ -17,7 +17,7 @@
 
 use lib 't/lib';
 use Test::Nginx::Socket;
-use LLMGW::Test;
+use LLMGW::Test qw(:DEFAULT llmgw_quiet_must_die);
 
 repeat_each(2);
 
@@ -43,6 +43,10 @@ no_shuffle();
 
 add_block_preprocessor(sub {
     my $block = shift;
+
+    # the [emerg] of a must_die block's nginx: in its error log, checked,
+    # and not on prove's output
+    llmgw_quiet_must_die($block);
 
     $block->set_value('user_files', <<'_EOF_' . ($block->user_files // ''));
 >>> ok.txt
@@ -85,6 +89,8 @@ _EOC_
 });
 
 run_tests();
+
+llmgw_quiet_must_die(undef);
 
 __DATA__
 

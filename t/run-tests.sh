@@ -5,7 +5,8 @@
 #   - TEST_NGINX_BINARY / TEST_NGINX_LOAD_MODULES point at the nginx and the
 #     module (absolute path) for Test::Nginx;
 #   - t/lib (our Test::Nginx::Socket-compatible runner) goes on PERL5LIB only
-#     when the CPAN Test::Nginx::Socket is not installed;
+#     when perl finds no other Test::Nginx::Socket (the CPAN one, installed
+#     or on PERL5LIB); LLMGW_RUNNER=cpan makes that a failure instead;
 #   - a Redis server and the mock provider are started on 127.0.0.1 when
 #     their programs exist (ports in TEST_NGINX_REDIS_PORT, TEST_NGINX_MOCK_*)
 #     and stopped on exit;
@@ -234,11 +235,18 @@ start_mock() {
 export TEST_NGINX_BINARY=$nginx_path
 export TEST_NGINX_LOAD_MODULES=$module
 
+# t/lib's Test::Nginx::Socket sets $LlmgwRunner; a CPAN one that does not
+# load (a Perl module missing) counts as absent
 runner=cpan
 if ! perl -MTest::Nginx::Socket \
-        -e 'exit($INC{"Test/Nginx/Socket.pm"} =~ m{/t/lib/} ? 1 : 0)' \
-        2>/dev/null
+        -e 'exit($Test::Nginx::Socket::LlmgwRunner ? 1 : 0)' 2>/dev/null
 then
+    if [ "${LLMGW_RUNNER:-}" = cpan ]; then
+        log "LLMGW_RUNNER=cpan, but perl finds no CPAN Test::Nginx::Socket:"
+        perl -MTest::Nginx::Socket \
+            -e 'print $INC{"Test/Nginx/Socket.pm"}, "\n"' 2>&1 | head -5 >&2
+        exit 1
+    fi
     runner=llmgw
     export PERL5LIB="$root/t/lib${PERL5LIB:+:$PERL5LIB}"
 fi

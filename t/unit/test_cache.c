@@ -302,6 +302,9 @@ ngx_http_llmgw_test_directives(ngx_pool_t *pool)
 
     conf.zone = NULL;
 
+    /* the refusals are read from last_conf_error, not printed */
+    ngx_http_llmgw_unit_quiet = 1;
+
     rv = ngx_http_llmgw_test_directive(pool, &conf, "nosize");
     NGX_HTTP_LLMGW_CHECK(rv == NGX_CONF_ERROR && conf.zone == NULL
                          && ngx_strstr(ngx_http_llmgw_unit_last_conf_error,
@@ -344,6 +347,8 @@ ngx_http_llmgw_test_directives(ngx_pool_t *pool)
                          && ngx_strstr(ngx_http_llmgw_unit_last_conf_error,
                                        "already used") != NULL,
                          "zone name used twice refused");
+
+    ngx_http_llmgw_unit_quiet = 0;
 }
 
 

@@ -34,7 +34,8 @@ our $VERSION = '1.0';
 our @ISA = ('Exporter');
 
 our @EXPORT = qw(llmgw_keys_dir llmgw_token llmgw_libjwt_token);
-our @EXPORT_OK = qw(llmgw_root llmgw_run llmgw_jwt_decode $PYTHON);
+our @EXPORT_OK = qw(llmgw_root llmgw_run llmgw_jwt_decode
+                    llmgw_late_headers llmgw_quiet_must_die $PYTHON);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 # Debian's interpreter: it has python3-jwt and python3-cryptography
@@ -385,6 +386,90 @@ sub llmgw_libjwt_token {
     $out =~ s/\n\z//;
 
     return $out;
+}
+
+
+# llmgw_late_headers($block), from a block preprocessor: a block's
+# "--- more_headers_late" is Perl code, as in "--- more_headers eval", but
+# evaluated when the block runs rather than when the file is read.  Both
+# runners evaluate the eval sections of every block before the first block
+# runs, so a late block's token is as old as the blocks before it took
+# (about 2 s each under the CPAN runner here, which waits for every nginx
+# to exit) plus its own nginx's start.  A block's "--- init" runs once per
+# block in both, after its nginx has started and just before its first
+# request: the code runs there, so a token's exp, nbf and iat count from
+# then, whatever the runner's speed.  All the repeats of a block send the
+# same headers.
+my $LateBlock;
+
+sub llmgw_late_headers {
+    my ($block) = @_;
+
+    return unless defined $block->more_headers_late;
+
+    die $block->name . ": both --- more_headers and --- more_headers_late\n"
+        if defined $block->more_headers;
+
+    # the runners eval --- init in their own package, without the block:
+    # the block that runs next is the one preprocessed last
+    $LateBlock = $block;
+    $block->set_value('init', 'LLMGW::Test::_late_init();'
+                              . ($block->init // ''));
+}
+
+
+sub _late_init {
+    my $block = $LateBlock;
+    my $code = $block->more_headers_late;
+
+    my $v = eval "package main; no strict; $code";
+    die $block->name . ": --- more_headers_late: $@" if $@;
+
+    $block->set_value('more_headers', $v);
+}
+
+
+# llmgw_quiet_must_die($block), from a block preprocessor, and
+# llmgw_quiet_must_die(undef) after run_tests(): nginx prints a --- must_die
+# block's [emerg] lines to stderr as well as to the error log the block
+# checks, and neither runner keeps that stderr out of prove's output.  While
+# such a block runs, stderr goes to <server root>-logs/<suite>.stderr (kept
+# with the server root by t/run-tests.sh when something fails); any other
+# block, or undef, gets it back.  Test::More reports on its own copy of
+# stderr, taken when it was loaded, so no diagnostic is lost.
+my $SavedStderr;
+
+sub llmgw_quiet_must_die {
+    my ($block) = @_;
+
+    if (defined $block && defined $block->must_die) {
+        return if defined $SavedStderr;
+
+        my $root = $ENV{TEST_NGINX_SERVROOT};
+        $root = File::Spec->catdir($ROOT, 't', 'servroot')
+            unless defined $root && $root ne '';
+
+        my $dir = "$root-logs";
+        mkdir $dir unless -d $dir;
+
+        my $suite = (File::Spec->splitpath($0))[2];
+        $suite =~ s/\.t\z//;
+
+        open $SavedStderr, '>&', \*STDERR or die "dup stderr: $!\n";
+        STDERR->flush;
+        open STDERR, '>>', "$dir/$suite.stderr"
+            or die "$dir/$suite.stderr: $!\n";
+        STDERR->autoflush(1);
+
+        return;
+    }
+
+    return unless defined $SavedStderr;
+
+    STDERR->flush;
+    open STDERR, '>&', $SavedStderr or die "restore stderr: $!\n";
+    close $SavedStderr;
+    undef $SavedStderr;
 }
 
 

@@ -310,10 +310,14 @@ sub get_req_from_block ($) {
         my $i = 0;
 
         for my $r (@$reqs) {
+            # as in the CPAN runner: here, not in --- request
+            my $one = expand_env_in_text($r, $name,
+                                         $Test::Nginx::Util::RandPorts);
             my $conn = $i == @$reqs - 1 ? 'close' : 'keep-alive';
             my ($hdr, $chunked) = headers_for($more_headers, $i,
                                               "$i pipelined request");
-            $all .= build_request($name, $hdr, $chunked, $conn, [$r])->[0];
+            $all .= build_request($name, $hdr, $chunked, $conn,
+                                  [$one])->[0];
             $i++;
         }
 
@@ -1074,6 +1078,8 @@ sub check_response_body ($$$$$$) {
         if (defined $expected && !ref $expected) {
             $expected =~ s/\$ServerPort\b/$ServerPort/g;
             $expected =~ s/\$ServerPortForClient\b/$ServerPortForClient/g;
+            $expected = expand_env_in_text($expected, $name,
+                                           $Test::Nginx::Util::RandPorts);
         }
 
         my $desc = "$name - response_body - response is expected "
@@ -1316,6 +1322,11 @@ sub check_error_log ($$$$$) {
             bail_out("$name - No --- grep_error_log_out defined but "
                      . "--- grep_error_log is defined");
         }
+
+        # a string, not the elements of an array, as in the CPAN runner
+        $expected = expand_env_in_text($expected, $name,
+                                       $Test::Nginx::Util::RandPorts)
+            if !ref $expected;
 
         if (ref $expected && ref $expected eq 'ARRAY') {
             $expected = $expected->[$repeated_req_idx];

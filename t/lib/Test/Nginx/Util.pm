@@ -13,7 +13,9 @@ package Test::Nginx::Util;
 #     of TEST_NGINX_LOAD_MODULES appended, http_config, the test server on
 #     TEST_NGINX_SERVER_PORT with --- config inside, root location);
 #   * $TEST_NGINX_* variables expanded in config, http_config, main_config,
-#     post_main_config and user_files; a missing one is a bail out;
+#     post_main_config and user_files, and (Socket.pm) in pipelined
+#     requests, a string response_body and a string grep_error_log_out; a
+#     missing one is a bail out;
 #   * daemon on, master_process off unless master_on(), one worker;
 #   * error.log read from where the previous check stopped, so every
 #     request of a block is checked against its own log lines.
@@ -100,6 +102,7 @@ our ($NginxVersion, $NginxRawVersion, $OpenSSLVersion, $NginxV);
 our ($PrevConfig, $PrevBlock, $ChildPid, $InSubprocess);
 our $ErrLogFilePos = 0;
 our $NginxBlock;
+our $RandPorts;         # the block's $TEST_NGINX_RAND_PORT_N, for Socket.pm
 our $Active;
 our $FirstTime = 1;
 
@@ -171,6 +174,7 @@ our @EXPORT = qw(
     write_config_file
     get_canon_version
     get_nginx_version
+    expand_env_in_text
     trim
     show_all_chars
     parse_headers
@@ -1656,6 +1660,7 @@ sub run_test ($) {
     check_unsupported_sections($block);
 
     my $rand_ports = {};
+    $RandPorts = $rand_ports;
     my $config = expand_env_in_text($block->config, $name, $rand_ports);
 
     local $LogLevel = $LogLevel;
