@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llmgw_error.h"
+#include "ngx_http_llmgw_json.h"
 
 
 typedef struct {
@@ -22,8 +23,6 @@ typedef struct {
 } ngx_http_llmgw_error_text_t;
 
 
-static size_t ngx_http_llmgw_error_json_len(ngx_str_t *s);
-static u_char *ngx_http_llmgw_error_json(u_char *p, ngx_str_t *s);
 static size_t ngx_http_llmgw_error_quoted_len(ngx_str_t *s);
 static u_char *ngx_http_llmgw_error_quoted(u_char *p, ngx_str_t *s);
 
@@ -104,12 +103,12 @@ ngx_http_llmgw_error_body(ngx_pool_t *pool, ngx_http_llmgw_error_t *err,
     size_t   len;
 
     len = sizeof("{\"error\":{\"code\":\"\",\"message\":\"\"}}\n") - 1
-          + ngx_http_llmgw_error_json_len(&err->code)
-          + ngx_http_llmgw_error_json_len(&err->message);
+          + ngx_http_llmgw_json_str_len(err->code.data, err->code.len)
+          + ngx_http_llmgw_json_str_len(err->message.data, err->message.len);
 
     if (err->scope.len) {
         len += sizeof(",\"scope\":\"\"") - 1
-               + ngx_http_llmgw_error_json_len(&err->scope);
+               + ngx_http_llmgw_json_str_len(err->scope.data, err->scope.len);
     }
 
     p = ngx_pnalloc(pool, len);
@@ -121,14 +120,14 @@ ngx_http_llmgw_error_body(ngx_pool_t *pool, ngx_http_llmgw_error_t *err,
 
     p = ngx_cpymem(p, "{\"error\":{\"code\":\"",
                    sizeof("{\"error\":{\"code\":\"") - 1);
-    p = ngx_http_llmgw_error_json(p, &err->code);
+    p = ngx_http_llmgw_json_str(p, err->code.data, err->code.len);
     p = ngx_cpymem(p, "\",\"message\":\"", sizeof("\",\"message\":\"") - 1);
-    p = ngx_http_llmgw_error_json(p, &err->message);
+    p = ngx_http_llmgw_json_str(p, err->message.data, err->message.len);
     *p++ = '"';
 
     if (err->scope.len) {
         p = ngx_cpymem(p, ",\"scope\":\"", sizeof(",\"scope\":\"") - 1);
-        p = ngx_http_llmgw_error_json(p, &err->scope);
+        p = ngx_http_llmgw_json_str(p, err->scope.data, err->scope.len);
         *p++ = '"';
     }
 
@@ -298,61 +297,6 @@ ngx_http_llmgw_error_headers(ngx_http_request_t *r, ngx_str_t *body)
     ngx_http_clear_etag(r);
 
     return NGX_OK;
-}
-
-
-/*
- * A JSON string's content: '"' and '\' escaped, control bytes as \u00XX.
- * Other bytes are copied: every text given here is ASCII (fixed texts,
- * scope-tokens, claim names made ASCII at configuration time).
- */
-
-static size_t
-ngx_http_llmgw_error_json_len(ngx_str_t *s)
-{
-    size_t   len;
-    u_char  *p, *last;
-
-    len = s->len;
-    last = s->data + s->len;
-
-    for (p = s->data; p < last; p++) {
-        if (*p == '"' || *p == '\\') {
-            len++;
-
-        } else if (*p < 0x20 || *p == 0x7f) {
-            len += sizeof("\\u0000") - 2;
-        }
-    }
-
-    return len;
-}
-
-
-static u_char *
-ngx_http_llmgw_error_json(u_char *p, ngx_str_t *s)
-{
-    u_char         *c, *last;
-    static u_char   hex[] = "0123456789abcdef";
-
-    last = s->data + s->len;
-
-    for (c = s->data; c < last; c++) {
-        if (*c == '"' || *c == '\\') {
-            *p++ = '\\';
-            *p++ = *c;
-
-        } else if (*c < 0x20 || *c == 0x7f) {
-            p = ngx_cpymem(p, "\\u00", sizeof("\\u00") - 1);
-            *p++ = hex[*c >> 4];
-            *p++ = hex[*c & 0xf];
-
-        } else {
-            *p++ = *c;
-        }
-    }
-
-    return p;
 }
 
 

@@ -1,4 +1,4 @@
-/* llmgw-unit-srcs: src/ngx_http_llmgw_error.c */
+/* llmgw-unit-srcs: src/ngx_http_llmgw_error.c src/ngx_http_llmgw_json.c */
 /* llmgw-unit-libs: */
 
 /*
