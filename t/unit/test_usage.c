@@ -67,12 +67,6 @@ static void ngx_http_llmgw_test_body(const char *what,
     ngx_http_llmgw_test_usage_t *want);
 static void ngx_http_llmgw_test_refused(const char *what,
     ngx_http_llmgw_usage_format_e format, const char *body);
-static uint32_t ngx_http_llmgw_test_crc32(u_char *p, size_t len);
-static u_char *ngx_http_llmgw_test_u32(u_char *p, uint32_t v);
-static u_char *ngx_http_llmgw_test_header(u_char *p, char *name,
-    char *value);
-static u_char *ngx_http_llmgw_test_frame(u_char *p, char *message_type,
-    char *event_type, u_char *payload, size_t len);
 static u_char *ngx_http_llmgw_test_chunk(u_char *p, const char *event,
     ngx_uint_t pad);
 static size_t ngx_http_llmgw_test_invoke_stream(u_char *buf,
@@ -553,89 +547,6 @@ ngx_http_llmgw_test_refused(const char *what,
 }
 
 
-static uint32_t
-ngx_http_llmgw_test_crc32(u_char *p, size_t len)
-{
-    uint32_t    crc;
-    ngx_uint_t  i;
-
-    crc = 0xffffffff;
-
-    while (len--) {
-        crc ^= *p++;
-
-        for (i = 0; i < 8; i++) {
-            crc = (crc >> 1) ^ (0xedb88320 & (0 - (crc & 1)));
-        }
-    }
-
-    return crc ^ 0xffffffff;
-}
-
-
-static u_char *
-ngx_http_llmgw_test_u32(u_char *p, uint32_t v)
-{
-    *p++ = (u_char) (v >> 24);
-    *p++ = (u_char) (v >> 16);
-    *p++ = (u_char) (v >> 8);
-    *p++ = (u_char) v;
-
-    return p;
-}
-
-
-static u_char *
-ngx_http_llmgw_test_header(u_char *p, char *name, char *value)
-{
-    size_t  n, v;
-
-    n = ngx_strlen(name);
-    v = ngx_strlen(value);
-
-    *p++ = (u_char) n;
-    p = ngx_cpymem(p, name, n);
-    *p++ = 7;
-    *p++ = (u_char) (v >> 8);
-    *p++ = (u_char) v;
-
-    return ngx_cpymem(p, value, v);
-}
-
-
-/* a message as the mock's es_frame() builds them */
-
-static u_char *
-ngx_http_llmgw_test_frame(u_char *p, char *message_type, char *event_type,
-    u_char *payload, size_t len)
-{
-    u_char  *start, *h, headers[256];
-
-    h = headers;
-
-    if (message_type[0] == 'e' && message_type[1] == 'v') {
-        h = ngx_http_llmgw_test_header(h, ":event-type", event_type);
-
-    } else {
-        h = ngx_http_llmgw_test_header(h, ":exception-type", event_type);
-    }
-
-    h = ngx_http_llmgw_test_header(h, ":content-type", "application/json");
-    h = ngx_http_llmgw_test_header(h, ":message-type", message_type);
-
-    start = p;
-
-    p = ngx_http_llmgw_test_u32(p, 16 + (h - headers) + len);
-    p = ngx_http_llmgw_test_u32(p, h - headers);
-    p = ngx_http_llmgw_test_u32(p, ngx_http_llmgw_test_crc32(start, 8));
-    p = ngx_cpymem(p, headers, h - headers);
-    p = ngx_cpymem(p, payload, len);
-
-    return ngx_http_llmgw_test_u32(p, ngx_http_llmgw_test_crc32(start,
-                                                                p - start));
-}
-
-
 /* a "chunk" event: {"bytes": base64(event), "p": padding} */
 
 static u_char *
@@ -655,8 +566,8 @@ ngx_http_llmgw_test_chunk(u_char *p, const char *event, ngx_uint_t pad)
                            "abcdefghijklmnopqrstuvwxyz"
                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234567");
 
-    return ngx_http_llmgw_test_frame(p, "event", "chunk", payload,
-                                     dst.data - payload);
+    return ngx_http_llmgw_unit_es_message(p, "event", "chunk", payload,
+                                          dst.data - payload);
 }
 
 
@@ -677,9 +588,9 @@ ngx_http_llmgw_test_invoke_stream(u_char *buf, ngx_uint_t metrics,
                                       i);
 
         if (exception == 2 && i == 2) {
-            p = ngx_http_llmgw_test_frame(p, "exception",
-                                          "throttlingException",
-                                          (u_char *) exc, sizeof(exc) - 1);
+            p = ngx_http_llmgw_unit_es_message(p, "exception",
+                                               "throttlingException",
+                                               (u_char *) exc, sizeof(exc) - 1);
             return p - buf;
         }
     }
@@ -689,8 +600,9 @@ ngx_http_llmgw_test_invoke_stream(u_char *buf, ngx_uint_t metrics,
                                   : "{\"type\":\"message_stop\"}", i);
 
     if (exception) {
-        p = ngx_http_llmgw_test_frame(p, "exception", "throttlingException",
-                                      (u_char *) exc, sizeof(exc) - 1);
+        p = ngx_http_llmgw_unit_es_message(p, "exception",
+                                           "throttlingException",
+                                           (u_char *) exc, sizeof(exc) - 1);
     }
 
     return p - buf;
@@ -722,15 +634,15 @@ ngx_http_llmgw_test_converse_stream(u_char *buf, ngx_uint_t exception)
 
     for (i = 0; i < 5; i++) {
         if (exception && i == 4) {
-            p = ngx_http_llmgw_test_frame(p, "exception",
-                                          "throttlingException",
-                                          (u_char *) exc, sizeof(exc) - 1);
+            p = ngx_http_llmgw_unit_es_message(p, "exception",
+                                               "throttlingException",
+                                               (u_char *) exc, sizeof(exc) - 1);
             break;
         }
 
-        p = ngx_http_llmgw_test_frame(p, "event", events[i][0],
-                                      (u_char *) events[i][1],
-                                      ngx_strlen(events[i][1]));
+        p = ngx_http_llmgw_unit_es_message(p, "event", events[i][0],
+                                           (u_char *) events[i][1],
+                                           ngx_strlen(events[i][1]));
     }
 
     return p - buf;
@@ -1395,8 +1307,9 @@ ngx_http_llmgw_test_eventstream(void)
 
     /* "bytes" that is not base64 of JSON */
 
-    p = ngx_http_llmgw_test_frame(ngx_http_llmgw_test_buf, "event", "chunk",
-                                  (u_char *) not_json, sizeof(not_json) - 1);
+    p = ngx_http_llmgw_unit_es_message(ngx_http_llmgw_test_buf, "event",
+                                       "chunk", (u_char *) not_json,
+                                       sizeof(not_json) - 1);
 
     ngx_http_llmgw_test_feed(NGX_HTTP_LLMGW_USAGE_ANTHROPIC_EVENTSTREAM,
                              ngx_http_llmgw_test_buf,
@@ -1407,8 +1320,9 @@ ngx_http_llmgw_test_eventstream(void)
                               "chunk bytes not JSON refused (%s)",
                               run.err ? run.err : "no error");
 
-    p = ngx_http_llmgw_test_frame(ngx_http_llmgw_test_buf, "event", "chunk",
-                                  (u_char *) bad64, sizeof(bad64) - 1);
+    p = ngx_http_llmgw_unit_es_message(ngx_http_llmgw_test_buf, "event",
+                                       "chunk", (u_char *) bad64,
+                                       sizeof(bad64) - 1);
 
     ngx_http_llmgw_test_feed(NGX_HTTP_LLMGW_USAGE_ANTHROPIC_EVENTSTREAM,
                              ngx_http_llmgw_test_buf,
@@ -1430,11 +1344,12 @@ ngx_http_llmgw_test_eventstream(void)
         ngx_memset(p, 'x', i);
         p = ngx_cpymem(p + i, "\"}", 2);
 
-        len = ngx_http_llmgw_test_frame(ngx_http_llmgw_test_buf, "event",
-                                        "contentBlockDelta",
-                                        ngx_http_llmgw_test_buf + 16384,
-                                        p - ngx_http_llmgw_test_buf - 16384)
-              - ngx_http_llmgw_test_buf;
+        len = ngx_http_llmgw_unit_es_message(ngx_http_llmgw_test_buf,
+                                             "event", "contentBlockDelta",
+                                             ngx_http_llmgw_test_buf + 16384,
+                                             p - ngx_http_llmgw_test_buf
+                                             - 16384)
+                                             - ngx_http_llmgw_test_buf;
 
         ngx_http_llmgw_test_feed(NGX_HTTP_LLMGW_USAGE_CONVERSE_EVENTSTREAM,
                                  ngx_http_llmgw_test_buf, len, 100, 0, &run);
