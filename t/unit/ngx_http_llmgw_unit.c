@@ -20,6 +20,9 @@
 
 static void ngx_http_llmgw_unit_write(u_char *buf, u_char *p, u_char *last,
     ngx_uint_t level, ngx_err_t err, const char *fmt, va_list args);
+static u_char *ngx_http_llmgw_unit_es_header(u_char *p, const char *name,
+    const char *value);
+static u_char *ngx_http_llmgw_unit_u32(u_char *p, uint32_t v);
 
 
 volatile ngx_cycle_t  *ngx_cycle;
@@ -161,6 +164,64 @@ ngx_http_llmgw_unit_done(void)
     fflush(stdout);
 
     return ngx_http_llmgw_unit_failed ? 1 : 0;
+}
+
+
+u_char *
+ngx_http_llmgw_unit_es_message(u_char *p, const char *message_type,
+    const char *type, u_char *payload, size_t len)
+{
+    u_char  *start, *h, headers[512];
+
+    h = ngx_http_llmgw_unit_es_header(headers,
+                                      ngx_strcmp(message_type, "exception")
+                                      ? ":event-type" : ":exception-type",
+                                      type);
+    h = ngx_http_llmgw_unit_es_header(h, ":content-type",
+                                      "application/json");
+    h = ngx_http_llmgw_unit_es_header(h, ":message-type", message_type);
+
+    start = p;
+
+    p = ngx_http_llmgw_unit_u32(p, 16 + (h - headers) + len);
+    p = ngx_http_llmgw_unit_u32(p, h - headers);
+    p = ngx_http_llmgw_unit_u32(p, ngx_crc32_long(start, 8));
+    p = ngx_cpymem(p, headers, h - headers);
+    p = ngx_cpymem(p, payload, len);
+
+    return ngx_http_llmgw_unit_u32(p, ngx_crc32_long(start, p - start));
+}
+
+
+/* a header of type 7, string */
+
+static u_char *
+ngx_http_llmgw_unit_es_header(u_char *p, const char *name, const char *value)
+{
+    size_t  n, v;
+
+    n = ngx_strlen(name);
+    v = ngx_strlen(value);
+
+    *p++ = (u_char) n;
+    p = ngx_cpymem(p, name, n);
+    *p++ = 7;
+    *p++ = (u_char) (v >> 8);
+    *p++ = (u_char) v;
+
+    return ngx_cpymem(p, value, v);
+}
+
+
+static u_char *
+ngx_http_llmgw_unit_u32(u_char *p, uint32_t v)
+{
+    *p++ = (u_char) (v >> 24);
+    *p++ = (u_char) (v >> 16);
+    *p++ = (u_char) (v >> 8);
+    *p++ = (u_char) v;
+
+    return p;
 }
 
 

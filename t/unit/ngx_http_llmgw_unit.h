@@ -60,6 +60,15 @@ ngx_uint_t ngx_http_llmgw_unit_check(ngx_uint_t ok, const char *fmt, ...)
 /* prints "# N passed, M failed" and returns the exit status for main */
 int ngx_http_llmgw_unit_done(void);
 
+/*
+ * Writes at p an AWS event-stream message as Bedrock frames them, both CRCs
+ * set: headers ":event-type" type (":exception-type" when message_type is
+ * "exception"), ":content-type" application/json, ":message-type"
+ * message_type; then the payload.  Returns the end of what it wrote.
+ */
+u_char *ngx_http_llmgw_unit_es_message(u_char *p, const char *message_type,
+    const char *type, u_char *payload, size_t len);
+
 
 #define NGX_HTTP_LLMGW_CHECK(cond, what)                                      \
     ngx_http_llmgw_unit_check((cond) ? 1 : 0, "%s (%s:%d)", what,           \
