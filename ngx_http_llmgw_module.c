@@ -78,6 +78,7 @@ typedef struct {
     ngx_uint_t                     status;   /* 0: allowed, or the denial */
     ngx_http_llmgw_error_t         denial;   /* what the client is told */
     ngx_str_t                      json;     /* the error filter's body */
+    ngx_http_llmgw_jwks_req_t     *jwks;     /* waiting for the keys */
     unsigned                       decided:1;
     unsigned                       json_sent:1;
     unsigned                       jwks_forced:1;
@@ -129,6 +130,8 @@ static ngx_int_t ngx_http_llmgw_error_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_uint_t ngx_http_llmgw_denial_enforced(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 
 static ngx_int_t ngx_http_llmgw_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v,
@@ -468,6 +471,7 @@ static ngx_str_t  ngx_http_llmgw_default_scope_claim_names[] = {
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+static ngx_http_output_body_filter_pt    ngx_http_llmgw_jwks_next_body_filter;
 
 
 /*
@@ -574,7 +578,7 @@ ngx_http_llmgw_authenticate(ngx_http_request_t *r,
     }
 
     if (llcf->jwks) {
-        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 0);
+        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 0, &ctx->jwks);
 
         if (rc == NGX_AGAIN || rc == NGX_ERROR) {
             return rc;
@@ -815,7 +819,7 @@ ngx_http_llmgw_verify(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
 
         ctx->jwks_forced = 1;
 
-        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 1);
+        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 1, &ctx->jwks);
 
         if (rc == NGX_AGAIN || rc == NGX_ERROR) {
             return rc;
@@ -1294,6 +1298,24 @@ ngx_http_llmgw_denial_enforced(ngx_http_request_t *r,
 
     return ph->checker == ngx_http_core_access_phase
            || ph->checker == ngx_http_core_post_access_phase;
+}
+
+
+/*
+ * A JWKS fetch's response is kept for its zone (ngx_http_llmgw_jwks.c)
+ * and goes no further; any other passes.  Installed whether zones are
+ * declared or not: it costs two comparisons a body, and no fetch then
+ * depends on which configuration last built the process-wide chain.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    if (ngx_http_llmgw_jwks_body(r, in) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_jwks_next_body_filter(r, in);
 }
 
 
@@ -1953,6 +1975,11 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_llmgw_access_handler;
+
+    /* below the error filter: a fetch's body never reaches the client */
+
+    ngx_http_llmgw_jwks_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_llmgw_jwks_body_filter;
 
     /* the one error filter, for this module's denials and llmgw_pass's */
 
