@@ -27,6 +27,7 @@
 
 #include "ngx_http_llmgw_jwks.h"
 #include "ngx_http_llmgw_jwk.h"
+#include "ngx_http_llmgw_zone.h"
 
 
 /* how often a waiting request looks at a fetch of another request, ms */
@@ -156,7 +157,7 @@ ngx_http_llmgw_jwks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char                 *colon, *q;
+    u_char                 *q;
     ssize_t                 size, max_size;
     ngx_int_t               ms;
     ngx_str_t              *value, name, s, uri;
@@ -170,27 +171,12 @@ ngx_http_llmgw_jwks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    name = value[1];
+    /* the bound that max_size sets is checked once max_size is known */
 
-    colon = (u_char *) ngx_strlchr(name.data, name.data + name.len, ':');
-
-    if (colon == NULL || colon == name.data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\", expected name:size",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.len = colon - name.data;
-
-    s.data = colon + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
+    if (ngx_http_llmgw_zone_parse(cf, &value[1], &name, &size,
+                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
