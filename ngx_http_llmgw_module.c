@@ -78,7 +78,10 @@ typedef struct {
     ngx_uint_t                     status;   /* 0: allowed, or the denial */
     ngx_http_llmgw_error_t         denial;   /* what the client is told */
     ngx_str_t                      json;     /* the error filter's body */
+    ngx_http_llmgw_jwks_req_t     *jwks;     /* waiting for the keys */
+    ngx_str_t                      jti_hash; /* made at its first read */
     unsigned                       decided:1;
+    unsigned                       jti_done:1;
     unsigned                       json_sent:1;
     unsigned                       jwks_forced:1;
     unsigned                       cache_hit:1;
@@ -129,28 +132,27 @@ static ngx_int_t ngx_http_llmgw_error_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_uint_t ngx_http_llmgw_denial_enforced(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+static ngx_int_t ngx_http_llmgw_jti_hash(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_first_claim(ngx_http_request_t *r,
+    json_t *claims, ngx_str_t *names, ngx_str_t *value);
 
 static ngx_int_t ngx_http_llmgw_add_variables(ngx_conf_t *cf);
-static ngx_int_t ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v,
-    u_char *data, size_t len);
-static ngx_int_t ngx_http_llmgw_sub_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_llmgw_str_variable(ngx_http_variable_value_t *v,
+    ngx_str_t *value);
+static ngx_int_t ngx_http_llmgw_result_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_llmgw_status_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_llmgw_error_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_llmgw_cache_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_claim_path_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_claim_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_http_llmgw_claim_path_t *path);
-static ngx_http_llmgw_ctx_t *ngx_http_llmgw_verified_ctx(
-    ngx_http_request_t *r);
 
 static void *ngx_http_llmgw_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf);
@@ -434,10 +436,28 @@ ngx_module_t  ngx_http_llmgw_module = {
 };
 
 
+/* the access result's fields a variable shows, its data */
+
+#define NGX_HTTP_LLMGW_VAR_SUB          0
+#define NGX_HTTP_LLMGW_VAR_CLIENT_ID    1
+#define NGX_HTTP_LLMGW_VAR_JTI_HASH     2
+#define NGX_HTTP_LLMGW_VAR_DECISION     3
+#define NGX_HTTP_LLMGW_VAR_REASON       4
+#define NGX_HTTP_LLMGW_VAR_STATUS       5
+#define NGX_HTTP_LLMGW_VAR_CACHE        6
+#define NGX_HTTP_LLMGW_VAR_FAILED       7
+
+
 static ngx_http_variable_t  ngx_http_llmgw_vars[] = {
 
-    { ngx_string("llmgw_sub"), NULL, ngx_http_llmgw_sub_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llmgw_sub"), NULL, ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_SUB, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_client_id"), NULL, ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_CLIENT_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_jti_hash"), NULL, ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_JTI_HASH, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llmgw_claim_"), NULL, ngx_http_llmgw_claim_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
@@ -445,14 +465,22 @@ static ngx_http_variable_t  ngx_http_llmgw_vars[] = {
     { ngx_string("llmgw_scopes"), NULL, ngx_http_llmgw_scopes_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llmgw_auth_status"), NULL, ngx_http_llmgw_status_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llmgw_scopes_failed"), NULL,
+      ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_FAILED, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llmgw_auth_error"), NULL, ngx_http_llmgw_error_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llmgw_auth_status"), NULL, ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_DECISION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llmgw_token_cache"), NULL, ngx_http_llmgw_cache_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llmgw_auth_error"), NULL, ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_REASON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_auth_http_status"), NULL,
+      ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_STATUS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_token_cache"), NULL, ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -465,9 +493,25 @@ static ngx_str_t  ngx_http_llmgw_default_scope_claim_names[] = {
     ngx_null_string
 };
 
+/* where IdPs put the OAuth client: RFC 9068, OIDC, Okta */
+static ngx_str_t  ngx_http_llmgw_client_id_claims[] = {
+    ngx_string("client_id"),
+    ngx_string("azp"),
+    ngx_string("cid"),
+    ngx_null_string
+};
+
+static ngx_str_t  ngx_http_llmgw_sub_claim[] = {
+    ngx_string("sub"),
+    ngx_null_string
+};
+
+static ngx_str_t  ngx_http_llmgw_jti_claim = ngx_string("jti");
+
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+static ngx_http_output_body_filter_pt    ngx_http_llmgw_jwks_next_body_filter;
 
 
 /*
@@ -574,7 +618,7 @@ ngx_http_llmgw_authenticate(ngx_http_request_t *r,
     }
 
     if (llcf->jwks) {
-        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 0);
+        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 0, &ctx->jwks);
 
         if (rc == NGX_AGAIN || rc == NGX_ERROR) {
             return rc;
@@ -815,7 +859,7 @@ ngx_http_llmgw_verify(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
 
         ctx->jwks_forced = 1;
 
-        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 1);
+        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 1, &ctx->jwks);
 
         if (rc == NGX_AGAIN || rc == NGX_ERROR) {
             return rc;
@@ -1297,11 +1341,178 @@ ngx_http_llmgw_denial_enforced(ngx_http_request_t *r,
 }
 
 
-/* variables */
-
-/* every handler's found value: len bytes at data, valid for the request */
+/*
+ * A JWKS fetch's response is kept for its zone (ngx_http_llmgw_jwks.c)
+ * and goes no further; any other passes.  Installed whether zones are
+ * declared or not: it costs two comparisons a body, and no fetch then
+ * depends on which configuration last built the process-wide chain.
+ */
 
 static ngx_int_t
+ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    if (ngx_http_llmgw_jwks_body(r, in) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_jwks_next_body_filter(r, in);
+}
+
+
+/* the typed results */
+
+ngx_int_t
+ngx_http_llmgw_access_result(ngx_http_request_t *r,
+    ngx_http_llmgw_access_result_t *res)
+{
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ngx_memzero(res, sizeof(ngx_http_llmgw_access_result_t));
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
+
+    if (ctx == NULL || !ctx->decided) {
+        return NGX_OK;
+    }
+
+    if (ctx->status == 0) {
+        res->decision = NGX_HTTP_LLMGW_DECISION_ALLOWED;
+
+    } else {
+        res->decision = NGX_HTTP_LLMGW_DECISION_DENIED;
+        res->status = ctx->status;
+        res->failed = ctx->required;
+
+        if (ctx->error) {
+            res->error.data = (u_char *) ctx->error;
+            res->error.len = ngx_strlen(ctx->error);
+        }
+
+        res->reason.data = (u_char *) ctx->reason;
+        res->reason.len = ngx_strlen(ctx->reason);
+    }
+
+    if (ctx->claims == NULL) {
+        return NGX_OK;
+    }
+
+    /* the token is authentic: who it names, whatever the verdict */
+
+    res->verified = 1;
+    res->cache_hit = ctx->cache_hit;
+    res->granted = ctx->granted.elts ? &ctx->granted : NULL;
+
+    if (ngx_http_llmgw_first_claim(r, ctx->claims,
+                                   ngx_http_llmgw_sub_claim, &res->sub)
+        == NGX_ERROR
+        || ngx_http_llmgw_first_claim(r, ctx->claims,
+                                      ngx_http_llmgw_client_id_claims,
+                                      &res->client_id)
+           == NGX_ERROR
+        || ngx_http_llmgw_jti_hash(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    res->jti_hash = ctx->jti_hash;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_access_claim(ngx_http_request_t *r,
+    ngx_http_llmgw_claim_path_t *path, ngx_str_t *value)
+{
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
+
+    if (ctx == NULL || !ctx->decided || ctx->claims == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_llmgw_claim_text(r->pool, ctx->claims, path, value);
+}
+
+
+/* the first of names present as a top-level claim, or empty */
+
+static ngx_int_t
+ngx_http_llmgw_first_claim(ngx_http_request_t *r, json_t *claims,
+    ngx_str_t *names, ngx_str_t *value)
+{
+    ngx_int_t                    rc;
+    ngx_http_llmgw_claim_path_t  path;
+
+    for ( /* void */ ; names->len; names++) {
+        ngx_http_llmgw_claim_path_single(&path, names);
+
+        rc = ngx_http_llmgw_claim_text(r->pool, claims, &path, value);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    ngx_str_null(value);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The jti as its SHA-256 in hex, once a request: the audit may name a
+ * token without anything that could be replayed or looked up elsewhere.
+ * Empty when the token has no jti (or one that is not a string).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_jti_hash(ngx_http_request_t *r, ngx_http_llmgw_ctx_t *ctx)
+{
+    u_char      *p;
+    json_t      *jti;
+    const char  *text;
+    u_char       hash[NGX_HTTP_LLMGW_SHA256_LEN];
+
+    if (ctx->jti_done) {
+        return NGX_OK;
+    }
+
+    jti = json_object_getn(ctx->claims,
+                           (const char *) ngx_http_llmgw_jti_claim.data,
+                           ngx_http_llmgw_jti_claim.len);
+
+    if (json_is_string(jti)) {
+        text = json_string_value(jti);
+
+        if (ngx_http_llmgw_sha256((u_char *) text, json_string_length(jti),
+                                  hash)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_HTTP_LLMGW_JTI_HASH_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_hex_dump(p, hash, NGX_HTTP_LLMGW_SHA256_LEN);
+
+        ctx->jti_hash.data = p;
+        ctx->jti_hash.len = NGX_HTTP_LLMGW_JTI_HASH_LEN;
+    }
+
+    ctx->jti_done = 1;
+
+    return NGX_OK;
+}
+
+
+/* variables */
+
+ngx_int_t
 ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v, u_char *data,
     size_t len)
 {
@@ -1312,6 +1523,20 @@ ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v, u_char *data,
     v->not_found = 0;
 
     return NGX_OK;
+}
+
+
+/* a string of a result: not found when absent */
+
+static ngx_int_t
+ngx_http_llmgw_str_variable(ngx_http_variable_value_t *v, ngx_str_t *value)
+{
+    if (value->data == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_variable_set(v, value->data, value->len);
 }
 
 
@@ -1334,33 +1559,94 @@ ngx_http_llmgw_add_variables(ngx_conf_t *cf)
 }
 
 
-/* the context of a request whose token's signature verified */
-
-static ngx_http_llmgw_ctx_t *
-ngx_http_llmgw_verified_ctx(ngx_http_request_t *r)
-{
-    ngx_http_llmgw_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
-
-    if (ctx == NULL || !ctx->decided || ctx->claims == NULL) {
-        return NULL;
-    }
-
-    return ctx;
-}
-
+/* a field of the access result, data NGX_HTTP_LLMGW_VAR_* */
 
 static ngx_int_t
-ngx_http_llmgw_sub_variable(ngx_http_request_t *r,
+ngx_http_llmgw_result_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                    name = ngx_string("sub");
-    ngx_http_llmgw_claim_path_t  path;
+    u_char                          *p;
+    ngx_str_t                        list;
+    ngx_http_llmgw_access_result_t   res;
 
-    ngx_http_llmgw_claim_path_single(&path, &name);
+    if (ngx_http_llmgw_access_result(r, &res) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    return ngx_http_llmgw_claim_value(r, v, &path);
+    switch (data) {
+
+    case NGX_HTTP_LLMGW_VAR_SUB:
+        return ngx_http_llmgw_str_variable(v, &res.sub);
+
+    case NGX_HTTP_LLMGW_VAR_CLIENT_ID:
+        return ngx_http_llmgw_str_variable(v, &res.client_id);
+
+    case NGX_HTTP_LLMGW_VAR_JTI_HASH:
+        return ngx_http_llmgw_str_variable(v, &res.jti_hash);
+
+    case NGX_HTTP_LLMGW_VAR_DECISION:
+
+        if (res.decision == NGX_HTTP_LLMGW_DECISION_ALLOWED) {
+            return ngx_http_llmgw_variable_set(v, (u_char *) "allowed",
+                                               sizeof("allowed") - 1);
+        }
+
+        if (res.decision == NGX_HTTP_LLMGW_DECISION_DENIED) {
+            return ngx_http_llmgw_variable_set(v, (u_char *) "denied",
+                                               sizeof("denied") - 1);
+        }
+
+        break;
+
+    case NGX_HTTP_LLMGW_VAR_REASON:
+        return ngx_http_llmgw_str_variable(v, &res.reason);
+
+    case NGX_HTTP_LLMGW_VAR_STATUS:
+
+        if (res.status == 0) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llmgw_variable_set(v, p,
+                                           ngx_sprintf(p, "%ui", res.status)
+                                           - p);
+
+    case NGX_HTTP_LLMGW_VAR_CACHE:
+
+        if (!res.verified) {
+            break;
+        }
+
+        if (res.cache_hit) {
+            return ngx_http_llmgw_variable_set(v, (u_char *) "HIT",
+                                               sizeof("HIT") - 1);
+        }
+
+        return ngx_http_llmgw_variable_set(v, (u_char *) "MISS",
+                                           sizeof("MISS") - 1);
+
+    case NGX_HTTP_LLMGW_VAR_FAILED:
+
+        if (res.failed == NULL) {
+            break;
+        }
+
+        if (ngx_http_llmgw_scope_list(r->pool, res.failed, &list) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llmgw_variable_set(v, list.data, list.len);
+    }
+
+    v->not_found = 1;
+
+    return NGX_OK;
 }
 
 
@@ -1399,18 +1685,10 @@ static ngx_int_t
 ngx_http_llmgw_claim_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_http_llmgw_claim_path_t *path)
 {
-    ngx_int_t              rc;
-    ngx_str_t              value;
-    ngx_http_llmgw_ctx_t  *ctx;
+    ngx_int_t  rc;
+    ngx_str_t  value;
 
-    ctx = ngx_http_llmgw_verified_ctx(r);
-
-    if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    rc = ngx_http_llmgw_claim_text(r->pool, ctx->claims, path, &value);
+    rc = ngx_http_llmgw_access_claim(r, path, &value);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -1429,23 +1707,25 @@ static ngx_int_t
 ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                *p, *start;
-    size_t                 len;
-    ngx_str_t             *g;
-    ngx_uint_t             i;
-    ngx_http_llmgw_ctx_t  *ctx;
+    u_char                          *p, *start;
+    size_t                           len;
+    ngx_str_t                       *g;
+    ngx_uint_t                       i;
+    ngx_http_llmgw_access_result_t   res;
 
-    ctx = ngx_http_llmgw_verified_ctx(r);
+    if (ngx_http_llmgw_access_result(r, &res) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    if (ctx == NULL || ctx->granted.elts == NULL) {
+    if (res.granted == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    g = ctx->granted.elts;
+    g = res.granted->elts;
     len = 0;
 
-    for (i = 0; i < ctx->granted.nelts; i++) {
+    for (i = 0; i < res.granted->nelts; i++) {
         len += g[i].len + 1;
     }
 
@@ -1456,7 +1736,7 @@ ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
 
     p = start;
 
-    for (i = 0; i < ctx->granted.nelts; i++) {
+    for (i = 0; i < res.granted->nelts; i++) {
         if (i) {
             *p++ = ' ';
         }
@@ -1465,70 +1745,6 @@ ngx_http_llmgw_scopes_variable(ngx_http_request_t *r,
     }
 
     return ngx_http_llmgw_variable_set(v, start, p - start);
-}
-
-
-static ngx_int_t
-ngx_http_llmgw_status_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_llmgw_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
-
-    if (ctx == NULL || !ctx->decided) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (ctx->status == 0) {
-        return ngx_http_llmgw_variable_set(v, (u_char *) "allowed",
-                                           sizeof("allowed") - 1);
-    }
-
-    return ngx_http_llmgw_variable_set(v, (u_char *) "denied",
-                                       sizeof("denied") - 1);
-}
-
-
-static ngx_int_t
-ngx_http_llmgw_error_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_llmgw_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
-
-    if (ctx == NULL || !ctx->decided || ctx->status == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    return ngx_http_llmgw_variable_set(v, (u_char *) ctx->reason,
-                                       ngx_strlen(ctx->reason));
-}
-
-
-static ngx_int_t
-ngx_http_llmgw_cache_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_llmgw_ctx_t  *ctx;
-
-    ctx = ngx_http_llmgw_verified_ctx(r);
-
-    if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (ctx->cache_hit) {
-        return ngx_http_llmgw_variable_set(v, (u_char *) "HIT",
-                                           sizeof("HIT") - 1);
-    }
-
-    return ngx_http_llmgw_variable_set(v, (u_char *) "MISS",
-                                       sizeof("MISS") - 1);
 }
 
 
@@ -1953,6 +2169,11 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_llmgw_access_handler;
+
+    /* below the error filter: a fetch's body never reaches the client */
+
+    ngx_http_llmgw_jwks_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_llmgw_jwks_body_filter;
 
     /* the one error filter, for this module's denials and llmgw_pass's */
 

@@ -23,6 +23,9 @@ static ngx_http_llmgw_pass_ctx_t *ngx_http_llmgw_pass_get_ctx(
 static ngx_int_t ngx_http_llmgw_pass_target(ngx_http_request_t *r,
     ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_http_llmgw_pass_ctx_t *ctx);
 
+static ngx_int_t ngx_http_llmgw_pass_model(ngx_http_request_t *r,
+    ngx_str_t *model);
+
 static ngx_int_t ngx_http_llmgw_pass_provider_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_pass_model_variable(ngx_http_request_t *r,
@@ -30,6 +33,8 @@ static ngx_int_t ngx_http_llmgw_pass_model_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_pass_api_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_pass_outcome_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_pass_stream_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 static ngx_int_t ngx_http_llmgw_pass_add_variables(ngx_conf_t *cf);
@@ -336,6 +341,10 @@ static ngx_http_variable_t  ngx_http_llmgw_pass_vars[] = {
       ngx_http_llmgw_pass_outcome_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llmgw_stream"), NULL,
+      ngx_http_llmgw_pass_stream_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -621,6 +630,98 @@ ngx_http_llmgw_pass_error(ngx_http_request_t *r)
 }
 
 
+ngx_int_t
+ngx_http_llmgw_pass_result(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_result_t *res)
+{
+    ngx_int_t                        rc;
+    ngx_str_t                       *name;
+    ngx_http_llmgw_api_t             api;
+    ngx_http_llmgw_pass_ctx_t       *ctx;
+    ngx_http_llmgw_pass_loc_conf_t  *llcf;
+
+    ngx_memzero(res, sizeof(ngx_http_llmgw_pass_result_t));
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
+
+    if (llcf->provider != NULL) {
+        res->provider = llcf->provider->name;
+    }
+
+    rc = ngx_http_llmgw_pass_api(r, &api);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK && api.api.len) {
+        res->api = api.api;
+    }
+
+    if (ngx_http_llmgw_pass_model(r, &res->model) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx != NULL && ctx->outcome != NGX_HTTP_LLMGW_OUTCOME_NONE) {
+        name = ngx_http_llmgw_upstream_outcome_name(ctx->outcome);
+
+        res->outcome = ctx->outcome;
+        res->outcome_name = *name;
+        res->stream = ctx->stream;
+    }
+
+    /* res->usage stays "missing" until the usage parser reads responses */
+
+    return NGX_OK;
+}
+
+
+/*
+ * The model of the request: the one that went out, else the one it would
+ * be (a request denied access, or not yet sent).  Empty when none.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_pass_model(ngx_http_request_t *r, ngx_str_t *model)
+{
+    ngx_int_t                        rc;
+    ngx_http_llmgw_pass_ctx_t       *ctx;
+    ngx_http_llmgw_pass_loc_conf_t  *llcf;
+
+    ngx_str_null(model);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx && ctx->model_done) {
+        if (ctx->model.len) {
+            *model = ctx->model;
+        }
+
+        return NGX_OK;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
+
+    if (llcf->provider == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_upstream_model(r, llcf->provider, model);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_null(model);
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llmgw_pass_provider_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
@@ -634,13 +735,8 @@ ngx_http_llmgw_pass_provider_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = llcf->provider->name.len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = llcf->provider->name.data;
-
-    return NGX_OK;
+    return ngx_http_llmgw_variable_set(v, llcf->provider->name.data,
+                                       llcf->provider->name.len);
 }
 
 
@@ -648,50 +744,18 @@ static ngx_int_t
 ngx_http_llmgw_pass_model_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_int_t                        rc;
-    ngx_str_t                        model;
-    ngx_http_llmgw_pass_ctx_t       *ctx;
-    ngx_http_llmgw_pass_loc_conf_t  *llcf;
+    ngx_str_t  model;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
-
-    if (ctx && ctx->model_done) {
-        if (ctx->model.len == 0) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        model = ctx->model;
-
-    } else {
-        /* before the request went out, e.g. a request denied access */
-
-        llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
-
-        if (llcf->provider == NULL) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        rc = ngx_http_llmgw_upstream_model(r, llcf->provider, &model);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_DECLINED) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
+    if (ngx_http_llmgw_pass_model(r, &model) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    v->len = model.len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = model.data;
+    if (model.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
 
-    return NGX_OK;
+    return ngx_http_llmgw_variable_set(v, model.data, model.len);
 }
 
 
@@ -713,13 +777,7 @@ ngx_http_llmgw_pass_api_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = api.api.len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = api.api.data;
-
-    return NGX_OK;
+    return ngx_http_llmgw_variable_set(v, api.api.data, api.api.len);
 }
 
 
@@ -739,13 +797,27 @@ ngx_http_llmgw_pass_outcome_variable(ngx_http_request_t *r,
 
     name = ngx_http_llmgw_upstream_outcome_name(ctx->outcome);
 
-    v->len = name->len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = name->data;
+    return ngx_http_llmgw_variable_set(v, name->data, name->len);
+}
 
-    return NGX_OK;
+
+/* "1" when an event stream came back, "0" otherwise; empty: no call */
+
+static ngx_int_t
+ngx_http_llmgw_pass_stream_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL || ctx->outcome == NGX_HTTP_LLMGW_OUTCOME_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_variable_set(v, (u_char *) (ctx->stream ? "1" : "0"),
+                                       1);
 }
 
 

@@ -20,6 +20,8 @@
  *     Bedrock's ARN segment;
  *   - a classified path gives a kind its provider knows, and the same kind
  *     again; with a '/' or "%20" added it is unknown;
+ *   - the query guard refuses exactly the queries with a space, '#',
+ *     control or non-ASCII byte;
  *   - the filtered query is no longer than the query, has no empty piece
  *     when it was rebuilt (an unchanged one is the client's, a final '&'
  *     included), and filtering it again removes nothing.
@@ -284,10 +286,30 @@ ngx_http_llmgw_fuzz_query(ngx_pool_t *pool, ngx_http_llmgw_provider_t *pv,
     u_char *p, size_t len)
 {
     u_char                     *a, *last;
+    ngx_int_t                   rc;
     ngx_str_t                   in, out, again;
+    ngx_uint_t                  bad;
     ngx_http_llmgw_provider_t  *one;
 
-    (void) ngx_http_llmgw_provider_check_query(p, len);
+    /*
+     * The guard in front of the request line: it lets through exactly
+     * the queries with no space, '#', control or non-ASCII byte.
+     */
+
+    rc = ngx_http_llmgw_provider_check_query(p, len);
+
+    bad = 0;
+
+    for (a = p; a < p + len; a++) {
+        if (*a <= ' ' || *a >= 0x7f || *a == '#') {
+            bad = 1;
+            break;
+        }
+    }
+
+    if (rc != (bad ? NGX_DECLINED : NGX_OK)) {
+        abort();
+    }
 
     /* no provider: Azure's filter */
 

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_llmgw_provider.h"
+#include "ngx_http_llmgw_usage.h"
 
 
 #define NGX_HTTP_LLMGW_SHA256_LEN      32
@@ -164,6 +165,108 @@ typedef struct {
     ngx_str_t                  payload;      /* claims JSON text */
     json_t                    *claims;       /* payload parsed, or NULL */
 } ngx_http_llmgw_cache_entry_t;
+
+
+/*
+ * The typed per-request results: what the access check and llmgw_pass
+ * decided, for the variables and the audit, read through the accessors
+ * below instead of from variables.  Strings point into the request's
+ * memory or the configuration and stay valid for the request; an empty
+ * string (data NULL) is an absent value.
+ */
+
+typedef enum {
+    NGX_HTTP_LLMGW_DECISION_NONE = 0,    /* not checked: llmgw_auth off,
+                                            a subrequest, not decided yet */
+    NGX_HTTP_LLMGW_DECISION_ALLOWED,
+    NGX_HTTP_LLMGW_DECISION_DENIED
+} ngx_http_llmgw_decision_e;
+
+
+/* hex digits of the SHA-256 of the token's jti */
+#define NGX_HTTP_LLMGW_JTI_HASH_LEN    (2 * NGX_HTTP_LLMGW_SHA256_LEN)
+
+
+typedef struct {
+    ngx_http_llmgw_decision_e  decision;
+    ngx_uint_t                 status;       /* the denial's, else 0 */
+    ngx_str_t                  error;        /* RFC 6750 code, or empty */
+    ngx_str_t                  reason;       /* a denial's fixed text */
+
+    /* of a token whose signature verified (now or when it was cached) */
+    ngx_str_t                  sub;
+    ngx_str_t                  client_id;    /* client_id, azp or cid */
+    ngx_str_t                  jti_hash;     /* lowercase hex, never jti */
+    ngx_array_t               *granted;      /* ngx_str_t, or NULL when
+                                                the scope check was not
+                                                reached */
+    ngx_array_t               *failed;       /* ngx_http_llmgw_scope_t *:
+                                                the required scopes not
+                                                satisfied, or NULL */
+    unsigned                   verified:1;
+    unsigned                   cache_hit:1;
+} ngx_http_llmgw_access_result_t;
+
+
+/* how a call to the provider ended, for $llmgw_upstream_outcome */
+
+typedef enum {
+    NGX_HTTP_LLMGW_OUTCOME_NONE = 0,        /* the provider was not called */
+    NGX_HTTP_LLMGW_OUTCOME_OK,              /* complete 1xx-3xx response */
+    NGX_HTTP_LLMGW_OUTCOME_HTTP_ERROR,      /* complete 4xx/5xx response */
+    NGX_HTTP_LLMGW_OUTCOME_STREAM_CUT,      /* body ended before its end */
+    NGX_HTTP_LLMGW_OUTCOME_STREAM_EXCEPTION, /* event-stream exception */
+    NGX_HTTP_LLMGW_OUTCOME_CONNECT_ERROR,   /* no connection, TLS failed */
+    NGX_HTTP_LLMGW_OUTCOME_TIMEOUT,         /* connect, send or read */
+    NGX_HTTP_LLMGW_OUTCOME_BAD_RESPONSE,    /* unparsable header, framing */
+    NGX_HTTP_LLMGW_OUTCOME_CLIENT_CLOSED,   /* the client went away */
+    NGX_HTTP_LLMGW_OUTCOME_ERROR            /* the gateway failed */
+} ngx_http_llmgw_outcome_e;
+
+
+typedef struct {
+    ngx_str_t                      provider;     /* adapter, or empty */
+    ngx_str_t                      api;          /* API kind, or empty */
+    ngx_str_t                      model;        /* or empty */
+    ngx_http_llmgw_outcome_e       outcome;
+    ngx_str_t                      outcome_name; /* empty: NONE */
+    ngx_http_llmgw_usage_result_t  usage;        /* nothing present:
+                                                    missing (not read yet) */
+    unsigned                       stream:1;     /* an event stream came
+                                                    back */
+} ngx_http_llmgw_pass_result_t;
+
+
+/*
+ * What the access check decided for r's main request (the variables of a
+ * subrequest read the main request's).  NGX_OK, or NGX_ERROR (no memory).
+ */
+ngx_int_t ngx_http_llmgw_access_result(ngx_http_request_t *r,
+    ngx_http_llmgw_access_result_t *res);
+
+/*
+ * A claim of the verified token at path (a department, a tenant) as text,
+ * as ngx_http_llmgw_claim_text() gives it: NGX_OK; NGX_DECLINED when no
+ * token verified or the claim is absent or an object; NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_access_claim(ngx_http_request_t *r,
+    ngx_http_llmgw_claim_path_t *path, ngx_str_t *value);
+
+/*
+ * What llmgw_pass made of r: its provider, API kind and model, how the
+ * call ended, whether a stream came back, the usage.  The model is looked
+ * for on every call (from the path, else a body in memory) until the
+ * request has gone out.  NGX_OK, or NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_pass_result(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_result_t *res);
+
+/*
+ * A variable's value found: len bytes at data, valid for the request; the
+ * one setter of llmgw's variable handlers.  Always NGX_OK.
+ */
+ngx_int_t ngx_http_llmgw_variable_set(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 
 
 /* what llmgw_pass forwards a request as, for the access checks */

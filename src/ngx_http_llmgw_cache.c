@@ -22,6 +22,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llmgw_cache.h"
+#include "ngx_http_llmgw_zone.h"
 
 
 /* typ values are short ("JWT", "at+jwt", "application/at+jwt") */
@@ -126,9 +127,8 @@ ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char                      *colon;
     ssize_t                      size;
-    ngx_str_t                   *value, name, s;
+    ngx_str_t                   *value, name;
     ngx_shm_zone_t              *shm_zone, **slot;
     ngx_pool_cleanup_t          *cln;
     ngx_http_llmgw_cache_ctx_t  *ctx;
@@ -141,33 +141,10 @@ ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    name = value[1];
-
-    colon = (u_char *) ngx_strlchr(name.data, name.data + name.len, ':');
-
-    if (colon == NULL || colon == name.data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\", expected name:size",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.len = colon - name.data;
-
-    s.data = colon + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", &value[1]);
+    if (ngx_http_llmgw_zone_parse(cf, &value[1], &name, &size,
+                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

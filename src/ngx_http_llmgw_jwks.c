@@ -8,10 +8,11 @@
  * worker fetches at a time, and a fetch that died is retried once its
  * timeout has passed).  A fetch is a subrequest to an internal location
  * written by the user (it proxy_passes to the IdP); its body is collected
- * by a body filter of this file, bounded by max_size, and never reaches
- * the client.  A document replaces the last good one only when it parses
- * and yields at least one key.  Each worker parses the shared document
- * into keys of its own, in a pool of its own, when the generation changes.
+ * by ngx_http_llmgw_jwks_body(), which the module's body filter calls,
+ * bounded by max_size, and never reaches the client.  A document replaces
+ * the last good one only when it parses and yields at least one key.
+ * Each worker parses the shared document into keys of its own, in a pool
+ * of its own, when the generation changes.
  *
  * A request that needs keys waits: for its own subrequest (auth_request's
  * way: nginx runs the parent's phases again when the subrequest is done),
@@ -26,6 +27,7 @@
 
 #include "ngx_http_llmgw_jwks.h"
 #include "ngx_http_llmgw_jwk.h"
+#include "ngx_http_llmgw_zone.h"
 
 
 /* how often a waiting request looks at a fetch of another request, ms */
@@ -73,8 +75,6 @@ struct ngx_http_llmgw_jwks_s {
 
 /* one fetch: the subrequest's post_subrequest data */
 
-typedef struct ngx_http_llmgw_jwks_req_s  ngx_http_llmgw_jwks_req_t;
-
 typedef struct {
     ngx_http_llmgw_jwks_t        *jwks;
     ngx_http_llmgw_jwks_req_t    *req;          /* waits for it, or NULL */
@@ -92,7 +92,11 @@ typedef struct {
 } ngx_http_llmgw_jwks_fetch_t;
 
 
-/* what a (main) request did with a zone; a cleanup of its pool */
+/*
+ * What a (main) request did with a zone: allocated as a cleanup of its
+ * pool (which removes the poll timer), found through the slot the caller
+ * keeps in its request ctx.
+ */
 
 struct ngx_http_llmgw_jwks_req_s {
     ngx_http_request_t           *request;
@@ -121,7 +125,8 @@ static ngx_msec_t ngx_http_llmgw_jwks_now(void);
 static void ngx_http_llmgw_jwks_install(ngx_http_llmgw_jwks_t *jwks,
     ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t generation);
 static ngx_http_llmgw_jwks_req_t *ngx_http_llmgw_jwks_state(
-    ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks, ngx_uint_t create);
+    ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
+    ngx_http_llmgw_jwks_req_t **slot);
 static void ngx_http_llmgw_jwks_req_cleanup(void *data);
 static ngx_int_t ngx_http_llmgw_jwks_start(ngx_http_request_t *r,
     ngx_http_llmgw_jwks_t *jwks, ngx_http_llmgw_jwks_req_t *st,
@@ -143,16 +148,8 @@ static void ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
     ngx_http_llmgw_jwks_fetch_t *f, ngx_int_t rc);
 static void ngx_http_llmgw_jwks_store(ngx_http_request_t *sr,
     ngx_http_llmgw_jwks_fetch_t *f, u_char *data, size_t len);
-static ngx_int_t ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
 static void ngx_http_llmgw_jwks_collect(ngx_http_request_t *r,
     ngx_http_llmgw_jwks_fetch_t *f, ngx_buf_t *b);
-
-
-static ngx_http_output_body_filter_pt  ngx_http_llmgw_jwks_next_body_filter;
-
-/* the body filter is in the chain of the current configuration */
-static ngx_uint_t  ngx_http_llmgw_jwks_filter_on;
 
 
 char *
@@ -160,7 +157,7 @@ ngx_http_llmgw_jwks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char                 *colon, *q;
+    u_char                 *q;
     ssize_t                 size, max_size;
     ngx_int_t               ms;
     ngx_str_t              *value, name, s, uri;
@@ -172,32 +169,14 @@ ngx_http_llmgw_jwks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     zones = (ngx_array_t **) (p + cmd->offset);
 
-    /* set again by ngx_http_llmgw_jwks_check() */
-    ngx_http_llmgw_jwks_filter_on = 0;
-
     value = cf->args->elts;
 
-    name = value[1];
+    /* the bound that max_size sets is checked once max_size is known */
 
-    colon = (u_char *) ngx_strlchr(name.data, name.data + name.len, ':');
-
-    if (colon == NULL || colon == name.data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\", expected name:size",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.len = colon - name.data;
-
-    s.data = colon + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
+    if (ngx_http_llmgw_zone_parse(cf, &value[1], &name, &size,
+                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -419,13 +398,6 @@ ngx_http_llmgw_jwks_check(ngx_conf_t *cf, ngx_array_t *zones)
 
         return NGX_ERROR;
     }
-
-    if (ngx_http_top_body_filter != ngx_http_llmgw_jwks_body_filter) {
-        ngx_http_llmgw_jwks_next_body_filter = ngx_http_top_body_filter;
-        ngx_http_top_body_filter = ngx_http_llmgw_jwks_body_filter;
-    }
-
-    ngx_http_llmgw_jwks_filter_on = 1;
 
     return NGX_OK;
 }
@@ -764,7 +736,7 @@ ngx_http_llmgw_jwks_install(ngx_http_llmgw_jwks_t *jwks, ngx_pool_t *pool,
 
 ngx_int_t
 ngx_http_llmgw_jwks_update(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
-    ngx_uint_t force)
+    ngx_uint_t force, ngx_http_llmgw_jwks_req_t **state)
 {
     ngx_uint_t                  have, due, id;
     ngx_msec_t                  now, prev, until;
@@ -778,9 +750,9 @@ ngx_http_llmgw_jwks_update(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
 
     sh = jwks->sh;
 
-    st = ngx_http_llmgw_jwks_state(r, jwks, 0);
+    st = *state;
 
-    if (st != NULL) {
+    if (st != NULL && st->jwks == jwks) {
         if (st->waiting) {
             return NGX_AGAIN;
         }
@@ -820,7 +792,7 @@ ngx_http_llmgw_jwks_update(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
             return NGX_DECLINED;
         }
 
-        st = ngx_http_llmgw_jwks_state(r, jwks, 1);
+        st = ngx_http_llmgw_jwks_state(r, jwks, state);
         if (st == NULL) {
             return NGX_ERROR;
         }
@@ -868,7 +840,7 @@ ngx_http_llmgw_jwks_update(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
 
     ngx_shmtx_unlock(&jwks->shpool->mutex);
 
-    st = ngx_http_llmgw_jwks_state(r, jwks, 1);
+    st = ngx_http_llmgw_jwks_state(r, jwks, state);
 
     if (st == NULL) {
         ngx_http_llmgw_jwks_unbusy(jwks, id, prev);
@@ -886,33 +858,22 @@ ngx_http_llmgw_jwks_update(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
 }
 
 
+/*
+ * The request's state for the zone: the one its caller keeps in *slot
+ * (the access handler's request ctx), or a new one put there.
+ */
+
 static ngx_http_llmgw_jwks_req_t *
 ngx_http_llmgw_jwks_state(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
-    ngx_uint_t create)
+    ngx_http_llmgw_jwks_req_t **slot)
 {
     ngx_pool_cleanup_t         *cln;
     ngx_http_llmgw_jwks_req_t  *st;
 
-    /*
-     * The request's state is kept in a cleanup of its pool: the module's
-     * ctx slot belongs to the access handler.
-     */
+    st = *slot;
 
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-
-        if (cln->handler != ngx_http_llmgw_jwks_req_cleanup) {
-            continue;
-        }
-
-        st = cln->data;
-
-        if (st->jwks == jwks && st->request == r) {
-            return st;
-        }
-    }
-
-    if (!create) {
-        return NULL;
+    if (st != NULL && st->jwks == jwks) {
+        return st;
     }
 
     cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_llmgw_jwks_req_t));
@@ -927,6 +888,8 @@ ngx_http_llmgw_jwks_state(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
     st->jwks = jwks;
 
     cln->handler = ngx_http_llmgw_jwks_req_cleanup;
+
+    *slot = st;
 
     return st;
 }
@@ -1303,8 +1266,6 @@ static void
 ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
     ngx_http_llmgw_jwks_fetch_t *f, ngx_int_t rc)
 {
-    u_char                 *data;
-    size_t                  len;
     ngx_uint_t              status, whole;
     ngx_log_t              *log;
     ngx_http_llmgw_jwks_t  *jwks;
@@ -1324,8 +1285,7 @@ ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
 
     /* a whole 200 response is used, whatever became of the client */
 
-    whole = (ngx_http_llmgw_jwks_filter_on
-             && rc != NGX_ERROR
+    whole = (rc != NGX_ERROR
              && status == NGX_HTTP_OK
              && f->complete
              && !f->too_large
@@ -1361,51 +1321,30 @@ ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
         goto failed;
     }
 
-    if (ngx_http_llmgw_jwks_filter_on) {
-
-        if (f->too_large) {
-            goto too_large;
-        }
-
-        if (f->broken) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "llmgw_jwks_zone \"%V\": reading the response of "
-                          "\"%V\" failed, keeping the previous keys",
-                          &jwks->name, &jwks->uri);
-            goto failed;
-        }
-
-        if (!f->complete
-            || (sr->headers_out.content_length_n >= 0
-                && sr->headers_out.content_length_n != (off_t) f->len))
-        {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "llmgw_jwks_zone \"%V\": the response of \"%V\" "
-                          "is incomplete, keeping the previous keys",
-                          &jwks->name, &jwks->uri);
-            goto failed;
-        }
-
-        data = f->buf;
-        len = f->len;
-
-    } else if (sr->out != NULL && sr->out->buf != NULL) {
-
-        /* without the filter: nginx's own in-memory buffer */
-
-        data = sr->out->buf->pos;
-        len = sr->out->buf->last - sr->out->buf->pos;
-
-        if (len > jwks->max_size) {
-            goto too_large;
-        }
-
-    } else {
-        data = NULL;
-        len = 0;
+    if (f->too_large) {
+        goto too_large;
     }
 
-    if (len == 0) {
+    if (f->broken) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "llmgw_jwks_zone \"%V\": reading the response of "
+                      "\"%V\" failed, keeping the previous keys",
+                      &jwks->name, &jwks->uri);
+        goto failed;
+    }
+
+    if (!f->complete
+        || (sr->headers_out.content_length_n >= 0
+            && sr->headers_out.content_length_n != (off_t) f->len))
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "llmgw_jwks_zone \"%V\": the response of \"%V\" "
+                      "is incomplete, keeping the previous keys",
+                      &jwks->name, &jwks->uri);
+        goto failed;
+    }
+
+    if (f->len == 0) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "llmgw_jwks_zone \"%V\": \"%V\" returned an empty "
                       "body, keeping the previous keys",
@@ -1413,7 +1352,7 @@ ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
         goto failed;
     }
 
-    ngx_http_llmgw_jwks_store(sr, f, data, len);
+    ngx_http_llmgw_jwks_store(sr, f, f->buf, f->len);
 
     return;
 
@@ -1525,8 +1464,14 @@ failed:
 }
 
 
-static ngx_int_t
-ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+/*
+ * A fetch is told from other subrequests by its post_subrequest handler,
+ * which this file sets: the subrequest's ctx slot of ngx_http_llmgw_module
+ * holds the access handler's ctx type, and a fetch has none.
+ */
+
+ngx_int_t
+ngx_http_llmgw_jwks_body(ngx_http_request_t *r, ngx_chain_t *in)
 {
     ngx_chain_t                  *cl;
     ngx_http_llmgw_jwks_fetch_t  *f;
@@ -1535,10 +1480,8 @@ ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         || r->post_subrequest == NULL
         || r->post_subrequest->handler != ngx_http_llmgw_jwks_done)
     {
-        return ngx_http_llmgw_jwks_next_body_filter(r, in);
+        return NGX_DECLINED;
     }
-
-    /* a JWKS fetch: the body is kept here and goes no further */
 
     f = r->post_subrequest->data;
 

@@ -25,6 +25,9 @@
 
 typedef struct ngx_http_llmgw_jwks_s  ngx_http_llmgw_jwks_t;
 
+/* a request's state for a zone; the caller keeps the pointer in its ctx */
+typedef struct ngx_http_llmgw_jwks_req_s  ngx_http_llmgw_jwks_req_t;
+
 
 /*
  * "llmgw_jwks_zone name:size uri=/location [refresh=15m] [cooldown=30s]
@@ -45,9 +48,8 @@ ngx_http_llmgw_jwks_t *ngx_http_llmgw_jwks_ref(ngx_conf_t *cf,
 
 /*
  * Postconfiguration: every referenced name was declared, else NGX_ERROR
- * with an emerg message naming the file and line of the reference.  Also
- * installs the body filter that collects the JWKS responses (zones NULL:
- * nothing to do).
+ * with an emerg message naming the file and line of the reference (zones
+ * NULL: nothing to do).
  */
 ngx_int_t ngx_http_llmgw_jwks_check(ngx_conf_t *cf, ngx_array_t *zones);
 
@@ -67,9 +69,10 @@ ngx_array_t *ngx_http_llmgw_jwks_keys(ngx_http_llmgw_jwks_t *jwks,
 /*
  * Called by the access handler on every request that uses the zone
  * (force=0), and once more when the token's kid is not among the keys
- * (force=1).  Starts or joins a fetch when one is due: no keys yet, the
- * refresh interval passed, or force; never sooner than the cooldown after
- * the last attempt.
+ * (force=1); *state is the request's state, NULL before the first call,
+ * kept by the caller in its request ctx.  Starts or joins a fetch when
+ * one is due: no keys yet, the refresh interval passed, or force; never
+ * sooner than the cooldown after the last attempt.
  *
  * NGX_AGAIN: the request waits (for its own subrequest, or for a fetch of
  * another request or worker); when the fetch ends (success, failure or
@@ -82,7 +85,15 @@ ngx_array_t *ngx_http_llmgw_jwks_keys(ngx_http_llmgw_jwks_t *jwks,
  * exist).  NGX_ERROR: internal error.
  */
 ngx_int_t ngx_http_llmgw_jwks_update(ngx_http_request_t *r,
-    ngx_http_llmgw_jwks_t *jwks, ngx_uint_t force);
+    ngx_http_llmgw_jwks_t *jwks, ngx_uint_t force,
+    ngx_http_llmgw_jwks_req_t **state);
+
+/*
+ * For the module's body filter (ngx_http_llmgw_module.c), on every
+ * response body: NGX_OK when r is a JWKS fetch, whose body is kept for the
+ * zone and must go no further; NGX_DECLINED for any other request.
+ */
+ngx_int_t ngx_http_llmgw_jwks_body(ngx_http_request_t *r, ngx_chain_t *in);
 
 
 #endif /* _NGX_HTTP_LLMGW_JWKS_H_INCLUDED_ */

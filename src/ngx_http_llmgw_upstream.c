@@ -394,6 +394,7 @@ ngx_http_llmgw_upstream_reinit_request(ngx_http_request_t *r)
     ctx->invalid_header = 0;
     ctx->invalid_body = 0;
     ctx->eventstream = 0;
+    ctx->stream = 0;
     ctx->exception = 0;
 
     r->upstream->process_header = ngx_http_llmgw_upstream_process_status_line;
@@ -787,20 +788,34 @@ ngx_http_llmgw_upstream_filter_init(void *data)
         u->length = u->headers_in.content_length_n;
     }
 
-    /* Bedrock streams are watched for exception messages on the way */
+    /* an event stream, SSE or AWS's, is what the results call a stream */
 
     ct = &r->headers_out.content_type;
 
-    if (llcf->provider->id == NGX_HTTP_LLMGW_PROVIDER_BEDROCK
-        && u->length != 0
-        && ct->len >= sizeof("application/vnd.amazon.eventstream") - 1
+    if (ct->len >= sizeof("text/event-stream") - 1
+        && ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
+                           sizeof("text/event-stream") - 1)
+           == 0)
+    {
+        ctx->stream = 1;
+    }
+
+    if (ct->len >= sizeof("application/vnd.amazon.eventstream") - 1
         && ngx_strncasecmp(ct->data,
                            (u_char *) "application/vnd.amazon.eventstream",
                            sizeof("application/vnd.amazon.eventstream") - 1)
            == 0)
     {
-        ngx_http_llmgw_eventstream_init(&ctx->es, r->pool, 0);
-        ctx->eventstream = 1;
+        ctx->stream = 1;
+
+        /* Bedrock streams are watched for exception messages on the way */
+
+        if (llcf->provider->id == NGX_HTTP_LLMGW_PROVIDER_BEDROCK
+            && u->length != 0)
+        {
+            ngx_http_llmgw_eventstream_init(&ctx->es, r->pool, 0);
+            ctx->eventstream = 1;
+        }
     }
 
     return NGX_OK;

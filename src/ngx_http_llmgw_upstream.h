@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_eventstream.h"
@@ -23,22 +24,6 @@
 
 /* a body in memory up to this size is looked at for a JSON "model" */
 #define NGX_HTTP_LLMGW_MODEL_BODY_MAX  (1024 * 1024)
-
-
-/* how a call to the provider ended, for $llmgw_upstream_outcome */
-
-typedef enum {
-    NGX_HTTP_LLMGW_OUTCOME_NONE = 0,        /* the provider was not called */
-    NGX_HTTP_LLMGW_OUTCOME_OK,              /* complete 1xx-3xx response */
-    NGX_HTTP_LLMGW_OUTCOME_HTTP_ERROR,      /* complete 4xx/5xx response */
-    NGX_HTTP_LLMGW_OUTCOME_STREAM_CUT,      /* body ended before its end */
-    NGX_HTTP_LLMGW_OUTCOME_STREAM_EXCEPTION, /* event-stream exception */
-    NGX_HTTP_LLMGW_OUTCOME_CONNECT_ERROR,   /* no connection, TLS failed */
-    NGX_HTTP_LLMGW_OUTCOME_TIMEOUT,         /* connect, send or read */
-    NGX_HTTP_LLMGW_OUTCOME_BAD_RESPONSE,    /* unparsable header, framing */
-    NGX_HTTP_LLMGW_OUTCOME_CLIENT_CLOSED,   /* the client went away */
-    NGX_HTTP_LLMGW_OUTCOME_ERROR            /* the gateway failed */
-} ngx_http_llmgw_outcome_e;
 
 
 typedef struct {
@@ -94,6 +79,8 @@ typedef struct {
     unsigned                           invalid_body:1;
     unsigned                           head:1;
     unsigned                           eventstream:1;
+    unsigned                           stream:1;  /* an event stream came
+                                                     back */
     unsigned                           exception:1;
 } ngx_http_llmgw_pass_ctx_t;
 

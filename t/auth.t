@@ -399,9 +399,9 @@ my $t = llmgw_token(key => 'rsa');
 $t =~ s/^(.)/+/;
 "Authorization: Bearer $t"
 --- error_code: 401
---- response_body_like: "code":"invalid_token"
---- response_headers_like
-WWW-Authenticate: .*error="invalid_token".*
+--- response_body_like: ^\{"error":\{"code":"invalid_token","message":"invalid base64url"\}\}\r?\n?$
+--- response_headers
+WWW-Authenticate: Bearer realm="llmgw", error="invalid_token", error_description="invalid base64url"
 
 
 
@@ -416,9 +416,9 @@ location = /t {
 my @p = split /\./, llmgw_token(key => 'rsa');
 "Authorization: Bearer $p[0].$p[1]=.$p[2]"
 --- error_code: 401
---- response_body_like: "code":"invalid_token"
---- response_headers_like
-WWW-Authenticate: .*error="invalid_token".*
+--- response_body_like: ^\{"error":\{"code":"invalid_token","message":"invalid base64url"\}\}\r?\n?$
+--- response_headers
+WWW-Authenticate: Bearer realm="llmgw", error="invalid_token", error_description="invalid base64url"
 
 
 
@@ -433,9 +433,9 @@ location = /t {
 my @p = split /\./, llmgw_token(key => 'rsa');
 "Authorization: Bearer $p[0].$p[1].$p[2]/"
 --- error_code: 401
---- response_body_like: "code":"invalid_token"
---- response_headers_like
-WWW-Authenticate: .*error="invalid_token".*
+--- response_body_like: ^\{"error":\{"code":"invalid_token","message":"invalid base64url"\}\}\r?\n?$
+--- response_headers
+WWW-Authenticate: Bearer realm="llmgw", error="invalid_token", error_description="invalid base64url"
 
 
 
@@ -451,9 +451,9 @@ location = /t {
     raw_header => '{"alg":"RS256","kid":"rsa1"',
     raw_payload => '{"sub":"x","exp":' . (time + 300) . '}')
 --- error_code: 401
---- response_body_like: "code":"invalid_token"
---- response_headers_like
-WWW-Authenticate: .*error="invalid_token".*
+--- response_body_like: ^\{"error":\{"code":"invalid_token","message":"invalid JSON"\}\}\r?\n?$
+--- response_headers
+WWW-Authenticate: Bearer realm="llmgw", error="invalid_token", error_description="invalid JSON"
 
 
 
@@ -469,9 +469,9 @@ location = /t {
     raw_header => '{"alg":"RS256","kid":"rsa1"}',
     raw_payload => '{"sub":"x","exp":' . (time + 300) . ',}')
 --- error_code: 401
---- response_body_like: "code":"invalid_token"
---- response_headers_like
-WWW-Authenticate: .*error="invalid_token".*
+--- response_body_like: ^\{"error":\{"code":"invalid_token","message":"invalid JSON"\}\}\r?\n?$
+--- response_headers
+WWW-Authenticate: Bearer realm="llmgw", error="invalid_token", error_description="invalid JSON"
 
 
 

@@ -9,7 +9,7 @@ use LLMGW::Test qw(:DEFAULT llmgw_late_headers);
 
 repeat_each(1);
 
-plan tests => repeat_each() * (2 * 3 + 2 * 2 + 2 * 3 + 2 * 2 + 2 * 2);
+plan tests => repeat_each() * (2 * 3 + 2 * 3 + 2 * 3 + 2 * 2 + 2 * 2);
 
 no_shuffle();
 
@@ -68,6 +68,8 @@ location = /t {
 
 
 === TEST 2: claims are checked again on a hit, against the location
+The refusal at /strict comes from the cached token (X-Cache: HIT), so its
+claims were checked again on the hit, not only when it was verified.
 --- config
 location = /t {
     llmgw_auth jwt;
@@ -76,12 +78,14 @@ location = /t {
     proxy_set_header X-Cache $llmgw_token_cache;
     proxy_set_header X-Sub $llmgw_sub;
     proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    add_header X-Cache $llmgw_token_cache always;
 }
 location = /strict {
     llmgw_auth jwt;
     llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
     llmgw_jwt_audience finance-only;
     proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    add_header X-Cache $llmgw_token_cache always;
 }
 --- more_headers eval
 "Authorization: Bearer " . llmgw_token(sub => 'bob', aud => 'llmgw')
@@ -89,6 +93,8 @@ location = /strict {
 ["GET /t", "GET /strict"]
 --- error_code eval
 [200, 401]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: HIT"]
 --- response_body_like eval
 ["cache=MISS sub=bob", "audience not accepted"]
 

@@ -37,7 +37,8 @@ no_shuffle();
 our $HttpConfig = <<'_EOC_';
     log_format llmgw_audit 'llmgw-audit id=$http_x_test_id status=$status '
                            'provider=$llmgw_provider model=$llmgw_model '
-                           'outcome=$llmgw_upstream_outcome';
+                           'outcome=$llmgw_upstream_outcome '
+                           'stream=$llmgw_stream';
     access_log logs/error.log llmgw_audit;
 _EOC_
 
@@ -195,7 +196,7 @@ Transfer-Encoding: chunked
 !Content-Length
 --- response_body_like: \A(data: \{[^\n]*\}\n\n){9}data: \[DONE\]\n\n\z
 --- error_log
-llmgw-audit id=s1 status=200 provider=azure_openai model=gpt-4o outcome=ok
+llmgw-audit id=s1 status=200 provider=azure_openai model=gpt-4o outcome=ok stream=1
 
 
 
@@ -239,7 +240,7 @@ Content-Type: application/json
 Content-Type: application/vnd.amazon.eventstream
 --- response_body_like: :event-type\x07\x00\x05chunk.*"bytes":.*:event-type\x07\x00\x05chunk
 --- error_log
-llmgw-audit id=s5 status=200 provider=bedrock model=anthropic.claude-3-5-sonnet-20240620-v1:0 outcome=ok
+llmgw-audit id=s5 status=200 provider=bedrock model=anthropic.claude-3-5-sonnet-20240620-v1:0 outcome=ok stream=1
 
 
 
@@ -254,7 +255,7 @@ Content-Type: application/json
 --- response_body_like: :exception-type\x07\x00\x13throttlingException.*:message-type\x07\x00\x09exception\{"message": "Too many requests
 --- error_log
 upstream stream exception "throttlingException"
-llmgw-audit id=s6 status=200 provider=bedrock model=anthropic.claude-3-5-sonnet-20240620-v1:0 outcome=stream_exception
+llmgw-audit id=s6 status=200 provider=bedrock model=anthropic.claude-3-5-sonnet-20240620-v1:0 outcome=stream_exception stream=1
 
 
 
@@ -299,4 +300,4 @@ Content-Type: application/json
 Content-Type: application/json; charset=UTF-8
 --- response_body_like: \A\[\{.*"text": "Hello".*"text": "\.".*\}\]\z
 --- error_log
-llmgw-audit id=s10 status=200 provider=gemini model=gemini-2.0-flash outcome=ok
+llmgw-audit id=s10 status=200 provider=gemini model=gemini-2.0-flash outcome=ok stream=0

@@ -1,4 +1,4 @@
-/* llmgw-unit-srcs: src/ngx_http_llmgw_cache.c */
+/* llmgw-unit-srcs: src/ngx_http_llmgw_cache.c src/ngx_http_llmgw_zone.c */
 /* llmgw-unit-libs: -ljansson */
 
 /*

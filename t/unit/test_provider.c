@@ -720,6 +720,7 @@ static void
 ngx_http_llmgw_test_check_query(void)
 {
     ngx_uint_t  i;
+    u_char      nul[] = "a=\0b";
 
     static const char  *ok[] = {
         "", "a=b", "a=b&c", "api-version=2024-10-21&alt=sse", "a=%20b",
@@ -744,6 +745,10 @@ ngx_http_llmgw_test_check_query(void)
                                                 ngx_strlen(bad[i]))
             == NGX_DECLINED, "query %u refused", (unsigned) i);
     }
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_provider_check_query(nul,
+                                                             sizeof(nul) - 1)
+                         == NGX_DECLINED, "a raw NUL in the query refused");
 }
 
 
