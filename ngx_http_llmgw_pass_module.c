@@ -36,6 +36,10 @@ static ngx_int_t ngx_http_llmgw_pass_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_pass_stream_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_pass_usage_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_pass_usage_source_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 static ngx_int_t ngx_http_llmgw_pass_add_variables(ngx_conf_t *cf);
 static void *ngx_http_llmgw_pass_create_loc_conf(ngx_conf_t *cf);
@@ -57,6 +61,8 @@ static char *ngx_http_llmgw_pass_aws_credentials(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_pass_remove_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_pass_usage_buffer(ngx_conf_t *cf, void *post,
+    void *data);
 
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_llmgw_pass_set_ssl(ngx_conf_t *cf,
@@ -77,6 +83,10 @@ static ngx_conf_bitmask_t  ngx_http_llmgw_pass_next_upstream_masks[] = {
     { ngx_string("off"), NGX_HTTP_UPSTREAM_FT_OFF },
     { ngx_null_string, 0 }
 };
+
+
+static ngx_conf_post_handler_pt  ngx_http_llmgw_pass_usage_buffer_p =
+    ngx_http_llmgw_pass_usage_buffer;
 
 
 #if (NGX_HTTP_SSL)
@@ -175,6 +185,20 @@ static ngx_command_t  ngx_http_llmgw_pass_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llmgw_pass_loc_conf_t, upstream.buffer_size),
       NULL },
+
+    { ngx_string("llmgw_pass_usage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_pass_loc_conf_t, usage),
+      NULL },
+
+    { ngx_string("llmgw_pass_usage_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_pass_loc_conf_t, usage_buffer),
+      &ngx_http_llmgw_pass_usage_buffer_p },
 
     { ngx_string("llmgw_pass_next_upstream"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -343,6 +367,35 @@ static ngx_http_variable_t  ngx_http_llmgw_pass_vars[] = {
 
     { ngx_string("llmgw_stream"), NULL,
       ngx_http_llmgw_pass_stream_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_usage_input_tokens"), NULL,
+      ngx_http_llmgw_pass_usage_variable,
+      offsetof(ngx_http_llmgw_usage_result_t, input_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_usage_output_tokens"), NULL,
+      ngx_http_llmgw_pass_usage_variable,
+      offsetof(ngx_http_llmgw_usage_result_t, output_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_usage_total_tokens"), NULL,
+      ngx_http_llmgw_pass_usage_variable,
+      offsetof(ngx_http_llmgw_usage_result_t, total_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_usage_cache_read_tokens"), NULL,
+      ngx_http_llmgw_pass_usage_variable,
+      offsetof(ngx_http_llmgw_usage_result_t, cache_read_input_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_usage_reasoning_tokens"), NULL,
+      ngx_http_llmgw_pass_usage_variable,
+      offsetof(ngx_http_llmgw_usage_result_t, reasoning_output_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_usage_source"), NULL,
+      ngx_http_llmgw_pass_usage_source_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -672,7 +725,7 @@ ngx_http_llmgw_pass_result(ngx_http_request_t *r,
         res->stream = ctx->stream;
     }
 
-    /* res->usage stays "missing" until the usage parser reads responses */
+    ngx_http_llmgw_upstream_usage(r, &res->usage);
 
     return NGX_OK;
 }
@@ -821,6 +874,66 @@ ngx_http_llmgw_pass_stream_variable(ngx_http_request_t *r,
 }
 
 
+/* a count of the response's usage; not found when it is absent */
+
+static ngx_int_t
+ngx_http_llmgw_pass_usage_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                         *p;
+    ngx_http_llmgw_usage_count_t   *count;
+    ngx_http_llmgw_usage_result_t   usage;
+
+    ngx_http_llmgw_upstream_usage(r, &usage);
+
+    count = (ngx_http_llmgw_usage_count_t *) ((u_char *) &usage + data);
+
+    if (!count->present) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_variable_set(v, p,
+                                       ngx_sprintf(p, "%L", count->value) - p);
+}
+
+
+/*
+ * "provider" when the response reported its usage, "missing" when it did
+ * not or it could not be read; empty: no call
+ */
+
+static ngx_int_t
+ngx_http_llmgw_pass_usage_source_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llmgw_pass_ctx_t      *ctx;
+    ngx_http_llmgw_usage_result_t   usage;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL || ctx->outcome == NGX_HTTP_LLMGW_OUTCOME_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_llmgw_upstream_usage(r, &usage);
+
+    if (usage.complete) {
+        return ngx_http_llmgw_variable_set(v, (u_char *) "provider",
+                                           sizeof("provider") - 1);
+    }
+
+    return ngx_http_llmgw_variable_set(v, (u_char *) "missing",
+                                       sizeof("missing") - 1);
+}
+
+
 static ngx_int_t
 ngx_http_llmgw_pass_add_variables(ngx_conf_t *cf)
 {
@@ -908,6 +1021,9 @@ ngx_http_llmgw_pass_create_loc_conf(ngx_conf_t *cf)
 
     ngx_str_set(&conf->upstream.module, "llmgw_pass");
 
+    conf->usage = NGX_CONF_UNSET;
+    conf->usage_buffer = NGX_CONF_UNSET_SIZE;
+
     conf->provider = NGX_CONF_UNSET_PTR;
     conf->aws = NGX_CONF_UNSET_PTR;
     conf->remove_headers = NGX_CONF_UNSET_PTR;
@@ -964,6 +1080,10 @@ ngx_http_llmgw_pass_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     {
         return NGX_CONF_ERROR;
     }
+
+    ngx_conf_merge_value(conf->usage, prev->usage, 1);
+    ngx_conf_merge_size_value(conf->usage_buffer, prev->usage_buffer,
+                              NGX_HTTP_LLMGW_USAGE_LIMIT);
 
     ngx_conf_merge_ptr_value(conf->provider, prev->provider, NULL);
     ngx_conf_merge_ptr_value(conf->aws, prev->aws, NULL);
@@ -1489,6 +1609,28 @@ ngx_http_llmgw_pass_remove_header(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         ngx_strlow(name->data, value[i].data, value[i].len);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the parser's own bounds, refused rather than silently clamped */
+
+static char *
+ngx_http_llmgw_pass_usage_buffer(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp < NGX_HTTP_LLMGW_USAGE_MIN_LIMIT
+        || *sp > NGX_HTTP_LLMGW_USAGE_MAX_LIMIT)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_pass_usage_buffer\" must be between "
+                           "%uz and %uz",
+                           (size_t) NGX_HTTP_LLMGW_USAGE_MIN_LIMIT,
+                           (size_t) NGX_HTTP_LLMGW_USAGE_MAX_LIMIT);
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

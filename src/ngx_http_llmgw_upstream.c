@@ -28,6 +28,14 @@ static ngx_int_t ngx_http_llmgw_upstream_output(ngx_http_request_t *r,
     u_char *last);
 static void ngx_http_llmgw_upstream_tee(ngx_http_request_t *r,
     ngx_http_llmgw_pass_ctx_t *ctx, u_char *pos, u_char *last);
+static ngx_int_t ngx_http_llmgw_upstream_usage_init(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, ngx_uint_t sse, ngx_uint_t es);
+static void ngx_http_llmgw_upstream_usage_headers(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx);
+static void ngx_http_llmgw_upstream_usage_feed(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, u_char *pos, u_char *last);
+static void ngx_http_llmgw_upstream_usage_finish(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx);
 static void ngx_http_llmgw_upstream_abort_request(ngx_http_request_t *r);
 static void ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -57,6 +65,58 @@ static ngx_str_t  ngx_http_llmgw_upstream_outcomes[] = {
     ngx_string("bad_response"),
     ngx_string("client_closed"),
     ngx_string("error")
+};
+
+
+/*
+ * The usage format of a response by provider and API kind: one for a body
+ * that is not an event stream (JSON), one for the event stream the API
+ * streams in (SSE or AWS's, by the provider); -1: usage is not read.
+ * Gemini's countTokens counts a prompt and consumes nothing, so it is not
+ * read; embedContent is read as Gemini JSON (no usageMetadata in today's
+ * answers: missing).
+ */
+
+typedef struct {
+    ngx_str_t                      api;
+    ngx_int_t                      json;
+    ngx_int_t                      stream;
+} ngx_http_llmgw_upstream_usage_format_t;
+
+
+static ngx_http_llmgw_upstream_usage_format_t
+    ngx_http_llmgw_upstream_usage_openai[] =
+{
+    { ngx_string("chat"), NGX_HTTP_LLMGW_USAGE_OPENAI_JSON,
+      NGX_HTTP_LLMGW_USAGE_OPENAI_SSE },
+    { ngx_string("completions"), NGX_HTTP_LLMGW_USAGE_OPENAI_JSON,
+      NGX_HTTP_LLMGW_USAGE_OPENAI_SSE },
+    { ngx_string("embeddings"), NGX_HTTP_LLMGW_USAGE_OPENAI_JSON,
+      NGX_HTTP_LLMGW_USAGE_OPENAI_SSE },
+    { ngx_string("responses"), NGX_HTTP_LLMGW_USAGE_RESPONSES_JSON,
+      NGX_HTTP_LLMGW_USAGE_RESPONSES_SSE },
+    { ngx_null_string, -1, -1 }
+};
+
+
+static ngx_http_llmgw_upstream_usage_format_t
+    ngx_http_llmgw_upstream_usage_bedrock[] =
+{
+    { ngx_string("invoke"), NGX_HTTP_LLMGW_USAGE_ANTHROPIC_JSON,
+      NGX_HTTP_LLMGW_USAGE_ANTHROPIC_EVENTSTREAM },
+    { ngx_string("converse"), NGX_HTTP_LLMGW_USAGE_CONVERSE_JSON,
+      NGX_HTTP_LLMGW_USAGE_CONVERSE_EVENTSTREAM },
+    { ngx_null_string, -1, -1 }
+};
+
+
+static ngx_http_llmgw_upstream_usage_format_t
+    ngx_http_llmgw_upstream_usage_gemini[] =
+{
+    { ngx_string("generateContent"), NGX_HTTP_LLMGW_USAGE_GEMINI_JSON,
+      NGX_HTTP_LLMGW_USAGE_GEMINI_SSE },
+    { ngx_string("embedContent"), NGX_HTTP_LLMGW_USAGE_GEMINI_JSON, -1 },
+    { ngx_null_string, -1, -1 }
 };
 
 
@@ -396,6 +456,11 @@ ngx_http_llmgw_upstream_reinit_request(ngx_http_request_t *r)
     ctx->eventstream = 0;
     ctx->stream = 0;
     ctx->exception = 0;
+
+    /* the usage of an answer given up on is not the one to come */
+
+    ctx->usage = NULL;
+    ngx_memzero(&ctx->usage_headers, sizeof(ngx_http_llmgw_usage_result_t));
 
     r->upstream->process_header = ngx_http_llmgw_upstream_process_status_line;
     r->state = 0;
@@ -755,6 +820,7 @@ ngx_http_llmgw_upstream_filter_init(void *data)
     ngx_http_request_t              *r = data;
 
     ngx_str_t                       *ct;
+    ngx_uint_t                       sse, es;
     ngx_http_upstream_t             *u;
     ngx_http_llmgw_pass_ctx_t       *ctx;
     ngx_http_llmgw_pass_loc_conf_t  *llcf;
@@ -791,6 +857,8 @@ ngx_http_llmgw_upstream_filter_init(void *data)
     /* an event stream, SSE or AWS's, is what the results call a stream */
 
     ct = &r->headers_out.content_type;
+    sse = 0;
+    es = 0;
 
     if (ct->len >= sizeof("text/event-stream") - 1
         && ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
@@ -798,6 +866,7 @@ ngx_http_llmgw_upstream_filter_init(void *data)
            == 0)
     {
         ctx->stream = 1;
+        sse = 1;
     }
 
     if (ct->len >= sizeof("application/vnd.amazon.eventstream") - 1
@@ -807,6 +876,7 @@ ngx_http_llmgw_upstream_filter_init(void *data)
            == 0)
     {
         ctx->stream = 1;
+        es = 1;
 
         /* Bedrock streams are watched for exception messages on the way */
 
@@ -816,6 +886,21 @@ ngx_http_llmgw_upstream_filter_init(void *data)
             ngx_http_llmgw_eventstream_init(&ctx->es, r->pool, 0);
             ctx->eventstream = 1;
         }
+    }
+
+    /*
+     * usage is read from a successful answer to a POST only: an error
+     * answer consumed nothing countable, and a GET of a stored response
+     * (Responses, stored chat completions) would count its usage again
+     */
+
+    if (llcf->usage
+        && u->length != 0
+        && r->method == NGX_HTTP_POST
+        && u->headers_in.status_n >= NGX_HTTP_OK
+        && u->headers_in.status_n < NGX_HTTP_SPECIAL_RESPONSE)
+    {
+        return ngx_http_llmgw_upstream_usage_init(r, ctx, sse, es);
     }
 
     return NGX_OK;
@@ -886,6 +971,8 @@ ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes)
         if (u->length == 0) {
             u->keepalive = ((off_t) bytes == n
                             && !u->headers_in.connection_close);
+
+            ngx_http_llmgw_upstream_usage_finish(r, ctx);
         }
 
         return NGX_OK;
@@ -920,6 +1007,8 @@ ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes)
 
             u->keepalive = !u->headers_in.connection_close;
             u->length = 0;
+
+            ngx_http_llmgw_upstream_usage_finish(r, ctx);
 
             if (buf->pos != buf->last) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -986,6 +1075,10 @@ ngx_http_llmgw_upstream_output(ngx_http_request_t *r,
         ngx_http_llmgw_upstream_tee(r, ctx, pos, last);
     }
 
+    if (ctx->usage) {
+        ngx_http_llmgw_upstream_usage_feed(r, ctx, pos, last);
+    }
+
     return NGX_OK;
 }
 
@@ -1028,6 +1121,265 @@ ngx_http_llmgw_upstream_tee(ngx_http_request_t *r,
 
             ctx->exception = 1;
         }
+    }
+}
+
+
+/*
+ * The usage parser for the response, when its provider, API kind and
+ * content type name a format; a response without one has its usage
+ * missing.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_usage_init(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, ngx_uint_t sse, ngx_uint_t es)
+{
+    ngx_int_t                                format;
+    ngx_uint_t                               stream;
+    ngx_http_llmgw_usage_t                  *usage;
+    ngx_http_llmgw_pass_loc_conf_t          *llcf;
+    ngx_http_llmgw_upstream_usage_format_t  *f;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_pass_module);
+
+    switch (llcf->provider->id) {
+
+    case NGX_HTTP_LLMGW_PROVIDER_BEDROCK:
+        f = ngx_http_llmgw_upstream_usage_bedrock;
+        stream = es;
+
+        /* an SSE body is no Bedrock format */
+
+        if (sse) {
+            return NGX_OK;
+        }
+
+        break;
+
+    case NGX_HTTP_LLMGW_PROVIDER_GEMINI:
+        f = ngx_http_llmgw_upstream_usage_gemini;
+        stream = sse;
+
+        if (es) {
+            return NGX_OK;
+        }
+
+        break;
+
+    default: /* Azure OpenAI, OpenAI */
+        f = ngx_http_llmgw_upstream_usage_openai;
+        stream = sse;
+
+        if (es) {
+            return NGX_OK;
+        }
+
+        break;
+    }
+
+    for ( /* void */ ; f->api.len; f++) {
+        if (f->api.len == ctx->api.len
+            && ngx_strncmp(f->api.data, ctx->api.data, ctx->api.len) == 0)
+        {
+            break;
+        }
+    }
+
+    /*
+     * the body's content type is not checked further: a JSON format
+     * refuses what is not JSON, and the usage is then missing
+     */
+
+    format = stream ? f->stream : f->json;
+
+    if (format == -1) {
+        return NGX_OK;
+    }
+
+    usage = ngx_palloc(r->pool, sizeof(ngx_http_llmgw_usage_t));
+    if (usage == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_usage_init(usage, r->pool,
+                                  (ngx_http_llmgw_usage_format_e) format,
+                                  llcf->usage_buffer)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->usage = usage;
+
+    if (format == NGX_HTTP_LLMGW_USAGE_ANTHROPIC_JSON) {
+        ngx_http_llmgw_upstream_usage_headers(r, ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Bedrock InvokeModel's X-Amzn-Bedrock-Input-Token-Count and
+ * -Output-Token-Count: what Bedrock meters, for any model's body.  They
+ * win over the body's input and output counts; an invalid one is ignored.
+ */
+
+static void
+ngx_http_llmgw_upstream_usage_headers(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx)
+{
+    ngx_uint_t                     i;
+    ngx_list_part_t               *part;
+    ngx_table_elt_t               *h;
+    ngx_http_llmgw_usage_count_t  *count;
+
+    part = &r->upstream->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        if (h[i].key.len == sizeof("x-amzn-bedrock-input-token-count") - 1
+            && ngx_strncmp(h[i].lowcase_key,
+                           "x-amzn-bedrock-input-token-count",
+                           h[i].key.len)
+               == 0)
+        {
+            count = &ctx->usage_headers.input_tokens;
+
+        } else if (h[i].key.len
+                   == sizeof("x-amzn-bedrock-output-token-count") - 1
+                   && ngx_strncmp(h[i].lowcase_key,
+                                  "x-amzn-bedrock-output-token-count",
+                                  h[i].key.len)
+                      == 0)
+        {
+            count = &ctx->usage_headers.output_tokens;
+
+        } else {
+            continue;
+        }
+
+        if (ngx_http_llmgw_usage_parse_count(h[i].value.data, h[i].value.len,
+                                             &count->value)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "llmgw_pass: upstream header \"%V: %V\" "
+                          "is no token count, ignored", &h[i].key,
+                          &h[i].value);
+            count->present = 0;
+            continue;
+        }
+
+        count->present = 1;
+    }
+}
+
+
+static void
+ngx_http_llmgw_upstream_usage_feed(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, u_char *pos, u_char *last)
+{
+    ngx_http_llmgw_usage_t  *usage;
+
+    usage = ctx->usage;
+
+    if (usage->err != NULL || usage->result.complete) {
+        return;
+    }
+
+    if (ngx_http_llmgw_usage_feed(usage, pos, last) == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llmgw_pass: usage not read: %s",
+                      usage->err ? usage->err : "out of memory");
+    }
+}
+
+
+/* the body ended as its framing says: what was read is the last word */
+
+static void
+ngx_http_llmgw_upstream_usage_finish(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx)
+{
+    ngx_http_llmgw_usage_t  *usage;
+
+    usage = ctx->usage;
+
+    if (usage == NULL || usage->err != NULL || usage->result.complete) {
+        return;
+    }
+
+    if (ngx_http_llmgw_usage_finish(usage) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llmgw_pass: usage not read: %s",
+                      usage->err ? usage->err : "out of memory");
+    }
+}
+
+
+void
+ngx_http_llmgw_upstream_usage(ngx_http_request_t *r,
+    ngx_http_llmgw_usage_result_t *usage)
+{
+    ngx_http_llmgw_pass_ctx_t      *ctx;
+    ngx_http_llmgw_usage_result_t  *res;
+
+    ngx_memzero(usage, sizeof(ngx_http_llmgw_usage_result_t));
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    /*
+     * a body cut short, refused, or not over yet: missing, even when
+     * counts came before (a partial stream's are not the final ones)
+     */
+
+    if (ctx == NULL
+        || ctx->usage == NULL
+        || ctx->usage->err != NULL
+        || !ctx->usage->result.complete)
+    {
+        return;
+    }
+
+    res = &ctx->usage->result;
+
+    *usage = *res;
+
+    if (ctx->usage_headers.input_tokens.present) {
+        usage->input_tokens = ctx->usage_headers.input_tokens;
+    }
+
+    if (ctx->usage_headers.output_tokens.present) {
+        usage->output_tokens = ctx->usage_headers.output_tokens;
+    }
+
+    /* a body that reported no count at all: missing, not zero */
+
+    if (!usage->input_tokens.present
+        && !usage->output_tokens.present
+        && !usage->total_tokens.present
+        && !usage->cache_read_input_tokens.present
+        && !usage->cache_creation_input_tokens.present
+        && !usage->reasoning_output_tokens.present)
+    {
+        ngx_memzero(usage, sizeof(ngx_http_llmgw_usage_result_t));
     }
 }
 
@@ -1093,6 +1445,12 @@ ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         }
 
     } else if (rc == NGX_OK || rc == NGX_AGAIN) {
+
+        /* a body delimited by the connection's close ended with it */
+
+        if (rc == NGX_OK && u->length == -1) {
+            ngx_http_llmgw_upstream_usage_finish(r, ctx);
+        }
 
         if (ctx->exception) {
             ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_STREAM_EXCEPTION;

@@ -20,6 +20,7 @@
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_eventstream.h"
+#include "ngx_http_llmgw_usage.h"
 
 
 /* a body in memory up to this size is looked at for a JSON "model" */
@@ -43,6 +44,9 @@ typedef struct {
     ngx_http_llmgw_aws_credentials_t  *aws;
     ngx_str_t                          region;
     ngx_array_t                       *remove_headers; /* lowercase names */
+
+    ngx_flag_t                         usage;     /* llmgw_pass_usage */
+    size_t                             usage_buffer;
 
 #if (NGX_HTTP_SSL)
     ngx_uint_t                         ssl;
@@ -71,6 +75,12 @@ typedef struct {
     ngx_uint_t                         json_error; /* status answered with
                                                       a JSON error body */
 
+    /* the usage read from the body as it streams, or NULL: not read */
+    ngx_http_llmgw_usage_t            *usage;
+
+    /* Bedrock InvokeModel's X-Amzn-Bedrock-*-Token-Count headers */
+    ngx_http_llmgw_usage_result_t      usage_headers;
+
     unsigned                           target_done:1;
     unsigned                           has_query:1;
     unsigned                           model_done:1;
@@ -91,6 +101,14 @@ void ngx_http_llmgw_upstream_setup(ngx_http_request_t *r,
 
 /* the outcome's name, as $llmgw_upstream_outcome shows it */
 ngx_str_t *ngx_http_llmgw_upstream_outcome_name(ngx_http_llmgw_outcome_e o);
+
+/*
+ * The token usage of the response to r as read so far: counts present
+ * only when the body said its last word on usage, all of them absent
+ * (missing) otherwise.
+ */
+void ngx_http_llmgw_upstream_usage(ngx_http_request_t *r,
+    ngx_http_llmgw_usage_result_t *usage);
 
 /*
  * The model of a request: from the raw path by the provider's rules,
