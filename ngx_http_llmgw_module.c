@@ -1365,9 +1365,14 @@ ngx_int_t
 ngx_http_llmgw_access_result(ngx_http_request_t *r,
     ngx_http_llmgw_access_result_t *res)
 {
-    ngx_http_llmgw_ctx_t  *ctx;
+    ngx_http_llmgw_ctx_t       *ctx;
+    ngx_http_llmgw_loc_conf_t  *llcf;
 
     ngx_memzero(res, sizeof(ngx_http_llmgw_access_result_t));
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_module);
+
+    res->enabled = (llcf->auth != NGX_HTTP_LLMGW_AUTH_OFF);
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
 

@@ -701,6 +701,8 @@ ngx_http_llmgw_pass_result(ngx_http_request_t *r,
         res->provider = llcf->provider->name;
     }
 
+    res->enabled = (llcf->upstream.upstream != NULL);
+
     rc = ngx_http_llmgw_pass_api(r, &api);
 
     if (rc == NGX_ERROR) {

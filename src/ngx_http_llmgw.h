@@ -205,6 +205,8 @@ typedef struct {
                                                 satisfied, or NULL */
     unsigned                   verified:1;
     unsigned                   cache_hit:1;
+    unsigned                   enabled:1;    /* llmgw_auth is on in r's
+                                                location */
 } ngx_http_llmgw_access_result_t;
 
 
@@ -234,6 +236,8 @@ typedef struct {
                                                     missing (not read yet) */
     unsigned                       stream:1;     /* an event stream came
                                                     back */
+    unsigned                       enabled:1;    /* r's location has
+                                                    llmgw_pass */
 } ngx_http_llmgw_pass_result_t;
 
 

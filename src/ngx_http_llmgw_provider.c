@@ -20,6 +20,8 @@ static ngx_uint_t ngx_http_llmgw_provider_in_table(ngx_str_t *table,
     u_char *lowcase, size_t len);
 static ngx_uint_t ngx_http_llmgw_provider_drop_param(
     ngx_http_llmgw_provider_t *pv, u_char *name, size_t len);
+static ngx_uint_t ngx_http_llmgw_provider_credential_param(u_char *name,
+    size_t len);
 static u_char *ngx_http_llmgw_provider_find_segment(u_char *p, u_char *last,
     ngx_str_t *segment);
 static ngx_int_t ngx_http_llmgw_provider_model_valid(ngx_str_t *model);
@@ -680,6 +682,95 @@ ngx_http_llmgw_provider_query(ngx_pool_t *pool, ngx_http_llmgw_provider_t *pv,
 
 
 ngx_int_t
+ngx_http_llmgw_provider_query_redact(ngx_pool_t *pool, ngx_str_t *in,
+    ngx_str_t *out)
+{
+    u_char      *p, *last, *start, *end, *name_end, *o;
+    size_t       len;
+    ngx_str_t    src;
+    ngx_uint_t   pass, replaced;
+
+    static ngx_str_t  redacted = ngx_string("REDACTED");
+
+    src = *in;    /* out may be in */
+    len = 0;
+    replaced = 0;
+    o = NULL;
+
+    /* the first pass measures, the second writes */
+
+    for (pass = 0; pass < 2; pass++) {
+        p = src.data;
+        last = src.data + src.len;
+
+        while (p < last) {
+            start = p;
+
+            while (p < last && *p != '&') {
+                p++;
+            }
+
+            end = p;
+
+            name_end = ngx_strlchr(start, end, '=');
+
+            if (name_end == NULL
+                || !ngx_http_llmgw_provider_credential_param(start,
+                                                         name_end - start))
+            {
+                name_end = end;
+            }
+
+            if (pass == 0) {
+                if (name_end < end) {
+                    len += 1 + redacted.len;
+                    replaced++;
+                }
+
+                len += name_end - start;
+
+            } else {
+                o = ngx_cpymem(o, start, name_end - start);
+
+                if (name_end < end) {
+                    *o++ = '=';
+                    o = ngx_cpymem(o, redacted.data, redacted.len);
+                }
+            }
+
+            if (p < last) {
+                p++;
+
+                if (pass == 0) {
+                    len++;
+
+                } else {
+                    *o++ = '&';
+                }
+            }
+        }
+
+        if (pass == 0) {
+            if (replaced == 0) {
+                *out = src;
+                return NGX_OK;
+            }
+
+            o = ngx_pnalloc(pool, len);
+            if (o == NULL) {
+                return NGX_ERROR;
+            }
+
+            out->data = o;
+            out->len = len;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_llmgw_provider_model_from_path(ngx_pool_t *pool,
     ngx_http_llmgw_provider_t *pv, ngx_str_t *path, ngx_str_t *model)
 {
@@ -826,6 +917,23 @@ ngx_http_llmgw_provider_drop_param(ngx_http_llmgw_provider_t *pv,
                            pv->query_drop_prefix.len) == 0)
     {
         return 1;
+    }
+
+    return 0;
+}
+
+
+/* 1 when a query parameter name is a credential of any provider */
+
+static ngx_uint_t
+ngx_http_llmgw_provider_credential_param(u_char *name, size_t len)
+{
+    ngx_http_llmgw_provider_t  *pv;
+
+    for (pv = ngx_http_llmgw_providers; pv->name.len; pv++) {
+        if (ngx_http_llmgw_provider_drop_param(pv, name, len)) {
+            return 1;
+        }
     }
 
     return 0;

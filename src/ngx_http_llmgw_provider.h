@@ -169,6 +169,16 @@ ngx_int_t ngx_http_llmgw_provider_query(ngx_pool_t *pool,
     ngx_http_llmgw_provider_t *pv, ngx_str_t *in, ngx_str_t *out);
 
 /*
+ * The raw query (without '?') for a log: every parameter that is a
+ * credential of any provider (api-key, key, access_token, x-amz-*; names
+ * compared decoded, caseless) keeps its name and has its value replaced
+ * by "REDACTED"; everything else is kept byte for byte.  out may point
+ * into in when nothing is replaced.  NGX_OK or NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_provider_query_redact(ngx_pool_t *pool,
+    ngx_str_t *in, ngx_str_t *out);
+
+/*
  * The model from a raw path: the segment after model_segment up to '/',
  * '?' or name_stop, percent-decoded into pool.  NGX_OK, NGX_DECLINED when
  * the path has none (or an oversized or unprintable one), NGX_ERROR.

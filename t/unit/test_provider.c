@@ -824,6 +824,55 @@ ngx_http_llmgw_test_query(ngx_pool_t *pool)
 
 
 static void
+ngx_http_llmgw_test_query_redact(ngx_pool_t *pool)
+{
+    ngx_int_t   rc;
+    ngx_str_t   in, out;
+    ngx_uint_t  i, ok;
+
+    static const char  *cases[][2] = {
+        { "api-version=1&api-key=x", "api-version=1&api-key=REDACTED" },
+        { "API-KEY=secret&a=1", "API-KEY=REDACTED&a=1" },
+        { "api%2Dkey=x", "api%2Dkey=REDACTED" },
+        { "key=k&access_token=t&alt=sse",
+          "key=REDACTED&access_token=REDACTED&alt=sse" },
+        { "X-Amz-Signature=1&x=2&x-amz-credential=3",
+          "X-Amz-Signature=REDACTED&x=2&x-amz-credential=REDACTED" },
+        { "key&a=1", "key&a=1" },
+        { "key=", "key=REDACTED" },
+        { "a=1&&key=2&", "a=1&&key=REDACTED&" },
+        { "keyx=1&xkey=2", "keyx=1&xkey=2" },
+        { "", "" },
+        { NULL, NULL }
+    };
+
+    for (i = 0; cases[i][0]; i++) {
+        in.data = (u_char *) cases[i][0];
+        in.len = ngx_strlen(cases[i][0]);
+
+        rc = ngx_http_llmgw_provider_query_redact(pool, &in, &out);
+
+        ok = (rc == NGX_OK
+              && out.len == ngx_strlen(cases[i][1])
+              && ngx_strncmp(out.data, cases[i][1], out.len) == 0);
+
+        ngx_http_llmgw_unit_check(ok, "query \"%s\" logged as \"%s\"",
+                                  cases[i][0], cases[i][1]);
+    }
+
+    /* in and out the same string */
+
+    ngx_str_set(&in, "a=1&key=abcdefgh");
+    rc = ngx_http_llmgw_provider_query_redact(pool, &in, &in);
+    NGX_HTTP_LLMGW_CHECK(rc == NGX_OK
+                         && in.len == sizeof("a=1&key=REDACTED") - 1
+                         && ngx_strncmp(in.data, "a=1&key=REDACTED", in.len)
+                            == 0,
+                         "redacted in place");
+}
+
+
+static void
 ngx_http_llmgw_test_known(void)
 {
     ngx_uint_t                  i;
@@ -943,6 +992,7 @@ main(void)
     ngx_http_llmgw_test_check_path();
     ngx_http_llmgw_test_check_query();
     ngx_http_llmgw_test_query(pool);
+    ngx_http_llmgw_test_query_redact(pool);
     ngx_http_llmgw_test_known();
     ngx_http_llmgw_test_model(pool);
 

@@ -37,9 +37,11 @@ sub nginx_prefix {
 }
 
 
-# the whole nginx.conf around an http{} body, written to $dir/nginx.conf
+# the whole nginx.conf around an http{} body, written to $dir/nginx.conf;
+# options: workers => N (worker_processes, 1 by default)
 sub nginx_conf {
-    my ($dir, $http) = @_;
+    my ($dir, $http, %opt) = @_;
+    my $workers = $opt{workers} // 1;
     my $load = join '', map { "load_module $_;\n" }
                         split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 
@@ -49,7 +51,7 @@ ${load}error_log $dir/logs/error.log info;
 pid $dir/logs/nginx.pid;
 daemon off;
 master_process on;
-worker_processes 1;
+worker_processes $workers;
 events { worker_connections 256; }
 http {
     access_log $dir/logs/access.log;

@@ -1,0 +1,1130 @@
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * The audit writer: one JSON line (ngx_http_llmgw_audit) for every request
+ * of a location where llmgw_auth or llmgw_pass is on, allowed or denied,
+ * written in the log phase to the files llmgw_audit names.  Files are
+ * opened with ngx_conf_open_file, so USR1 reopens them; a line goes out
+ * whole with one write(), or into a buffer that is written whole lines at
+ * a time and flushed by a timer, as the log module does.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llmgw.h"
+#include "ngx_http_llmgw_audit.h"
+#include "ngx_http_llmgw_claims.h"
+#include "ngx_http_llmgw_provider.h"
+
+
+/* the line's own fields, before the configured ones */
+#define NGX_HTTP_LLMGW_LOG_FIELDS      31
+
+#define NGX_HTTP_LLMGW_LOG_TIME_LEN    (sizeof("1970-01-01T00:00:00.000Z") - 1)
+
+
+/*
+ * An audit file, one per name however many locations write to it, kept in
+ * its ngx_open_file_t's data: the buffer (or none) and the write failures.
+ */
+
+typedef struct {
+    ngx_open_file_t           *file;
+    u_char                    *start;        /* the buffer, or NULL */
+    u_char                    *pos;
+    u_char                    *last;
+    ngx_event_t               *event;        /* the flush timer */
+    ngx_msec_t                 flush;
+    ngx_uint_t                 failures;     /* lines lost, ever */
+    ngx_uint_t                 unreported;   /* lost since the last alert */
+    time_t                     error_time;   /* of the last alert */
+} ngx_http_llmgw_log_file_t;
+
+
+/* llmgw_audit_field name value; */
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_http_complex_value_t   value;
+} ngx_http_llmgw_log_field_t;
+
+
+typedef struct {
+    ngx_int_t                  request_id;   /* $request_id's index */
+} ngx_http_llmgw_log_main_conf_t;
+
+
+typedef struct {
+    ngx_array_t               *files;        /* ngx_http_llmgw_log_file_t *;
+                                                NULL: off */
+    ngx_http_llmgw_claim_path_t  *department;
+    ngx_array_t               *fields;       /* ngx_http_llmgw_log_field_t */
+} ngx_http_llmgw_log_loc_conf_t;
+
+
+static ngx_int_t ngx_http_llmgw_log_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_log_line(ngx_http_request_t *r,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_str_t *line);
+static ngx_int_t ngx_http_llmgw_log_strs(ngx_http_request_t *r,
+    ngx_array_t *a, ngx_uint_t scopes, ngx_http_llmgw_audit_field_t *f);
+static void ngx_http_llmgw_log_name(ngx_http_llmgw_audit_field_t *f,
+    char *name);
+static void ngx_http_llmgw_log_str(ngx_http_llmgw_audit_field_t *f,
+    char *name, ngx_str_t *value);
+static void ngx_http_llmgw_log_int(ngx_http_llmgw_audit_field_t *f,
+    char *name, int64_t value);
+static void ngx_http_llmgw_log_usage(ngx_http_llmgw_audit_field_t *f,
+    char *name, ngx_http_llmgw_usage_count_t *count);
+static void ngx_http_llmgw_log_write(ngx_http_llmgw_log_file_t *lf,
+    u_char *line, size_t len, ngx_log_t *log);
+static void ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf,
+    u_char *data, size_t len, ngx_uint_t lines, ngx_log_t *log);
+static void ngx_http_llmgw_log_flush(ngx_open_file_t *file, ngx_log_t *log);
+static void ngx_http_llmgw_log_flush_handler(ngx_event_t *ev);
+
+static void *ngx_http_llmgw_log_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_llmgw_log_init(ngx_conf_t *cf);
+
+static char *ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_log_department(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_llmgw_log_commands[] = {
+
+    { ngx_string("llmgw_audit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_llmgw_log_audit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_audit_department_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_log_department,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_audit_field"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_llmgw_log_field,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_llmgw_log_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_llmgw_log_init,               /* postconfiguration */
+
+    ngx_http_llmgw_log_create_main_conf,   /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_llmgw_log_create_loc_conf,    /* create location configuration */
+    ngx_http_llmgw_log_merge_loc_conf      /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_llmgw_log_module = {
+    NGX_MODULE_V1,
+    &ngx_http_llmgw_log_module_ctx,        /* module context */
+    ngx_http_llmgw_log_commands,           /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_llmgw_log_decisions[] = {
+    ngx_string("none"),
+    ngx_string("allow"),
+    ngx_string("deny")
+};
+
+
+/* the schema's own names, which llmgw_audit_field may not take */
+
+static char  *ngx_http_llmgw_log_reserved[] = {
+    "v", "type", "time", "id", "client", "method", "path", "status",
+    "decision", "reason", "sub", "client_id", "department", "scopes",
+    "required", "jti_sha256", "provider", "api", "model", "upstream_addr",
+    "upstream_status", "outcome", "stream", "duration_ms", "upstream_ms",
+    "bytes_in", "bytes_out", "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens", "usage_source", "chain", "seq",
+    "prev", "heads", NULL
+};
+
+
+static ngx_int_t
+ngx_http_llmgw_log_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                       line;
+    ngx_uint_t                      i;
+    ngx_http_llmgw_log_file_t     **lf;
+    ngx_http_llmgw_log_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (llcf->files == NULL) {
+        return NGX_OK;
+    }
+
+    switch (ngx_http_llmgw_log_line(r, llcf, &line)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        return NGX_OK;
+
+    default:
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "llmgw_audit: no memory for the audit line");
+        return NGX_ERROR;
+    }
+
+    lf = llcf->files->elts;
+
+    for (i = 0; i < llcf->files->nelts; i++) {
+        ngx_http_llmgw_log_write(lf[i], line.data, line.len,
+                                 r->connection->log);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The audit line of r: NGX_OK, NGX_DECLINED when neither llmgw_auth nor
+ * llmgw_pass is on in r's location, NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_line(ngx_http_request_t *r,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_str_t *line)
+{
+    u_char                          *p, *q;
+    size_t                           len;
+    ngx_tm_t                         tm;
+    ngx_str_t                        dept, path, query, time;
+    ngx_int_t                        rc;
+    ngx_msec_t                       ms;
+    ngx_uint_t                       i, n, status;
+    ngx_time_t                      *tp;
+    ngx_msec_int_t                   duration;
+    ngx_http_variable_value_t       *vv;
+    ngx_http_llmgw_log_field_t      *lfld;
+    ngx_http_upstream_state_t       *state;
+    ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_audit_field_t    *f, *fields;
+    ngx_http_llmgw_access_result_t   ares;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    if (ngx_http_llmgw_access_result(r, &ares) != NGX_OK
+        || ngx_http_llmgw_pass_result(r, &pres) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!ares.enabled && !pres.enabled) {
+        return NGX_DECLINED;
+    }
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_log_module);
+
+    n = NGX_HTTP_LLMGW_LOG_FIELDS
+        + (llcf->fields ? llcf->fields->nelts : 0);
+
+    fields = ngx_pcalloc(r->pool, n * sizeof(ngx_http_llmgw_audit_field_t));
+    if (fields == NULL) {
+        return NGX_ERROR;
+    }
+
+    f = fields;
+
+    /* "v" */
+
+    ngx_http_llmgw_log_int(f, "v", 1);
+    f++;
+
+    /* "time": the line's, RFC 3339 UTC with milliseconds */
+
+    tp = ngx_timeofday();
+    ngx_gmtime(tp->sec, &tm);
+
+    time.data = ngx_pnalloc(r->pool, NGX_HTTP_LLMGW_LOG_TIME_LEN);
+    if (time.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    time.len = ngx_sprintf(time.data, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                           tp->msec)
+               - time.data;
+
+    ngx_http_llmgw_log_str(f, "time", &time);
+    f++;
+
+    /* "id": $request_id */
+
+    ngx_http_llmgw_log_name(f, "id");
+
+    vv = ngx_http_get_indexed_variable(r, lmcf->request_id);
+
+    if (vv != NULL && !vv->not_found) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+        f->str.data = vv->data;
+        f->str.len = vv->len;
+    }
+
+    f++;
+
+    ngx_http_llmgw_log_str(f, "client", &r->connection->addr_text);
+    f++;
+
+    ngx_http_llmgw_log_str(f, "method", &r->method_name);
+    f++;
+
+    /*
+     * "path": as the client sent it, the values of credential parameters
+     * in the query replaced
+     */
+
+    path = r->unparsed_uri;
+    q = ngx_strlchr(path.data, path.data + path.len, '?');
+
+    if (q != NULL) {
+        query.data = q + 1;
+        query.len = path.data + path.len - query.data;
+
+        if (ngx_http_llmgw_provider_query_redact(r->pool, &query, &query)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        len = q - path.data;
+
+        p = ngx_pnalloc(r->pool, len + 1 + query.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        path.data = p;
+        p = ngx_cpymem(p, r->unparsed_uri.data, len);
+        *p++ = '?';
+        p = ngx_cpymem(p, query.data, query.len);
+        path.len = p - path.data;
+    }
+
+    ngx_http_llmgw_log_str(f, "path", &path);
+    f++;
+
+    /* "status": as $status */
+
+    if (r->err_status) {
+        status = r->err_status;
+
+    } else if (r->headers_out.status) {
+        status = r->headers_out.status;
+
+    } else {
+        status = 0;
+    }
+
+    ngx_http_llmgw_log_int(f, "status", status);
+    f++;
+
+    /* the access check: decision, reason, identity */
+
+    ngx_http_llmgw_log_str(f, "decision",
+                           &ngx_http_llmgw_log_decisions[ares.decision]);
+    f++;
+
+    ngx_http_llmgw_log_str(f, "reason", &ares.reason);
+    f++;
+
+    ngx_http_llmgw_log_str(f, "sub", &ares.sub);
+    f++;
+
+    ngx_http_llmgw_log_str(f, "client_id", &ares.client_id);
+    f++;
+
+    ngx_str_null(&dept);
+
+    if (llcf->department != NULL) {
+        rc = ngx_http_llmgw_access_claim(r, llcf->department, &dept);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            ngx_str_null(&dept);
+        }
+    }
+
+    ngx_http_llmgw_log_str(f, "department", &dept);
+    f++;
+
+    ngx_http_llmgw_log_name(f, "scopes");
+
+    if (ares.granted != NULL
+        && ngx_http_llmgw_log_strs(r, ares.granted, 0, f) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    f++;
+
+    ngx_http_llmgw_log_name(f, "required");
+    f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
+
+    if (ares.failed != NULL
+        && ngx_http_llmgw_log_strs(r, ares.failed, 1, f) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    f++;
+
+    ngx_http_llmgw_log_str(f, "jti_sha256", &ares.jti_hash);
+    f++;
+
+    /* llmgw_pass: the provider and how the call went */
+
+    ngx_http_llmgw_log_str(f, "provider", &pres.provider);
+    f++;
+
+    ngx_http_llmgw_log_str(f, "api", &pres.api);
+    f++;
+
+    ngx_http_llmgw_log_str(f, "model", &pres.model);
+    f++;
+
+    state = NULL;
+    ms = 0;
+
+    if (r->upstream_states != NULL && r->upstream_states->nelts) {
+        state = r->upstream_states->elts;
+
+        for (i = 0; i < r->upstream_states->nelts; i++) {
+            if (state[i].response_time != (ngx_msec_t) -1) {
+                ms += state[i].response_time;
+            }
+        }
+
+        state = &state[r->upstream_states->nelts - 1];
+    }
+
+    ngx_http_llmgw_log_name(f, "upstream_addr");
+
+    if (state != NULL && state->peer != NULL) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+        f->str = *state->peer;
+    }
+
+    f++;
+
+    ngx_http_llmgw_log_name(f, "upstream_status");
+
+    if (state != NULL && state->status) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+        f->num = state->status;
+    }
+
+    f++;
+
+    ngx_http_llmgw_log_str(f, "outcome", &pres.outcome_name);
+    f++;
+
+    ngx_http_llmgw_log_name(f, "stream");
+    f->type = NGX_HTTP_LLMGW_AUDIT_BOOL;
+    f->num = pres.stream;
+    f++;
+
+    duration = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                                 + (tp->msec - r->start_msec));
+
+    ngx_http_llmgw_log_int(f, "duration_ms", ngx_max(duration, 0));
+    f++;
+
+    ngx_http_llmgw_log_name(f, "upstream_ms");
+
+    if (state != NULL) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+        f->num = ms;
+    }
+
+    f++;
+
+    ngx_http_llmgw_log_int(f, "bytes_in", r->request_length);
+    f++;
+
+    ngx_http_llmgw_log_int(f, "bytes_out", r->connection->sent);
+    f++;
+
+    /* usage, only what the provider reported */
+
+    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.input_tokens",
+                             &pres.usage.input_tokens);
+    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.output_tokens",
+                             &pres.usage.output_tokens);
+    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.cache_read.input_tokens",
+                             &pres.usage.cache_read_input_tokens);
+    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.reasoning.output_tokens",
+                             &pres.usage.reasoning_output_tokens);
+
+    ngx_http_llmgw_log_name(f, "usage_source");
+    f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+
+    if (pres.usage.input_tokens.present
+        || pres.usage.output_tokens.present
+        || pres.usage.cache_read_input_tokens.present
+        || pres.usage.reasoning_output_tokens.present
+        || pres.usage.total_tokens.present)
+    {
+        ngx_str_set(&f->str, "provider");
+
+    } else {
+        ngx_str_set(&f->str, "missing");
+    }
+
+    f++;
+
+    /* the configured fields, as strings */
+
+    if (llcf->fields != NULL) {
+        lfld = llcf->fields->elts;
+
+        for (i = 0; i < llcf->fields->nelts; i++) {
+            f->name = lfld[i].name;
+            f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+
+            if (ngx_http_complex_value(r, &lfld[i].value, &f->str)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            f++;
+        }
+    }
+
+    n = f - fields;
+
+    /* NGX_HTTP_LLMGW_LOG_FIELDS counts the fields above */
+
+    len = ngx_http_llmgw_audit_len(fields, n);
+
+    line->data = ngx_pnalloc(r->pool, len);
+    if (line->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    line->len = ngx_http_llmgw_audit_write(line->data, fields, n)
+                - line->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * An array of names as a field: granted scopes (ngx_str_t), or the
+ * required scopes that failed (ngx_http_llmgw_scope_t *)
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_strs(ngx_http_request_t *r, ngx_array_t *a,
+    ngx_uint_t scopes, ngx_http_llmgw_audit_field_t *f)
+{
+    ngx_uint_t               i;
+    ngx_http_llmgw_scope_t **s;
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
+
+    if (!scopes) {
+        f->strs = a->elts;
+        f->nstrs = a->nelts;
+        return NGX_OK;
+    }
+
+    f->strs = ngx_palloc(r->pool, (a->nelts + 1) * sizeof(ngx_str_t));
+    if (f->strs == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        f->strs[i] = s[i]->name;
+    }
+
+    f->nstrs = a->nelts;
+
+    return NGX_OK;
+}
+
+
+/* a field's name; its value null until set */
+
+static void
+ngx_http_llmgw_log_name(ngx_http_llmgw_audit_field_t *f, char *name)
+{
+    f->name.data = (u_char *) name;
+    f->name.len = ngx_strlen(name);
+}
+
+
+/* a string field, null when the value is empty */
+
+static void
+ngx_http_llmgw_log_str(ngx_http_llmgw_audit_field_t *f, char *name,
+    ngx_str_t *value)
+{
+    ngx_http_llmgw_log_name(f, name);
+
+    if (value->len) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+        f->str = *value;
+    }
+}
+
+
+static void
+ngx_http_llmgw_log_int(ngx_http_llmgw_audit_field_t *f, char *name,
+    int64_t value)
+{
+    ngx_http_llmgw_log_name(f, name);
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = value;
+}
+
+
+/* a usage count, left out unless the provider reported it */
+
+static void
+ngx_http_llmgw_log_usage(ngx_http_llmgw_audit_field_t *f, char *name,
+    ngx_http_llmgw_usage_count_t *count)
+{
+    ngx_http_llmgw_log_name(f, name);
+
+    if (count->present) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+        f->num = count->value;
+
+    } else {
+        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
+    }
+}
+
+
+/*
+ * A line into the file's buffer, or straight to the file: whole lines
+ * only, so workers sharing the file never interleave inside a line.
+ */
+
+static void
+ngx_http_llmgw_log_write(ngx_http_llmgw_log_file_t *lf, u_char *line,
+    size_t len, ngx_log_t *log)
+{
+    if (lf->start != NULL) {
+
+        if (len > (size_t) (lf->last - lf->pos)) {
+            ngx_http_llmgw_log_flush(lf->file, log);
+        }
+
+        if (len <= (size_t) (lf->last - lf->pos)) {
+            lf->pos = ngx_cpymem(lf->pos, line, len);
+
+            if (lf->flush && lf->pos > lf->start && !lf->event->timer_set) {
+                lf->event->log = log;
+                ngx_add_timer(lf->event, lf->flush);
+            }
+
+            return;
+        }
+
+        /* a line longer than the buffer goes out alone */
+    }
+
+    ngx_http_llmgw_log_write_fd(lf, line, len, 1, log);
+}
+
+
+/*
+ * One write() of whole lines; a failure is counted, and reported at most
+ * once a second per file with the lines lost since the last report.
+ */
+
+static void
+ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf, u_char *data,
+    size_t len, ngx_uint_t lines, ngx_log_t *log)
+{
+    time_t     now;
+    ssize_t    n;
+    ngx_err_t  err;
+
+    n = ngx_write_fd(lf->file->fd, data, len);
+
+    if (n == (ssize_t) len) {
+        return;
+    }
+
+    err = (n == -1) ? ngx_errno : 0;
+
+    lf->failures += lines;
+    lf->unreported += lines;
+
+    now = ngx_time();
+
+    if (now == lf->error_time) {
+        return;
+    }
+
+    if (n == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, err,
+                      "llmgw_audit: " ngx_write_fd_n " to \"%s\" failed, "
+                      "audit lines lost: %ui since the last report, "
+                      "%ui in all",
+                      lf->file->name.data, lf->unreported, lf->failures);
+
+    } else {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "llmgw_audit: " ngx_write_fd_n " to \"%s\" was "
+                      "incomplete: %z of %uz, audit lines lost: %ui since "
+                      "the last report, %ui in all",
+                      lf->file->name.data, n, len, lf->unreported,
+                      lf->failures);
+    }
+
+    lf->unreported = 0;
+    lf->error_time = now;
+}
+
+
+/* the buffer out: by the timer, when full, at a reopen and at exit */
+
+static void
+ngx_http_llmgw_log_flush(ngx_open_file_t *file, ngx_log_t *log)
+{
+    u_char                     *p;
+    ngx_uint_t                  lines;
+    ngx_http_llmgw_log_file_t  *lf;
+
+    lf = file->data;
+
+    if (lf->pos > lf->start) {
+        lines = 0;
+
+        for (p = lf->start; p < lf->pos; p++) {
+            if (*p == '\n') {
+                lines++;
+            }
+        }
+
+        ngx_http_llmgw_log_write_fd(lf, lf->start, lf->pos - lf->start,
+                                    lines, log);
+    }
+
+    lf->pos = lf->start;
+
+    if (lf->event != NULL && lf->event->timer_set) {
+        ngx_del_timer(lf->event);
+    }
+}
+
+
+static void
+ngx_http_llmgw_log_flush_handler(ngx_event_t *ev)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ev->log, 0,
+                   "llmgw audit buffer flush handler");
+
+    ngx_http_llmgw_log_flush(ev->data, ev->log);
+}
+
+
+static void *
+ngx_http_llmgw_log_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_log_main_conf_t));
+    if (lmcf == NULL) {
+        return NULL;
+    }
+
+    lmcf->request_id = NGX_ERROR;
+
+    return lmcf;
+}
+
+
+static void *
+ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_llmgw_log_loc_conf_t  *llcf;
+
+    llcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_log_loc_conf_t));
+    if (llcf == NULL) {
+        return NULL;
+    }
+
+    llcf->files = NGX_CONF_UNSET_PTR;
+    llcf->department = NGX_CONF_UNSET_PTR;
+    llcf->fields = NGX_CONF_UNSET_PTR;
+
+    return llcf;
+}
+
+
+static char *
+ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_llmgw_log_loc_conf_t  *prev = parent;
+    ngx_http_llmgw_log_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->files, prev->files, NULL);
+    ngx_conf_merge_ptr_value(conf->department, prev->department, NULL);
+    ngx_conf_merge_ptr_value(conf->fields, prev->fields, NULL);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_init(ngx_conf_t *cf)
+{
+    ngx_str_t                        name;
+    ngx_http_handler_pt             *h;
+    ngx_http_core_main_conf_t       *cmcf;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_log_module);
+
+    ngx_str_set(&name, "request_id");
+
+    lmcf->request_id = ngx_http_get_variable_index(cf, &name);
+    if (lmcf->request_id == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_llmgw_log_handler;
+
+    return NGX_OK;
+}
+
+
+/* llmgw_audit path [buffer=size [flush=time]] | off; */
+
+static char *
+ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_log_loc_conf_t *llcf = conf;
+
+    ssize_t                      size;
+    ngx_str_t                   *value, s;
+    ngx_msec_t                   flush;
+    ngx_uint_t                   i;
+    ngx_event_t                 *ev;
+    ngx_open_file_t             *file;
+    ngx_http_llmgw_log_file_t   *lf, **slot;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        if (llcf->files != NGX_CONF_UNSET_PTR) {
+            return "is duplicate";
+        }
+
+        llcf->files = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (llcf->files == NULL) {
+        return "is duplicate";
+    }
+
+    size = 0;
+    flush = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "buffer=", 7) == 0) {
+            s.len = value[i].len - 7;
+            s.data = value[i].data + 7;
+
+            size = ngx_parse_size(&s);
+
+            if (size <= 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid buffer size \"%V\"", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "flush=", 6) == 0) {
+            s.len = value[i].len - 6;
+            s.data = value[i].data + 6;
+
+            flush = ngx_parse_time(&s, 0);
+
+            if (flush == (ngx_msec_t) NGX_ERROR || flush == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid flush time \"%V\"", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (flush && size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no buffer is defined for llmgw_audit \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    file = ngx_conf_open_file(cf->cycle, &value[1]);
+    if (file == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (file->data != NULL) {
+        lf = file->data;
+
+        if (file->flush != ngx_http_llmgw_log_flush) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" is already written by another log",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        if ((size_t) size != (size_t) (lf->last - lf->start)
+            || flush != lf->flush)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llmgw_audit \"%V\" is already defined with "
+                               "other buffer parameters", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        lf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_log_file_t));
+        if (lf == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        lf->file = file;
+
+        if (size) {
+            lf->start = ngx_pnalloc(cf->pool, size);
+            if (lf->start == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            lf->pos = lf->start;
+            lf->last = lf->start + size;
+        }
+
+        if (flush) {
+            ev = ngx_pcalloc(cf->pool, sizeof(ngx_event_t));
+            if (ev == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ev->data = file;
+            ev->handler = ngx_http_llmgw_log_flush_handler;
+            ev->log = &cf->cycle->new_log;
+            ev->cancelable = 1;
+
+            lf->event = ev;
+            lf->flush = flush;
+        }
+
+        file->data = lf;
+        file->flush = ngx_http_llmgw_log_flush;
+    }
+
+    if (llcf->files == NGX_CONF_UNSET_PTR) {
+        llcf->files = ngx_array_create(cf->pool, 2,
+                                       sizeof(ngx_http_llmgw_log_file_t *));
+        if (llcf->files == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 0; i < llcf->files->nelts; i++) {
+        slot = llcf->files->elts;
+
+        if (slot[i] == lf) {
+            return "is duplicate";
+        }
+    }
+
+    slot = ngx_array_push(llcf->files);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = lf;
+
+    return NGX_CONF_OK;
+}
+
+
+/* llmgw_audit_department_claim PATH; */
+
+static char *
+ngx_http_llmgw_log_department(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_log_loc_conf_t *llcf = conf;
+
+    ngx_int_t     rc;
+    ngx_str_t    *value;
+    const char   *err;
+
+    if (llcf->department != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    llcf->department = ngx_pcalloc(cf->pool,
+                                   sizeof(ngx_http_llmgw_claim_path_t));
+    if (llcf->department == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_llmgw_claim_path_parse(cf->pool, &value[1],
+                                         llcf->department, &err);
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid claim path \"%V\": it %s",
+                           &value[1], err);
+    }
+
+    return rc == NGX_OK ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/* llmgw_audit_field name value; */
+
+static char *
+ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_log_loc_conf_t *llcf = conf;
+
+    ngx_str_t                          *value;
+    ngx_uint_t                          i;
+    ngx_http_llmgw_log_field_t         *fld;
+    ngx_http_compile_complex_value_t    ccv;
+
+    value = cf->args->elts;
+
+    if (ngx_http_llmgw_audit_name_valid(&value[1]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid audit field name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; ngx_http_llmgw_log_reserved[i] != NULL; i++) {
+        if (ngx_strlen(ngx_http_llmgw_log_reserved[i]) == value[1].len
+            && ngx_strncmp(ngx_http_llmgw_log_reserved[i], value[1].data,
+                           value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "audit field \"%V\" is a field of the "
+                               "schema", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (llcf->fields == NGX_CONF_UNSET_PTR) {
+        llcf->fields = ngx_array_create(cf->pool, 4,
+                                        sizeof(ngx_http_llmgw_log_field_t));
+        if (llcf->fields == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    fld = llcf->fields->elts;
+
+    for (i = 0; i < llcf->fields->nelts; i++) {
+        if (fld[i].name.len == value[1].len
+            && ngx_strncmp(fld[i].name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "audit field \"%V\" is duplicate", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    fld = ngx_array_push(llcf->fields);
+    if (fld == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    fld->name = value[1];
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &fld->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
