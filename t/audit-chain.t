@@ -1,5 +1,6 @@
 # llmgw_audit_chain: two workers write chained lines to a plain and a
-# buffered file, a USR1 reopen in the middle; tools/llmgw-audit-verify
+# buffered file, a USR1 reopen in the middle, then a reload whose new
+# workers announce the old chains' heads; tools/llmgw-audit-verify
 # passes the intact files and catches, at the right line, a deleted, an
 # inserted, a moved and an edited line and a file cut mid-line; a wrong
 # key fails; nginx -t refuses a missing key file, a short key and a zone
@@ -109,7 +110,18 @@ for my $i (1 .. 80) {
     }
 }
 
-is($sent, 80, 'all requests answered');
+# a reload: new workers, new chains, the old heads announced
+
+kill 'HUP', $pid;
+select(undef, undef, undef, 1);
+
+for my $i (81 .. 100) {
+    my $res = $http->get("http://127.0.0.1:$port/r?n=$i",
+                         { headers => { Authorization => "Bearer $token" } });
+    $sent++ if $res->{status} == 200;
+}
+
+is($sent, 100, 'all requests answered');
 
 select(undef, undef, undef, 1.5);    # a periodic checkpoint
 nginx_stop($pid);
@@ -120,10 +132,16 @@ for my $f ($log, $buf) {
     my @cp = grep { ($_->{type} // '') eq 'checkpoint' } @r;
     my %chains = map { $_->{chain} => 1 } @r;
 
-    is(scalar(@req), 80, "$f: a line per request");
-    ok(@cp >= 4, "$f: checkpoints (" . scalar(@cp) . ')');
-    ok(keys(%chains) >= 2, "$f: a chain per worker ("
+    my %old = map { $json->decode($_)->{chain} => 1 } lines("$f.1");
+
+    is(scalar(@req), 100, "$f: a line per request");
+    ok(@cp >= 8, "$f: checkpoints (" . scalar(@cp) . ')');
+    ok(keys(%chains) >= 4, "$f: a chain per worker and start ("
                            . join(' ', sort keys %chains) . ')');
+    ok((grep { !$old{$_->{chain}} && $_->{seq} == 1
+               && grep { $old{$_->{chain}} && $_->{seq} > 0 }
+                       @{$_->{heads}} } @cp),
+       "$f: a new worker's first line announces the old chains");
     ok(!(grep { !defined $_->{seq} || $_->{prev} !~ /^[0-9a-f]{64}\z/ } @r),
        "$f: every line has seq and prev");
     ok((grep { $_->{seq} == 1 && $_->{prev} eq '0' x 64 } @r) >= 2,
@@ -189,6 +207,42 @@ tampered('edited', $mid + 1, @l);
 @l = @lines[0 .. $mid];
 $l[$mid] = substr($l[$mid], 0, int(length($l[$mid]) / 2));
 tampered('cut mid-line', $mid + 1, @l);
+
+# the last line of an exited worker's chain removed from the new file: a
+# later checkpoint of another chain recorded it
+{
+    my @n = lines($log);
+    my @nr = map { $json->decode($_) } @n;
+    my ($cut, $by);
+
+    LINE: for my $i (reverse 0 .. $#nr) {
+        my $c = $nr[$i]{chain};
+        next if grep { $nr[$_]{chain} eq $c } $i + 1 .. $#nr;
+
+        for my $j ($i + 1 .. $#nr) {
+            next unless ($nr[$j]{type} // '') eq 'checkpoint';
+            if (grep { $_->{chain} eq $c && $_->{seq} == $nr[$i]{seq} }
+                @{$nr[$j]{heads}})
+            {
+                ($cut, $by) = ($i, $j);
+                last LINE;
+            }
+        }
+    }
+
+    ok(defined $cut, 'a chain end recorded by a later checkpoint')
+        or diag(join '', @n);
+
+    if (defined $cut) {
+        splice @n, $cut, 1;
+        write_file("$tmp/audit.log", join '', @n);
+        my ($rc, $o) = run("$dir/chain.key", "$log.1", "$tmp/audit.log");
+        is($rc, 1, 'a chain end cut: exit 1') or diag($o);
+        my $at = "$tmp/audit.log:$by";
+        like($o, qr/^BROKEN: .*: truncated: .*, the checkpoint at \Q$at\E /m,
+             'a chain end cut: truncated, the checkpoint named') or diag($o);
+    }
+}
 
 # the whole old file dropped: the new one starts mid-chain
 {
