@@ -8,6 +8,16 @@
  * opened with ngx_conf_open_file, so USR1 reopens them; a line goes out
  * whole with one write(), or into a buffer that is written whole lines at
  * a time and flushed by a timer, as the log module does.
+ *
+ * The chain (llmgw_audit_chain, llmgw_audit_zone): every worker keeps one
+ * chain per audit file, named by its pid and start time; each line
+ * carries "chain", "seq" and "prev", the HMAC-SHA256 of the line before it
+ * in that chain.  A worker never adopts another's chain: it starts its
+ * own at seq 1 and announces it with a checkpoint line listing the heads
+ * (last seq and MAC) the zone holds for the file, those of exited workers
+ * included, which is how a verifier tells a restart from a removed line.
+ * Checkpoints are also written at each reopen, at exit and every
+ * checkpoint= interval.
  */
 
 
@@ -19,20 +29,75 @@
 #include "ngx_http_llmgw_audit.h"
 #include "ngx_http_llmgw_claims.h"
 #include "ngx_http_llmgw_provider.h"
+#include "ngx_http_llmgw_secret.h"
+#include "ngx_http_llmgw_zone.h"
 
 
 /* the line's own fields, before the configured ones */
 #define NGX_HTTP_LLMGW_LOG_FIELDS      31
 
+/* "chain", "seq", "prev", after the configured ones */
+#define NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS  3
+
+#define NGX_HTTP_LLMGW_LOG_KEY_MIN     32
+
+/* a chain id: the worker's pid and start time in ms, in hex */
+#define NGX_HTTP_LLMGW_LOG_ID_LEN      (2 * NGX_INT64_LEN + 1)
+
+#define NGX_HTTP_LLMGW_LOG_MAC_HEX     (2 * NGX_HTTP_LLMGW_AUDIT_MAC_LEN)
+
 #define NGX_HTTP_LLMGW_LOG_TIME_LEN    (sizeof("1970-01-01T00:00:00.000Z") - 1)
+
+
+/* a chain's head in the zone: the last line's seq and MAC */
+
+typedef struct {
+    uint32_t                   file;         /* crc32 of the file's name */
+    ngx_pid_t                  pid;          /* 0: a free slot */
+    ngx_uint_t                 active;       /* its worker still runs */
+    time_t                     updated;
+    uint64_t                   seq;
+    size_t                     id_len;
+    u_char                     id[NGX_HTTP_LLMGW_LOG_ID_LEN];
+    u_char                     mac[NGX_HTTP_LLMGW_AUDIT_MAC_LEN];
+} ngx_http_llmgw_log_head_t;
+
+
+typedef struct {
+    ngx_uint_t                 nheads;
+    ngx_http_llmgw_log_head_t  heads[1];
+} ngx_http_llmgw_log_sh_t;
+
+
+typedef struct {
+    ngx_http_llmgw_log_sh_t   *sh;
+    ngx_slab_pool_t           *shpool;
+    size_t                     size;
+} ngx_http_llmgw_log_zone_t;
+
+
+/* a worker's chain in one audit file */
+
+typedef struct {
+    ngx_str_t                 *key;
+    ngx_http_llmgw_log_zone_t *zone;
+    ngx_http_llmgw_log_head_t *head;         /* its slot, or NULL */
+    uint32_t                   file;
+    uint64_t                   seq;          /* of the last line */
+    size_t                     id_len;
+    u_char                     id[NGX_HTTP_LLMGW_LOG_ID_LEN];
+    u_char                     mac[NGX_HTTP_LLMGW_AUDIT_MAC_LEN];
+} ngx_http_llmgw_log_chain_t;
 
 
 /*
  * An audit file, one per name however many locations write to it, kept in
- * its ngx_open_file_t's data: the buffer (or none) and the write failures.
+ * its ngx_open_file_t's data: the buffer (or none), the write failures and
+ * the worker's chain (NULL without llmgw_audit_chain, and in the master).
  */
 
 typedef struct {
+    ngx_http_llmgw_log_chain_t *chain;
     ngx_open_file_t           *file;
     u_char                    *start;        /* the buffer, or NULL */
     u_char                    *pos;
@@ -55,6 +120,12 @@ typedef struct {
 
 typedef struct {
     ngx_int_t                  request_id;   /* $request_id's index */
+    ngx_array_t               *files;        /* ngx_http_llmgw_log_file_t *,
+                                                every audit file */
+    ngx_str_t                  key;          /* empty: no chain */
+    ngx_msec_t                 checkpoint;   /* 0: no periodic checkpoint */
+    ngx_shm_zone_t            *zone;
+    ngx_event_t                timer;        /* the checkpoint timer */
 } ngx_http_llmgw_log_main_conf_t;
 
 
@@ -68,7 +139,17 @@ typedef struct {
 
 static ngx_int_t ngx_http_llmgw_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llmgw_log_line(ngx_http_request_t *r,
-    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_str_t *line);
+    ngx_http_llmgw_log_loc_conf_t *llcf,
+    ngx_http_llmgw_audit_field_t **fields, ngx_uint_t *n);
+static ngx_int_t ngx_http_llmgw_log_time(ngx_pool_t *pool, ngx_str_t *time);
+static ngx_int_t ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf,
+    ngx_pool_t *pool, ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n,
+    ngx_log_t *log);
+static void ngx_http_llmgw_log_chain_next(ngx_http_llmgw_log_chain_t *ch,
+    u_char *line, size_t len, ngx_log_t *log);
+static void ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf,
+    ngx_log_t *log);
+static void ngx_http_llmgw_log_checkpoint_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_llmgw_log_strs(ngx_http_request_t *r,
     ngx_array_t *a, ngx_uint_t scopes, ngx_http_llmgw_audit_field_t *f);
 static void ngx_http_llmgw_log_name(ngx_http_llmgw_audit_field_t *f,
@@ -85,18 +166,28 @@ static void ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf,
     u_char *data, size_t len, ngx_uint_t lines, ngx_log_t *log);
 static void ngx_http_llmgw_log_flush(ngx_open_file_t *file, ngx_log_t *log);
 static void ngx_http_llmgw_log_flush_handler(ngx_event_t *ev);
+static void ngx_http_llmgw_log_reopen(ngx_open_file_t *file, ngx_log_t *log);
 
 static void *ngx_http_llmgw_log_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_llmgw_log_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_llmgw_log_init_process(ngx_cycle_t *cycle);
+static void ngx_http_llmgw_log_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_llmgw_log_key_cleanup(void *data);
 
 static char *ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_log_department(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -120,6 +211,20 @@ static ngx_command_t  ngx_http_llmgw_log_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_llmgw_log_field,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_audit_chain"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_llmgw_log_chain,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_audit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_log_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -149,10 +254,10 @@ ngx_module_t  ngx_http_llmgw_log_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_llmgw_log_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_llmgw_log_exit_process,       /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -182,9 +287,9 @@ static char  *ngx_http_llmgw_log_reserved[] = {
 static ngx_int_t
 ngx_http_llmgw_log_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                       line;
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, n;
     ngx_http_llmgw_log_file_t     **lf;
+    ngx_http_llmgw_audit_field_t   *fields;
     ngx_http_llmgw_log_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
@@ -193,7 +298,7 @@ ngx_http_llmgw_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    switch (ngx_http_llmgw_log_line(r, llcf, &line)) {
+    switch (ngx_http_llmgw_log_line(r, llcf, &fields, &n)) {
 
     case NGX_OK:
         break;
@@ -210,8 +315,14 @@ ngx_http_llmgw_log_handler(ngx_http_request_t *r)
     lf = llcf->files->elts;
 
     for (i = 0; i < llcf->files->nelts; i++) {
-        ngx_http_llmgw_log_write(lf[i], line.data, line.len,
-                                 r->connection->log);
+        if (ngx_http_llmgw_log_emit(lf[i], r->pool, fields, n,
+                                    r->connection->log)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "llmgw_audit: no memory for the audit line");
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -219,17 +330,18 @@ ngx_http_llmgw_log_handler(ngx_http_request_t *r)
 
 
 /*
- * The audit line of r: NGX_OK, NGX_DECLINED when neither llmgw_auth nor
- * llmgw_pass is on in r's location, NGX_ERROR.
+ * The fields of r's audit line, the last three left for the chain:
+ * NGX_OK, NGX_DECLINED when neither llmgw_auth nor llmgw_pass is on in
+ * r's location, NGX_ERROR.
  */
 
 static ngx_int_t
 ngx_http_llmgw_log_line(ngx_http_request_t *r,
-    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_str_t *line)
+    ngx_http_llmgw_log_loc_conf_t *llcf,
+    ngx_http_llmgw_audit_field_t **fieldsp, ngx_uint_t *np)
 {
     u_char                          *p, *q;
     size_t                           len;
-    ngx_tm_t                         tm;
     ngx_str_t                        dept, path, query, time;
     ngx_int_t                        rc;
     ngx_msec_t                       ms;
@@ -256,7 +368,7 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_log_module);
 
-    n = NGX_HTTP_LLMGW_LOG_FIELDS
+    n = NGX_HTTP_LLMGW_LOG_FIELDS + NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS
         + (llcf->fields ? llcf->fields->nelts : 0);
 
     fields = ngx_pcalloc(r->pool, n * sizeof(ngx_http_llmgw_audit_field_t));
@@ -274,18 +386,10 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
     /* "time": the line's, RFC 3339 UTC with milliseconds */
 
     tp = ngx_timeofday();
-    ngx_gmtime(tp->sec, &tm);
 
-    time.data = ngx_pnalloc(r->pool, NGX_HTTP_LLMGW_LOG_TIME_LEN);
-    if (time.data == NULL) {
+    if (ngx_http_llmgw_log_time(r->pool, &time) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    time.len = ngx_sprintf(time.data, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                           tp->msec)
-               - time.data;
 
     ngx_http_llmgw_log_str(f, "time", &time);
     f++;
@@ -536,21 +640,292 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
         }
     }
 
-    n = f - fields;
-
     /* NGX_HTTP_LLMGW_LOG_FIELDS counts the fields above */
 
-    len = ngx_http_llmgw_audit_len(fields, n);
+    f += NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS;
 
-    line->data = ngx_pnalloc(r->pool, len);
-    if (line->data == NULL) {
+    *fieldsp = fields;
+    *np = f - fields;
+
+    return NGX_OK;
+}
+
+
+/* now, RFC 3339 UTC with milliseconds */
+
+static ngx_int_t
+ngx_http_llmgw_log_time(ngx_pool_t *pool, ngx_str_t *time)
+{
+    ngx_tm_t     tm;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+    ngx_gmtime(tp->sec, &tm);
+
+    time->data = ngx_pnalloc(pool, NGX_HTTP_LLMGW_LOG_TIME_LEN);
+    if (time->data == NULL) {
         return NGX_ERROR;
     }
 
-    line->len = ngx_http_llmgw_audit_write(line->data, fields, n)
-                - line->data;
+    time->len = ngx_sprintf(time->data,
+                            "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                            tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                            tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                            tp->msec)
+                - time->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * The line of fields[0 .. n - 1] into lf; the last three fields are the
+ * chain's, filled here from lf's chain (left out without one), so the
+ * MACs follow the order in which lines enter the buffer or the file.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf, ngx_pool_t *pool,
+    ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n, ngx_log_t *log)
+{
+    u_char                        *line;
+    size_t                         len;
+    ngx_uint_t                     i;
+    ngx_http_llmgw_log_chain_t    *ch;
+    ngx_http_llmgw_audit_field_t  *f;
+
+    ch = lf->chain;
+    f = &fields[n - NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS];
+
+    if (ch == NULL) {
+        for (i = 0; i < NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS; i++) {
+            f[i].type = NGX_HTTP_LLMGW_AUDIT_SKIP;
+        }
+
+    } else {
+        ngx_http_llmgw_log_name(&f[0], "chain");
+        f[0].type = NGX_HTTP_LLMGW_AUDIT_STR;
+        f[0].str.data = ch->id;
+        f[0].str.len = ch->id_len;
+
+        ngx_http_llmgw_log_int(&f[1], "seq", (int64_t) (ch->seq + 1));
+
+        ngx_http_llmgw_log_name(&f[2], "prev");
+        f[2].type = NGX_HTTP_LLMGW_AUDIT_STR;
+        f[2].str.len = NGX_HTTP_LLMGW_LOG_MAC_HEX;
+        f[2].str.data = ngx_pnalloc(pool, NGX_HTTP_LLMGW_LOG_MAC_HEX);
+        if (f[2].str.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_hex_dump(f[2].str.data, ch->mac, NGX_HTTP_LLMGW_AUDIT_MAC_LEN);
+    }
+
+    len = ngx_http_llmgw_audit_len(fields, n);
+
+    line = ngx_pnalloc(pool, len);
+    if (line == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_llmgw_audit_write(line, fields, n);
+
+    if (ch != NULL) {
+        ngx_http_llmgw_log_chain_next(ch, line, len, log);
+    }
+
+    ngx_http_llmgw_log_write(lf, line, len, log);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The chain moves on to the line: its MAC becomes the next line's "prev",
+ * and the head in the zone follows.  A line that fails to be written
+ * afterwards leaves a gap the verifier reports, as it should.
+ */
+
+static void
+ngx_http_llmgw_log_chain_next(ngx_http_llmgw_log_chain_t *ch, u_char *line,
+    size_t len, ngx_log_t *log)
+{
+    ngx_http_llmgw_log_head_t  *head;
+
+    if (ngx_http_llmgw_audit_mac(ch->key, line, len, ch->mac) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "llmgw_audit_chain: HMAC failed, chain \"%*s\" "
+                      "breaks at seq %uL", ch->id_len, ch->id, ch->seq + 1);
+
+        ngx_memzero(ch->mac, NGX_HTTP_LLMGW_AUDIT_MAC_LEN);
+    }
+
+    ch->seq++;
+
+    head = ch->head;
+
+    if (head == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&ch->zone->shpool->mutex);
+
+    if (head->pid == ngx_pid && head->file == ch->file
+        && head->id_len == ch->id_len
+        && ngx_memcmp(head->id, ch->id, ch->id_len) == 0)
+    {
+        head->seq = ch->seq;
+        ngx_memcpy(head->mac, ch->mac, NGX_HTTP_LLMGW_AUDIT_MAC_LEN);
+        head->updated = ngx_time();
+
+    } else {
+        ch->head = NULL;    /* the slot was taken over */
+    }
+
+    ngx_shmtx_unlock(&ch->zone->shpool->mutex);
+}
+
+
+/*
+ * A checkpoint line in lf's chain: the heads the zone holds for lf's
+ * file, copied under the lock and written outside it.  The heads of
+ * exited workers are freed once announced.
+ */
+
+static void
+ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, ngx_log_t *log)
+{
+    u_char                        *p, mac[NGX_HTTP_LLMGW_LOG_MAC_HEX];
+    size_t                         len;
+    ngx_str_t                      time, heads;
+    ngx_uint_t                     i, n;
+    ngx_pool_t                    *pool;
+    ngx_http_llmgw_log_sh_t       *sh;
+    ngx_http_llmgw_log_head_t     *copy, *head;
+    ngx_http_llmgw_log_chain_t    *ch;
+    ngx_http_llmgw_audit_field_t   fields[4 + NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS];
+
+    ch = lf->chain;
+    sh = ch->zone->sh;
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    if (pool == NULL) {
+        goto failed;
+    }
+
+    copy = ngx_palloc(pool, sh->nheads * sizeof(ngx_http_llmgw_log_head_t));
+    if (copy == NULL) {
+        goto failed;
+    }
+
+    n = 0;
+
+    ngx_shmtx_lock(&ch->zone->shpool->mutex);
+
+    for (i = 0; i < sh->nheads; i++) {
+        head = &sh->heads[i];
+
+        if (head->pid == 0 || head->file != ch->file) {
+            continue;
+        }
+
+        copy[n++] = *head;
+
+        if (!head->active) {
+            head->pid = 0;
+        }
+    }
+
+    ngx_shmtx_unlock(&ch->zone->shpool->mutex);
+
+    len = sizeof("[]") - 1
+          + n * (sizeof(",{\"chain\":\"\",\"seq\":,\"mac\":\"\"}") - 1
+                 + NGX_HTTP_LLMGW_LOG_ID_LEN + NGX_INT64_LEN
+                 + NGX_HTTP_LLMGW_LOG_MAC_HEX);
+
+    heads.data = ngx_pnalloc(pool, len);
+    if (heads.data == NULL) {
+        goto failed;
+    }
+
+    p = heads.data;
+    *p++ = '[';
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        ngx_hex_dump(mac, copy[i].mac, NGX_HTTP_LLMGW_AUDIT_MAC_LEN);
+
+        p = ngx_sprintf(p, "{\"chain\":\"%*s\",\"seq\":%uL,\"mac\":\"%*s\"}",
+                        copy[i].id_len, copy[i].id, copy[i].seq,
+                        (size_t) NGX_HTTP_LLMGW_LOG_MAC_HEX, mac);
+    }
+
+    *p++ = ']';
+    heads.len = p - heads.data;
+
+    if (ngx_http_llmgw_log_time(pool, &time) != NGX_OK) {
+        goto failed;
+    }
+
+    ngx_memzero(fields, sizeof(fields));
+
+    ngx_http_llmgw_log_int(&fields[0], "v", 1);
+
+    ngx_http_llmgw_log_name(&fields[1], "type");
+    fields[1].type = NGX_HTTP_LLMGW_AUDIT_STR;
+    ngx_str_set(&fields[1].str, "checkpoint");
+
+    ngx_http_llmgw_log_str(&fields[2], "time", &time);
+
+    ngx_http_llmgw_log_name(&fields[3], "heads");
+    fields[3].type = NGX_HTTP_LLMGW_AUDIT_RAW;
+    fields[3].str = heads;
+
+    if (ngx_http_llmgw_log_emit(lf, pool, fields,
+                                sizeof(fields) / sizeof(fields[0]), log)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    ngx_destroy_pool(pool);
+
+    return;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ALERT, log, 0,
+                  "llmgw_audit_chain: no memory for a checkpoint of \"%s\"",
+                  lf->file->name.data);
+
+    if (pool != NULL) {
+        ngx_destroy_pool(pool);
+    }
+}
+
+
+static void
+ngx_http_llmgw_log_checkpoint_handler(ngx_event_t *ev)
+{
+    ngx_uint_t                       i;
+    ngx_http_llmgw_log_file_t      **lf;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ev->data;
+    lf = lmcf->files->elts;
+
+    for (i = 0; i < lmcf->files->nelts; i++) {
+        if (lf[i]->chain != NULL) {
+            ngx_http_llmgw_log_checkpoint(lf[i], ev->log);
+        }
+    }
+
+    if (!ngx_exiting) {
+        ngx_add_timer(ev, lmcf->checkpoint);
+    }
 }
 
 
@@ -771,6 +1146,27 @@ ngx_http_llmgw_log_flush_handler(ngx_event_t *ev)
 }
 
 
+/*
+ * The file's flush hook, run before a reopen (USR1) and at exit: a
+ * checkpoint ends the old file, then the buffer goes out.  In the master
+ * there is no chain and no buffered line.
+ */
+
+static void
+ngx_http_llmgw_log_reopen(ngx_open_file_t *file, ngx_log_t *log)
+{
+    ngx_http_llmgw_log_file_t  *lf;
+
+    lf = file->data;
+
+    if (lf->chain != NULL) {
+        ngx_http_llmgw_log_checkpoint(lf, log);
+    }
+
+    ngx_http_llmgw_log_flush(file, log);
+}
+
+
 static void *
 ngx_http_llmgw_log_create_main_conf(ngx_conf_t *cf)
 {
@@ -829,6 +1225,20 @@ ngx_http_llmgw_log_init(ngx_conf_t *cf)
 
     lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_log_module);
 
+    if (lmcf->key.len && lmcf->zone == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_audit_chain\" requires "
+                           "\"llmgw_audit_zone\"");
+        return NGX_ERROR;
+    }
+
+    if (lmcf->zone != NULL && lmcf->key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_audit_zone\" is of no use without "
+                           "\"llmgw_audit_chain\"");
+        return NGX_ERROR;
+    }
+
     ngx_str_set(&name, "request_id");
 
     lmcf->request_id = ngx_http_get_variable_index(cf, &name);
@@ -861,8 +1271,9 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_msec_t                   flush;
     ngx_uint_t                   i;
     ngx_event_t                 *ev;
-    ngx_open_file_t             *file;
-    ngx_http_llmgw_log_file_t   *lf, **slot;
+    ngx_open_file_t                 *file;
+    ngx_http_llmgw_log_file_t       *lf, **slot;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
 
     value = cf->args->elts;
 
@@ -938,7 +1349,7 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (file->data != NULL) {
         lf = file->data;
 
-        if (file->flush != ngx_http_llmgw_log_flush) {
+        if (file->flush != ngx_http_llmgw_log_reopen) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"%V\" is already written by another log",
                                &value[1]);
@@ -988,7 +1399,25 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         file->data = lf;
-        file->flush = ngx_http_llmgw_log_flush;
+        file->flush = ngx_http_llmgw_log_reopen;
+
+        lmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_llmgw_log_module);
+
+        if (lmcf->files == NULL) {
+            lmcf->files = ngx_array_create(cf->pool, 2,
+                                       sizeof(ngx_http_llmgw_log_file_t *));
+            if (lmcf->files == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        slot = ngx_array_push(lmcf->files);
+        if (slot == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *slot = lf;
     }
 
     if (llcf->files == NGX_CONF_UNSET_PTR) {
@@ -1127,4 +1556,369 @@ ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* llmgw_audit_chain key=FILE [checkpoint=TIME]; */
+
+static char *
+ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_log_main_conf_t *lmcf = conf;
+
+    u_char              *p;
+    ngx_str_t           *value, s, spec;
+    ngx_uint_t           i;
+    ngx_msec_t           checkpoint;
+    ngx_pool_cleanup_t  *cln;
+
+    if (lmcf->key.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_str_null(&spec);
+    checkpoint = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0
+            && value[i].len > 4)
+        {
+            /* the secret loader's "file=PATH" */
+
+            spec.len = sizeof("file=") - 1 + value[i].len - 4;
+            spec.data = ngx_pnalloc(cf->pool, spec.len);
+            if (spec.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            p = ngx_cpymem(spec.data, "file=", sizeof("file=") - 1);
+            ngx_memcpy(p, value[i].data + 4, value[i].len - 4);
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "checkpoint=", 11) == 0) {
+            s.len = value[i].len - 11;
+            s.data = value[i].data + 11;
+
+            checkpoint = ngx_parse_time(&s, 0);
+
+            if (checkpoint == (ngx_msec_t) NGX_ERROR || checkpoint == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid checkpoint time \"%V\"", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (spec.len == 0) {
+        return "needs key=FILE";
+    }
+
+    if (ngx_http_llmgw_secret_load(cf, &spec, &lmcf->key) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_llmgw_log_key_cleanup;
+    cln->data = &lmcf->key;
+
+    if (lmcf->key.len < NGX_HTTP_LLMGW_LOG_KEY_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the audit chain key in \"%V\" is shorter than "
+                           "%d bytes", &value[1],
+                           NGX_HTTP_LLMGW_LOG_KEY_MIN);
+        return NGX_CONF_ERROR;
+    }
+
+    lmcf->checkpoint = checkpoint;
+
+    return NGX_CONF_OK;
+}
+
+
+/* the key wiped with the cycle's pool */
+
+static void
+ngx_http_llmgw_log_key_cleanup(void *data)
+{
+    ngx_str_t  *key = data;
+
+    if (key->data != NULL) {
+        ngx_explicit_memzero(key->data, key->len);
+    }
+}
+
+
+/* llmgw_audit_zone name:size; */
+
+static char *
+ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_log_main_conf_t *lmcf = conf;
+
+    ssize_t                     size;
+    ngx_str_t                  *value, name;
+    ngx_shm_zone_t             *shm_zone;
+    ngx_http_llmgw_log_zone_t  *ctx;
+
+    if (lmcf->zone != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_llmgw_zone_parse(cf, &value[1], &name, &size,
+                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_log_zone_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_llmgw_log_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used by another "
+                           "llmgw directive", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone->init = ngx_http_llmgw_log_init_zone;
+    shm_zone->data = ctx;
+
+    lmcf->zone = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The heads' zone: an array of slots filling half of it (the slab's
+ * pages and headers take the rest), kept as it is on reload.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_llmgw_log_zone_t  *octx = data;
+
+    size_t                      len;
+    ngx_uint_t                  n;
+    ngx_http_llmgw_log_zone_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        if (octx->size != shm_zone->shm.size) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "llmgw audit zone \"%V\" has size %uz "
+                          "while previously it had %uz",
+                          &shm_zone->shm.name, shm_zone->shm.size,
+                          octx->size);
+            return NGX_ERROR;
+        }
+
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        ctx->size = octx->size;
+
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    ctx->size = shm_zone->shm.size;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+
+        return NGX_OK;
+    }
+
+    n = shm_zone->shm.size / 2 / sizeof(ngx_http_llmgw_log_head_t);
+
+    len = sizeof(ngx_http_llmgw_log_sh_t)
+          + (n - 1) * sizeof(ngx_http_llmgw_log_head_t);
+
+    ctx->sh = ngx_slab_calloc(ctx->shpool, len);
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->sh->nheads = n;
+    ctx->shpool->data = ctx->sh;
+
+    len = sizeof(" in llmgw_audit_zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in llmgw_audit_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A worker's chains, one per audit file, each in a slot of the zone (a
+ * free one, else the least recently updated of an exited worker, else the
+ * least recently updated), announced by a checkpoint.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i, j;
+    ngx_msec_t                       start;
+    ngx_time_t                      *tp;
+    ngx_http_llmgw_log_sh_t         *sh;
+    ngx_http_llmgw_log_file_t      **lf;
+    ngx_http_llmgw_log_head_t       *head, *h;
+    ngx_http_llmgw_log_chain_t      *ch;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_llmgw_log_module);
+
+    if (lmcf == NULL || lmcf->key.len == 0 || lmcf->files == NULL) {
+        return NGX_OK;
+    }
+
+    tp = ngx_timeofday();
+    start = (ngx_msec_t) tp->sec * 1000 + tp->msec;
+
+    lf = lmcf->files->elts;
+
+    for (i = 0; i < lmcf->files->nelts; i++) {
+        ch = ngx_pcalloc(cycle->pool, sizeof(ngx_http_llmgw_log_chain_t));
+        if (ch == NULL) {
+            return NGX_ERROR;
+        }
+
+        ch->key = &lmcf->key;
+        ch->zone = lmcf->zone->data;
+        ch->file = ngx_crc32_short(lf[i]->file->name.data,
+                                   lf[i]->file->name.len);
+        ch->id_len = ngx_sprintf(ch->id, "%xL-%xL", (int64_t) ngx_pid,
+                                 (int64_t) start)
+                     - ch->id;
+
+        sh = ch->zone->sh;
+        head = NULL;
+
+        ngx_shmtx_lock(&ch->zone->shpool->mutex);
+
+        for (j = 0; j < sh->nheads; j++) {
+            h = &sh->heads[j];
+
+            if (h->pid == 0) {
+                head = h;
+                break;
+            }
+
+            if (head == NULL
+                || (!h->active && head->active)
+                || (h->active == head->active && h->updated < head->updated))
+            {
+                head = h;
+            }
+        }
+
+        if (head != NULL) {
+            if (head->pid != 0) {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "llmgw_audit_zone is full: the head of chain "
+                              "\"%*s\" is dropped", head->id_len, head->id);
+            }
+
+            head->file = ch->file;
+            head->pid = ngx_pid;
+            head->active = 1;
+            head->updated = ngx_time();
+            head->seq = 0;
+            head->id_len = ch->id_len;
+            ngx_memcpy(head->id, ch->id, ch->id_len);
+            ngx_memzero(head->mac, NGX_HTTP_LLMGW_AUDIT_MAC_LEN);
+        }
+
+        ngx_shmtx_unlock(&ch->zone->shpool->mutex);
+
+        ch->head = head;
+        lf[i]->chain = ch;
+
+        ngx_http_llmgw_log_checkpoint(lf[i], cycle->log);
+    }
+
+    if (lmcf->checkpoint) {
+        lmcf->timer.handler = ngx_http_llmgw_log_checkpoint_handler;
+        lmcf->timer.data = lmcf;
+        lmcf->timer.log = cycle->log;
+        lmcf->timer.cancelable = 1;
+
+        ngx_add_timer(&lmcf->timer, lmcf->checkpoint);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the worker's heads stay in the zone, marked exited, until announced */
+
+static void
+ngx_http_llmgw_log_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i;
+    ngx_http_llmgw_log_file_t      **lf;
+    ngx_http_llmgw_log_chain_t      *ch;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_llmgw_log_module);
+
+    if (lmcf == NULL || lmcf->files == NULL) {
+        return;
+    }
+
+    lf = lmcf->files->elts;
+
+    for (i = 0; i < lmcf->files->nelts; i++) {
+        ch = lf[i]->chain;
+
+        if (ch == NULL || ch->head == NULL) {
+            continue;
+        }
+
+        ngx_shmtx_lock(&ch->zone->shpool->mutex);
+
+        if (ch->head->pid == ngx_pid && ch->head->file == ch->file) {
+            ch->head->active = 0;
+        }
+
+        ngx_shmtx_unlock(&ch->zone->shpool->mutex);
+    }
 }

@@ -134,6 +134,9 @@ ngx_http_llmgw_audit_value_len(ngx_http_llmgw_audit_field_t *f)
 
         return len;
 
+    case NGX_HTTP_LLMGW_AUDIT_RAW:
+        return f->str.len;
+
     default: /* NGX_HTTP_LLMGW_AUDIT_NULL */
         return sizeof("null") - 1;
     }
@@ -175,6 +178,9 @@ ngx_http_llmgw_audit_value(u_char *p, ngx_http_llmgw_audit_field_t *f)
 
         *p++ = ']';
         return p;
+
+    case NGX_HTTP_LLMGW_AUDIT_RAW:
+        return ngx_cpymem(p, f->str.data, f->str.len);
 
     default: /* NGX_HTTP_LLMGW_AUDIT_NULL */
         return ngx_cpymem(p, "null", sizeof("null") - 1);

@@ -30,6 +30,7 @@ typedef enum {
     NGX_HTTP_LLMGW_AUDIT_INT,        /* num */
     NGX_HTTP_LLMGW_AUDIT_BOOL,       /* num: 0 false, else true */
     NGX_HTTP_LLMGW_AUDIT_STRS,       /* an array of strings */
+    NGX_HTTP_LLMGW_AUDIT_RAW,        /* str as it is: JSON the caller made */
     NGX_HTTP_LLMGW_AUDIT_SKIP        /* left out of the line */
 } ngx_http_llmgw_audit_type_e;
 

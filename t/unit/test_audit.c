@@ -6,8 +6,9 @@
  *
  * Audit lines: every type of field, the exact length, hostile values
  * (quotes, controls, ill-formed UTF-8) still giving one JSON object a
- * line that parses back to the values given, member names checked, and
- * the chain's HMAC-SHA256 against RFC 4231's test case 2.
+ * line that parses back to the values given, a raw member written as it
+ * is, member names checked, and the chain's HMAC-SHA256 against RFC 4231's
+ * test case 2.
  */
 
 
@@ -24,6 +25,7 @@ static json_t *ngx_http_llmgw_test_line(ngx_pool_t *pool,
     ngx_http_llmgw_audit_field_t *f, ngx_uint_t n, ngx_str_t *line);
 static void ngx_http_llmgw_test_types(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_hostile(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_raw(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_names(void);
 static void ngx_http_llmgw_test_mac(void);
 
@@ -161,6 +163,42 @@ ngx_http_llmgw_test_hostile(ngx_pool_t *pool)
 }
 
 
+
+/* a checkpoint's heads: JSON the caller built, neither quoted nor escaped */
+
+static void
+ngx_http_llmgw_test_raw(ngx_pool_t *pool)
+{
+    json_t                        *j, *h;
+    ngx_str_t                      line;
+    ngx_http_llmgw_audit_field_t   f[3];
+
+    ngx_memzero(f, sizeof(f));
+
+    FIELD_STR(&f[0], "type", "checkpoint");
+    ngx_str_set(&f[1].name, "heads");
+    f[1].type = NGX_HTTP_LLMGW_AUDIT_RAW;
+    ngx_str_set(&f[1].str, "[{\"chain\":\"1f-2e\",\"seq\":3}]");
+    FIELD_INT(&f[2], "seq", 4);
+
+    j = ngx_http_llmgw_test_line(pool, f, 3, &line);
+
+    NGX_HTTP_LLMGW_CHECK(j != NULL
+                         && line.len == sizeof("{\"type\":\"checkpoint\","
+                                               "\"heads\":[{\"chain\":"
+                                               "\"1f-2e\",\"seq\":3}],"
+                                               "\"seq\":4}\n") - 1,
+                         "a raw member, written as it is");
+
+    h = j ? json_array_get(json_object_get(j, "heads"), 0) : NULL;
+
+    NGX_HTTP_LLMGW_CHECK(h != NULL
+                         && json_integer_value(json_object_get(h, "seq"))
+                            == 3,
+                         "a raw member parses back");
+    json_decref(j);
+}
+
 static void
 ngx_http_llmgw_test_names(void)
 {
@@ -223,6 +261,7 @@ main(void)
 
     ngx_http_llmgw_test_types(pool);
     ngx_http_llmgw_test_hostile(pool);
+    ngx_http_llmgw_test_raw(pool);
     ngx_http_llmgw_test_names();
     ngx_http_llmgw_test_mac();
 
