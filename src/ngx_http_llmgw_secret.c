@@ -325,6 +325,7 @@ static ngx_int_t
 ngx_http_llmgw_secret_read_file(ngx_conf_t *cf, ngx_str_t *path,
     ngx_pool_t *pool, ngx_str_t *out)
 {
+    u_char          *z;
     ssize_t          n;
     ngx_str_t        name;
     ngx_file_t       file;
@@ -335,6 +336,20 @@ ngx_http_llmgw_secret_read_file(ngx_conf_t *cf, ngx_str_t *path,
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    /*
+     * open() and the "%s" of the messages below need a NUL: an absolute
+     * name comes back from ngx_conf_full_name as it was given, which is
+     * not always an argument of the configuration (those are terminated)
+     */
+
+    z = ngx_pnalloc(pool, name.len + 1);
+    if (z == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(z, name.data, name.len + 1);
+    name.data = z;
 
     ngx_memzero(&file, sizeof(ngx_file_t));
 
