@@ -910,8 +910,14 @@ ngx_http_llmgw_metrics_histogram(u_char *p, ngx_str_t *name,
     for (i = 0; i <= NGX_HTTP_LLMGW_METRICS_BUCKETS; i++) {
         total += s->values[i];
 
-        p = ngx_sprintf(p, "%V_bucket{%V%s", name, labels,
-                        labels->len ? ",le=\"" : "le=\"");
+        p = ngx_sprintf(p, "%V_bucket{", name);
+
+        if (labels->len) {
+            p = ngx_cpymem(p, labels->data, labels->len);
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, "le=\"", sizeof("le=\"") - 1);
 
         if (i < NGX_HTTP_LLMGW_METRICS_BUCKETS) {
             p = ngx_http_llmgw_metrics_seconds(p,

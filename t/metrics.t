@@ -344,7 +344,8 @@ ok($m->{"llmgw_upstream_response_seconds_sum{$P}"} >= 0
 
 like($text, qr/^# TYPE llmgw_upstream_response_seconds histogram\n/m,
      'histogram TYPE');
-like($text, qr/^llmgw_tokens_total\{provider="azure_openai",model="gpt-4o",type="input",department="r&d \\"lab\\" a\\\\b"\} 2$/m,
+like($text, qr/^llmgw_tokens_total\{provider="azure_openai",model="gpt-4o",
+                type="input",department="r&d\ \\"lab\\"\ a\\\\b"\}\ 2$/mx,
      'label values escaped in the text');
 unlike($text, qr/alice|bob|carol|dave|eve/, 'no user in any label');
 
@@ -368,7 +369,8 @@ is($after->{"llmgw_requests_total{decision=\"allow\",$P,"
             . 'status_class="2xx"}'}, 5, 'reload: requests kept and added');
 is($after->{"llmgw_tokens_total{department=\"finance\",model=\"gpt-4o\","
             . "$P,type=\"output\"}"}, 12, 'reload: tokens kept and added');
-is($after->{'llmgw_denials_total{reason="missing bearer token",status="401"}'}, 3,
+is($after->{'llmgw_denials_total{reason="missing bearer token",'
+            . 'status="401"}'}, 3,
    'reload: denials kept');
 # the scrapes and the HEAD before: allowed 2xx on the endpoint
 is($after->{'llmgw_requests_total{decision="allow",provider="",'
