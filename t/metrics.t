@@ -13,6 +13,7 @@ use Test::More;
 use HTTP::Tiny;
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
+use POSIX ();
 
 for my $v (qw(TEST_NGINX_LOAD_MODULES TEST_NGINX_MOCK_PORT
               TEST_NGINX_MOCK_SECRETS))
@@ -377,6 +378,72 @@ is($after->{'llmgw_requests_total{decision="allow",provider="",'
             . 'status_class="2xx"}'}, 2, 'reload: the scrapes counted');
 
 nginx_stop($pid);
+
+# two workers, four clients at once: every update counted, once
+
+my $dir2 = nginx_prefix();
+my $port2 = free_port();
+
+nginx_conf($dir2, <<"_EOC_", workers => 2);
+    llmgw_jwt_issuer any;
+    llmgw_jwt_audience any;
+    llmgw_metrics_zone metrics2:64k;
+
+    server {
+        listen 127.0.0.1:$port2;
+
+        location /denied/ {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+        }
+
+        location = /metrics {
+            llmgw_metrics;
+        }
+    }
+_EOC_
+
+my $pid2 = nginx_start($dir2, $port2)
+    or BAIL_OUT('nginx did not start: ' . (nginx_check($dir2))[1]);
+my @kids;
+
+for my $k (1 .. 4) {
+    my $kid = fork() // die "fork: $!";
+
+    if ($kid == 0) {
+        my $h = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
+        my $bad = 0;
+
+        for my $i (1 .. 100) {
+            $bad++ if $h->get("http://127.0.0.1:$port2/denied/$k/$i")
+                        ->{status} != 401;
+        }
+
+        POSIX::_exit($bad ? 1 : 0);
+    }
+
+    push @kids, $kid;
+}
+
+my $kids_ok = 0;
+
+for my $kid (@kids) {
+    waitpid($kid, 0);
+    $kids_ok++ if $? == 0;
+}
+
+is($kids_ok, 4, 'four clients, 100 requests each, all 401');
+select(undef, undef, undef, 0.2);
+
+$r = $http->get("http://127.0.0.1:$port2/metrics");
+my $m2 = eval { parse_metrics($r->{content}) };
+ok($m2, 'two workers: the exposition parses') or diag($@);
+is($m2->{'llmgw_requests_total{decision="deny",provider="",'
+          . 'status_class="4xx"}'}, 400, 'two workers: 400 requests');
+is($m2->{'llmgw_denials_total{reason="missing bearer token",'
+          . 'status="401"}'}, 400, 'two workers: 400 denials');
+
+nginx_stop($pid2);
 
 # nginx -t refusals
 
