@@ -1980,14 +1980,14 @@ static void
 ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
 {
     u_char                          *p, digits[NGX_INT_T_LEN];
-    ngx_str_t                        labels[4], dept, type;
+    ngx_str_t                        labels[4], dept;
     ngx_int_t                        rc;
     ngx_uint_t                       i, status;
     ngx_msec_t                       ms, ttfb;
     ngx_http_llmgw_metrics_t        *m;
     ngx_http_upstream_state_t       *state;
     ngx_http_llmgw_pass_result_t     pres;
-    ngx_http_llmgw_usage_count_t    *count;
+    ngx_http_llmgw_usage_count_t    *counts[4];
     ngx_http_llmgw_access_result_t   ares;
     ngx_http_llmgw_log_loc_conf_t   *llcf;
     ngx_http_llmgw_log_main_conf_t  *lmcf;
@@ -1997,8 +1997,10 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
         ngx_string("3xx"), ngx_string("4xx"), ngx_string("5xx")
     };
 
-    static char  *types[] = {
-        "input", "output", "cache_read_input", "reasoning_output"
+    /* the audit's gen_ai.usage.* counts, in order */
+    static ngx_str_t  types[] = {
+        ngx_string("input"), ngx_string("output"),
+        ngx_string("cache_read_input"), ngx_string("reasoning_output")
     };
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_log_module);
@@ -2076,9 +2078,7 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
 
     /* tokens, only what the provider reported */
 
-    count = &pres.usage.input_tokens;
-
-    if (!count->present
+    if (!pres.usage.input_tokens.present
         && !pres.usage.output_tokens.present
         && !pres.usage.cache_read_input_tokens.present
         && !pres.usage.reasoning_output_tokens.present)
@@ -2102,31 +2102,21 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
     ngx_http_llmgw_metrics_model(m, &pres.model, &labels[1]);
     ngx_http_llmgw_metrics_department(m, &dept, &labels[3]);
 
-    for (i = 0; i < 4; i++) {
-        switch (i) {
-        case 0:
-            count = &pres.usage.input_tokens;
-            break;
-        case 1:
-            count = &pres.usage.output_tokens;
-            break;
-        case 2:
-            count = &pres.usage.cache_read_input_tokens;
-            break;
-        default:
-            count = &pres.usage.reasoning_output_tokens;
-        }
+    counts[0] = &pres.usage.input_tokens;
+    counts[1] = &pres.usage.output_tokens;
+    counts[2] = &pres.usage.cache_read_input_tokens;
+    counts[3] = &pres.usage.reasoning_output_tokens;
 
-        if (!count->present || count->value < 0) {
+    for (i = 0; i < 4; i++) {
+        if (!counts[i]->present || counts[i]->value < 0) {
             continue;
         }
 
-        type.data = (u_char *) types[i];
-        type.len = ngx_strlen(types[i]);
-        labels[2] = type;
+        labels[2] = types[i];
 
         (void) ngx_http_llmgw_metrics_add(m, NGX_HTTP_LLMGW_METRICS_TOKENS,
-                                          labels, 4, (uint64_t) count->value);
+                                          labels, 4,
+                                          (uint64_t) counts[i]->value);
     }
 }
 
