@@ -28,6 +28,7 @@
 #include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_audit.h"
 #include "ngx_http_llmgw_claims.h"
+#include "ngx_http_llmgw_metrics.h"
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_zone.h"
@@ -126,6 +127,7 @@ typedef struct {
     ngx_msec_t                 checkpoint;   /* 0: no periodic checkpoint */
     ngx_shm_zone_t            *zone;
     ngx_event_t                timer;        /* the checkpoint timer */
+    ngx_http_llmgw_metrics_t  *metrics;      /* NULL: no llmgw_metrics_* */
 } ngx_http_llmgw_log_main_conf_t;
 
 
@@ -190,6 +192,18 @@ static char *ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+static void ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_log_metrics_handler(ngx_http_request_t *r);
+static char *ngx_http_llmgw_log_metrics_init(ngx_conf_t *cf, void *conf);
+static ngx_http_llmgw_metrics_t *ngx_http_llmgw_log_metrics_conf(
+    ngx_conf_t *cf, ngx_http_llmgw_log_main_conf_t *lmcf);
+static char *ngx_http_llmgw_log_metrics_zone(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_log_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_log_metrics_names(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
 
 static ngx_command_t  ngx_http_llmgw_log_commands[] = {
 
@@ -228,6 +242,34 @@ static ngx_command_t  ngx_http_llmgw_log_commands[] = {
       0,
       NULL },
 
+    { ngx_string("llmgw_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_log_metrics_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_llmgw_log_metrics,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_metrics_departments"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_log_metrics_names,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_metrics_models"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_log_metrics_names,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -237,7 +279,7 @@ static ngx_http_module_t  ngx_http_llmgw_log_module_ctx = {
     ngx_http_llmgw_log_init,               /* postconfiguration */
 
     ngx_http_llmgw_log_create_main_conf,   /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_llmgw_log_metrics_init,       /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -291,6 +333,8 @@ ngx_http_llmgw_log_handler(ngx_http_request_t *r)
     ngx_http_llmgw_log_file_t     **lf;
     ngx_http_llmgw_audit_field_t   *fields;
     ngx_http_llmgw_log_loc_conf_t  *llcf;
+
+    ngx_http_llmgw_log_metrics_record(r);
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
 
@@ -1921,4 +1965,419 @@ ngx_http_llmgw_log_exit_process(ngx_cycle_t *cycle)
 
         ngx_shmtx_unlock(&ch->zone->shpool->mutex);
     }
+}
+
+
+/*
+ * The metrics of r (llmgw_metrics_zone), for every request of an llmgw
+ * location, whether or not it has an audit sink: the request by provider,
+ * status class and decision, a denial by status and reason, the times of
+ * the provider's response, and the tokens it reported, by provider,
+ * model, type and department.  Never a per-user label.
+ */
+
+static void
+ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
+{
+    u_char                          *p, digits[NGX_INT_T_LEN];
+    ngx_str_t                        labels[4], dept;
+    ngx_int_t                        rc;
+    ngx_uint_t                       i, status;
+    ngx_msec_t                       ms, ttfb;
+    ngx_http_llmgw_metrics_t        *m;
+    ngx_http_upstream_state_t       *state;
+    ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_usage_count_t    *counts[4];
+    ngx_http_llmgw_access_result_t   ares;
+    ngx_http_llmgw_log_loc_conf_t   *llcf;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    static ngx_str_t  classes[] = {
+        ngx_string("other"), ngx_string("1xx"), ngx_string("2xx"),
+        ngx_string("3xx"), ngx_string("4xx"), ngx_string("5xx")
+    };
+
+    /* the audit's gen_ai.usage.* counts, in order */
+    static ngx_str_t  types[] = {
+        ngx_string("input"), ngx_string("output"),
+        ngx_string("cache_read_input"), ngx_string("reasoning_output")
+    };
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_log_module);
+    m = lmcf->metrics;
+
+    if (m == NULL || m->sh == NULL) {
+        return;
+    }
+
+    if (ngx_http_llmgw_access_result(r, &ares) != NGX_OK
+        || ngx_http_llmgw_pass_result(r, &pres) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "llmgw_metrics: no memory for the request's results");
+        return;
+    }
+
+    if (!ares.enabled && !pres.enabled) {
+        return;
+    }
+
+    /* the status as $status, by class */
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+
+    labels[0] = pres.provider;
+    labels[1] = classes[(status >= 100 && status < 600) ? status / 100 : 0];
+    labels[2] = ngx_http_llmgw_log_decisions[ares.decision];
+
+    (void) ngx_http_llmgw_metrics_add(m, NGX_HTTP_LLMGW_METRICS_REQUESTS,
+                                      labels, 3, 1);
+
+    if (ares.decision == NGX_HTTP_LLMGW_DECISION_DENIED) {
+        p = ngx_sprintf(digits, "%ui", ares.status);
+
+        labels[0].data = digits;
+        labels[0].len = p - digits;
+        labels[1] = ares.reason;
+
+        (void) ngx_http_llmgw_metrics_add(m, NGX_HTTP_LLMGW_METRICS_DENIALS,
+                                          labels, 2, 1);
+    }
+
+    /*
+     * the provider's times: every attempt's, and to the header of the
+     * response that was passed on (llmgw_pass does not record the first
+     * body byte; for a stream the header comes with the first event)
+     */
+
+    if (r->upstream_states != NULL && r->upstream_states->nelts) {
+        state = r->upstream_states->elts;
+        ms = 0;
+
+        for (i = 0; i < r->upstream_states->nelts; i++) {
+            if (state[i].response_time != (ngx_msec_t) -1) {
+                ms += state[i].response_time;
+            }
+        }
+
+        (void) ngx_http_llmgw_metrics_add(m, NGX_HTTP_LLMGW_METRICS_UPSTREAM,
+                                          &pres.provider, 1, ms);
+
+        state = &state[r->upstream_states->nelts - 1];
+
+        if (state->header_time != (ngx_msec_t) -1) {
+            ttfb = ms - (state->response_time != (ngx_msec_t) -1
+                         ? state->response_time : 0)
+                   + state->header_time;
+
+            (void) ngx_http_llmgw_metrics_add(m,
+                                          NGX_HTTP_LLMGW_METRICS_FIRST_BYTE,
+                                          &pres.provider, 1, ttfb);
+        }
+    }
+
+    /* tokens, only what the provider reported */
+
+    if (!pres.usage.input_tokens.present
+        && !pres.usage.output_tokens.present
+        && !pres.usage.cache_read_input_tokens.present
+        && !pres.usage.reasoning_output_tokens.present)
+    {
+        return;
+    }
+
+    ngx_str_null(&dept);
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (llcf->department != NULL) {
+        rc = ngx_http_llmgw_access_claim(r, llcf->department, &dept);
+
+        if (rc != NGX_OK) {
+            ngx_str_null(&dept);
+        }
+    }
+
+    labels[0] = pres.provider;
+    ngx_http_llmgw_metrics_model(m, &pres.model, &labels[1]);
+    ngx_http_llmgw_metrics_department(m, &dept, &labels[3]);
+
+    counts[0] = &pres.usage.input_tokens;
+    counts[1] = &pres.usage.output_tokens;
+    counts[2] = &pres.usage.cache_read_input_tokens;
+    counts[3] = &pres.usage.reasoning_output_tokens;
+
+    for (i = 0; i < 4; i++) {
+        if (!counts[i]->present || counts[i]->value < 0) {
+            continue;
+        }
+
+        labels[2] = types[i];
+
+        (void) ngx_http_llmgw_metrics_add(m, NGX_HTTP_LLMGW_METRICS_TOKENS,
+                                          labels, 4,
+                                          (uint64_t) counts[i]->value);
+    }
+}
+
+
+/* llmgw_metrics: the exposition of the zone's counters, GET or HEAD */
+
+static ngx_int_t
+ngx_http_llmgw_log_metrics_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                           rc;
+    ngx_buf_t                          *b;
+    ngx_str_t                           text;
+    ngx_chain_t                         out;
+    ngx_http_llmgw_log_main_conf_t     *lmcf;
+    ngx_http_llmgw_metrics_snapshot_t   snap;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_log_module);
+
+    if (ngx_http_llmgw_metrics_snapshot(lmcf->metrics, r->pool, &snap)
+        != NGX_OK
+        || ngx_http_llmgw_metrics_render(r->pool, &snap, &text) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = text.len;
+
+    ngx_str_set(&r->headers_out.content_type,
+                NGX_HTTP_LLMGW_METRICS_CONTENT_TYPE);
+    r->headers_out.content_type_len = sizeof("text/plain") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = text.data;
+    b->last = text.data + text.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * After the http block: the metrics need their zone, wherever in the
+ * block it was given; first= defaults to 20 models.
+ */
+
+static char *
+ngx_http_llmgw_log_metrics_init(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_llmgw_log_main_conf_t *lmcf = conf;
+
+    ngx_http_llmgw_metrics_t  *m;
+
+    m = lmcf->metrics;
+
+    if (m == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (m->zone == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" requires \"llmgw_metrics_zone\"",
+                           m->used ? "llmgw_metrics"
+                                   : "llmgw_metrics_departments\" or "
+                                     "\"llmgw_metrics_models");
+        return NGX_CONF_ERROR;
+    }
+
+    if (m->first == NGX_CONF_UNSET_UINT) {
+        m->first = 20;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_llmgw_metrics_t *
+ngx_http_llmgw_log_metrics_conf(ngx_conf_t *cf,
+    ngx_http_llmgw_log_main_conf_t *lmcf)
+{
+    ngx_http_llmgw_metrics_t  *m;
+
+    if (lmcf->metrics != NULL) {
+        return lmcf->metrics;
+    }
+
+    m = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_metrics_t));
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->first = NGX_CONF_UNSET_UINT;
+
+    lmcf->metrics = m;
+
+    return m;
+}
+
+
+/* llmgw_metrics_zone name:size; */
+
+static char *
+ngx_http_llmgw_log_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t                 *value;
+    ngx_http_llmgw_metrics_t  *m;
+
+    m = ngx_http_llmgw_log_metrics_conf(cf, conf);
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (m->zone != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_llmgw_metrics_zone_add(cf, m, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* llmgw_metrics; */
+
+static char *
+ngx_http_llmgw_log_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_metrics_t  *m;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    m = ngx_http_llmgw_log_metrics_conf(cf, conf);
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    m->used = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_llmgw_log_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * llmgw_metrics_departments NAME ...;
+ * llmgw_metrics_models [first=N] NAME ...;
+ *
+ * Label values that come from outside, bounded: a department not listed
+ * is counted as "other"; a model not listed takes one of N places, the
+ * rest are "other".
+ */
+
+static char *
+ngx_http_llmgw_log_metrics_names(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_int_t                  n;
+    ngx_str_t                 *value, *name;
+    ngx_uint_t                 i, j, models;
+    ngx_array_t               *names, **slot;
+    ngx_http_llmgw_metrics_t  *m;
+
+    m = ngx_http_llmgw_log_metrics_conf(cf, conf);
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    models = (cmd->name.len == sizeof("llmgw_metrics_models") - 1);
+    slot = models ? &m->models : &m->departments;
+
+    if (*slot != NULL || (models && m->first != NGX_CONF_UNSET_UINT)) {
+        return "is duplicate";
+    }
+
+    names = ngx_array_create(cf->pool, cf->args->nelts,
+                             sizeof(ngx_str_t));
+    if (names == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (models && ngx_strncmp(value[i].data, "first=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+
+            if (n == NGX_ERROR || m->first != NGX_CONF_UNSET_UINT) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            m->first = n;
+            continue;
+        }
+
+        if (value[i].len == 0
+            || value[i].len > NGX_HTTP_LLMGW_METRICS_MODEL_MAX)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid label value \"%V\": empty or longer "
+                               "than %d bytes", &value[i],
+                               NGX_HTTP_LLMGW_METRICS_MODEL_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        for (j = 0; j < value[i].len; j++) {
+            if (value[i].data[j] < 0x20 || value[i].data[j] == 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid label value \"%V\": a control "
+                                   "character", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        name = ngx_array_push(names);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    *slot = names;
+
+    return NGX_CONF_OK;
 }
