@@ -258,6 +258,11 @@ my $stdin = `$PYTHON $TOOL --by none - < $plain 2>/dev/null`;
 like($stdin, qr/\r\n3,2,1,110,22,30,0,0,0,1650,0.001650\r\n\z/,
      '- reads stdin (records 1, 2, 3)');
 
+# gzip known by its first bytes, whatever the name
+link $gzf, "$tmp/rotated.1" or die $!;
+my $rot = report_json("$tmp/rotated.1", '--by', 'none');
+is($rot->{total}{requests}, 4, 'a gzip file without .gz read as gzip');
+
 ($rc, $out, $err) = report('--strict', $plain, $gzf);
 is($rc, 1, '--strict: a malformed line is fatal, exit 1');
 is($out, '', '--strict: no report');
