@@ -30,7 +30,8 @@ DEB_PKGS = nginx nginx-dev gcc make libc6-dev libssl-dev libjansson-dev \
            libjwt-dev libhiredis-dev redis-server wrk perl libtest-base-perl \
            libtest-longstring-perl liblist-moreutils-perl libtext-diff-perl \
            liburi-perl libwww-perl libipc-run-perl \
-           python3 python3-jwt python3-cryptography python3-botocore clang \
+           python3 python3-jwt python3-cryptography python3-botocore \
+           python3-yaml clang \
            libclang-rt-14-dev valgrind ca-certificates openssl procps curl \
            dpkg-dev xz-utils
 NODE_PKGS = nodejs npm
