@@ -34,7 +34,9 @@
 
 
 /* the line's own fields, before the configured ones */
-#define NGX_HTTP_LLMGW_LOG_FIELDS      31
+#define NGX_HTTP_LLMGW_LOG_FIELDS                                             \
+    (sizeof(ngx_http_llmgw_log_builders)                                      \
+     / sizeof(ngx_http_llmgw_log_builder_t) - 1)
 
 /* "chain", "seq", "prev", after the configured ones */
 #define NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS  3
@@ -137,10 +139,107 @@ typedef struct {
 } ngx_http_llmgw_log_loc_conf_t;
 
 
+/* what the builders of a line's fields read */
+
+typedef struct {
+    ngx_http_request_t              *r;
+    ngx_http_llmgw_log_loc_conf_t   *llcf;
+    ngx_time_t                      *tp;
+    ngx_http_upstream_state_t       *state;       /* the last, or NULL */
+    ngx_msec_t                       upstream_ms; /* all states summed */
+    ngx_http_llmgw_access_result_t   ares;
+    ngx_http_llmgw_pass_result_t     pres;
+} ngx_http_llmgw_log_ctx_t;
+
+
+/*
+ * A field of the schema and its builder, which sets the field's value
+ * (null when it leaves it); offset is the builder's own argument.
+ */
+
+typedef ngx_int_t (*ngx_http_llmgw_log_build_pt)(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+
+typedef struct {
+    char                           *name;
+    ngx_http_llmgw_log_build_pt     build;
+    size_t                          offset;
+} ngx_http_llmgw_log_builder_t;
+
+
 static ngx_int_t ngx_http_llmgw_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llmgw_log_line(ngx_http_request_t *r,
     ngx_http_llmgw_log_loc_conf_t *llcf,
     ngx_http_llmgw_audit_field_t **fields, ngx_uint_t *n);
+static ngx_int_t ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_log_build_v(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_time(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_id(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_request_str(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_client(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_path(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_status(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_decision(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_access_str(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_department(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_scopes(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_required(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_pass_str(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_upstream_addr(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_upstream_status(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_stream(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_duration(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_upstream_ms(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_bytes_in(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_bytes_out(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_usage(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_usage_source(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
 static ngx_int_t ngx_http_llmgw_log_time(ngx_pool_t *pool, ngx_str_t *time);
 static ngx_int_t ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf,
     ngx_pool_t *pool, ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n,
@@ -150,16 +249,12 @@ static void ngx_http_llmgw_log_chain_next(ngx_http_llmgw_log_chain_t *ch,
 static void ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf,
     ngx_log_t *log);
 static void ngx_http_llmgw_log_checkpoint_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_llmgw_log_strs(ngx_http_request_t *r,
-    ngx_array_t *a, ngx_uint_t scopes, ngx_http_llmgw_audit_field_t *f);
 static void ngx_http_llmgw_log_name(ngx_http_llmgw_audit_field_t *f,
     char *name);
-static void ngx_http_llmgw_log_str(ngx_http_llmgw_audit_field_t *f,
-    char *name, ngx_str_t *value);
+static void ngx_http_llmgw_log_set_str(ngx_http_llmgw_audit_field_t *f,
+    ngx_str_t *value);
 static void ngx_http_llmgw_log_int(ngx_http_llmgw_audit_field_t *f,
     char *name, int64_t value);
-static void ngx_http_llmgw_log_usage(ngx_http_llmgw_audit_field_t *f,
-    char *name, ngx_http_llmgw_usage_count_t *count);
 static void ngx_http_llmgw_log_write(ngx_http_llmgw_log_file_t *lf,
     u_char *line, size_t len, ngx_log_t *log);
 static void ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf,
@@ -185,6 +280,7 @@ static char *ngx_http_llmgw_log_department(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_uint_t ngx_http_llmgw_log_reserved_name(ngx_str_t *name);
 static char *ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -270,17 +366,66 @@ static ngx_str_t  ngx_http_llmgw_log_decisions[] = {
 };
 
 
-/* the schema's own names, which llmgw_audit_field may not take */
+/* the fields of the schema, in the order of a line (README, v1) */
+
+static ngx_http_llmgw_log_builder_t  ngx_http_llmgw_log_builders[] = {
+    { "v", ngx_http_llmgw_log_build_v, 0 },
+    { "time", ngx_http_llmgw_log_build_time, 0 },
+    { "id", ngx_http_llmgw_log_build_id, 0 },
+    { "client", ngx_http_llmgw_log_build_client, 0 },
+    { "method", ngx_http_llmgw_log_build_request_str,
+      offsetof(ngx_http_request_t, method_name) },
+    { "path", ngx_http_llmgw_log_build_path, 0 },
+    { "status", ngx_http_llmgw_log_build_status, 0 },
+    { "decision", ngx_http_llmgw_log_build_decision, 0 },
+    { "reason", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, reason) },
+    { "sub", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, sub) },
+    { "client_id", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, client_id) },
+    { "department", ngx_http_llmgw_log_build_department, 0 },
+    { "scopes", ngx_http_llmgw_log_build_scopes, 0 },
+    { "required", ngx_http_llmgw_log_build_required, 0 },
+    { "jti_sha256", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, jti_hash) },
+    { "provider", ngx_http_llmgw_log_build_pass_str,
+      offsetof(ngx_http_llmgw_pass_result_t, provider) },
+    { "api", ngx_http_llmgw_log_build_pass_str,
+      offsetof(ngx_http_llmgw_pass_result_t, api) },
+    { "model", ngx_http_llmgw_log_build_pass_str,
+      offsetof(ngx_http_llmgw_pass_result_t, model) },
+    { "upstream_addr", ngx_http_llmgw_log_build_upstream_addr, 0 },
+    { "upstream_status", ngx_http_llmgw_log_build_upstream_status, 0 },
+    { "outcome", ngx_http_llmgw_log_build_pass_str,
+      offsetof(ngx_http_llmgw_pass_result_t, outcome_name) },
+    { "stream", ngx_http_llmgw_log_build_stream, 0 },
+    { "duration_ms", ngx_http_llmgw_log_build_duration, 0 },
+    { "upstream_ms", ngx_http_llmgw_log_build_upstream_ms, 0 },
+    { "bytes_in", ngx_http_llmgw_log_build_bytes_in, 0 },
+    { "bytes_out", ngx_http_llmgw_log_build_bytes_out, 0 },
+    { "gen_ai.usage.input_tokens", ngx_http_llmgw_log_build_usage,
+      offsetof(ngx_http_llmgw_usage_result_t, input_tokens) },
+    { "gen_ai.usage.output_tokens", ngx_http_llmgw_log_build_usage,
+      offsetof(ngx_http_llmgw_usage_result_t, output_tokens) },
+    { "gen_ai.usage.cache_read.input_tokens",
+      ngx_http_llmgw_log_build_usage,
+      offsetof(ngx_http_llmgw_usage_result_t, cache_read_input_tokens) },
+    { "gen_ai.usage.reasoning.output_tokens",
+      ngx_http_llmgw_log_build_usage,
+      offsetof(ngx_http_llmgw_usage_result_t, reasoning_output_tokens) },
+    { "usage_source", ngx_http_llmgw_log_build_usage_source, 0 },
+    { NULL, NULL, 0 }
+};
+
+
+/*
+ * Names of other lines and of the chain, which llmgw_audit_field may not
+ * take either
+ */
 
 static char  *ngx_http_llmgw_log_reserved[] = {
-    "v", "type", "time", "id", "client", "method", "path", "status",
-    "decision", "reason", "sub", "client_id", "department", "scopes",
-    "required", "jti_sha256", "provider", "api", "model", "upstream_addr",
-    "upstream_status", "outcome", "stream", "duration_ms", "upstream_ms",
-    "bytes_in", "bytes_out", "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.reasoning.output_tokens", "usage_source", "chain", "seq",
-    "prev", "heads", NULL
+    "type", "chain", "seq", "prev", "heads", NULL
 };
 
 
@@ -332,7 +477,8 @@ ngx_http_llmgw_log_handler(ngx_http_request_t *r)
 /*
  * The fields of r's audit line, the last three left for the chain:
  * NGX_OK, NGX_DECLINED when neither llmgw_auth nor llmgw_pass is on in
- * r's location, NGX_ERROR.
+ * r's location, NGX_ERROR.  Each field of the schema comes from its
+ * builder in ngx_http_llmgw_log_builders, in the table's order.
  */
 
 static ngx_int_t
@@ -340,33 +486,17 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
     ngx_http_llmgw_log_loc_conf_t *llcf,
     ngx_http_llmgw_audit_field_t **fieldsp, ngx_uint_t *np)
 {
-    u_char                          *p, *q;
-    size_t                           len;
-    ngx_str_t                        dept, path, query, time;
     ngx_int_t                        rc;
-    ngx_msec_t                       ms;
-    ngx_uint_t                       i, n, status;
-    ngx_time_t                      *tp;
-    ngx_msec_int_t                   duration;
-    ngx_http_variable_value_t       *vv;
+    ngx_uint_t                       i, n;
+    ngx_http_llmgw_log_ctx_t         ctx;
     ngx_http_llmgw_log_field_t      *lfld;
-    ngx_http_upstream_state_t       *state;
-    ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_log_builder_t    *b;
     ngx_http_llmgw_audit_field_t    *f, *fields;
-    ngx_http_llmgw_access_result_t   ares;
-    ngx_http_llmgw_log_main_conf_t  *lmcf;
 
-    if (ngx_http_llmgw_access_result(r, &ares) != NGX_OK
-        || ngx_http_llmgw_pass_result(r, &pres) != NGX_OK)
-    {
-        return NGX_ERROR;
+    rc = ngx_http_llmgw_log_ctx_init(r, llcf, &ctx);
+    if (rc != NGX_OK) {
+        return rc;
     }
-
-    if (!ares.enabled && !pres.enabled) {
-        return NGX_DECLINED;
-    }
-
-    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_log_module);
 
     n = NGX_HTTP_LLMGW_LOG_FIELDS + NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS
         + (llcf->fields ? llcf->fields->nelts : 0);
@@ -378,27 +508,125 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
 
     f = fields;
 
-    /* "v" */
+    for (b = ngx_http_llmgw_log_builders; b->name != NULL; b++, f++) {
+        ngx_http_llmgw_log_name(f, b->name);
 
-    ngx_http_llmgw_log_int(f, "v", 1);
-    f++;
+        if (b->build(&ctx, f, b->offset) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
-    /* "time": the line's, RFC 3339 UTC with milliseconds */
+    /* the configured fields, as strings */
 
-    tp = ngx_timeofday();
+    if (llcf->fields != NULL) {
+        lfld = llcf->fields->elts;
 
-    if (ngx_http_llmgw_log_time(r->pool, &time) != NGX_OK) {
+        for (i = 0; i < llcf->fields->nelts; i++) {
+            f->name = lfld[i].name;
+            f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+
+            if (ngx_http_complex_value(r, &lfld[i].value, &f->str)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            f++;
+        }
+    }
+
+    f += NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS;
+
+    *fieldsp = fields;
+    *np = f - fields;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What the builders read: the typed results of the access check and of
+ * llmgw_pass, the time the line is made, the last upstream state and the
+ * sum of the upstream response times.  NGX_DECLINED where neither
+ * llmgw_auth nor llmgw_pass is on.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_ctx_t *ctx)
+{
+    ngx_uint_t                  i;
+    ngx_http_upstream_state_t  *state;
+
+    ngx_memzero(ctx, sizeof(ngx_http_llmgw_log_ctx_t));
+
+    if (ngx_http_llmgw_access_result(r, &ctx->ares) != NGX_OK
+        || ngx_http_llmgw_pass_result(r, &ctx->pres) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    ngx_http_llmgw_log_str(f, "time", &time);
-    f++;
+    if (!ctx->ares.enabled && !ctx->pres.enabled) {
+        return NGX_DECLINED;
+    }
 
-    /* "id": $request_id */
+    ctx->r = r;
+    ctx->llcf = llcf;
+    ctx->tp = ngx_timeofday();
 
-    ngx_http_llmgw_log_name(f, "id");
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return NGX_OK;
+    }
 
-    vv = ngx_http_get_indexed_variable(r, lmcf->request_id);
+    state = r->upstream_states->elts;
+
+    for (i = 0; i < r->upstream_states->nelts; i++) {
+        if (state[i].response_time != (ngx_msec_t) -1) {
+            ctx->upstream_ms += state[i].response_time;
+        }
+    }
+
+    ctx->state = &state[r->upstream_states->nelts - 1];
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_build_v(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = 1;
+
+    return NGX_OK;
+}
+
+
+/* the line's time, RFC 3339 UTC with milliseconds */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_time(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+
+    return ngx_http_llmgw_log_time(ctx->r->pool, &f->str);
+}
+
+
+/* $request_id */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_id(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_variable_value_t       *vv;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(ctx->r, ngx_http_llmgw_log_module);
+
+    vv = ngx_http_get_indexed_variable(ctx->r, lmcf->request_id);
 
     if (vv != NULL && !vv->not_found) {
         f->type = NGX_HTTP_LLMGW_AUDIT_STR;
@@ -406,19 +634,47 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
         f->str.len = vv->len;
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_str(f, "client", &r->connection->addr_text);
-    f++;
 
-    ngx_http_llmgw_log_str(f, "method", &r->method_name);
-    f++;
+/* a string of the request at offset: the client's address, the method */
 
-    /*
-     * "path": as the client sent it, the values of credential parameters
-     * in the query replaced
-     */
+static ngx_int_t
+ngx_http_llmgw_log_build_request_str(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f, (ngx_str_t *) ((u_char *) ctx->r + offset));
 
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_build_client(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f, &ctx->r->connection->addr_text);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The path as the client sent it, the values of credential parameters in
+ * the query replaced.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_path(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    u_char              *p, *q;
+    size_t               len;
+    ngx_str_t            path, query;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
     path = r->unparsed_uri;
     q = ngx_strlchr(path.data, path.data + path.len, '?');
 
@@ -446,206 +702,282 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
         path.len = p - path.data;
     }
 
-    ngx_http_llmgw_log_str(f, "path", &path);
-    f++;
+    ngx_http_llmgw_log_set_str(f, &path);
 
-    /* "status": as $status */
+    return NGX_OK;
+}
+
+
+/* as $status */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_status(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
 
     if (r->err_status) {
-        status = r->err_status;
-
-    } else if (r->headers_out.status) {
-        status = r->headers_out.status;
+        f->num = r->err_status;
 
     } else {
-        status = 0;
+        f->num = r->headers_out.status;
     }
 
-    ngx_http_llmgw_log_int(f, "status", status);
-    f++;
+    return NGX_OK;
+}
 
-    /* the access check: decision, reason, identity */
 
-    ngx_http_llmgw_log_str(f, "decision",
-                           &ngx_http_llmgw_log_decisions[ares.decision]);
-    f++;
+static ngx_int_t
+ngx_http_llmgw_log_build_decision(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f,
+                         &ngx_http_llmgw_log_decisions[ctx->ares.decision]);
 
-    ngx_http_llmgw_log_str(f, "reason", &ares.reason);
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_str(f, "sub", &ares.sub);
-    f++;
 
-    ngx_http_llmgw_log_str(f, "client_id", &ares.client_id);
-    f++;
+/* a string of the access check's result at offset */
 
-    ngx_str_null(&dept);
+static ngx_int_t
+ngx_http_llmgw_log_build_access_str(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f,
+                               (ngx_str_t *) ((u_char *) &ctx->ares + offset));
 
-    if (llcf->department != NULL) {
-        rc = ngx_http_llmgw_access_claim(r, llcf->department, &dept);
+    return NGX_OK;
+}
 
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
 
-        if (rc != NGX_OK) {
-            ngx_str_null(&dept);
-        }
+/* the configured claim (llmgw_audit_department_claim) */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_department(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_int_t  rc;
+    ngx_str_t  dept;
+
+    if (ctx->llcf->department == NULL) {
+        return NGX_OK;
     }
 
-    ngx_http_llmgw_log_str(f, "department", &dept);
-    f++;
+    rc = ngx_http_llmgw_access_claim(ctx->r, ctx->llcf->department, &dept);
 
-    ngx_http_llmgw_log_name(f, "scopes");
-
-    if (ares.granted != NULL
-        && ngx_http_llmgw_log_strs(r, ares.granted, 0, f) != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (rc == NGX_OK) {
+        ngx_http_llmgw_log_set_str(f, &dept);
     }
 
-    f++;
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
 
-    ngx_http_llmgw_log_name(f, "required");
+
+/* the scopes granted, null when the scope check was not reached */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_scopes(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->ares.granted != NULL) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
+        f->strs = ctx->ares.granted->elts;
+        f->nstrs = ctx->ares.granted->nelts;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the required scopes that failed, always an array */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_required(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_uint_t                i;
+    ngx_array_t              *a;
+    ngx_http_llmgw_scope_t  **s;
+
     f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
 
-    if (ares.failed != NULL
-        && ngx_http_llmgw_log_strs(r, ares.failed, 1, f) != NGX_OK)
-    {
+    a = ctx->ares.failed;
+
+    if (a == NULL) {
+        return NGX_OK;
+    }
+
+    f->strs = ngx_palloc(ctx->r->pool, (a->nelts + 1) * sizeof(ngx_str_t));
+    if (f->strs == NULL) {
         return NGX_ERROR;
     }
 
-    f++;
+    s = a->elts;
 
-    ngx_http_llmgw_log_str(f, "jti_sha256", &ares.jti_hash);
-    f++;
-
-    /* llmgw_pass: the provider and how the call went */
-
-    ngx_http_llmgw_log_str(f, "provider", &pres.provider);
-    f++;
-
-    ngx_http_llmgw_log_str(f, "api", &pres.api);
-    f++;
-
-    ngx_http_llmgw_log_str(f, "model", &pres.model);
-    f++;
-
-    state = NULL;
-    ms = 0;
-
-    if (r->upstream_states != NULL && r->upstream_states->nelts) {
-        state = r->upstream_states->elts;
-
-        for (i = 0; i < r->upstream_states->nelts; i++) {
-            if (state[i].response_time != (ngx_msec_t) -1) {
-                ms += state[i].response_time;
-            }
-        }
-
-        state = &state[r->upstream_states->nelts - 1];
+    for (i = 0; i < a->nelts; i++) {
+        f->strs[i] = s[i]->name;
     }
 
-    ngx_http_llmgw_log_name(f, "upstream_addr");
+    f->nstrs = a->nelts;
 
-    if (state != NULL && state->peer != NULL) {
+    return NGX_OK;
+}
+
+
+/* a string of llmgw_pass's result at offset */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_pass_str(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f,
+                               (ngx_str_t *) ((u_char *) &ctx->pres + offset));
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_build_upstream_addr(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->state != NULL && ctx->state->peer != NULL) {
         f->type = NGX_HTTP_LLMGW_AUDIT_STR;
-        f->str = *state->peer;
+        f->str = *ctx->state->peer;
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_name(f, "upstream_status");
 
-    if (state != NULL && state->status) {
+static ngx_int_t
+ngx_http_llmgw_log_build_upstream_status(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->state != NULL && ctx->state->status) {
         f->type = NGX_HTTP_LLMGW_AUDIT_INT;
-        f->num = state->status;
+        f->num = ctx->state->status;
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_str(f, "outcome", &pres.outcome_name);
-    f++;
 
-    ngx_http_llmgw_log_name(f, "stream");
+static ngx_int_t
+ngx_http_llmgw_log_build_stream(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
     f->type = NGX_HTTP_LLMGW_AUDIT_BOOL;
-    f->num = pres.stream;
-    f++;
+    f->num = ctx->pres.stream;
 
-    duration = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
-                                 + (tp->msec - r->start_msec));
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_int(f, "duration_ms", ngx_max(duration, 0));
-    f++;
 
-    ngx_http_llmgw_log_name(f, "upstream_ms");
+static ngx_int_t
+ngx_http_llmgw_log_build_duration(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_msec_int_t  ms;
 
-    if (state != NULL) {
+    ms = (ngx_msec_int_t) ((ctx->tp->sec - ctx->r->start_sec) * 1000
+                           + (ctx->tp->msec - ctx->r->start_msec));
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = ngx_max(ms, 0);
+
+    return NGX_OK;
+}
+
+
+/* the upstream response times summed, null when nothing was tried */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_upstream_ms(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->state != NULL) {
         f->type = NGX_HTTP_LLMGW_AUDIT_INT;
-        f->num = ms;
+        f->num = ctx->upstream_ms;
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_int(f, "bytes_in", r->request_length);
-    f++;
 
-    ngx_http_llmgw_log_int(f, "bytes_out", r->connection->sent);
-    f++;
+static ngx_int_t
+ngx_http_llmgw_log_build_bytes_in(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = ctx->r->request_length;
 
-    /* usage, only what the provider reported */
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.input_tokens",
-                             &pres.usage.input_tokens);
-    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.output_tokens",
-                             &pres.usage.output_tokens);
-    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.cache_read.input_tokens",
-                             &pres.usage.cache_read_input_tokens);
-    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.reasoning.output_tokens",
-                             &pres.usage.reasoning_output_tokens);
 
-    ngx_http_llmgw_log_name(f, "usage_source");
+static ngx_int_t
+ngx_http_llmgw_log_build_bytes_out(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = ctx->r->connection->sent;
+
+    return NGX_OK;
+}
+
+
+/* a usage count at offset, left out unless the provider reported it */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_usage(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_usage_count_t  *count;
+
+    count = (ngx_http_llmgw_usage_count_t *)
+                ((u_char *) &ctx->pres.usage + offset);
+
+    if (count->present) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+        f->num = count->value;
+
+    } else {
+        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "provider" when the provider reported any count, else "missing" */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_usage_source(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_usage_result_t  *u;
+
+    u = &ctx->pres.usage;
+
     f->type = NGX_HTTP_LLMGW_AUDIT_STR;
 
-    if (pres.usage.input_tokens.present
-        || pres.usage.output_tokens.present
-        || pres.usage.cache_read_input_tokens.present
-        || pres.usage.reasoning_output_tokens.present
-        || pres.usage.total_tokens.present)
+    if (u->input_tokens.present
+        || u->output_tokens.present
+        || u->cache_read_input_tokens.present
+        || u->reasoning_output_tokens.present
+        || u->total_tokens.present)
     {
         ngx_str_set(&f->str, "provider");
 
     } else {
         ngx_str_set(&f->str, "missing");
     }
-
-    f++;
-
-    /* the configured fields, as strings */
-
-    if (llcf->fields != NULL) {
-        lfld = llcf->fields->elts;
-
-        for (i = 0; i < llcf->fields->nelts; i++) {
-            f->name = lfld[i].name;
-            f->type = NGX_HTTP_LLMGW_AUDIT_STR;
-
-            if (ngx_http_complex_value(r, &lfld[i].value, &f->str)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            f++;
-        }
-    }
-
-    /* NGX_HTTP_LLMGW_LOG_FIELDS counts the fields above */
-
-    f += NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS;
-
-    *fieldsp = fields;
-    *np = f - fields;
 
     return NGX_OK;
 }
@@ -878,7 +1210,8 @@ ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, ngx_log_t *log)
     fields[1].type = NGX_HTTP_LLMGW_AUDIT_STR;
     ngx_str_set(&fields[1].str, "checkpoint");
 
-    ngx_http_llmgw_log_str(&fields[2], "time", &time);
+    ngx_http_llmgw_log_name(&fields[2], "time");
+    ngx_http_llmgw_log_set_str(&fields[2], &time);
 
     ngx_http_llmgw_log_name(&fields[3], "heads");
     fields[3].type = NGX_HTTP_LLMGW_AUDIT_RAW;
@@ -929,43 +1262,6 @@ ngx_http_llmgw_log_checkpoint_handler(ngx_event_t *ev)
 }
 
 
-/*
- * An array of names as a field: granted scopes (ngx_str_t), or the
- * required scopes that failed (ngx_http_llmgw_scope_t *)
- */
-
-static ngx_int_t
-ngx_http_llmgw_log_strs(ngx_http_request_t *r, ngx_array_t *a,
-    ngx_uint_t scopes, ngx_http_llmgw_audit_field_t *f)
-{
-    ngx_uint_t               i;
-    ngx_http_llmgw_scope_t **s;
-
-    f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
-
-    if (!scopes) {
-        f->strs = a->elts;
-        f->nstrs = a->nelts;
-        return NGX_OK;
-    }
-
-    f->strs = ngx_palloc(r->pool, (a->nelts + 1) * sizeof(ngx_str_t));
-    if (f->strs == NULL) {
-        return NGX_ERROR;
-    }
-
-    s = a->elts;
-
-    for (i = 0; i < a->nelts; i++) {
-        f->strs[i] = s[i]->name;
-    }
-
-    f->nstrs = a->nelts;
-
-    return NGX_OK;
-}
-
-
 /* a field's name; its value null until set */
 
 static void
@@ -976,14 +1272,11 @@ ngx_http_llmgw_log_name(ngx_http_llmgw_audit_field_t *f, char *name)
 }
 
 
-/* a string field, null when the value is empty */
+/* a string value, null when empty */
 
 static void
-ngx_http_llmgw_log_str(ngx_http_llmgw_audit_field_t *f, char *name,
-    ngx_str_t *value)
+ngx_http_llmgw_log_set_str(ngx_http_llmgw_audit_field_t *f, ngx_str_t *value)
 {
-    ngx_http_llmgw_log_name(f, name);
-
     if (value->len) {
         f->type = NGX_HTTP_LLMGW_AUDIT_STR;
         f->str = *value;
@@ -999,24 +1292,6 @@ ngx_http_llmgw_log_int(ngx_http_llmgw_audit_field_t *f, char *name,
 
     f->type = NGX_HTTP_LLMGW_AUDIT_INT;
     f->num = value;
-}
-
-
-/* a usage count, left out unless the provider reported it */
-
-static void
-ngx_http_llmgw_log_usage(ngx_http_llmgw_audit_field_t *f, char *name,
-    ngx_http_llmgw_usage_count_t *count)
-{
-    ngx_http_llmgw_log_name(f, name);
-
-    if (count->present) {
-        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
-        f->num = count->value;
-
-    } else {
-        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
-    }
 }
 
 
@@ -1484,6 +1759,36 @@ ngx_http_llmgw_log_department(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* whether name is the schema's: a field of a line, of the chain */
+
+static ngx_uint_t
+ngx_http_llmgw_log_reserved_name(ngx_str_t *name)
+{
+    ngx_uint_t                     i;
+    ngx_http_llmgw_log_builder_t  *b;
+
+    for (b = ngx_http_llmgw_log_builders; b->name != NULL; b++) {
+        if (ngx_strlen(b->name) == name->len
+            && ngx_strncmp(b->name, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    for (i = 0; ngx_http_llmgw_log_reserved[i] != NULL; i++) {
+        if (ngx_strlen(ngx_http_llmgw_log_reserved[i]) == name->len
+            && ngx_strncmp(ngx_http_llmgw_log_reserved[i], name->data,
+                           name->len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* llmgw_audit_field name value; */
 
 static char *
@@ -1504,17 +1809,11 @@ ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    for (i = 0; ngx_http_llmgw_log_reserved[i] != NULL; i++) {
-        if (ngx_strlen(ngx_http_llmgw_log_reserved[i]) == value[1].len
-            && ngx_strncmp(ngx_http_llmgw_log_reserved[i], value[1].data,
-                           value[1].len)
-               == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "audit field \"%V\" is a field of the "
-                               "schema", &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_llmgw_log_reserved_name(&value[1])) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "audit field \"%V\" is a field of the schema",
+                           &value[1]);
+        return NGX_CONF_ERROR;
     }
 
     if (llcf->fields == NGX_CONF_UNSET_PTR) {
