@@ -28,6 +28,7 @@
 #include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_audit.h"
 #include "ngx_http_llmgw_claims.h"
+#include "ngx_http_llmgw_price.h"
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_zone.h"
@@ -136,6 +137,7 @@ typedef struct {
                                                 NULL: off */
     ngx_http_llmgw_claim_path_t  *department;
     ngx_array_t               *fields;       /* ngx_http_llmgw_log_field_t */
+    ngx_array_t               *prices;       /* ngx_http_llmgw_price_t */
 } ngx_http_llmgw_log_loc_conf_t;
 
 
@@ -149,6 +151,7 @@ typedef struct {
     ngx_msec_t                       upstream_ms; /* all states summed */
     ngx_http_llmgw_access_result_t   ares;
     ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_cost_t            cost;
 } ngx_http_llmgw_log_ctx_t;
 
 
@@ -240,6 +243,18 @@ static ngx_int_t ngx_http_llmgw_log_build_usage(
 static ngx_int_t ngx_http_llmgw_log_build_usage_source(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
     size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_cost_micros(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_currency(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_cost(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_result_t *pres, ngx_http_llmgw_cost_t *cost);
+static ngx_int_t ngx_http_llmgw_log_cost_micros_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_log_cost_currency_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_log_time(ngx_pool_t *pool, ngx_str_t *time);
 static ngx_int_t ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf,
     ngx_pool_t *pool, ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n,
@@ -267,6 +282,7 @@ static void *ngx_http_llmgw_log_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static ngx_int_t ngx_http_llmgw_log_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_log_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
@@ -285,6 +301,10 @@ static char *ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_log_price(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_log_price_param(ngx_conf_t *cf,
+    ngx_http_llmgw_price_t *price, ngx_str_t *param);
 
 
 static ngx_command_t  ngx_http_llmgw_log_commands[] = {
@@ -324,12 +344,19 @@ static ngx_command_t  ngx_http_llmgw_log_commands[] = {
       0,
       NULL },
 
+    { ngx_string("llmgw_price"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_llmgw_log_price,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_llmgw_log_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_llmgw_log_add_variables,      /* preconfiguration */
     ngx_http_llmgw_log_init,               /* postconfiguration */
 
     ngx_http_llmgw_log_create_main_conf,   /* create main configuration */
@@ -356,6 +383,20 @@ ngx_module_t  ngx_http_llmgw_log_module = {
     ngx_http_llmgw_log_exit_process,       /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_llmgw_log_vars[] = {
+
+    { ngx_string("llmgw_cost_micros"), NULL,
+      ngx_http_llmgw_log_cost_micros_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_cost_currency"), NULL,
+      ngx_http_llmgw_log_cost_currency_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
 };
 
 
@@ -415,6 +456,8 @@ static ngx_http_llmgw_log_builder_t  ngx_http_llmgw_log_builders[] = {
       ngx_http_llmgw_log_build_usage,
       offsetof(ngx_http_llmgw_usage_result_t, reasoning_output_tokens) },
     { "usage_source", ngx_http_llmgw_log_build_usage_source, 0 },
+    { "cost_micros", ngx_http_llmgw_log_build_cost_micros, 0 },
+    { "currency", ngx_http_llmgw_log_build_currency, 0 },
     { NULL, NULL, 0 }
 };
 
@@ -573,6 +616,10 @@ ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
     ctx->r = r;
     ctx->llcf = llcf;
     ctx->tp = ngx_timeofday();
+
+    if (ngx_http_llmgw_log_cost(r, &ctx->pres, &ctx->cost) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
         return NGX_OK;
@@ -977,6 +1024,92 @@ ngx_http_llmgw_log_build_usage_source(ngx_http_llmgw_log_ctx_t *ctx,
 
     } else {
         ngx_str_set(&f->str, "missing");
+    }
+
+    return NGX_OK;
+}
+
+
+/* integer micro-units, null when the cost is unknown */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_cost_micros(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->cost.currency.len) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+        f->num = ctx->cost.micros;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_build_currency(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f, &ctx->cost.currency);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_cost(ngx_http_request_t *r, ngx_http_llmgw_cost_t *cost)
+{
+    ngx_http_llmgw_pass_result_t  pres;
+
+    if (ngx_http_llmgw_pass_result(r, &pres) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_log_cost(r, &pres, cost);
+}
+
+
+/*
+ * The cost of pres's usage at the price of its model in r's location; a
+ * cost too large for int64_t is unknown, and said once a request.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_cost(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_result_t *pres, ngx_http_llmgw_cost_t *cost)
+{
+    int64_t                         micros;
+    ngx_int_t                       rc;
+    ngx_http_llmgw_price_t         *price;
+    ngx_http_llmgw_log_loc_conf_t  *llcf;
+
+    ngx_memzero(cost, sizeof(ngx_http_llmgw_cost_t));
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (llcf->prices == NULL || pres->model.len == 0) {
+        return NGX_OK;
+    }
+
+    price = ngx_http_llmgw_price_find(llcf->prices->elts,
+                                      llcf->prices->nelts, &pres->model);
+    if (price == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_price_cost(price,
+                                   ngx_http_llmgw_price_flags(&pres->provider),
+                                   &pres->usage, &micros);
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "llmgw_price: the cost of a call to \"%V\" is too "
+                      "large to record", &pres->model);
+        return NGX_OK;
+    }
+
+    if (rc == NGX_OK) {
+        cost->micros = micros;
+        cost->currency = price->currency;
     }
 
     return NGX_OK;
@@ -1471,6 +1604,7 @@ ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf)
     llcf->files = NGX_CONF_UNSET_PTR;
     llcf->department = NGX_CONF_UNSET_PTR;
     llcf->fields = NGX_CONF_UNSET_PTR;
+    llcf->prices = NGX_CONF_UNSET_PTR;
 
     return llcf;
 }
@@ -1485,8 +1619,74 @@ ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->files, prev->files, NULL);
     ngx_conf_merge_ptr_value(conf->department, prev->department, NULL);
     ngx_conf_merge_ptr_value(conf->fields, prev->fields, NULL);
+    ngx_conf_merge_ptr_value(conf->prices, prev->prices, NULL);
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_llmgw_log_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_cost_micros_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                 *p;
+    ngx_http_llmgw_cost_t   cost;
+
+    if (ngx_http_llmgw_cost(r, &cost) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (cost.currency.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_variable_set(v, p,
+                                       ngx_sprintf(p, "%L", cost.micros) - p);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_cost_currency_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llmgw_cost_t  cost;
+
+    if (ngx_http_llmgw_cost(r, &cost) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (cost.currency.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_variable_set(v, cost.currency.data,
+                                       cost.currency.len);
 }
 
 
@@ -1959,6 +2159,193 @@ ngx_http_llmgw_log_key_cleanup(void *data)
     if (key->data != NULL) {
         ngx_explicit_memzero(key->data, key->len);
     }
+}
+
+
+/*
+ * llmgw_price MODEL input=P output=P [cache_read=P] [cache_write=P]
+ *     [currency=CODE];
+ *
+ * MODEL is a name, or a prefix ending in '*' ("*" alone: any model).
+ */
+
+static char *
+ngx_http_llmgw_log_price(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_log_loc_conf_t *llcf = conf;
+
+    char                    *rv;
+    ngx_str_t               *value, model;
+    ngx_uint_t               i, prefix;
+    ngx_http_llmgw_price_t  *price;
+
+    value = cf->args->elts;
+    model = value[1];
+    prefix = 0;
+
+    if (model.len && model.data[model.len - 1] == '*') {
+        model.len--;
+        prefix = 1;
+    }
+
+    if (model.len == 0 && !prefix) {
+        return "needs a model";
+    }
+
+    if (ngx_strlchr(model.data, model.data + model.len, '*') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid model \"%V\": '*' only at its end",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (llcf->prices == NGX_CONF_UNSET_PTR) {
+        llcf->prices = ngx_array_create(cf->pool, 4,
+                                        sizeof(ngx_http_llmgw_price_t));
+        if (llcf->prices == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    price = llcf->prices->elts;
+
+    for (i = 0; i < llcf->prices->nelts; i++) {
+        if (price[i].prefix == prefix
+            && price[i].model.len == model.len
+            && ngx_memcmp(price[i].model.data, model.data, model.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llmgw_price \"%V\" is duplicate",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    price = ngx_array_push(llcf->prices);
+    if (price == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    price->model = model;
+    price->prefix = prefix;
+    price->input = NGX_HTTP_LLMGW_PRICE_UNSET;
+    price->output = NGX_HTTP_LLMGW_PRICE_UNSET;
+    price->cache_read = NGX_HTTP_LLMGW_PRICE_UNSET;
+    price->cache_write = NGX_HTTP_LLMGW_PRICE_UNSET;
+    ngx_str_null(&price->currency);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_http_llmgw_log_price_param(cf, price, &value[i]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (price->input == NGX_HTTP_LLMGW_PRICE_UNSET
+        || price->output == NGX_HTTP_LLMGW_PRICE_UNSET)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_price \"%V\" needs input= and output=",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (price->currency.len == 0) {
+        ngx_str_set(&price->currency, "USD");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* one NAME=VALUE of llmgw_price, each at most once */
+
+static char *
+ngx_http_llmgw_log_price_param(ngx_conf_t *cf, ngx_http_llmgw_price_t *price,
+    ngx_str_t *param)
+{
+    u_char     *eq;
+    int64_t    *slot;
+    ngx_str_t   name, value;
+
+    eq = ngx_strlchr(param->data, param->data + param->len, '=');
+
+    if (eq == NULL) {
+        goto invalid;
+    }
+
+    name.data = param->data;
+    name.len = eq - param->data;
+    value.data = eq + 1;
+    value.len = param->data + param->len - value.data;
+
+    if (name.len == sizeof("currency") - 1
+        && ngx_strncmp(name.data, "currency", name.len) == 0)
+    {
+        if (price->currency.len) {
+            goto duplicate;
+        }
+
+        if (ngx_http_llmgw_price_currency(&value) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid currency \"%V\": an ISO 4217 code "
+                               "is three uppercase letters", &value);
+            return NGX_CONF_ERROR;
+        }
+
+        price->currency = value;
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == sizeof("input") - 1
+        && ngx_strncmp(name.data, "input", name.len) == 0)
+    {
+        slot = &price->input;
+
+    } else if (name.len == sizeof("output") - 1
+               && ngx_strncmp(name.data, "output", name.len) == 0)
+    {
+        slot = &price->output;
+
+    } else if (name.len == sizeof("cache_read") - 1
+               && ngx_strncmp(name.data, "cache_read", name.len) == 0)
+    {
+        slot = &price->cache_read;
+
+    } else if (name.len == sizeof("cache_write") - 1
+               && ngx_strncmp(name.data, "cache_write", name.len) == 0)
+    {
+        slot = &price->cache_write;
+
+    } else {
+        goto invalid;
+    }
+
+    if (*slot != NGX_HTTP_LLMGW_PRICE_UNSET) {
+        goto duplicate;
+    }
+
+    if (ngx_http_llmgw_price_decimal(value.data, value.len, slot) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid price \"%V\": a decimal per million "
+                           "tokens, at most 6 digits after the point, "
+                           "at most 1000000", param);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", param);
+    return NGX_CONF_ERROR;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "parameter \"%V\" is duplicate", param);
+    return NGX_CONF_ERROR;
 }
 
 

@@ -266,6 +266,26 @@ ngx_int_t ngx_http_llmgw_pass_result(ngx_http_request_t *r,
     ngx_http_llmgw_pass_result_t *res);
 
 /*
+ * What r's call cost by the llmgw_price table of r's location: micro-units
+ * (millionths) of currency.  currency is empty when the cost is unknown:
+ * no price for the model, no usage reported, or a cost over INT64_MAX.
+ */
+
+typedef struct {
+    int64_t                        micros;
+    ngx_str_t                      currency;     /* ISO 4217, or empty */
+} ngx_http_llmgw_cost_t;
+
+
+/*
+ * The cost of r's call from llmgw_pass's usage and model and the
+ * location's prices (ngx_http_llmgw_log_module.c, ngx_http_llmgw_price.h
+ * for the arithmetic).  NGX_OK, also when unknown, or NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_cost(ngx_http_request_t *r,
+    ngx_http_llmgw_cost_t *cost);
+
+/*
  * A variable's value found: len bytes at data, valid for the request; the
  * one setter of llmgw's variable handlers.  Always NGX_OK.
  */
