@@ -28,6 +28,7 @@
 #include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_audit.h"
 #include "ngx_http_llmgw_claims.h"
+#include "ngx_http_llmgw_error.h"
 #include "ngx_http_llmgw_price.h"
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_secret.h"
@@ -50,6 +51,9 @@
 #define NGX_HTTP_LLMGW_LOG_MAC_HEX     (2 * NGX_HTTP_LLMGW_AUDIT_MAC_LEN)
 
 #define NGX_HTTP_LLMGW_LOG_TIME_LEN    (sizeof("1970-01-01T00:00:00.000Z") - 1)
+
+/* llmgw_audit_required's 503: a sink is retried with every line */
+#define NGX_HTTP_LLMGW_LOG_RETRY_AFTER 1
 
 
 /* a chain's head in the zone: the last line's seq and MAC */
@@ -110,6 +114,8 @@ typedef struct {
     ngx_uint_t                 failures;     /* lines lost, ever */
     ngx_uint_t                 unreported;   /* lost since the last alert */
     time_t                     error_time;   /* of the last alert */
+    ngx_uint_t                 failed;       /* the last write failed and
+                                                none succeeded since */
 } ngx_http_llmgw_log_file_t;
 
 
@@ -138,6 +144,7 @@ typedef struct {
     ngx_http_llmgw_claim_path_t  *department;
     ngx_array_t               *fields;       /* ngx_http_llmgw_log_field_t */
     ngx_array_t               *prices;       /* ngx_http_llmgw_price_t */
+    ngx_flag_t                 required;     /* llmgw_audit_required */
 } ngx_http_llmgw_log_loc_conf_t;
 
 
@@ -172,6 +179,11 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_llmgw_log_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_log_required_handler(ngx_http_request_t *r);
+static void ngx_http_llmgw_log_count_failure(ngx_http_llmgw_log_file_t *lf,
+    ngx_uint_t lines);
+static void ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf,
+    ngx_err_t err, ssize_t n, size_t len, ngx_log_t *log);
 static ngx_int_t ngx_http_llmgw_log_line(ngx_http_request_t *r,
     ngx_http_llmgw_log_loc_conf_t *llcf,
     ngx_http_llmgw_audit_field_t **fields, ngx_uint_t *n);
@@ -344,6 +356,13 @@ static ngx_command_t  ngx_http_llmgw_log_commands[] = {
       0,
       NULL },
 
+    { ngx_string("llmgw_audit_required"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_log_loc_conf_t, required),
+      NULL },
+
     { ngx_string("llmgw_price"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
       ngx_http_llmgw_log_price,
@@ -397,6 +416,17 @@ static ngx_http_variable_t  ngx_http_llmgw_log_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
+};
+
+
+/* llmgw_audit_required's refusal; also the request ctx that marks it */
+
+static ngx_http_llmgw_error_t  ngx_http_llmgw_log_unavailable = {
+    NGX_HTTP_SERVICE_UNAVAILABLE,
+    ngx_string("audit_unavailable"),
+    ngx_string("the call cannot be recorded; try again later"),
+    ngx_null_string,
+    ngx_null_string
 };
 
 
@@ -475,6 +505,7 @@ static char  *ngx_http_llmgw_log_reserved[] = {
 static ngx_int_t
 ngx_http_llmgw_log_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                       rc;
     ngx_uint_t                      i, n;
     ngx_http_llmgw_log_file_t     **lf;
     ngx_http_llmgw_audit_field_t   *fields;
@@ -486,34 +517,109 @@ ngx_http_llmgw_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    switch (ngx_http_llmgw_log_line(r, llcf, &fields, &n)) {
+    rc = ngx_http_llmgw_log_line(r, llcf, &fields, &n);
 
-    case NGX_OK:
-        break;
-
-    case NGX_DECLINED:
+    if (rc == NGX_DECLINED) {
         return NGX_OK;
-
-    default:
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "llmgw_audit: no memory for the audit line");
-        return NGX_ERROR;
     }
 
     lf = llcf->files->elts;
 
     for (i = 0; i < llcf->files->nelts; i++) {
-        if (ngx_http_llmgw_log_emit(lf[i], r->pool, fields, n,
-                                    r->connection->log)
-            != NGX_OK)
+        if (rc == NGX_OK
+            && ngx_http_llmgw_log_emit(lf[i], r->pool, fields, n,
+                                       r->connection->log)
+               == NGX_OK)
         {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "llmgw_audit: no memory for the audit line");
-            return NGX_ERROR;
+            continue;
+        }
+
+        ngx_http_llmgw_log_count_failure(lf[i], 1);
+
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "llmgw_audit: no memory for the audit line to \"%s\"",
+                      lf[i]->file->name.data);
+    }
+
+    return rc == NGX_OK ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * llmgw_audit_required: while none of the location's sinks can accept a
+ * line (the last write to each failed, none succeeded since), a request
+ * of an llmgw location is refused with 503 before it reaches the
+ * provider; its own audit line is still tried, which is how a sink that
+ * works again is found.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_required_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                       i;
+    ngx_http_llmgw_log_file_t      **lf;
+    ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_access_result_t   ares;
+    ngx_http_llmgw_log_loc_conf_t   *llcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (!llcf->required || llcf->files == NULL) {
+        return NGX_DECLINED;
+    }
+
+    lf = llcf->files->elts;
+
+    for (i = 0; i < llcf->files->nelts; i++) {
+        if (!lf[i]->failed) {
+            return NGX_DECLINED;
         }
     }
 
-    return NGX_OK;
+    /* only where a line would be written: llmgw_auth or llmgw_pass on */
+
+    if (ngx_http_llmgw_access_result(r, &ares) != NGX_OK
+        || ngx_http_llmgw_pass_result(r, &pres) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ares.enabled && !pres.enabled) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llmgw_audit_required: no audit sink accepts lines, "
+                  "request refused");
+
+    ngx_http_set_ctx(r, &ngx_http_llmgw_log_unavailable,
+                     ngx_http_llmgw_log_module);
+
+    if (ngx_http_llmgw_error_retry_after(r,
+                                      NGX_HTTP_LLMGW_LOG_RETRY_AFTER)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+ngx_http_llmgw_error_t *
+ngx_http_llmgw_audit_error(ngx_http_request_t *r)
+{
+    if (ngx_http_get_module_ctx(r, ngx_http_llmgw_log_module) == NULL
+        || r->headers_out.status != NGX_HTTP_SERVICE_UNAVAILABLE)
+    {
+        return NULL;
+    }
+
+    return &ngx_http_llmgw_log_unavailable;
 }
 
 
@@ -1363,6 +1469,8 @@ ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, ngx_log_t *log)
 
 failed:
 
+    ngx_http_llmgw_log_count_failure(lf, 1);
+
     ngx_log_error(NGX_LOG_ALERT, log, 0,
                   "llmgw_audit_chain: no memory for a checkpoint of \"%s\"",
                   lf->file->name.data);
@@ -1462,28 +1570,58 @@ ngx_http_llmgw_log_write(ngx_http_llmgw_log_file_t *lf, u_char *line,
 
 
 /*
- * One write() of whole lines; a failure is counted, and reported at most
- * once a second per file with the lines lost since the last report.
+ * One write() of whole lines; a failure marks the sink failed until a
+ * write succeeds again, and its lines are counted lost.
  */
 
 static void
 ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf, u_char *data,
     size_t len, ngx_uint_t lines, ngx_log_t *log)
 {
-    time_t     now;
     ssize_t    n;
     ngx_err_t  err;
 
     n = ngx_write_fd(lf->file->fd, data, len);
 
     if (n == (ssize_t) len) {
+        lf->failed = 0;
         return;
     }
 
     err = (n == -1) ? ngx_errno : 0;
 
+    lf->failed = 1;
+
+    ngx_http_llmgw_log_count_failure(lf, lines);
+    ngx_http_llmgw_log_report(lf, err, n, len, log);
+}
+
+
+/*
+ * Every audit line lost, whatever the cause, is counted here and only
+ * here: per sink for the error log's report, and for the metrics (all
+ * workers) once they are connected.
+ */
+
+static void
+ngx_http_llmgw_log_count_failure(ngx_http_llmgw_log_file_t *lf,
+    ngx_uint_t lines)
+{
     lf->failures += lines;
     lf->unreported += lines;
+}
+
+
+/*
+ * A failed write in the error log, at most once a second per sink, with
+ * the lines lost since the last report and in all.
+ */
+
+static void
+ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf, ngx_err_t err,
+    ssize_t n, size_t len, ngx_log_t *log)
+{
+    time_t  now;
 
     now = ngx_time();
 
@@ -1605,6 +1743,7 @@ ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf)
     llcf->department = NGX_CONF_UNSET_PTR;
     llcf->fields = NGX_CONF_UNSET_PTR;
     llcf->prices = NGX_CONF_UNSET_PTR;
+    llcf->required = NGX_CONF_UNSET;
 
     return llcf;
 }
@@ -1620,6 +1759,7 @@ ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->department, prev->department, NULL);
     ngx_conf_merge_ptr_value(conf->fields, prev->fields, NULL);
     ngx_conf_merge_ptr_value(conf->prices, prev->prices, NULL);
+    ngx_conf_merge_value(conf->required, prev->required, 0);
 
     return NGX_CONF_OK;
 }
@@ -1729,6 +1869,13 @@ ngx_http_llmgw_log_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_llmgw_log_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_llmgw_log_required_handler;
 
     return NGX_OK;
 }

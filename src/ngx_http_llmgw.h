@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "ngx_http_llmgw_error.h"
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_usage.h"
 
@@ -284,6 +285,13 @@ typedef struct {
  */
 ngx_int_t ngx_http_llmgw_cost(ngx_http_request_t *r,
     ngx_http_llmgw_cost_t *cost);
+
+/*
+ * The error of a response llmgw_audit_required refused (503, no audit
+ * sink accepts lines), for the error filter (ngx_http_llmgw_module.c);
+ * NULL for any other response.
+ */
+ngx_http_llmgw_error_t *ngx_http_llmgw_audit_error(ngx_http_request_t *r);
 
 /*
  * A variable's value found: len bytes at data, valid for the request; the
