@@ -52,6 +52,11 @@
 
 #define NGX_HTTP_LLMGW_LOG_TIME_LEN    (sizeof("1970-01-01T00:00:00.000Z") - 1)
 
+/* syslog's PRI and HEADER before a line, as the log module counts them */
+#define NGX_HTTP_LLMGW_LOG_SYSLOG_HEADER(peer)                                \
+    (sizeof("<255>Jan 01 00:00:00 ") - 1 + ngx_cycle->hostname.len + 1       \
+     + (peer)->tag.len + 2)
+
 /* llmgw_audit_required's 503: a sink is retried with every line */
 #define NGX_HTTP_LLMGW_LOG_RETRY_AFTER 1
 
@@ -98,14 +103,18 @@ typedef struct {
 
 
 /*
- * An audit file, one per name however many locations write to it, kept in
- * its ngx_open_file_t's data: the buffer (or none), the write failures and
- * the worker's chain (NULL without llmgw_audit_chain, and in the master).
+ * An audit sink.  A file: one per name however many locations write to
+ * it, kept in its ngx_open_file_t's data: the buffer (or none), the write
+ * failures and the worker's chain (NULL without llmgw_audit_chain, and in
+ * the master).  A syslog target: one per llmgw_audit directive, never
+ * buffered, never chained.
  */
 
 typedef struct {
     ngx_http_llmgw_log_chain_t *chain;
-    ngx_open_file_t           *file;
+    ngx_open_file_t           *file;         /* NULL: a syslog sink */
+    ngx_syslog_peer_t         *syslog;
+    ngx_str_t                  name;         /* for messages, NUL ended */
     u_char                    *start;        /* the buffer, or NULL */
     u_char                    *pos;
     u_char                    *last;
@@ -183,7 +192,9 @@ static ngx_int_t ngx_http_llmgw_log_required_handler(ngx_http_request_t *r);
 static void ngx_http_llmgw_log_count_failure(ngx_http_llmgw_log_file_t *lf,
     ngx_uint_t lines);
 static void ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf,
-    ngx_err_t err, ssize_t n, size_t len, ngx_log_t *log);
+    const char *what, ngx_err_t err, ssize_t n, size_t len, ngx_log_t *log);
+static void ngx_http_llmgw_log_send(ngx_http_llmgw_log_file_t *lf,
+    u_char *buf, size_t len, ngx_log_t *log);
 static ngx_int_t ngx_http_llmgw_log_line(ngx_http_request_t *r,
     ngx_http_llmgw_log_loc_conf_t *llcf,
     ngx_http_llmgw_audit_field_t **fields, ngx_uint_t *n);
@@ -271,6 +282,10 @@ static ngx_int_t ngx_http_llmgw_log_time(ngx_pool_t *pool, ngx_str_t *time);
 static ngx_int_t ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf,
     ngx_pool_t *pool, ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n,
     ngx_log_t *log);
+static ngx_int_t ngx_http_llmgw_log_emit_syslog(
+    ngx_http_llmgw_log_file_t *lf, ngx_pool_t *pool,
+    ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n, size_t len,
+    ngx_log_t *log);
 static void ngx_http_llmgw_log_chain_next(ngx_http_llmgw_log_chain_t *ch,
     u_char *line, size_t len, ngx_log_t *log);
 static void ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf,
@@ -304,6 +319,10 @@ static void ngx_http_llmgw_log_key_cleanup(void *data);
 
 static char *ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_log_audit_syslog(ngx_conf_t *cf,
+    ngx_http_llmgw_log_loc_conf_t *llcf);
+static char *ngx_http_llmgw_log_add_sink(ngx_conf_t *cf,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_file_t *lf);
 static char *ngx_http_llmgw_log_department(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -537,8 +556,8 @@ ngx_http_llmgw_log_handler(ngx_http_request_t *r)
         ngx_http_llmgw_log_count_failure(lf[i], 1);
 
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "llmgw_audit: no memory for the audit line to \"%s\"",
-                      lf[i]->file->name.data);
+                      "llmgw_audit: no memory for the audit line to \"%V\"",
+                      &lf[i]->name);
     }
 
     return rc == NGX_OK ? NGX_OK : NGX_ERROR;
@@ -1294,6 +1313,10 @@ ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf, ngx_pool_t *pool,
 
     len = ngx_http_llmgw_audit_len(fields, n);
 
+    if (lf->syslog != NULL) {
+        return ngx_http_llmgw_log_emit_syslog(lf, pool, fields, n, len, log);
+    }
+
     line = ngx_pnalloc(pool, len);
     if (line == NULL) {
         return NGX_ERROR;
@@ -1306,6 +1329,30 @@ ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf, ngx_pool_t *pool,
     }
 
     ngx_http_llmgw_log_write(lf, line, len, log);
+
+    return NGX_OK;
+}
+
+
+/* the line of len bytes after the syslog header, sent without newline */
+
+static ngx_int_t
+ngx_http_llmgw_log_emit_syslog(ngx_http_llmgw_log_file_t *lf,
+    ngx_pool_t *pool, ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n,
+    size_t len, ngx_log_t *log)
+{
+    u_char  *buf, *p;
+
+    buf = ngx_pnalloc(pool, NGX_HTTP_LLMGW_LOG_SYSLOG_HEADER(lf->syslog)
+                            + len);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_syslog_add_header(lf->syslog, buf);
+    p = ngx_http_llmgw_audit_write(p, fields, n);
+
+    ngx_http_llmgw_log_send(lf, buf, p - 1 - buf, log);
 
     return NGX_OK;
 }
@@ -1472,8 +1519,8 @@ failed:
     ngx_http_llmgw_log_count_failure(lf, 1);
 
     ngx_log_error(NGX_LOG_ALERT, log, 0,
-                  "llmgw_audit_chain: no memory for a checkpoint of \"%s\"",
-                  lf->file->name.data);
+                  "llmgw_audit_chain: no memory for a checkpoint of \"%V\"",
+                  &lf->name);
 
     if (pool != NULL) {
         ngx_destroy_pool(pool);
@@ -1593,7 +1640,32 @@ ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf, u_char *data,
     lf->failed = 1;
 
     ngx_http_llmgw_log_count_failure(lf, lines);
-    ngx_http_llmgw_log_report(lf, err, n, len, log);
+    ngx_http_llmgw_log_report(lf, ngx_write_fd_n, err, n, len, log);
+}
+
+
+/*
+ * A line to a syslog sink, one datagram: the syslog header and the line
+ * without its newline, as the log module sends access_log lines.
+ */
+
+static void
+ngx_http_llmgw_log_send(ngx_http_llmgw_log_file_t *lf, u_char *buf,
+    size_t len, ngx_log_t *log)
+{
+    ssize_t  n;
+
+    n = ngx_syslog_send(lf->syslog, buf, len);
+
+    if (n == (ssize_t) len) {
+        lf->failed = 0;
+        return;
+    }
+
+    lf->failed = 1;
+
+    ngx_http_llmgw_log_count_failure(lf, 1);
+    ngx_http_llmgw_log_report(lf, "send()", 0, n, len, log);
 }
 
 
@@ -1613,13 +1685,14 @@ ngx_http_llmgw_log_count_failure(ngx_http_llmgw_log_file_t *lf,
 
 
 /*
- * A failed write in the error log, at most once a second per sink, with
- * the lines lost since the last report and in all.
+ * A failed write (what: "write()", "send()") in the error log, at most
+ * once a second per sink, with the lines lost since the last report and
+ * in all.
  */
 
 static void
-ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf, ngx_err_t err,
-    ssize_t n, size_t len, ngx_log_t *log)
+ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf, const char *what,
+    ngx_err_t err, ssize_t n, size_t len, ngx_log_t *log)
 {
     time_t  now;
 
@@ -1629,19 +1702,18 @@ ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf, ngx_err_t err,
         return;
     }
 
-    if (n == -1) {
+    if (n < 0) {
         ngx_log_error(NGX_LOG_ALERT, log, err,
-                      "llmgw_audit: " ngx_write_fd_n " to \"%s\" failed, "
-                      "audit lines lost: %ui since the last report, "
-                      "%ui in all",
-                      lf->file->name.data, lf->unreported, lf->failures);
+                      "llmgw_audit: %s to \"%V\" failed, audit lines lost: "
+                      "%ui since the last report, %ui in all",
+                      what, &lf->name, lf->unreported, lf->failures);
 
     } else {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "llmgw_audit: " ngx_write_fd_n " to \"%s\" was "
-                      "incomplete: %z of %uz, audit lines lost: %ui since "
-                      "the last report, %ui in all",
-                      lf->file->name.data, n, len, lf->unreported,
+                      "llmgw_audit: %s to \"%V\" was incomplete: %z of %uz, "
+                      "audit lines lost: %ui since the last report, "
+                      "%ui in all",
+                      what, &lf->name, n, len, lf->unreported,
                       lf->failures);
     }
 
@@ -1881,7 +1953,7 @@ ngx_http_llmgw_log_init(ngx_conf_t *cf)
 }
 
 
-/* llmgw_audit path [buffer=size [flush=time]] | off; */
+/* llmgw_audit path [buffer=size [flush=time]] | syslog:... | off; */
 
 static char *
 ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1914,6 +1986,10 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (llcf->files == NULL) {
         return "is duplicate";
+    }
+
+    if (ngx_strncmp(value[1].data, "syslog:", 7) == 0) {
+        return ngx_http_llmgw_log_audit_syslog(cf, llcf);
     }
 
     size = 0;
@@ -1994,6 +2070,7 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         lf->file = file;
+        lf->name = file->name;
 
         if (size) {
             lf->start = ngx_pnalloc(cf->pool, size);
@@ -2042,6 +2119,59 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         *slot = lf;
     }
 
+    return ngx_http_llmgw_log_add_sink(cf, llcf, lf);
+}
+
+
+/*
+ * llmgw_audit syslog:server=ADDRESS[,facility=...][,severity=...]
+ * [,tag=...][,nohostname]; nginx's own syslog targets
+ */
+
+static char *
+ngx_http_llmgw_log_audit_syslog(ngx_conf_t *cf,
+    ngx_http_llmgw_log_loc_conf_t *llcf)
+{
+    ngx_str_t                  *value;
+    ngx_http_llmgw_log_file_t  *lf;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts != 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "audit lines to syslog cannot be buffered");
+        return NGX_CONF_ERROR;
+    }
+
+    lf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_log_file_t));
+    if (lf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    lf->syslog = ngx_pcalloc(cf->pool, sizeof(ngx_syslog_peer_t));
+    if (lf->syslog == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_syslog_process_conf(cf, lf->syslog) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    lf->name = value[1];
+
+    return ngx_http_llmgw_log_add_sink(cf, llcf, lf);
+}
+
+
+/* a sink of the location, each at most once */
+
+static char *
+ngx_http_llmgw_log_add_sink(ngx_conf_t *cf,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_file_t *lf)
+{
+    ngx_uint_t                   i;
+    ngx_http_llmgw_log_file_t  **slot;
+
     if (llcf->files == NGX_CONF_UNSET_PTR) {
         llcf->files = ngx_array_create(cf->pool, 2,
                                        sizeof(ngx_http_llmgw_log_file_t *));
@@ -2050,9 +2180,9 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    for (i = 0; i < llcf->files->nelts; i++) {
-        slot = llcf->files->elts;
+    slot = llcf->files->elts;
 
+    for (i = 0; i < llcf->files->nelts; i++) {
         if (slot[i] == lf) {
             return "is duplicate";
         }
