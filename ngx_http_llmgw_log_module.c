@@ -2695,12 +2695,10 @@ ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ctx = shm_zone->data;
 
     if (octx) {
-        if (octx->size != shm_zone->shm.size) {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "llmgw audit zone \"%V\" has size %uz "
-                          "while previously it had %uz",
-                          &shm_zone->shm.name, shm_zone->shm.size,
-                          octx->size);
+        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
+                                          "llmgw_audit_zone")
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -2714,9 +2712,9 @@ ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
     ctx->size = shm_zone->shm.size;
 
-    if (shm_zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
+    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
 
+    if (ctx->sh != NULL) {
         return NGX_OK;
     }
 
@@ -2731,19 +2729,8 @@ ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     ctx->sh->nheads = n;
-    ctx->shpool->data = ctx->sh;
 
-    len = sizeof(" in llmgw_audit_zone \"\"") + shm_zone->shm.name.len;
-
-    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
-    if (ctx->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(ctx->shpool->log_ctx, " in llmgw_audit_zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    return NGX_OK;
+    return ngx_http_llmgw_zone_publish(shm_zone, ctx->sh, "llmgw_audit_zone");
 }
 
 
