@@ -28,14 +28,18 @@
 #include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_audit.h"
 #include "ngx_http_llmgw_claims.h"
+#include "ngx_http_llmgw_error.h"
 #include "ngx_http_llmgw_metrics.h"
+#include "ngx_http_llmgw_price.h"
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_zone.h"
 
 
 /* the line's own fields, before the configured ones */
-#define NGX_HTTP_LLMGW_LOG_FIELDS      31
+#define NGX_HTTP_LLMGW_LOG_FIELDS                                             \
+    (sizeof(ngx_http_llmgw_log_builders)                                      \
+     / sizeof(ngx_http_llmgw_log_builder_t) - 1)
 
 /* "chain", "seq", "prev", after the configured ones */
 #define NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS  3
@@ -48,6 +52,14 @@
 #define NGX_HTTP_LLMGW_LOG_MAC_HEX     (2 * NGX_HTTP_LLMGW_AUDIT_MAC_LEN)
 
 #define NGX_HTTP_LLMGW_LOG_TIME_LEN    (sizeof("1970-01-01T00:00:00.000Z") - 1)
+
+/* syslog's PRI and HEADER before a line, as the log module counts them */
+#define NGX_HTTP_LLMGW_LOG_SYSLOG_HEADER(peer)                                \
+    (sizeof("<255>Jan 01 00:00:00 ") - 1 + ngx_cycle->hostname.len + 1       \
+     + (peer)->tag.len + 2)
+
+/* llmgw_audit_required's 503: a sink is retried with every line */
+#define NGX_HTTP_LLMGW_LOG_RETRY_AFTER 1
 
 
 /* a chain's head in the zone: the last line's seq and MAC */
@@ -92,14 +104,18 @@ typedef struct {
 
 
 /*
- * An audit file, one per name however many locations write to it, kept in
- * its ngx_open_file_t's data: the buffer (or none), the write failures and
- * the worker's chain (NULL without llmgw_audit_chain, and in the master).
+ * An audit sink.  A file: one per name however many locations write to
+ * it, kept in its ngx_open_file_t's data: the buffer (or none), the write
+ * failures and the worker's chain (NULL without llmgw_audit_chain, and in
+ * the master).  A syslog target: one per llmgw_audit directive, never
+ * buffered, never chained.
  */
 
 typedef struct {
     ngx_http_llmgw_log_chain_t *chain;
-    ngx_open_file_t           *file;
+    ngx_open_file_t           *file;         /* NULL: a syslog sink */
+    ngx_syslog_peer_t         *syslog;
+    ngx_str_t                  name;         /* for messages, NUL ended */
     u_char                    *start;        /* the buffer, or NULL */
     u_char                    *pos;
     u_char                    *last;
@@ -108,6 +124,8 @@ typedef struct {
     ngx_uint_t                 failures;     /* lines lost, ever */
     ngx_uint_t                 unreported;   /* lost since the last alert */
     time_t                     error_time;   /* of the last alert */
+    ngx_uint_t                 failed;       /* the last write failed and
+                                                none succeeded since */
 } ngx_http_llmgw_log_file_t;
 
 
@@ -136,32 +154,151 @@ typedef struct {
                                                 NULL: off */
     ngx_http_llmgw_claim_path_t  *department;
     ngx_array_t               *fields;       /* ngx_http_llmgw_log_field_t */
+    ngx_array_t               *prices;       /* ngx_http_llmgw_price_t */
+    ngx_flag_t                 required;     /* llmgw_audit_required */
 } ngx_http_llmgw_log_loc_conf_t;
 
 
+/* what the builders of a line's fields read */
+
+typedef struct {
+    ngx_http_request_t              *r;
+    ngx_http_llmgw_log_loc_conf_t   *llcf;
+    ngx_time_t                      *tp;
+    ngx_http_upstream_state_t       *state;       /* the last, or NULL */
+    ngx_msec_t                       upstream_ms; /* all states summed */
+    ngx_http_llmgw_access_result_t   ares;
+    ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_cost_t            cost;
+} ngx_http_llmgw_log_ctx_t;
+
+
+/*
+ * A field of the schema and its builder, which sets the field's value
+ * (null when it leaves it); offset is the builder's own argument.
+ */
+
+typedef ngx_int_t (*ngx_http_llmgw_log_build_pt)(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+
+typedef struct {
+    char                           *name;
+    ngx_http_llmgw_log_build_pt     build;
+    size_t                          offset;
+} ngx_http_llmgw_log_builder_t;
+
+
 static ngx_int_t ngx_http_llmgw_log_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_log_required_handler(ngx_http_request_t *r);
+static void ngx_http_llmgw_log_count_failure(ngx_http_llmgw_log_file_t *lf,
+    ngx_uint_t lines);
+static void ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf,
+    const char *what, ngx_err_t err, ssize_t n, size_t len, ngx_log_t *log);
+static void ngx_http_llmgw_log_send(ngx_http_llmgw_log_file_t *lf,
+    u_char *buf, size_t len, ngx_log_t *log);
 static ngx_int_t ngx_http_llmgw_log_line(ngx_http_request_t *r,
     ngx_http_llmgw_log_loc_conf_t *llcf,
     ngx_http_llmgw_audit_field_t **fields, ngx_uint_t *n);
+static ngx_int_t ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_log_build_v(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_time(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_id(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_request_str(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_client(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_path(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_status(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_decision(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_access_str(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_department(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_scopes(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_required(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_pass_str(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_upstream_addr(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_upstream_status(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_stream(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_duration(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_upstream_ms(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_bytes_in(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_bytes_out(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_usage(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_usage_source(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_cost_micros(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_currency(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_cost(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_result_t *pres, ngx_http_llmgw_cost_t *cost);
+static ngx_int_t ngx_http_llmgw_log_cost_micros_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llmgw_log_cost_currency_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llmgw_log_time(ngx_pool_t *pool, ngx_str_t *time);
 static ngx_int_t ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf,
     ngx_pool_t *pool, ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_llmgw_log_emit_syslog(
+    ngx_http_llmgw_log_file_t *lf, ngx_pool_t *pool,
+    ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n, size_t len,
     ngx_log_t *log);
 static void ngx_http_llmgw_log_chain_next(ngx_http_llmgw_log_chain_t *ch,
     u_char *line, size_t len, ngx_log_t *log);
 static void ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf,
     ngx_log_t *log);
 static void ngx_http_llmgw_log_checkpoint_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_llmgw_log_strs(ngx_http_request_t *r,
-    ngx_array_t *a, ngx_uint_t scopes, ngx_http_llmgw_audit_field_t *f);
 static void ngx_http_llmgw_log_name(ngx_http_llmgw_audit_field_t *f,
     char *name);
-static void ngx_http_llmgw_log_str(ngx_http_llmgw_audit_field_t *f,
-    char *name, ngx_str_t *value);
+static void ngx_http_llmgw_log_set_str(ngx_http_llmgw_audit_field_t *f,
+    ngx_str_t *value);
 static void ngx_http_llmgw_log_int(ngx_http_llmgw_audit_field_t *f,
     char *name, int64_t value);
-static void ngx_http_llmgw_log_usage(ngx_http_llmgw_audit_field_t *f,
-    char *name, ngx_http_llmgw_usage_count_t *count);
 static void ngx_http_llmgw_log_write(ngx_http_llmgw_log_file_t *lf,
     u_char *line, size_t len, ngx_log_t *log);
 static void ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf,
@@ -174,6 +311,7 @@ static void *ngx_http_llmgw_log_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static ngx_int_t ngx_http_llmgw_log_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_log_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
@@ -183,14 +321,23 @@ static void ngx_http_llmgw_log_key_cleanup(void *data);
 
 static char *ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_log_audit_syslog(ngx_conf_t *cf,
+    ngx_http_llmgw_log_loc_conf_t *llcf);
+static char *ngx_http_llmgw_log_add_sink(ngx_conf_t *cf,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_file_t *lf);
 static char *ngx_http_llmgw_log_department(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_uint_t ngx_http_llmgw_log_reserved_name(ngx_str_t *name);
 static char *ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_log_price(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_log_price_param(ngx_conf_t *cf,
+    ngx_http_llmgw_price_t *price, ngx_str_t *param);
 
 static void ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llmgw_log_metrics_handler(ngx_http_request_t *r);
@@ -270,12 +417,26 @@ static ngx_command_t  ngx_http_llmgw_log_commands[] = {
       0,
       NULL },
 
+    { ngx_string("llmgw_audit_required"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_log_loc_conf_t, required),
+      NULL },
+
+    { ngx_string("llmgw_price"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_llmgw_log_price,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_llmgw_log_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_llmgw_log_add_variables,      /* preconfiguration */
     ngx_http_llmgw_log_init,               /* postconfiguration */
 
     ngx_http_llmgw_log_create_main_conf,   /* create main configuration */
@@ -305,6 +466,31 @@ ngx_module_t  ngx_http_llmgw_log_module = {
 };
 
 
+static ngx_http_variable_t  ngx_http_llmgw_log_vars[] = {
+
+    { ngx_string("llmgw_cost_micros"), NULL,
+      ngx_http_llmgw_log_cost_micros_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llmgw_cost_currency"), NULL,
+      ngx_http_llmgw_log_cost_currency_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* llmgw_audit_required's refusal; also the request ctx that marks it */
+
+static ngx_http_llmgw_error_t  ngx_http_llmgw_log_unavailable = {
+    NGX_HTTP_SERVICE_UNAVAILABLE,
+    ngx_string("audit_unavailable"),
+    ngx_string("the call cannot be recorded; try again later"),
+    ngx_null_string,
+    ngx_null_string
+};
+
+
 static ngx_str_t  ngx_http_llmgw_log_decisions[] = {
     ngx_string("none"),
     ngx_string("allow"),
@@ -312,23 +498,75 @@ static ngx_str_t  ngx_http_llmgw_log_decisions[] = {
 };
 
 
-/* the schema's own names, which llmgw_audit_field may not take */
+/* the fields of the schema, in the order of a line (README, v1) */
+
+static ngx_http_llmgw_log_builder_t  ngx_http_llmgw_log_builders[] = {
+    { "v", ngx_http_llmgw_log_build_v, 0 },
+    { "time", ngx_http_llmgw_log_build_time, 0 },
+    { "id", ngx_http_llmgw_log_build_id, 0 },
+    { "client", ngx_http_llmgw_log_build_client, 0 },
+    { "method", ngx_http_llmgw_log_build_request_str,
+      offsetof(ngx_http_request_t, method_name) },
+    { "path", ngx_http_llmgw_log_build_path, 0 },
+    { "status", ngx_http_llmgw_log_build_status, 0 },
+    { "decision", ngx_http_llmgw_log_build_decision, 0 },
+    { "reason", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, reason) },
+    { "sub", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, sub) },
+    { "client_id", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, client_id) },
+    { "department", ngx_http_llmgw_log_build_department, 0 },
+    { "scopes", ngx_http_llmgw_log_build_scopes, 0 },
+    { "required", ngx_http_llmgw_log_build_required, 0 },
+    { "jti_sha256", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, jti_hash) },
+    { "provider", ngx_http_llmgw_log_build_pass_str,
+      offsetof(ngx_http_llmgw_pass_result_t, provider) },
+    { "api", ngx_http_llmgw_log_build_pass_str,
+      offsetof(ngx_http_llmgw_pass_result_t, api) },
+    { "model", ngx_http_llmgw_log_build_pass_str,
+      offsetof(ngx_http_llmgw_pass_result_t, model) },
+    { "upstream_addr", ngx_http_llmgw_log_build_upstream_addr, 0 },
+    { "upstream_status", ngx_http_llmgw_log_build_upstream_status, 0 },
+    { "outcome", ngx_http_llmgw_log_build_pass_str,
+      offsetof(ngx_http_llmgw_pass_result_t, outcome_name) },
+    { "stream", ngx_http_llmgw_log_build_stream, 0 },
+    { "duration_ms", ngx_http_llmgw_log_build_duration, 0 },
+    { "upstream_ms", ngx_http_llmgw_log_build_upstream_ms, 0 },
+    { "bytes_in", ngx_http_llmgw_log_build_bytes_in, 0 },
+    { "bytes_out", ngx_http_llmgw_log_build_bytes_out, 0 },
+    { "gen_ai.usage.input_tokens", ngx_http_llmgw_log_build_usage,
+      offsetof(ngx_http_llmgw_usage_result_t, input_tokens) },
+    { "gen_ai.usage.output_tokens", ngx_http_llmgw_log_build_usage,
+      offsetof(ngx_http_llmgw_usage_result_t, output_tokens) },
+    { "gen_ai.usage.cache_read.input_tokens",
+      ngx_http_llmgw_log_build_usage,
+      offsetof(ngx_http_llmgw_usage_result_t, cache_read_input_tokens) },
+    { "gen_ai.usage.reasoning.output_tokens",
+      ngx_http_llmgw_log_build_usage,
+      offsetof(ngx_http_llmgw_usage_result_t, reasoning_output_tokens) },
+    { "usage_source", ngx_http_llmgw_log_build_usage_source, 0 },
+    { "cost_micros", ngx_http_llmgw_log_build_cost_micros, 0 },
+    { "currency", ngx_http_llmgw_log_build_currency, 0 },
+    { NULL, NULL, 0 }
+};
+
+
+/*
+ * Names of other lines and of the chain, which llmgw_audit_field may not
+ * take either
+ */
 
 static char  *ngx_http_llmgw_log_reserved[] = {
-    "v", "type", "time", "id", "client", "method", "path", "status",
-    "decision", "reason", "sub", "client_id", "department", "scopes",
-    "required", "jti_sha256", "provider", "api", "model", "upstream_addr",
-    "upstream_status", "outcome", "stream", "duration_ms", "upstream_ms",
-    "bytes_in", "bytes_out", "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.reasoning.output_tokens", "usage_source", "chain", "seq",
-    "prev", "heads", NULL
+    "type", "chain", "seq", "prev", "heads", NULL
 };
 
 
 static ngx_int_t
 ngx_http_llmgw_log_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                       rc;
     ngx_uint_t                      i, n;
     ngx_http_llmgw_log_file_t     **lf;
     ngx_http_llmgw_audit_field_t   *fields;
@@ -342,41 +580,117 @@ ngx_http_llmgw_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    switch (ngx_http_llmgw_log_line(r, llcf, &fields, &n)) {
+    rc = ngx_http_llmgw_log_line(r, llcf, &fields, &n);
 
-    case NGX_OK:
-        break;
-
-    case NGX_DECLINED:
+    if (rc == NGX_DECLINED) {
         return NGX_OK;
-
-    default:
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "llmgw_audit: no memory for the audit line");
-        return NGX_ERROR;
     }
 
     lf = llcf->files->elts;
 
     for (i = 0; i < llcf->files->nelts; i++) {
-        if (ngx_http_llmgw_log_emit(lf[i], r->pool, fields, n,
-                                    r->connection->log)
-            != NGX_OK)
+        if (rc == NGX_OK
+            && ngx_http_llmgw_log_emit(lf[i], r->pool, fields, n,
+                                       r->connection->log)
+               == NGX_OK)
         {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "llmgw_audit: no memory for the audit line");
-            return NGX_ERROR;
+            continue;
+        }
+
+        ngx_http_llmgw_log_count_failure(lf[i], 1);
+
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "llmgw_audit: no memory for the audit line to \"%V\"",
+                      &lf[i]->name);
+    }
+
+    return rc == NGX_OK ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * llmgw_audit_required: while none of the location's sinks can accept a
+ * line (the last write to each failed, none succeeded since), a request
+ * of an llmgw location is refused with 503 before it reaches the
+ * provider; its own audit line is still tried, which is how a sink that
+ * works again is found.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_required_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                       i;
+    ngx_http_llmgw_log_file_t      **lf;
+    ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_access_result_t   ares;
+    ngx_http_llmgw_log_loc_conf_t   *llcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (!llcf->required || llcf->files == NULL) {
+        return NGX_DECLINED;
+    }
+
+    lf = llcf->files->elts;
+
+    for (i = 0; i < llcf->files->nelts; i++) {
+        if (!lf[i]->failed) {
+            return NGX_DECLINED;
         }
     }
 
-    return NGX_OK;
+    /* only where a line would be written: llmgw_auth or llmgw_pass on */
+
+    if (ngx_http_llmgw_access_result(r, &ares) != NGX_OK
+        || ngx_http_llmgw_pass_result(r, &pres) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ares.enabled && !pres.enabled) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llmgw_audit_required: no audit sink accepts lines, "
+                  "request refused");
+
+    ngx_http_set_ctx(r, &ngx_http_llmgw_log_unavailable,
+                     ngx_http_llmgw_log_module);
+
+    if (ngx_http_llmgw_error_retry_after(r,
+                                      NGX_HTTP_LLMGW_LOG_RETRY_AFTER)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+ngx_http_llmgw_error_t *
+ngx_http_llmgw_audit_error(ngx_http_request_t *r)
+{
+    if (ngx_http_get_module_ctx(r, ngx_http_llmgw_log_module) == NULL
+        || r->headers_out.status != NGX_HTTP_SERVICE_UNAVAILABLE)
+    {
+        return NULL;
+    }
+
+    return &ngx_http_llmgw_log_unavailable;
 }
 
 
 /*
  * The fields of r's audit line, the last three left for the chain:
  * NGX_OK, NGX_DECLINED when neither llmgw_auth nor llmgw_pass is on in
- * r's location, NGX_ERROR.
+ * r's location, NGX_ERROR.  Each field of the schema comes from its
+ * builder in ngx_http_llmgw_log_builders, in the table's order.
  */
 
 static ngx_int_t
@@ -384,33 +698,17 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
     ngx_http_llmgw_log_loc_conf_t *llcf,
     ngx_http_llmgw_audit_field_t **fieldsp, ngx_uint_t *np)
 {
-    u_char                          *p, *q;
-    size_t                           len;
-    ngx_str_t                        dept, path, query, time;
     ngx_int_t                        rc;
-    ngx_msec_t                       ms;
-    ngx_uint_t                       i, n, status;
-    ngx_time_t                      *tp;
-    ngx_msec_int_t                   duration;
-    ngx_http_variable_value_t       *vv;
+    ngx_uint_t                       i, n;
+    ngx_http_llmgw_log_ctx_t         ctx;
     ngx_http_llmgw_log_field_t      *lfld;
-    ngx_http_upstream_state_t       *state;
-    ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_log_builder_t    *b;
     ngx_http_llmgw_audit_field_t    *f, *fields;
-    ngx_http_llmgw_access_result_t   ares;
-    ngx_http_llmgw_log_main_conf_t  *lmcf;
 
-    if (ngx_http_llmgw_access_result(r, &ares) != NGX_OK
-        || ngx_http_llmgw_pass_result(r, &pres) != NGX_OK)
-    {
-        return NGX_ERROR;
+    rc = ngx_http_llmgw_log_ctx_init(r, llcf, &ctx);
+    if (rc != NGX_OK) {
+        return rc;
     }
-
-    if (!ares.enabled && !pres.enabled) {
-        return NGX_DECLINED;
-    }
-
-    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_log_module);
 
     n = NGX_HTTP_LLMGW_LOG_FIELDS + NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS
         + (llcf->fields ? llcf->fields->nelts : 0);
@@ -422,27 +720,129 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
 
     f = fields;
 
-    /* "v" */
+    for (b = ngx_http_llmgw_log_builders; b->name != NULL; b++, f++) {
+        ngx_http_llmgw_log_name(f, b->name);
 
-    ngx_http_llmgw_log_int(f, "v", 1);
-    f++;
+        if (b->build(&ctx, f, b->offset) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
-    /* "time": the line's, RFC 3339 UTC with milliseconds */
+    /* the configured fields, as strings */
 
-    tp = ngx_timeofday();
+    if (llcf->fields != NULL) {
+        lfld = llcf->fields->elts;
 
-    if (ngx_http_llmgw_log_time(r->pool, &time) != NGX_OK) {
+        for (i = 0; i < llcf->fields->nelts; i++) {
+            f->name = lfld[i].name;
+            f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+
+            if (ngx_http_complex_value(r, &lfld[i].value, &f->str)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            f++;
+        }
+    }
+
+    f += NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS;
+
+    *fieldsp = fields;
+    *np = f - fields;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What the builders read: the typed results of the access check and of
+ * llmgw_pass, the time the line is made, the last upstream state and the
+ * sum of the upstream response times.  NGX_DECLINED where neither
+ * llmgw_auth nor llmgw_pass is on.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_ctx_t *ctx)
+{
+    ngx_uint_t                  i;
+    ngx_http_upstream_state_t  *state;
+
+    ngx_memzero(ctx, sizeof(ngx_http_llmgw_log_ctx_t));
+
+    if (ngx_http_llmgw_access_result(r, &ctx->ares) != NGX_OK
+        || ngx_http_llmgw_pass_result(r, &ctx->pres) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    ngx_http_llmgw_log_str(f, "time", &time);
-    f++;
+    if (!ctx->ares.enabled && !ctx->pres.enabled) {
+        return NGX_DECLINED;
+    }
 
-    /* "id": $request_id */
+    ctx->r = r;
+    ctx->llcf = llcf;
+    ctx->tp = ngx_timeofday();
 
-    ngx_http_llmgw_log_name(f, "id");
+    if (ngx_http_llmgw_log_cost(r, &ctx->pres, &ctx->cost) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    vv = ngx_http_get_indexed_variable(r, lmcf->request_id);
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return NGX_OK;
+    }
+
+    state = r->upstream_states->elts;
+
+    for (i = 0; i < r->upstream_states->nelts; i++) {
+        if (state[i].response_time != (ngx_msec_t) -1) {
+            ctx->upstream_ms += state[i].response_time;
+        }
+    }
+
+    ctx->state = &state[r->upstream_states->nelts - 1];
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_build_v(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = 1;
+
+    return NGX_OK;
+}
+
+
+/* the line's time, RFC 3339 UTC with milliseconds */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_time(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+
+    return ngx_http_llmgw_log_time(ctx->r->pool, &f->str);
+}
+
+
+/* $request_id */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_id(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_variable_value_t       *vv;
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(ctx->r, ngx_http_llmgw_log_module);
+
+    vv = ngx_http_get_indexed_variable(ctx->r, lmcf->request_id);
 
     if (vv != NULL && !vv->not_found) {
         f->type = NGX_HTTP_LLMGW_AUDIT_STR;
@@ -450,19 +850,47 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
         f->str.len = vv->len;
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_str(f, "client", &r->connection->addr_text);
-    f++;
 
-    ngx_http_llmgw_log_str(f, "method", &r->method_name);
-    f++;
+/* a string of the request at offset: the client's address, the method */
 
-    /*
-     * "path": as the client sent it, the values of credential parameters
-     * in the query replaced
-     */
+static ngx_int_t
+ngx_http_llmgw_log_build_request_str(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f, (ngx_str_t *) ((u_char *) ctx->r + offset));
 
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_build_client(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f, &ctx->r->connection->addr_text);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The path as the client sent it, the values of credential parameters in
+ * the query replaced.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_path(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    u_char              *p, *q;
+    size_t               len;
+    ngx_str_t            path, query;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
     path = r->unparsed_uri;
     q = ngx_strlchr(path.data, path.data + path.len, '?');
 
@@ -490,172 +918,276 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
         path.len = p - path.data;
     }
 
-    ngx_http_llmgw_log_str(f, "path", &path);
-    f++;
+    ngx_http_llmgw_log_set_str(f, &path);
 
-    /* "status": as $status */
+    return NGX_OK;
+}
+
+
+/* as $status */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_status(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
 
     if (r->err_status) {
-        status = r->err_status;
-
-    } else if (r->headers_out.status) {
-        status = r->headers_out.status;
+        f->num = r->err_status;
 
     } else {
-        status = 0;
+        f->num = r->headers_out.status;
     }
 
-    ngx_http_llmgw_log_int(f, "status", status);
-    f++;
+    return NGX_OK;
+}
 
-    /* the access check: decision, reason, identity */
 
-    ngx_http_llmgw_log_str(f, "decision",
-                           &ngx_http_llmgw_log_decisions[ares.decision]);
-    f++;
+static ngx_int_t
+ngx_http_llmgw_log_build_decision(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f,
+                         &ngx_http_llmgw_log_decisions[ctx->ares.decision]);
 
-    ngx_http_llmgw_log_str(f, "reason", &ares.reason);
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_str(f, "sub", &ares.sub);
-    f++;
 
-    ngx_http_llmgw_log_str(f, "client_id", &ares.client_id);
-    f++;
+/* a string of the access check's result at offset */
 
-    ngx_str_null(&dept);
+static ngx_int_t
+ngx_http_llmgw_log_build_access_str(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f,
+                               (ngx_str_t *) ((u_char *) &ctx->ares + offset));
 
-    if (llcf->department != NULL) {
-        rc = ngx_http_llmgw_access_claim(r, llcf->department, &dept);
+    return NGX_OK;
+}
 
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
 
-        if (rc != NGX_OK) {
-            ngx_str_null(&dept);
-        }
+/* the configured claim (llmgw_audit_department_claim) */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_department(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_int_t  rc;
+    ngx_str_t  dept;
+
+    if (ctx->llcf->department == NULL) {
+        return NGX_OK;
     }
 
-    ngx_http_llmgw_log_str(f, "department", &dept);
-    f++;
+    rc = ngx_http_llmgw_access_claim(ctx->r, ctx->llcf->department, &dept);
 
-    ngx_http_llmgw_log_name(f, "scopes");
-
-    if (ares.granted != NULL
-        && ngx_http_llmgw_log_strs(r, ares.granted, 0, f) != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (rc == NGX_OK) {
+        ngx_http_llmgw_log_set_str(f, &dept);
     }
 
-    f++;
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
 
-    ngx_http_llmgw_log_name(f, "required");
+
+/* the scopes granted, null when the scope check was not reached */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_scopes(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->ares.granted != NULL) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
+        f->strs = ctx->ares.granted->elts;
+        f->nstrs = ctx->ares.granted->nelts;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the required scopes that failed, always an array */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_required(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_uint_t                i;
+    ngx_array_t              *a;
+    ngx_http_llmgw_scope_t  **s;
+
     f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
 
-    if (ares.failed != NULL
-        && ngx_http_llmgw_log_strs(r, ares.failed, 1, f) != NGX_OK)
-    {
+    a = ctx->ares.failed;
+
+    if (a == NULL) {
+        return NGX_OK;
+    }
+
+    f->strs = ngx_palloc(ctx->r->pool, (a->nelts + 1) * sizeof(ngx_str_t));
+    if (f->strs == NULL) {
         return NGX_ERROR;
     }
 
-    f++;
+    s = a->elts;
 
-    ngx_http_llmgw_log_str(f, "jti_sha256", &ares.jti_hash);
-    f++;
-
-    /* llmgw_pass: the provider and how the call went */
-
-    ngx_http_llmgw_log_str(f, "provider", &pres.provider);
-    f++;
-
-    ngx_http_llmgw_log_str(f, "api", &pres.api);
-    f++;
-
-    ngx_http_llmgw_log_str(f, "model", &pres.model);
-    f++;
-
-    state = NULL;
-    ms = 0;
-
-    if (r->upstream_states != NULL && r->upstream_states->nelts) {
-        state = r->upstream_states->elts;
-
-        for (i = 0; i < r->upstream_states->nelts; i++) {
-            if (state[i].response_time != (ngx_msec_t) -1) {
-                ms += state[i].response_time;
-            }
-        }
-
-        state = &state[r->upstream_states->nelts - 1];
+    for (i = 0; i < a->nelts; i++) {
+        f->strs[i] = s[i]->name;
     }
 
-    ngx_http_llmgw_log_name(f, "upstream_addr");
+    f->nstrs = a->nelts;
 
-    if (state != NULL && state->peer != NULL) {
+    return NGX_OK;
+}
+
+
+/* a string of llmgw_pass's result at offset */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_pass_str(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f,
+                               (ngx_str_t *) ((u_char *) &ctx->pres + offset));
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_build_upstream_addr(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->state != NULL && ctx->state->peer != NULL) {
         f->type = NGX_HTTP_LLMGW_AUDIT_STR;
-        f->str = *state->peer;
+        f->str = *ctx->state->peer;
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_name(f, "upstream_status");
 
-    if (state != NULL && state->status) {
+static ngx_int_t
+ngx_http_llmgw_log_build_upstream_status(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->state != NULL && ctx->state->status) {
         f->type = NGX_HTTP_LLMGW_AUDIT_INT;
-        f->num = state->status;
+        f->num = ctx->state->status;
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_str(f, "outcome", &pres.outcome_name);
-    f++;
 
-    ngx_http_llmgw_log_name(f, "stream");
+static ngx_int_t
+ngx_http_llmgw_log_build_stream(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
     f->type = NGX_HTTP_LLMGW_AUDIT_BOOL;
-    f->num = pres.stream;
-    f++;
+    f->num = ctx->pres.stream;
 
-    duration = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
-                                 + (tp->msec - r->start_msec));
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_int(f, "duration_ms", ngx_max(duration, 0));
-    f++;
 
-    ngx_http_llmgw_log_name(f, "upstream_ms");
+static ngx_int_t
+ngx_http_llmgw_log_build_duration(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_msec_int_t  ms;
 
-    if (state != NULL) {
+    ms = (ngx_msec_int_t) ((ctx->tp->sec - ctx->r->start_sec) * 1000
+                           + (ctx->tp->msec - ctx->r->start_msec));
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = ngx_max(ms, 0);
+
+    return NGX_OK;
+}
+
+
+/* the upstream response times summed, null when nothing was tried */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_upstream_ms(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->state != NULL) {
         f->type = NGX_HTTP_LLMGW_AUDIT_INT;
-        f->num = ms;
+        f->num = ctx->upstream_ms;
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_int(f, "bytes_in", r->request_length);
-    f++;
 
-    ngx_http_llmgw_log_int(f, "bytes_out", r->connection->sent);
-    f++;
+static ngx_int_t
+ngx_http_llmgw_log_build_bytes_in(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = ctx->r->request_length;
 
-    /* usage, only what the provider reported */
+    return NGX_OK;
+}
 
-    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.input_tokens",
-                             &pres.usage.input_tokens);
-    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.output_tokens",
-                             &pres.usage.output_tokens);
-    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.cache_read.input_tokens",
-                             &pres.usage.cache_read_input_tokens);
-    ngx_http_llmgw_log_usage(f++, "gen_ai.usage.reasoning.output_tokens",
-                             &pres.usage.reasoning_output_tokens);
 
-    ngx_http_llmgw_log_name(f, "usage_source");
+static ngx_int_t
+ngx_http_llmgw_log_build_bytes_out(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+    f->num = ctx->r->connection->sent;
+
+    return NGX_OK;
+}
+
+
+/* a usage count at offset, left out unless the provider reported it */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_usage(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_usage_count_t  *count;
+
+    count = (ngx_http_llmgw_usage_count_t *)
+                ((u_char *) &ctx->pres.usage + offset);
+
+    if (count->present) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+        f->num = count->value;
+
+    } else {
+        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "provider" when the provider reported any count, else "missing" */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_usage_source(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_usage_result_t  *u;
+
+    u = &ctx->pres.usage;
+
     f->type = NGX_HTTP_LLMGW_AUDIT_STR;
 
-    if (pres.usage.input_tokens.present
-        || pres.usage.output_tokens.present
-        || pres.usage.cache_read_input_tokens.present
-        || pres.usage.reasoning_output_tokens.present
-        || pres.usage.total_tokens.present)
+    if (u->input_tokens.present
+        || u->output_tokens.present
+        || u->cache_read_input_tokens.present
+        || u->reasoning_output_tokens.present
+        || u->total_tokens.present)
     {
         ngx_str_set(&f->str, "provider");
 
@@ -663,33 +1195,91 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
         ngx_str_set(&f->str, "missing");
     }
 
-    f++;
+    return NGX_OK;
+}
 
-    /* the configured fields, as strings */
 
-    if (llcf->fields != NULL) {
-        lfld = llcf->fields->elts;
+/* integer micro-units, null when the cost is unknown */
 
-        for (i = 0; i < llcf->fields->nelts; i++) {
-            f->name = lfld[i].name;
-            f->type = NGX_HTTP_LLMGW_AUDIT_STR;
-
-            if (ngx_http_complex_value(r, &lfld[i].value, &f->str)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            f++;
-        }
+static ngx_int_t
+ngx_http_llmgw_log_build_cost_micros(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->cost.currency.len) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
+        f->num = ctx->cost.micros;
     }
 
-    /* NGX_HTTP_LLMGW_LOG_FIELDS counts the fields above */
+    return NGX_OK;
+}
 
-    f += NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS;
 
-    *fieldsp = fields;
-    *np = f - fields;
+static ngx_int_t
+ngx_http_llmgw_log_build_currency(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_log_set_str(f, &ctx->cost.currency);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_cost(ngx_http_request_t *r, ngx_http_llmgw_cost_t *cost)
+{
+    ngx_http_llmgw_pass_result_t  pres;
+
+    if (ngx_http_llmgw_pass_result(r, &pres) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_log_cost(r, &pres, cost);
+}
+
+
+/*
+ * The cost of pres's usage at the price of its model in r's location; a
+ * cost too large for int64_t is unknown, and said once a request.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_cost(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_result_t *pres, ngx_http_llmgw_cost_t *cost)
+{
+    int64_t                         micros;
+    ngx_int_t                       rc;
+    ngx_http_llmgw_price_t         *price;
+    ngx_http_llmgw_log_loc_conf_t  *llcf;
+
+    ngx_memzero(cost, sizeof(ngx_http_llmgw_cost_t));
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (llcf->prices == NULL || pres->model.len == 0) {
+        return NGX_OK;
+    }
+
+    price = ngx_http_llmgw_price_find(llcf->prices->elts,
+                                      llcf->prices->nelts, &pres->model);
+    if (price == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_price_cost(price,
+                                   ngx_http_llmgw_price_flags(&pres->provider),
+                                   &pres->usage, &micros);
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "llmgw_price: the cost of a call to \"%V\" is too "
+                      "large to record", &pres->model);
+        return NGX_OK;
+    }
+
+    if (rc == NGX_OK) {
+        cost->micros = micros;
+        cost->currency = price->currency;
+    }
 
     return NGX_OK;
 }
@@ -767,6 +1357,10 @@ ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf, ngx_pool_t *pool,
 
     len = ngx_http_llmgw_audit_len(fields, n);
 
+    if (lf->syslog != NULL) {
+        return ngx_http_llmgw_log_emit_syslog(lf, pool, fields, n, len, log);
+    }
+
     line = ngx_pnalloc(pool, len);
     if (line == NULL) {
         return NGX_ERROR;
@@ -779,6 +1373,30 @@ ngx_http_llmgw_log_emit(ngx_http_llmgw_log_file_t *lf, ngx_pool_t *pool,
     }
 
     ngx_http_llmgw_log_write(lf, line, len, log);
+
+    return NGX_OK;
+}
+
+
+/* the line of len bytes after the syslog header, sent without newline */
+
+static ngx_int_t
+ngx_http_llmgw_log_emit_syslog(ngx_http_llmgw_log_file_t *lf,
+    ngx_pool_t *pool, ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n,
+    size_t len, ngx_log_t *log)
+{
+    u_char  *buf, *p;
+
+    buf = ngx_pnalloc(pool, NGX_HTTP_LLMGW_LOG_SYSLOG_HEADER(lf->syslog)
+                            + len);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_syslog_add_header(lf->syslog, buf);
+    p = ngx_http_llmgw_audit_write(p, fields, n);
+
+    ngx_http_llmgw_log_send(lf, buf, p - 1 - buf, log);
 
     return NGX_OK;
 }
@@ -922,7 +1540,8 @@ ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, ngx_log_t *log)
     fields[1].type = NGX_HTTP_LLMGW_AUDIT_STR;
     ngx_str_set(&fields[1].str, "checkpoint");
 
-    ngx_http_llmgw_log_str(&fields[2], "time", &time);
+    ngx_http_llmgw_log_name(&fields[2], "time");
+    ngx_http_llmgw_log_set_str(&fields[2], &time);
 
     ngx_http_llmgw_log_name(&fields[3], "heads");
     fields[3].type = NGX_HTTP_LLMGW_AUDIT_RAW;
@@ -941,9 +1560,11 @@ ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, ngx_log_t *log)
 
 failed:
 
+    ngx_http_llmgw_log_count_failure(lf, 1);
+
     ngx_log_error(NGX_LOG_ALERT, log, 0,
-                  "llmgw_audit_chain: no memory for a checkpoint of \"%s\"",
-                  lf->file->name.data);
+                  "llmgw_audit_chain: no memory for a checkpoint of \"%V\"",
+                  &lf->name);
 
     if (pool != NULL) {
         ngx_destroy_pool(pool);
@@ -973,43 +1594,6 @@ ngx_http_llmgw_log_checkpoint_handler(ngx_event_t *ev)
 }
 
 
-/*
- * An array of names as a field: granted scopes (ngx_str_t), or the
- * required scopes that failed (ngx_http_llmgw_scope_t *)
- */
-
-static ngx_int_t
-ngx_http_llmgw_log_strs(ngx_http_request_t *r, ngx_array_t *a,
-    ngx_uint_t scopes, ngx_http_llmgw_audit_field_t *f)
-{
-    ngx_uint_t               i;
-    ngx_http_llmgw_scope_t **s;
-
-    f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
-
-    if (!scopes) {
-        f->strs = a->elts;
-        f->nstrs = a->nelts;
-        return NGX_OK;
-    }
-
-    f->strs = ngx_palloc(r->pool, (a->nelts + 1) * sizeof(ngx_str_t));
-    if (f->strs == NULL) {
-        return NGX_ERROR;
-    }
-
-    s = a->elts;
-
-    for (i = 0; i < a->nelts; i++) {
-        f->strs[i] = s[i]->name;
-    }
-
-    f->nstrs = a->nelts;
-
-    return NGX_OK;
-}
-
-
 /* a field's name; its value null until set */
 
 static void
@@ -1020,14 +1604,11 @@ ngx_http_llmgw_log_name(ngx_http_llmgw_audit_field_t *f, char *name)
 }
 
 
-/* a string field, null when the value is empty */
+/* a string value, null when empty */
 
 static void
-ngx_http_llmgw_log_str(ngx_http_llmgw_audit_field_t *f, char *name,
-    ngx_str_t *value)
+ngx_http_llmgw_log_set_str(ngx_http_llmgw_audit_field_t *f, ngx_str_t *value)
 {
-    ngx_http_llmgw_log_name(f, name);
-
     if (value->len) {
         f->type = NGX_HTTP_LLMGW_AUDIT_STR;
         f->str = *value;
@@ -1043,24 +1624,6 @@ ngx_http_llmgw_log_int(ngx_http_llmgw_audit_field_t *f, char *name,
 
     f->type = NGX_HTTP_LLMGW_AUDIT_INT;
     f->num = value;
-}
-
-
-/* a usage count, left out unless the provider reported it */
-
-static void
-ngx_http_llmgw_log_usage(ngx_http_llmgw_audit_field_t *f, char *name,
-    ngx_http_llmgw_usage_count_t *count)
-{
-    ngx_http_llmgw_log_name(f, name);
-
-    if (count->present) {
-        f->type = NGX_HTTP_LLMGW_AUDIT_INT;
-        f->num = count->value;
-
-    } else {
-        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
-    }
 }
 
 
@@ -1098,28 +1661,86 @@ ngx_http_llmgw_log_write(ngx_http_llmgw_log_file_t *lf, u_char *line,
 
 
 /*
- * One write() of whole lines; a failure is counted, and reported at most
- * once a second per file with the lines lost since the last report.
+ * One write() of whole lines; a failure marks the sink failed until a
+ * write succeeds again, and its lines are counted lost.
  */
 
 static void
 ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf, u_char *data,
     size_t len, ngx_uint_t lines, ngx_log_t *log)
 {
-    time_t     now;
     ssize_t    n;
     ngx_err_t  err;
 
     n = ngx_write_fd(lf->file->fd, data, len);
 
     if (n == (ssize_t) len) {
+        lf->failed = 0;
         return;
     }
 
     err = (n == -1) ? ngx_errno : 0;
 
+    lf->failed = 1;
+
+    ngx_http_llmgw_log_count_failure(lf, lines);
+    ngx_http_llmgw_log_report(lf, ngx_write_fd_n, err, n, len, log);
+}
+
+
+/*
+ * A line to a syslog sink, one datagram: the syslog header and the line
+ * without its newline, as the log module sends access_log lines.
+ */
+
+static void
+ngx_http_llmgw_log_send(ngx_http_llmgw_log_file_t *lf, u_char *buf,
+    size_t len, ngx_log_t *log)
+{
+    ssize_t  n;
+
+    n = ngx_syslog_send(lf->syslog, buf, len);
+
+    if (n == (ssize_t) len) {
+        lf->failed = 0;
+        return;
+    }
+
+    lf->failed = 1;
+
+    ngx_http_llmgw_log_count_failure(lf, 1);
+    ngx_http_llmgw_log_report(lf, "send()", 0, n, len, log);
+}
+
+
+/*
+ * Every audit line lost, whatever the cause, is counted here and only
+ * here: per sink for the error log's report, and in the metrics (all
+ * workers, llmgw_audit_write_failures_total).
+ */
+
+static void
+ngx_http_llmgw_log_count_failure(ngx_http_llmgw_log_file_t *lf,
+    ngx_uint_t lines)
+{
     lf->failures += lines;
     lf->unreported += lines;
+
+    ngx_http_llmgw_metrics_audit_failure(lines);
+}
+
+
+/*
+ * A failed write (what: "write()", "send()") in the error log, at most
+ * once a second per sink, with the lines lost since the last report and
+ * in all.
+ */
+
+static void
+ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf, const char *what,
+    ngx_err_t err, ssize_t n, size_t len, ngx_log_t *log)
+{
+    time_t  now;
 
     now = ngx_time();
 
@@ -1127,19 +1748,18 @@ ngx_http_llmgw_log_write_fd(ngx_http_llmgw_log_file_t *lf, u_char *data,
         return;
     }
 
-    if (n == -1) {
+    if (n < 0) {
         ngx_log_error(NGX_LOG_ALERT, log, err,
-                      "llmgw_audit: " ngx_write_fd_n " to \"%s\" failed, "
-                      "audit lines lost: %ui since the last report, "
-                      "%ui in all",
-                      lf->file->name.data, lf->unreported, lf->failures);
+                      "llmgw_audit: %s to \"%V\" failed, audit lines lost: "
+                      "%ui since the last report, %ui in all",
+                      what, &lf->name, lf->unreported, lf->failures);
 
     } else {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "llmgw_audit: " ngx_write_fd_n " to \"%s\" was "
-                      "incomplete: %z of %uz, audit lines lost: %ui since "
-                      "the last report, %ui in all",
-                      lf->file->name.data, n, len, lf->unreported,
+                      "llmgw_audit: %s to \"%V\" was incomplete: %z of %uz, "
+                      "audit lines lost: %ui since the last report, "
+                      "%ui in all",
+                      what, &lf->name, n, len, lf->unreported,
                       lf->failures);
     }
 
@@ -1240,6 +1860,8 @@ ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf)
     llcf->files = NGX_CONF_UNSET_PTR;
     llcf->department = NGX_CONF_UNSET_PTR;
     llcf->fields = NGX_CONF_UNSET_PTR;
+    llcf->prices = NGX_CONF_UNSET_PTR;
+    llcf->required = NGX_CONF_UNSET;
 
     return llcf;
 }
@@ -1254,8 +1876,75 @@ ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->files, prev->files, NULL);
     ngx_conf_merge_ptr_value(conf->department, prev->department, NULL);
     ngx_conf_merge_ptr_value(conf->fields, prev->fields, NULL);
+    ngx_conf_merge_ptr_value(conf->prices, prev->prices, NULL);
+    ngx_conf_merge_value(conf->required, prev->required, 0);
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_llmgw_log_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_cost_micros_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                 *p;
+    ngx_http_llmgw_cost_t   cost;
+
+    if (ngx_http_llmgw_cost(r, &cost) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (cost.currency.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_variable_set(v, p,
+                                       ngx_sprintf(p, "%L", cost.micros) - p);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_cost_currency_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llmgw_cost_t  cost;
+
+    if (ngx_http_llmgw_cost(r, &cost) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (cost.currency.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_variable_set(v, cost.currency.data,
+                                       cost.currency.len);
 }
 
 
@@ -1299,11 +1988,18 @@ ngx_http_llmgw_log_init(ngx_conf_t *cf)
 
     *h = ngx_http_llmgw_log_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_llmgw_log_required_handler;
+
     return NGX_OK;
 }
 
 
-/* llmgw_audit path [buffer=size [flush=time]] | off; */
+/* llmgw_audit path [buffer=size [flush=time]] | syslog:... | off; */
 
 static char *
 ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1336,6 +2032,10 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (llcf->files == NULL) {
         return "is duplicate";
+    }
+
+    if (ngx_strncmp(value[1].data, "syslog:", 7) == 0) {
+        return ngx_http_llmgw_log_audit_syslog(cf, llcf);
     }
 
     size = 0;
@@ -1416,6 +2116,7 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         lf->file = file;
+        lf->name = file->name;
 
         if (size) {
             lf->start = ngx_pnalloc(cf->pool, size);
@@ -1464,6 +2165,59 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         *slot = lf;
     }
 
+    return ngx_http_llmgw_log_add_sink(cf, llcf, lf);
+}
+
+
+/*
+ * llmgw_audit syslog:server=ADDRESS[,facility=...][,severity=...]
+ * [,tag=...][,nohostname]; nginx's own syslog targets
+ */
+
+static char *
+ngx_http_llmgw_log_audit_syslog(ngx_conf_t *cf,
+    ngx_http_llmgw_log_loc_conf_t *llcf)
+{
+    ngx_str_t                  *value;
+    ngx_http_llmgw_log_file_t  *lf;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts != 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "audit lines to syslog cannot be buffered");
+        return NGX_CONF_ERROR;
+    }
+
+    lf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_log_file_t));
+    if (lf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    lf->syslog = ngx_pcalloc(cf->pool, sizeof(ngx_syslog_peer_t));
+    if (lf->syslog == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_syslog_process_conf(cf, lf->syslog) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    lf->name = value[1];
+
+    return ngx_http_llmgw_log_add_sink(cf, llcf, lf);
+}
+
+
+/* a sink of the location, each at most once */
+
+static char *
+ngx_http_llmgw_log_add_sink(ngx_conf_t *cf,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_file_t *lf)
+{
+    ngx_uint_t                   i;
+    ngx_http_llmgw_log_file_t  **slot;
+
     if (llcf->files == NGX_CONF_UNSET_PTR) {
         llcf->files = ngx_array_create(cf->pool, 2,
                                        sizeof(ngx_http_llmgw_log_file_t *));
@@ -1472,9 +2226,9 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    for (i = 0; i < llcf->files->nelts; i++) {
-        slot = llcf->files->elts;
+    slot = llcf->files->elts;
 
+    for (i = 0; i < llcf->files->nelts; i++) {
         if (slot[i] == lf) {
             return "is duplicate";
         }
@@ -1528,6 +2282,36 @@ ngx_http_llmgw_log_department(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* whether name is the schema's: a field of a line, of the chain */
+
+static ngx_uint_t
+ngx_http_llmgw_log_reserved_name(ngx_str_t *name)
+{
+    ngx_uint_t                     i;
+    ngx_http_llmgw_log_builder_t  *b;
+
+    for (b = ngx_http_llmgw_log_builders; b->name != NULL; b++) {
+        if (ngx_strlen(b->name) == name->len
+            && ngx_strncmp(b->name, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    for (i = 0; ngx_http_llmgw_log_reserved[i] != NULL; i++) {
+        if (ngx_strlen(ngx_http_llmgw_log_reserved[i]) == name->len
+            && ngx_strncmp(ngx_http_llmgw_log_reserved[i], name->data,
+                           name->len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* llmgw_audit_field name value; */
 
 static char *
@@ -1548,17 +2332,11 @@ ngx_http_llmgw_log_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    for (i = 0; ngx_http_llmgw_log_reserved[i] != NULL; i++) {
-        if (ngx_strlen(ngx_http_llmgw_log_reserved[i]) == value[1].len
-            && ngx_strncmp(ngx_http_llmgw_log_reserved[i], value[1].data,
-                           value[1].len)
-               == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "audit field \"%V\" is a field of the "
-                               "schema", &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_llmgw_log_reserved_name(&value[1])) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "audit field \"%V\" is a field of the schema",
+                           &value[1]);
+        return NGX_CONF_ERROR;
     }
 
     if (llcf->fields == NGX_CONF_UNSET_PTR) {
@@ -1707,6 +2485,193 @@ ngx_http_llmgw_log_key_cleanup(void *data)
 }
 
 
+/*
+ * llmgw_price MODEL input=P output=P [cache_read=P] [cache_write=P]
+ *     [currency=CODE];
+ *
+ * MODEL is a name, or a prefix ending in '*' ("*" alone: any model).
+ */
+
+static char *
+ngx_http_llmgw_log_price(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_log_loc_conf_t *llcf = conf;
+
+    char                    *rv;
+    ngx_str_t               *value, model;
+    ngx_uint_t               i, prefix;
+    ngx_http_llmgw_price_t  *price;
+
+    value = cf->args->elts;
+    model = value[1];
+    prefix = 0;
+
+    if (model.len && model.data[model.len - 1] == '*') {
+        model.len--;
+        prefix = 1;
+    }
+
+    if (model.len == 0 && !prefix) {
+        return "needs a model";
+    }
+
+    if (ngx_strlchr(model.data, model.data + model.len, '*') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid model \"%V\": '*' only at its end",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (llcf->prices == NGX_CONF_UNSET_PTR) {
+        llcf->prices = ngx_array_create(cf->pool, 4,
+                                        sizeof(ngx_http_llmgw_price_t));
+        if (llcf->prices == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    price = llcf->prices->elts;
+
+    for (i = 0; i < llcf->prices->nelts; i++) {
+        if (price[i].prefix == prefix
+            && price[i].model.len == model.len
+            && ngx_memcmp(price[i].model.data, model.data, model.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llmgw_price \"%V\" is duplicate",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    price = ngx_array_push(llcf->prices);
+    if (price == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    price->model = model;
+    price->prefix = prefix;
+    price->input = NGX_HTTP_LLMGW_PRICE_UNSET;
+    price->output = NGX_HTTP_LLMGW_PRICE_UNSET;
+    price->cache_read = NGX_HTTP_LLMGW_PRICE_UNSET;
+    price->cache_write = NGX_HTTP_LLMGW_PRICE_UNSET;
+    ngx_str_null(&price->currency);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_http_llmgw_log_price_param(cf, price, &value[i]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (price->input == NGX_HTTP_LLMGW_PRICE_UNSET
+        || price->output == NGX_HTTP_LLMGW_PRICE_UNSET)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_price \"%V\" needs input= and output=",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (price->currency.len == 0) {
+        ngx_str_set(&price->currency, "USD");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* one NAME=VALUE of llmgw_price, each at most once */
+
+static char *
+ngx_http_llmgw_log_price_param(ngx_conf_t *cf, ngx_http_llmgw_price_t *price,
+    ngx_str_t *param)
+{
+    u_char     *eq;
+    int64_t    *slot;
+    ngx_str_t   name, value;
+
+    eq = ngx_strlchr(param->data, param->data + param->len, '=');
+
+    if (eq == NULL) {
+        goto invalid;
+    }
+
+    name.data = param->data;
+    name.len = eq - param->data;
+    value.data = eq + 1;
+    value.len = param->data + param->len - value.data;
+
+    if (name.len == sizeof("currency") - 1
+        && ngx_strncmp(name.data, "currency", name.len) == 0)
+    {
+        if (price->currency.len) {
+            goto duplicate;
+        }
+
+        if (ngx_http_llmgw_price_currency(&value) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid currency \"%V\": an ISO 4217 code "
+                               "is three uppercase letters", &value);
+            return NGX_CONF_ERROR;
+        }
+
+        price->currency = value;
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == sizeof("input") - 1
+        && ngx_strncmp(name.data, "input", name.len) == 0)
+    {
+        slot = &price->input;
+
+    } else if (name.len == sizeof("output") - 1
+               && ngx_strncmp(name.data, "output", name.len) == 0)
+    {
+        slot = &price->output;
+
+    } else if (name.len == sizeof("cache_read") - 1
+               && ngx_strncmp(name.data, "cache_read", name.len) == 0)
+    {
+        slot = &price->cache_read;
+
+    } else if (name.len == sizeof("cache_write") - 1
+               && ngx_strncmp(name.data, "cache_write", name.len) == 0)
+    {
+        slot = &price->cache_write;
+
+    } else {
+        goto invalid;
+    }
+
+    if (*slot != NGX_HTTP_LLMGW_PRICE_UNSET) {
+        goto duplicate;
+    }
+
+    if (ngx_http_llmgw_price_decimal(value.data, value.len, slot) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid price \"%V\": a decimal per million "
+                           "tokens, at most 6 digits after the point, "
+                           "at most 1000000", param);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", param);
+    return NGX_CONF_ERROR;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "parameter \"%V\" is duplicate", param);
+    return NGX_CONF_ERROR;
+}
+
+
 /* llmgw_audit_zone name:size; */
 
 static char *
@@ -1776,12 +2741,10 @@ ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ctx = shm_zone->data;
 
     if (octx) {
-        if (octx->size != shm_zone->shm.size) {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "llmgw audit zone \"%V\" has size %uz "
-                          "while previously it had %uz",
-                          &shm_zone->shm.name, shm_zone->shm.size,
-                          octx->size);
+        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
+                                          "llmgw_audit_zone")
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -1795,9 +2758,9 @@ ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
     ctx->size = shm_zone->shm.size;
 
-    if (shm_zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
+    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
 
+    if (ctx->sh != NULL) {
         return NGX_OK;
     }
 
@@ -1812,19 +2775,8 @@ ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     ctx->sh->nheads = n;
-    ctx->shpool->data = ctx->sh;
 
-    len = sizeof(" in llmgw_audit_zone \"\"") + shm_zone->shm.name.len;
-
-    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
-    if (ctx->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(ctx->shpool->log_ctx, " in llmgw_audit_zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    return NGX_OK;
+    return ngx_http_llmgw_zone_publish(shm_zone, ctx->sh, "llmgw_audit_zone");
 }
 
 

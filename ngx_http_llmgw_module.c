@@ -1209,7 +1209,8 @@ ngx_http_llmgw_scope_list(ngx_pool_t *pool, ngx_array_t *required,
 /*
  * The one error filter of llmgw: nginx's own error page becomes the JSON
  * body of the error when llmgw decided the response (a denial that nginx
- * enforced) or llmgw_pass answered it (ngx_http_llmgw_pass_error).  Any
+ * enforced, llmgw_audit_required's 503) or llmgw_pass answered it
+ * (ngx_http_llmgw_pass_error).  Any
  * other response passes unchanged: a provider's own errors, the target
  * of an error_page (its ctx is cleared by the redirect), a request that
  * satisfy any let in.
@@ -1228,14 +1229,18 @@ ngx_http_llmgw_error_header_filter(ngx_http_request_t *r)
         err = &ctx->denial;
 
     } else {
-        status = ngx_http_llmgw_pass_error(r);
+        err = ngx_http_llmgw_audit_error(r);
 
-        if (status == 0) {
-            return ngx_http_next_header_filter(r);
+        if (err == NULL) {
+            status = ngx_http_llmgw_pass_error(r);
+
+            if (status == 0) {
+                return ngx_http_next_header_filter(r);
+            }
+
+            ngx_http_llmgw_error_status(&fixed, status);
+            err = &fixed;
         }
-
-        ngx_http_llmgw_error_status(&fixed, status);
-        err = &fixed;
 
         if (ctx == NULL) {
             ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_ctx_t));

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "ngx_http_llmgw_error.h"
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_usage.h"
 
@@ -264,6 +265,33 @@ ngx_int_t ngx_http_llmgw_access_claim(ngx_http_request_t *r,
  */
 ngx_int_t ngx_http_llmgw_pass_result(ngx_http_request_t *r,
     ngx_http_llmgw_pass_result_t *res);
+
+/*
+ * What r's call cost by the llmgw_price table of r's location: micro-units
+ * (millionths) of currency.  currency is empty when the cost is unknown:
+ * no price for the model, no usage reported, or a cost over INT64_MAX.
+ */
+
+typedef struct {
+    int64_t                        micros;
+    ngx_str_t                      currency;     /* ISO 4217, or empty */
+} ngx_http_llmgw_cost_t;
+
+
+/*
+ * The cost of r's call from llmgw_pass's usage and model and the
+ * location's prices (ngx_http_llmgw_log_module.c, ngx_http_llmgw_price.h
+ * for the arithmetic).  NGX_OK, also when unknown, or NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_cost(ngx_http_request_t *r,
+    ngx_http_llmgw_cost_t *cost);
+
+/*
+ * The error of a response llmgw_audit_required refused (503, no audit
+ * sink accepts lines), for the error filter (ngx_http_llmgw_module.c);
+ * NULL for any other response.
+ */
+ngx_http_llmgw_error_t *ngx_http_llmgw_audit_error(ngx_http_request_t *r);
 
 /*
  * A variable's value found: len bytes at data, valid for the request; the

@@ -196,7 +196,6 @@ ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_llmgw_cache_ctx_t  *octx = data;
 
-    size_t                       len;
     ngx_http_llmgw_cache_ctx_t  *ctx;
 
     ctx = shm_zone->data;
@@ -208,12 +207,10 @@ ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
          * size match; the entries are kept as they are
          */
 
-        if (octx->size != shm_zone->shm.size) {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "llmgw token cache zone \"%V\" has size %uz "
-                          "while previously it had %uz",
-                          &shm_zone->shm.name, shm_zone->shm.size,
-                          octx->size);
+        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
+                                          "llmgw token cache zone")
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -227,9 +224,9 @@ ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
     ctx->size = shm_zone->shm.size;
 
-    if (shm_zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
+    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
 
+    if (ctx->sh != NULL) {
         return NGX_OK;
     }
 
@@ -238,22 +235,17 @@ ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    ctx->shpool->data = ctx->sh;
-
     ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
                     ngx_http_llmgw_cache_rbtree_insert_value);
 
     ngx_queue_init(&ctx->sh->queue);
 
-    len = sizeof(" in llmgw token cache zone \"\"") + shm_zone->shm.name.len;
-
-    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
-    if (ctx->shpool->log_ctx == NULL) {
+    if (ngx_http_llmgw_zone_publish(shm_zone, ctx->sh,
+                                    "llmgw token cache zone")
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    ngx_sprintf(ctx->shpool->log_ctx, " in llmgw token cache zone \"%V\"%Z",
-                &shm_zone->shm.name);
 
     /* a full zone is handled here by eviction, not worth a log line */
     ctx->shpool->log_nomem = 0;

@@ -507,7 +507,6 @@ ngx_http_llmgw_jwks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_llmgw_jwks_t  *ojwks = data;
 
-    size_t                     len;
     ngx_http_llmgw_jwks_t     *jwks;
     ngx_http_llmgw_jwks_sh_t  *sh;
 
@@ -554,9 +553,9 @@ ngx_http_llmgw_jwks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     jwks->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    if (shm_zone->shm.exists) {
-        jwks->sh = jwks->shpool->data;
+    jwks->sh = ngx_http_llmgw_zone_state(shm_zone);
 
+    if (jwks->sh != NULL) {
         return NGX_OK;
     }
 
@@ -574,19 +573,8 @@ ngx_http_llmgw_jwks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     jwks->sh = sh;
-    jwks->shpool->data = sh;
 
-    len = sizeof(" in llmgw_jwks_zone \"\"") + shm_zone->shm.name.len;
-
-    jwks->shpool->log_ctx = ngx_slab_alloc(jwks->shpool, len);
-    if (jwks->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(jwks->shpool->log_ctx, " in llmgw_jwks_zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    return NGX_OK;
+    return ngx_http_llmgw_zone_publish(shm_zone, sh, "llmgw_jwks_zone");
 }
 
 

@@ -2,7 +2,8 @@
 /*
  * Copyright (C) llmgw authors
  *
- * The "name:size" argument of llmgw's shared-zone directives.
+ * The "name:size" argument of llmgw's shared-zone directives, and what
+ * their init callbacks share.
  */
 
 
@@ -50,6 +51,61 @@ ngx_http_llmgw_zone_parse(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *name,
     name->len = colon - value->data;
 
     *size = n;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_zone_same_size(ngx_shm_zone_t *shm_zone, size_t old_size,
+    const char *what)
+{
+    if (old_size == shm_zone->shm.size) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                  "%s \"%V\" has size %uz while previously it had %uz",
+                  what, &shm_zone->shm.name, shm_zone->shm.size, old_size);
+
+    return NGX_ERROR;
+}
+
+
+void *
+ngx_http_llmgw_zone_state(ngx_shm_zone_t *shm_zone)
+{
+    ngx_slab_pool_t  *shpool;
+
+    if (!shm_zone->shm.exists) {
+        return NULL;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    return shpool->data;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_zone_publish(ngx_shm_zone_t *shm_zone, void *sh,
+    const char *what)
+{
+    size_t            len;
+    ngx_slab_pool_t  *shpool;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    shpool->data = sh;
+
+    len = sizeof(" in  \"\"") + ngx_strlen(what) + shm_zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in %s \"%V\"%Z", what,
+                &shm_zone->shm.name);
 
     return NGX_OK;
 }

@@ -2,9 +2,10 @@
 /*
  * Copyright (C) llmgw authors
  *
- * The "name:size" argument of every llmgw shared-zone directive (the
- * token cache, JWKS key sets; limits, metrics, revocation next), read one
- * way and refused in nginx's words.
+ * The shared zones of llmgw (the token cache, JWKS key sets, the audit
+ * chain heads; limits, metrics, revocation next): the "name:size"
+ * argument of every zone directive, read one way and refused in nginx's
+ * words, and the steps every zone's init callback shares.
  */
 
 
@@ -30,6 +31,29 @@
  */
 ngx_int_t ngx_http_llmgw_zone_parse(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *name, ssize_t *size, size_t min_size);
+
+/*
+ * A reload hands a zone over only at the same size (nginx makes a new
+ * zone otherwise); said anyway in what's words ("WHAT \"NAME\" has size
+ * N while previously it had M") and NGX_ERROR when old_size differs.
+ */
+ngx_int_t ngx_http_llmgw_zone_same_size(ngx_shm_zone_t *shm_zone,
+    size_t old_size, const char *what);
+
+/*
+ * The state a zone already holds when it is initialised anew (a master
+ * that kept it: shm.exists), published by ngx_http_llmgw_zone_publish;
+ * NULL when the caller must make it.
+ */
+void *ngx_http_llmgw_zone_state(ngx_shm_zone_t *shm_zone);
+
+/*
+ * The state sh, made in the zone's slab, published for
+ * ngx_http_llmgw_zone_state, and the slab's messages named
+ * " in WHAT \"NAME\"".  NGX_OK, or NGX_ERROR when the slab is full.
+ */
+ngx_int_t ngx_http_llmgw_zone_publish(ngx_shm_zone_t *shm_zone, void *sh,
+    const char *what);
 
 
 #endif /* _NGX_HTTP_LLMGW_ZONE_H_INCLUDED_ */

@@ -7,7 +7,8 @@
  * The "name:size" argument of the shared-zone directives: what is read
  * from a good one (name pointing into the argument, size by nginx's size
  * syntax), and each refusal with its exact words, read from the conf
- * reader stand-in's last error instead of being printed.
+ * reader stand-in's last error instead of being printed; and the steps
+ * the zones' init callbacks share, on a slab made as the cycle makes one.
  */
 
 
@@ -25,6 +26,7 @@ static ngx_uint_t ngx_http_llmgw_test_refused(ngx_pool_t *pool,
     const char *arg, size_t min_size, const char *message);
 static void ngx_http_llmgw_test_good(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_bad(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_init_steps(void);
 
 
 /* arguments refused, the bound they are checked against, the words */
@@ -175,6 +177,76 @@ ngx_http_llmgw_test_bad(ngx_pool_t *pool)
 }
 
 
+/* what a zone's init does with the helpers, on a mapped slab */
+
+static void
+ngx_http_llmgw_test_init_steps(void)
+{
+    u_char           *sh;
+    ngx_shm_zone_t    zone;
+    ngx_slab_pool_t  *sp;
+
+    ngx_memzero(&zone, sizeof(ngx_shm_zone_t));
+    ngx_str_set(&zone.shm.name, "heads");
+    zone.shm.size = 64 * 1024;
+    zone.shm.log = &ngx_http_llmgw_unit_log;
+
+    if (ngx_shm_alloc(&zone.shm) != NGX_OK) {
+        NGX_HTTP_LLMGW_CHECK(0, "a zone mapped");
+        return;
+    }
+
+    sp = (ngx_slab_pool_t *) zone.shm.addr;
+    sp->end = zone.shm.addr + zone.shm.size;
+    sp->min_shift = 3;
+    sp->addr = zone.shm.addr;
+
+    if (ngx_shmtx_create(&sp->mutex, &sp->lock, NULL) != NGX_OK) {
+        ngx_shm_free(&zone.shm);
+        NGX_HTTP_LLMGW_CHECK(0, "a zone's mutex");
+        return;
+    }
+
+    ngx_slab_init(sp);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_same_size(&zone, 64 * 1024,
+                                                       "llmgw_test_zone")
+                         == NGX_OK,
+                         "a reload at the same size is taken");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_same_size(&zone, 32 * 1024,
+                                                       "llmgw_test_zone")
+                         == NGX_ERROR,
+                         "a reload at another size is refused");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_state(&zone) == NULL,
+                         "a new zone has no state");
+
+    sh = ngx_slab_alloc(sp, 128);
+
+    NGX_HTTP_LLMGW_CHECK(sh != NULL
+                         && ngx_http_llmgw_zone_publish(&zone, sh,
+                                                        "llmgw_test_zone")
+                            == NGX_OK
+                         && sp->data == sh,
+                         "the state published in the slab");
+
+    NGX_HTTP_LLMGW_CHECK(sp->log_ctx != NULL
+                         && ngx_strcmp(sp->log_ctx,
+                                       " in llmgw_test_zone \"heads\"")
+                            == 0,
+                         "the slab's messages name the directive and zone");
+
+    zone.shm.exists = 1;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_state(&zone) == sh,
+                         "a zone that exists gives its state back");
+
+    ngx_shmtx_destroy(&sp->mutex);
+    ngx_shm_free(&zone.shm);
+}
+
+
 int
 main(void)
 {
@@ -193,6 +265,7 @@ main(void)
 
     ngx_http_llmgw_test_good(pool);
     ngx_http_llmgw_test_bad(pool);
+    ngx_http_llmgw_test_init_steps();
 
     ngx_destroy_pool(pool);
     ngx_http_llmgw_unit_cleanup();
