@@ -54,8 +54,10 @@
  *       thoughtsTokenCount (reasoning)
  *
  * Values are as reported: OpenAI counts reasoning inside output and cached
- * tokens inside input, Gemini does neither, Anthropic's input excludes the
- * cache; what they mean is for the reader of the result to say.
+ * tokens inside input; Gemini counts cached tokens inside input
+ * (promptTokenCount) but thoughts apart from output; Anthropic's input
+ * excludes the cache.  What they mean is for the reader of the result to
+ * say (ngx_http_llmgw_price.c prices each way).
  *
  * SSE: events end at a blank line (LF, CRLF or CR line ends); the data
  * lines of one event are one JSON document, scanned as it arrives without
