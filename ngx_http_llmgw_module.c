@@ -768,7 +768,23 @@ ngx_http_llmgw_stage_signature(ngx_http_request_t *r,
     const char    *reason;
     ngx_array_t   *jwks_keys;
 
-    /* a worker's keys of a zone are valid only until it next waits */
+    if (ctx->jws != NULL) {
+
+        /*
+         * the stage waited for a refetch (only a zone's update waits
+         * here): it must have ended before the keys are searched again,
+         * and the phase engine may run while it is pending (a write event
+         * on the client's connection)
+         */
+
+        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 1, &ctx->jwks);
+
+        if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+            return rc;
+        }
+    }
+
+    /* a worker's keys of a zone are valid until its next update or wait */
 
     jwks_keys = NULL;
 
