@@ -71,8 +71,8 @@ typedef struct {
 
 /*
  * The stages of the access check, in the order they run (see
- * ngx_http_llmgw_check); a request's ctx keeps the one it is at, so a
- * stage that waits (a JWKS fetch, later a Redis reply) is where the
+ * ngx_http_llmgw_run_stages); a request's ctx keeps the one it is at, so
+ * a stage that waits (a JWKS fetch, later a Redis reply) is where the
  * request resumes, and the stages before it never run twice.
  */
 
@@ -113,7 +113,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_llmgw_access_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_llmgw_check(ngx_http_request_t *r,
+static ngx_int_t ngx_http_llmgw_run_stages(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_token(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
@@ -559,8 +559,8 @@ static ngx_http_output_body_filter_pt    ngx_http_llmgw_jwks_next_body_filter;
 
 
 /*
- * The one access handler: the stages of ngx_http_llmgw_check, then the
- * verdict.  Subrequests never reach it (the access phase skips them).
+ * The one access handler: the stages of ngx_http_llmgw_run_stages(),
+ * then the verdict.  Subrequests never reach it (the access phase skips them).
  *
  * A denial follows nginx's access contract, as auth_basic and
  * auth_request do: WWW-Authenticate set, the status returned.  nginx then
@@ -604,7 +604,7 @@ ngx_http_llmgw_access_handler(ngx_http_request_t *r)
         return ctx->status ? (ngx_int_t) ctx->status : NGX_OK;
     }
 
-    rc = ngx_http_llmgw_check(r, llcf, ctx);
+    rc = ngx_http_llmgw_run_stages(r, llcf, ctx);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;
@@ -643,8 +643,8 @@ ngx_http_llmgw_access_handler(ngx_http_request_t *r)
  */
 
 static ngx_int_t
-ngx_http_llmgw_check(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
-    ngx_http_llmgw_ctx_t *ctx)
+ngx_http_llmgw_run_stages(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
     ngx_int_t  rc;
 

@@ -32,13 +32,16 @@ add_block_preprocessor(sub {
     $block->set_value('user_files', ">>> ok.txt\nok\n");
 
     $block->set_value('http_config', <<'_EOC_' . ($block->http_config // ''));
-# these suites are not about iss and aud (t/claims.t is)
+# this suite is not about iss and aud (t/claims.t is)
 llmgw_jwt_issuer any;
 llmgw_jwt_audience any;
 _EOC_
 
+    my $stage = 'stage: \w+';
+    my $checked = 'signature checked with key "[^"]*": \w+';
+
     $block->set_value('grep_error_log',
-        qr/llmgw access(?: stage: \w+|: signature checked with key "[^"]*": \w+)/);
+                      qr/llmgw access(?: $stage|: $checked)/);
 });
 
 # the debug lines of stages run, of a signature checked; what follows the
@@ -82,8 +85,10 @@ GET /t
 --- response_body
 ok
 --- grep_error_log_out eval
-[main::stages(qw(token keys keys signature)) . main::checked('rsa1', 'valid') . main::passed(),
- main::stages(qw(token keys signature)) . main::checked('rsa1', 'valid') . main::passed()]
+[main::stages(qw(token keys keys signature))
+ . main::checked('rsa1', 'valid') . main::passed(),
+ main::stages(qw(token keys signature))
+ . main::checked('rsa1', 'valid') . main::passed()]
 
 
 
@@ -131,9 +136,10 @@ GET /t
 --- response_body
 ok
 --- grep_error_log_out eval
-[main::stages(qw(token keys keys signature signature)) . main::checked('rsa2', 'valid')
- . main::passed(),
- main::stages(qw(token keys signature)) . main::checked('rsa2', 'valid') . main::passed()]
+[main::stages(qw(token keys keys signature signature))
+ . main::checked('rsa2', 'valid') . main::passed(),
+ main::stages(qw(token keys signature))
+ . main::checked('rsa2', 'valid') . main::passed()]
 
 
 
@@ -153,7 +159,8 @@ GET /t
 --- response_body
 ok
 --- grep_error_log_out eval
-[main::stages(qw(token keys signature)) . main::checked('rsa1', 'valid') . main::passed(),
+[main::stages(qw(token keys signature))
+ . main::checked('rsa1', 'valid') . main::passed(),
  main::stages(qw(token keys signature)) . main::passed()]
 
 
