@@ -69,10 +69,35 @@ typedef struct {
 } ngx_http_llmgw_loc_conf_t;
 
 
+/*
+ * The stages of the access check, in the order they run (see
+ * ngx_http_llmgw_run_stages); a request's ctx keeps the one it is at, so
+ * a stage that waits (a JWKS fetch, later a Redis reply) is where the
+ * request resumes, and the stages before it never run twice.
+ */
+
+typedef enum {
+    NGX_HTTP_LLMGW_STAGE_TOKEN = 0,
+    NGX_HTTP_LLMGW_STAGE_KEYS,
+    NGX_HTTP_LLMGW_STAGE_SIGNATURE,
+    NGX_HTTP_LLMGW_STAGE_CLAIMS,
+    NGX_HTTP_LLMGW_STAGE_SCOPE,
+    NGX_HTTP_LLMGW_STAGE_STATE,
+    NGX_HTTP_LLMGW_STAGE_LIMITS,
+    NGX_HTTP_LLMGW_STAGE_DONE
+} ngx_http_llmgw_stage_e;
+
+
 typedef struct {
+    ngx_http_llmgw_stage_e         stage;
+    ngx_str_t                      token;    /* in the request's header */
+    u_char                         hash[NGX_HTTP_LLMGW_SHA256_LEN];
+                                             /* of token, when cached */
+    ngx_http_llmgw_jws_t          *jws;      /* parsed, on a cache miss */
+    ngx_str_t                      typ;      /* of the authentic token */
     const char                    *error;    /* RFC 6750 error code */
     const char                    *reason;
-    json_t                        *claims;
+    json_t                        *claims;   /* once the token is authentic */
     ngx_array_t                    granted;  /* ngx_str_t */
     ngx_array_t                   *required; /* the scopes not satisfied */
     ngx_uint_t                     status;   /* 0: allowed, or the denial */
@@ -83,39 +108,42 @@ typedef struct {
     unsigned                       decided:1;
     unsigned                       jti_done:1;
     unsigned                       json_sent:1;
-    unsigned                       jwks_forced:1;
     unsigned                       cache_hit:1;
 } ngx_http_llmgw_ctx_t;
 
 
-typedef struct {
-    ngx_str_t                      token;
-    u_char                         hash[NGX_HTTP_LLMGW_SHA256_LEN];
-    ngx_http_llmgw_jws_t           jws;
-    ngx_array_t                   *jwks_keys;
-} ngx_http_llmgw_auth_t;
-
-
 static ngx_int_t ngx_http_llmgw_access_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_llmgw_authenticate(ngx_http_request_t *r,
+static ngx_int_t ngx_http_llmgw_run_stages(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_stage_token(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_stage_keys(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_stage_signature(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_stage_claims(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_find_token(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token);
 static ngx_int_t ngx_http_llmgw_cached(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
-    ngx_http_llmgw_auth_t *auth);
+    ngx_array_t *jwks_keys);
 static ngx_int_t ngx_http_llmgw_verify(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
-    ngx_http_llmgw_auth_t *auth);
+    ngx_array_t *jwks_keys);
 static ngx_http_llmgw_key_t *ngx_http_llmgw_verifying_key(
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_auth_t *auth,
+    ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
+    ngx_http_llmgw_jws_t *jws, ngx_array_t *jwks_keys,
     ngx_uint_t *candidates);
 static void ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_auth_t *auth,
-    ngx_http_llmgw_key_t *key);
-static ngx_int_t ngx_http_llmgw_authorize(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
-    ngx_str_t *typ);
+    ngx_http_llmgw_key_t *key);
 static ngx_int_t ngx_http_llmgw_api_check(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_array_t **required);
@@ -509,14 +537,30 @@ static ngx_str_t  ngx_http_llmgw_sub_claim[] = {
 static ngx_str_t  ngx_http_llmgw_jti_claim = ngx_string("jti");
 
 
+#if (NGX_DEBUG)
+
+static const char  *ngx_http_llmgw_stage_names[] = {
+    "token",
+    "keys",
+    "signature",
+    "claims",
+    "scope",
+    "state",
+    "limits",
+    "done"
+};
+
+#endif
+
+
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_http_output_body_filter_pt    ngx_http_llmgw_jwks_next_body_filter;
 
 
 /*
- * The one access handler: token, signature (or cache), claims, scope, in
- * that order.  Subrequests never reach it (the access phase skips them).
+ * The one access handler: the stages of ngx_http_llmgw_run_stages(),
+ * then the verdict.  Subrequests never reach it (the access phase skips them).
  *
  * A denial follows nginx's access contract, as auth_basic and
  * auth_request do: WWW-Authenticate set, the status returned.  nginx then
@@ -560,15 +604,19 @@ ngx_http_llmgw_access_handler(ngx_http_request_t *r)
         return ctx->status ? (ngx_int_t) ctx->status : NGX_OK;
     }
 
-    rc = ngx_http_llmgw_authenticate(r, llcf, ctx);
+    rc = ngx_http_llmgw_run_stages(r, llcf, ctx);
 
-    if (rc == NGX_AGAIN || rc == NGX_ERROR) {
-        return rc == NGX_AGAIN ? NGX_AGAIN : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->decided = 1;
 
-    if (ctx->status == 0) {
+    if (rc == NGX_OK) {
         return NGX_OK;
     }
 
@@ -585,21 +633,79 @@ ngx_http_llmgw_access_handler(ngx_http_request_t *r)
 
 
 /*
- * NGX_OK with ctx->status 0 (allowed) or set (denied); NGX_AGAIN while
- * the keys are being fetched; NGX_ERROR.
+ * The checks, in their order, from the stage ctx is at.  A stage returns
+ * NGX_OK (passed: the next one runs), NGX_AGAIN (waiting: ctx stays at
+ * that stage, which runs again when the request resumes), NGX_DECLINED
+ * (denied: ngx_http_llmgw_deny() recorded why) or NGX_ERROR; so does this
+ * function, NGX_OK once every stage has passed.  What a stage found that
+ * a later one needs (the token, its claims, the granted scopes) is kept
+ * in ctx, never found again.
  */
 
 static ngx_int_t
-ngx_http_llmgw_authenticate(ngx_http_request_t *r,
+ngx_http_llmgw_run_stages(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
-    ngx_int_t                    rc;
-    ngx_http_llmgw_auth_t        auth;
-    ngx_http_llmgw_main_conf_t  *mcf;
+    ngx_int_t  rc;
 
-    ngx_memzero(&auth, sizeof(ngx_http_llmgw_auth_t));
+    for ( ;; ) {
 
-    rc = ngx_http_llmgw_find_token(r, llcf, &auth.token);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llmgw access stage: %s",
+                       ngx_http_llmgw_stage_names[ctx->stage]);
+
+        switch (ctx->stage) {
+
+        case NGX_HTTP_LLMGW_STAGE_TOKEN:
+            rc = ngx_http_llmgw_stage_token(r, llcf, ctx);
+            break;
+
+        case NGX_HTTP_LLMGW_STAGE_KEYS:
+            rc = ngx_http_llmgw_stage_keys(r, llcf, ctx);
+            break;
+
+        case NGX_HTTP_LLMGW_STAGE_SIGNATURE:
+            rc = ngx_http_llmgw_stage_signature(r, llcf, ctx);
+            break;
+
+        case NGX_HTTP_LLMGW_STAGE_CLAIMS:
+            rc = ngx_http_llmgw_stage_claims(r, llcf, ctx);
+            break;
+
+        case NGX_HTTP_LLMGW_STAGE_SCOPE:
+            rc = ngx_http_llmgw_stage_scope(r, llcf, ctx);
+            break;
+
+        case NGX_HTTP_LLMGW_STAGE_STATE:
+            rc = ngx_http_llmgw_stage_state(r, llcf, ctx);
+            break;
+
+        case NGX_HTTP_LLMGW_STAGE_LIMITS:
+            rc = ngx_http_llmgw_stage_limits(r, llcf, ctx);
+            break;
+
+        default: /* NGX_HTTP_LLMGW_STAGE_DONE */
+            return NGX_OK;
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ctx->stage++;
+    }
+}
+
+
+/* the credential, from the first configured header that has one */
+
+static ngx_int_t
+ngx_http_llmgw_stage_token(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_llmgw_find_token(r, llcf, &ctx->token);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED, NULL,
@@ -612,41 +718,212 @@ ngx_http_llmgw_authenticate(ngx_http_request_t *r,
                                    "more than one credential given");
     }
 
-    if (auth.token.len > llcf->max_token_size) {
+    if (ctx->token.len > llcf->max_token_size) {
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                    "invalid_token", "token too large");
     }
 
-    if (llcf->jwks) {
-        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 0, &ctx->jwks);
+    return NGX_OK;
+}
+
+
+/*
+ * The IdP's keys: the request waits while a zone without keys yet is
+ * fetched (a due refresh of keys there are runs in the background).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_stage_keys(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (llcf->jwks == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 0, &ctx->jwks);
+
+    if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+        return rc;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The token made authentic: verified before (the cache), else parsed and
+ * its signature verified.  A token whose kid no key has waits for one
+ * refetch of the keys; the stage then runs again with the token parsed
+ * the first time (ctx->jws), so only the key search and the one
+ * verification follow.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_stage_signature(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_int_t      rc;
+    const char    *reason;
+    ngx_array_t   *jwks_keys;
+
+    if (ctx->jws != NULL) {
+
+        /*
+         * the stage waited for a refetch (only a zone's update waits
+         * here): it must have ended before the keys are searched again,
+         * and the phase engine may run while it is pending (a write event
+         * on the client's connection)
+         */
+
+        rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 1, &ctx->jwks);
 
         if (rc == NGX_AGAIN || rc == NGX_ERROR) {
             return rc;
         }
-
-        auth.jwks_keys = ngx_http_llmgw_jwks_keys(llcf->jwks,
-                                                  r->connection->log);
     }
 
-    /* the cache key, only where a cache is used */
+    /* a worker's keys of a zone are valid until its next update or wait */
 
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+    jwks_keys = NULL;
 
-    if (mcf->cache_zone != NULL
-        && llcf->cache
-        && ngx_http_llmgw_sha256(auth.token.data, auth.token.len, auth.hash)
-           != NGX_OK)
+    if (llcf->jwks) {
+        jwks_keys = ngx_http_llmgw_jwks_keys(llcf->jwks, r->connection->log);
+    }
+
+    if (ctx->jws == NULL) {
+        rc = ngx_http_llmgw_cached(r, llcf, ctx, jwks_keys);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        ctx->jws = ngx_palloc(r->pool, sizeof(ngx_http_llmgw_jws_t));
+        if (ctx->jws == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_llmgw_jws_parse(r->pool, &ctx->token, ctx->jws,
+                                      &reason);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       "invalid_token", reason);
+        }
+
+        if (!(llcf->algs & NGX_HTTP_LLMGW_ALG_BIT(ctx->jws->alg))) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       "invalid_token",
+                                       "algorithm not allowed");
+        }
+    }
+
+    return ngx_http_llmgw_verify(r, llcf, ctx, jwks_keys);
+}
+
+
+/* iss, aud, exp and the rest; the token is authentic by now */
+
+static ngx_int_t
+ngx_http_llmgw_stage_claims(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    const char  *reason;
+
+    if (ngx_http_llmgw_claims_check(&llcf->claims, ctx->claims, &ctx->typ,
+                                    ngx_time(), &reason)
+        != NGX_OK)
+    {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", reason);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the API called, then the scopes it and the location require */
+
+static ngx_int_t
+ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_int_t     rc;
+    ngx_array_t  *api_required;
+
+    rc = ngx_http_llmgw_api_check(r, llcf, ctx, &api_required);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_array_init(&ctx->granted, r->pool, 8, sizeof(ngx_str_t))
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_llmgw_cached(r, llcf, ctx, &auth);
-
-    if (rc != NGX_DECLINED) {
-        return rc;
+    if (ngx_http_llmgw_scopes_granted(r->pool, &llcf->scope_source,
+                                      ctx->claims, &ctx->granted)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    return ngx_http_llmgw_verify(r, llcf, ctx, &auth);
+    /* the API's scopes and the location's, when both are set */
+
+    if (api_required
+        && !ngx_http_llmgw_scope_satisfied(api_required, &ctx->granted))
+    {
+        ctx->required = api_required;
+
+    } else if (llcf->required_scopes
+               && !ngx_http_llmgw_scope_satisfied(llcf->required_scopes,
+                                                  &ctx->granted))
+    {
+        ctx->required = llcf->required_scopes;
+    }
+
+    if (ctx->required) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN,
+                                   "insufficient_scope",
+                                   "insufficient scope");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The account's state: a revoked jti, a subject's not-before time, a
+ * revoked client, the account's status.  No state is kept yet (issue 10
+ * and the admin API bring it), so every token passes this stage.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_stage_state(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    return NGX_OK;
+}
+
+
+/*
+ * Rates, quotas and token budgets, in shared memory or through Redis (the
+ * stage will wait here for a reply).  No limit can be declared yet (issue
+ * 10), so every request passes this stage.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    return NGX_OK;
 }
 
 
@@ -751,12 +1028,13 @@ ngx_http_llmgw_find_token(ngx_http_request_t *r,
  * key that verified it must still be one of this location's, and every
  * claim and scope check runs again.  The worker's local table is asked
  * first (claims already parsed, no lock), then the shared zone, whose hit
- * is parsed and kept in the local table.  NGX_DECLINED: not cached.
+ * is parsed and kept in the local table.  NGX_OK: authentic (ctx->claims,
+ * ctx->typ set); NGX_DECLINED: not cached; NGX_ERROR.
  */
 
 static ngx_int_t
 ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
-    ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_auth_t *auth)
+    ngx_http_llmgw_ctx_t *ctx, ngx_array_t *jwks_keys)
 {
     time_t                         now;
     json_t                        *claims;
@@ -772,13 +1050,19 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
         return NGX_DECLINED;
     }
 
+    if (ngx_http_llmgw_sha256(ctx->token.data, ctx->token.len, ctx->hash)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     now = ngx_time();
 
-    rc = ngx_http_llmgw_cache_local_lookup(mcf->cache_zone, auth->hash, now,
+    rc = ngx_http_llmgw_cache_local_lookup(mcf->cache_zone, ctx->hash, now,
                                            r->pool, &entry);
 
     if (rc == NGX_DECLINED) {
-        rc = ngx_http_llmgw_cache_lookup(mcf->cache_zone, auth->hash, now,
+        rc = ngx_http_llmgw_cache_lookup(mcf->cache_zone, ctx->hash, now,
                                          r->pool, &entry);
         entry.claims = NULL;
     }
@@ -788,8 +1072,7 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
     }
 
     known = (llcf->keys && ngx_http_llmgw_keys_have(llcf->keys, entry.key_fp))
-            || (auth->jwks_keys
-                && ngx_http_llmgw_keys_have(auth->jwks_keys, entry.key_fp));
+            || (jwks_keys && ngx_http_llmgw_keys_have(jwks_keys, entry.key_fp));
 
     if (!known) {
         return NGX_DECLINED;
@@ -815,49 +1098,38 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
 
         entry.claims = claims;
 
-        (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, auth->hash,
+        (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, ctx->hash,
                                                 &entry, now);
     }
 
     ctx->claims = entry.claims;
+    ctx->typ = entry.typ;
     ctx->cache_hit = 1;
 
-    return ngx_http_llmgw_authorize(r, llcf, ctx, &entry.typ);
+    return NGX_OK;
 }
 
 
+/*
+ * The signature of ctx->jws, by a key of the location.  A kid that no key
+ * has may mean the IdP rotated its keys: one refetch is waited for
+ * (NGX_AGAIN), and the search runs again over what it brought when the
+ * stage resumes (the zone's state in ctx->jwks answers NGX_DECLINED to a
+ * second forced update, so the refetch is never repeated).
+ */
+
 static ngx_int_t
 ngx_http_llmgw_verify(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
-    ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_auth_t *auth)
+    ngx_http_llmgw_ctx_t *ctx, ngx_array_t *jwks_keys)
 {
     ngx_int_t              rc;
     ngx_uint_t             candidates;
-    const char            *reason;
     ngx_http_llmgw_key_t  *key;
 
-    rc = ngx_http_llmgw_jws_parse(r->pool, &auth->token, &auth->jws, &reason);
+    key = ngx_http_llmgw_verifying_key(r, llcf, ctx->jws, jwks_keys,
+                                       &candidates);
 
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc != NGX_OK) {
-        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                   "invalid_token", reason);
-    }
-
-    if (!(llcf->algs & NGX_HTTP_LLMGW_ALG_BIT(auth->jws.alg))) {
-        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                   "invalid_token", "algorithm not allowed");
-    }
-
-    key = ngx_http_llmgw_verifying_key(llcf, auth, &candidates);
-
-    if (candidates == 0 && llcf->jwks && !ctx->jwks_forced) {
-
-        /* an unknown kid: the IdP may have rotated its keys */
-
-        ctx->jwks_forced = 1;
+    if (candidates == 0 && llcf->jwks) {
 
         rc = ngx_http_llmgw_jwks_update(r, llcf->jwks, 1, &ctx->jwks);
 
@@ -865,9 +1137,11 @@ ngx_http_llmgw_verify(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
             return rc;
         }
 
-        auth->jwks_keys = ngx_http_llmgw_jwks_keys(llcf->jwks,
-                                                   r->connection->log);
-        key = ngx_http_llmgw_verifying_key(llcf, auth, &candidates);
+        /* no refetch now (the cooldown), or the one done already */
+
+        jwks_keys = ngx_http_llmgw_jwks_keys(llcf->jwks, r->connection->log);
+        key = ngx_http_llmgw_verifying_key(r, llcf, ctx->jws, jwks_keys,
+                                           &candidates);
     }
 
     if (candidates == 0) {
@@ -880,26 +1154,29 @@ ngx_http_llmgw_verify(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
                                    "invalid_token", "invalid signature");
     }
 
-    ctx->claims = auth->jws.claims;
+    ctx->claims = ctx->jws->claims;
+    ctx->typ = ctx->jws->typ;
 
-    ngx_http_llmgw_cache_verified(r, llcf, auth, key);
+    ngx_http_llmgw_cache_verified(r, llcf, ctx, key);
 
-    return ngx_http_llmgw_authorize(r, llcf, ctx, &auth->jws.typ);
+    return NGX_OK;
 }
 
 
 /* the key among the location's that verifies the signature, or NULL */
 
 static ngx_http_llmgw_key_t *
-ngx_http_llmgw_verifying_key(ngx_http_llmgw_loc_conf_t *llcf,
-    ngx_http_llmgw_auth_t *auth, ngx_uint_t *candidates)
+ngx_http_llmgw_verifying_key(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_jws_t *jws,
+    ngx_array_t *jwks_keys, ngx_uint_t *candidates)
 {
+    ngx_int_t              rc;
     ngx_uint_t             i, next;
     ngx_array_t           *sets[2];
     ngx_http_llmgw_key_t  *key;
 
     sets[0] = llcf->keys;
-    sets[1] = auth->jwks_keys;
+    sets[1] = jwks_keys;
 
     *candidates = 0;
 
@@ -911,15 +1188,24 @@ ngx_http_llmgw_verifying_key(ngx_http_llmgw_loc_conf_t *llcf,
         next = 0;
 
         for ( ;; ) {
-            key = ngx_http_llmgw_keys_next(sets[i], &auth->jws.kid,
-                                           auth->jws.alg, &next);
+            key = ngx_http_llmgw_keys_next(sets[i], &jws->kid, jws->alg,
+                                           &next);
             if (key == NULL) {
                 break;
             }
 
             (*candidates)++;
 
-            if (ngx_http_llmgw_jws_verify(&auth->jws, key) == NGX_OK) {
+            rc = ngx_http_llmgw_jws_verify(jws, key);
+
+            /* the tests count these: one per key tried, never again */
+
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llmgw access: signature checked with key "
+                           "\"%V\": %s", &key->kid,
+                           rc == NGX_OK ? "valid" : "invalid");
+
+            if (rc == NGX_OK) {
                 return key;
             }
         }
@@ -936,7 +1222,7 @@ ngx_http_llmgw_verifying_key(ngx_http_llmgw_loc_conf_t *llcf,
 
 static void
 ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_auth_t *auth,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_http_llmgw_key_t *key)
 {
     time_t                         now, exp;
@@ -950,7 +1236,7 @@ ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
     }
 
     now = ngx_time();
-    exp = ngx_http_llmgw_claims_exp(auth->jws.claims);
+    exp = ngx_http_llmgw_claims_exp(ctx->jws->claims);
 
     if (exp == 0) {
         exp = now + NGX_HTTP_LLMGW_CACHE_NOEXP_TTL;
@@ -962,82 +1248,17 @@ ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
 
     entry.expires = exp;
     ngx_memcpy(entry.key_fp, key->fp, NGX_HTTP_LLMGW_SHA256_LEN);
-    entry.typ = auth->jws.typ;
-    entry.payload = auth->jws.payload;
-    entry.claims = auth->jws.claims;
+    entry.typ = ctx->jws->typ;
+    entry.payload = ctx->jws->payload;
+    entry.claims = ctx->jws->claims;
 
-    (void) ngx_http_llmgw_cache_store(mcf->cache_zone, auth->hash, &entry,
+    (void) ngx_http_llmgw_cache_store(mcf->cache_zone, ctx->hash, &entry,
                                       now);
 
     /* and parsed, for this worker's next hits */
 
-    (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, auth->hash,
+    (void) ngx_http_llmgw_cache_local_store(mcf->cache_zone, ctx->hash,
                                             &entry, now);
-}
-
-
-/* claims, the API called, then scope; the token is authentic by now */
-
-static ngx_int_t
-ngx_http_llmgw_authorize(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
-    ngx_str_t *typ)
-{
-    const char   *reason;
-    ngx_array_t  *api_required;
-
-    if (ngx_http_llmgw_claims_check(&llcf->claims, ctx->claims, typ,
-                                    ngx_time(), &reason)
-        != NGX_OK)
-    {
-        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                   "invalid_token", reason);
-    }
-
-    if (ngx_http_llmgw_api_check(r, llcf, ctx, &api_required) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ctx->status) {
-        return NGX_OK;
-    }
-
-    if (ngx_array_init(&ctx->granted, r->pool, 8, sizeof(ngx_str_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_llmgw_scopes_granted(r->pool, &llcf->scope_source,
-                                      ctx->claims, &ctx->granted)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* the API's scopes and the location's, when both are set */
-
-    if (api_required
-        && !ngx_http_llmgw_scope_satisfied(api_required, &ctx->granted))
-    {
-        ctx->required = api_required;
-
-    } else if (llcf->required_scopes
-               && !ngx_http_llmgw_scope_satisfied(llcf->required_scopes,
-                                                  &ctx->granted))
-    {
-        ctx->required = llcf->required_scopes;
-    }
-
-    if (ctx->required) {
-        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN,
-                                   "insufficient_scope",
-                                   "insufficient scope");
-    }
-
-    ctx->status = 0;
-
-    return NGX_OK;
 }
 
 
@@ -1048,8 +1269,8 @@ ngx_http_llmgw_authorize(ngx_http_request_t *r,
  * know is refused unless "llmgw_api_unknown allow"; with llmgw_api_scope
  * lines, a known kind they do not list is refused too.  A path that
  * cannot be forwarded unambiguously is refused here, before its kind
- * could matter.  NGX_OK with ctx->status set on a denial; *required is
- * the API's scopes, or NULL.
+ * could matter.  NGX_OK with *required the API's scopes (or NULL),
+ * NGX_DECLINED (denied), NGX_ERROR.
  */
 
 static ngx_int_t
@@ -1125,7 +1346,7 @@ ngx_http_llmgw_deny(ngx_http_request_t *r, ngx_http_llmgw_ctx_t *ctx,
     ctx->error = error;
     ctx->reason = reason;
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
