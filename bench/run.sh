@@ -186,6 +186,7 @@ http {
             llmgw_pass_api_key file=secrets/azure.key;
             llmgw_pass http://127.0.0.1:$mock_port;
             llmgw_pass_usage on;
+            access_log logs/stream-on.log bench_usage;
         }
 
         location /stream-nousage/ {
@@ -193,6 +194,7 @@ http {
             llmgw_pass_api_key file=secrets/azure.key;
             llmgw_pass http://127.0.0.1:$mock_port;
             llmgw_pass_usage off;
+            access_log logs/stream-off.log bench_usage;
         }
 
         # the memory row: 100 MB of SSE from the upstream nginx, usage read
@@ -515,6 +517,17 @@ LLMGW_TTFB_PAIRS="on-direct on-off" /usr/bin/python3 "$root/bench/ttfb.py" \
 echo "on: through the gateway, llmgw_pass_usage on; off: the same, off;" \
      "targets: on - direct < 1 ms at p99;"
 echo "usage extraction (on - off) < 0.1 ms at p50, < 1 ms at p99"
+
+# the on requests had their usage read (3 output tokens), the off ones not
+for u in "on provider 3" "off missing -"; do
+    read -r name source tokens <<< "$u"
+    if [ "$(grep -c "^200 $source $tokens " \
+                 "$work/prefix/logs/stream-$name.log")" \
+         != "${LLMGW_BENCH_TTFB_N:-1000}" ]
+    then
+        failed="${failed:+$failed; }the $name streams' usage: not $source"
+    fi
+done
 
 # worker memory while a 100 MB stream passes with usage on: the worker's
 # VmRSS sampled every 20 ms during the transfer; the client reads at
