@@ -223,9 +223,13 @@ _EOC_
 
 cp -r "$root/t/mock/secrets" "$work/prefix/secrets"
 
-stop_all() {
+stop_gateway() {
     "$nginx" -p "$work/prefix" -c "$work/prefix/nginx.conf" \
         -e "$work/prefix/logs/error.log" -s quit 2>/dev/null || true
+}
+
+stop_all() {
+    stop_gateway
     "$nginx" -p "$work/upstream" -c "$work/upstream/nginx.conf" \
         -e "$work/upstream/logs/error.log" -s quit 2>/dev/null || true
     if [ -f "$work/mock.pid" ]; then
@@ -481,19 +485,30 @@ profile_row() {     # row name, url, token file -> "row library us" lines
 if [ "${LLMGW_BENCH_PERF:-0}" = 1 ] && ! command -v perf > /dev/null; then
     echo "bench: LLMGW_BENCH_PERF=1 needs perf (Debian's linux-perf)" >&2
 elif [ "${LLMGW_BENCH_PERF:-0}" = 1 ]; then
+    # a row against its baseline: a and c (the signature), g and h (the
+    # audit)
+    perf_table() {  # baseline, row
+        awk -v x="$1" -v y="$2" '
+            { us[$1, $2] = $3
+              if (!($2 in seen)) { seen[$2] = 1; l[++n] = $2 } }
+            END {
+                printf "\nworker CPU by library, us a request (perf," \
+                       " cpu-clock):\n"
+                printf "%-26s %8s %8s %8s\n", "", x, y, "added"
+                for (i = 1; i <= n; i++) {
+                    a = us[x, l[i]] + 0; c = us[y, l[i]] + 0
+                    ta += a; tc += c
+                    printf "%-26s %8.2f %8.2f %8.2f\n", l[i], a, c, c - a
+                }
+                printf "%-26s %8.2f %8.2f %8.2f\n", "total", ta, tc, tc - ta
+            }'
+    }
     { profile_row a "$base/plain" "$work/jwt/rs256-one"
       profile_row c "$base/jwt/uncached" "$work/jwt/rs256"; } \
-    | awk '{ us[$1, $2] = $3; if (!($2 in seen)) { seen[$2] = 1; l[++n] = $2 } }
-        END {
-            printf "\nworker CPU by library, us a request (perf, cpu-clock):\n"
-            printf "%-26s %8s %8s %8s\n", "", "a", "c", "added"
-            for (i = 1; i <= n; i++) {
-                a = us["a", l[i]] + 0; c = us["c", l[i]] + 0
-                ta += a; tc += c
-                printf "%-26s %8.2f %8.2f %8.2f\n", l[i], a, c, c - a
-            }
-            printf "%-26s %8.2f %8.2f %8.2f\n", "total", ta, tc, tc - ta
-        }'
+    | perf_table a c
+    { profile_row g "$base/full/v1/embeddings" "$work/jwt/rs256-one"
+      profile_row h "$base/full-audit/v1/embeddings" "$work/jwt/rs256-one"; } \
+    | perf_table g h
 fi
 
 # time to the first streamed byte: an Azure SSE stream (include_usage
@@ -590,9 +605,9 @@ case $big_log in
 esac
 
 # instructions per request under callgrind: the same rows, counted rather
-# than timed (LLMGW_BENCH_CG=0 skips it)
+# than timed (LLMGW_BENCH_CG=0 skips it); the upstream stays for rows g, h
 if [ "${LLMGW_BENCH_CG:-1}" = 1 ]; then
-    stop_all
+    stop_gateway
     for _ in $(seq 100); do
         [ -f "$work/prefix/logs/nginx.pid" ] || break
         sleep 0.1
