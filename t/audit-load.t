@@ -17,6 +17,7 @@ use warnings;
 BEGIN { push @INC, 't/lib' }
 use Test::More;
 use HTTP::Tiny;
+use Cwd qw(realpath);
 use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
@@ -28,7 +29,7 @@ plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
 
 my $verify = '/usr/bin/python3 tools/llmgw-audit-verify';
 my $keys = llmgw_keys_dir();
-my $dir = nginx_prefix();
+my $dir = realpath(nginx_prefix());   # as /proc/PID/fd names files
 my $port = free_port();
 my $log = "$dir/logs/load.log";
 my $timer_log = "$dir/logs/timer.log";
