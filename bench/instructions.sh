@@ -10,7 +10,10 @@
 # runs under callgrind as one process, counting only what happens inside
 # ngx_process_events_and_timers (start and exit are left out), for N
 # requests (LLMGW_BENCH_CG_REQUESTS, default 1000) of row a (no auth),
-# b (RS256, cached) and c (RS256, uncached, distinct tokens).  The same
+# b (RS256, cached) and c (RS256, uncached, distinct tokens), and of
+# rows g (the full gateway, to the bench's upstream, which must be up)
+# and h (g with the buffered, chained audit file; its added instructions
+# are set against g's, a load-free view of row h's ratio).  The same
 # is done to `openssl speed rsa2048` around RSA_public_decrypt (the RSA
 # operation under both its verify and the gateway's), so row c's added
 # instructions are set against those of one RSA-2048 verification on the
@@ -65,6 +68,8 @@ count_row() {
 a=$(count_row a /plain "$tokens/rs256-one")
 b=$(count_row b /jwt/cached "$tokens/rs256-one")
 c=$(count_row c /jwt/uncached "$tokens/rs256")
+g=$(count_row g /full/v1/embeddings "$tokens/rs256-one")
+h=$(count_row h /full-audit/v1/embeddings "$tokens/rs256-one")
 
 # one RSA-2048 verification as openssl speed does it
 valgrind --tool=callgrind --toggle-collect=RSA_public_decrypt \
@@ -77,14 +82,17 @@ verifies=$(awk '/public RSA.s in/ { for (i = 1; i <= NF; i++)
            "$out/speed.txt")
 speed=$(cg_total "$out/speed.out")
 
-awk -v a="$a" -v b="$b" -v c="$c" -v s="$speed" -v v="$verifies" \
-    -v n="$n" 'BEGIN {
+awk -v a="$a" -v b="$b" -v c="$c" -v g="$g" -v h="$h" -v s="$speed" \
+    -v v="$verifies" -v n="$n" 'BEGIN {
     verify = s / v
     printf "\ninstructions per request (callgrind, %d requests a row):\n", n
     printf "%-18s %10d\n", "a:no-auth", a
     printf "%-18s %10d   added %7d\n", "b:RS256-cached", b, b - a
     printf "%-18s %10d   added %7d = %.2fx one RSA-2048 verify\n",
            "c:RS256-uncached", c, c - a, (c - a) / verify
+    printf "%-18s %10d\n", "g:full-gateway", g
+    printf "%-18s %10d   added %7d over g: g/h %.3f\n", "h:full+audit",
+           h, h - g, g / h
     printf "openssl speed rsa2048, inside RSA_public_decrypt: %d" \
            " instructions a verify (%d verifies)\n", verify, v
 }'
