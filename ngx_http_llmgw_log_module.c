@@ -92,7 +92,7 @@ typedef struct {
 /* a worker's chain in one audit file */
 
 typedef struct {
-    ngx_str_t                 *key;
+    EVP_MAC_CTX               *hmac;         /* the chain key, ready */
     ngx_http_llmgw_log_zone_t *zone;
     ngx_http_llmgw_log_head_t *head;         /* its slot, or NULL */
     uint32_t                   file;
@@ -318,6 +318,7 @@ static ngx_int_t ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_int_t ngx_http_llmgw_log_init_process(ngx_cycle_t *cycle);
 static void ngx_http_llmgw_log_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_llmgw_log_key_cleanup(void *data);
+static void ngx_http_llmgw_log_hmac_cleanup(void *data);
 
 static char *ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -1414,7 +1415,7 @@ ngx_http_llmgw_log_chain_next(ngx_http_llmgw_log_chain_t *ch, u_char *line,
 {
     ngx_http_llmgw_log_head_t  *head;
 
-    if (ngx_http_llmgw_audit_mac(ch->key, line, len, ch->mac) != NGX_OK) {
+    if (ngx_http_llmgw_audit_mac(ch->hmac, line, len, ch->mac) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "llmgw_audit_chain: HMAC failed, chain \"%*s\" "
                       "breaks at seq %uL", ch->id_len, ch->id, ch->seq + 1);
@@ -2485,6 +2486,15 @@ ngx_http_llmgw_log_key_cleanup(void *data)
 }
 
 
+/* a worker's prepared chain key, freed (and wiped) with the cycle */
+
+static void
+ngx_http_llmgw_log_hmac_cleanup(void *data)
+{
+    ngx_http_llmgw_audit_hmac_free(data);
+}
+
+
 /*
  * llmgw_price MODEL input=P output=P [cache_read=P] [cache_write=P]
  *     [currency=CODE];
@@ -2792,6 +2802,7 @@ ngx_http_llmgw_log_init_process(ngx_cycle_t *cycle)
     ngx_uint_t                       i, j;
     ngx_msec_t                       start;
     ngx_time_t                      *tp;
+    ngx_pool_cleanup_t              *cln;
     ngx_http_llmgw_log_sh_t         *sh;
     ngx_http_llmgw_log_file_t      **lf;
     ngx_http_llmgw_log_head_t       *head, *h;
@@ -2816,7 +2827,22 @@ ngx_http_llmgw_log_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
-        ch->key = &lmcf->key;
+        ch->hmac = ngx_http_llmgw_audit_hmac_create(&lmcf->key);
+        if (ch->hmac == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "llmgw_audit_chain: HMAC-SHA256 could not be "
+                          "set up");
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cycle->pool, 0);
+        if (cln == NULL) {
+            ngx_http_llmgw_audit_hmac_free(ch->hmac);
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_llmgw_log_hmac_cleanup;
+        cln->data = ch->hmac;
         ch->zone = lmcf->zone->data;
         ch->file = ngx_crc32_short(lf[i]->file->name.data,
                                    lf[i]->file->name.len);

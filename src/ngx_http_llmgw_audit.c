@@ -8,7 +8,8 @@
 #include <ngx_core.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include "ngx_http_llmgw_json.h"
 #include "ngx_http_llmgw_audit.h"
@@ -206,16 +207,60 @@ ngx_http_llmgw_audit_int(u_char *p, int64_t v)
 }
 
 
+EVP_MAC_CTX *
+ngx_http_llmgw_audit_hmac_create(ngx_str_t *key)
+{
+    EVP_MAC      *mac;
+    OSSL_PARAM    params[2];
+    EVP_MAC_CTX  *hmac;
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return NULL;
+    }
+
+    hmac = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+
+    if (hmac == NULL) {
+        return NULL;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (!EVP_MAC_init(hmac, key->data, key->len, params)) {
+        EVP_MAC_CTX_free(hmac);
+        return NULL;
+    }
+
+    return hmac;
+}
+
+
+void
+ngx_http_llmgw_audit_hmac_free(EVP_MAC_CTX *hmac)
+{
+    EVP_MAC_CTX_free(hmac);
+}
+
+
+/*
+ * EVP_MAC_init() without a key starts a new MAC with the key set at
+ * creation (OpenSSL 3.0's HMAC keeps the padded key's digest states);
+ * the unit test checks lines in a row against one-shot HMAC().
+ */
+
 ngx_int_t
-ngx_http_llmgw_audit_mac(ngx_str_t *key, u_char *line, size_t len,
+ngx_http_llmgw_audit_mac(EVP_MAC_CTX *hmac, u_char *line, size_t len,
     u_char mac[NGX_HTTP_LLMGW_AUDIT_MAC_LEN])
 {
-    unsigned int  n;
+    size_t  n;
 
-    n = NGX_HTTP_LLMGW_AUDIT_MAC_LEN;
-
-    if (HMAC(EVP_sha256(), key->data, (int) key->len, line, len, mac, &n)
-        == NULL
+    if (!EVP_MAC_init(hmac, NULL, 0, NULL)
+        || !EVP_MAC_update(hmac, line, len)
+        || !EVP_MAC_final(hmac, mac, &n, NGX_HTTP_LLMGW_AUDIT_MAC_LEN)
         || n != NGX_HTTP_LLMGW_AUDIT_MAC_LEN)
     {
         return NGX_ERROR;

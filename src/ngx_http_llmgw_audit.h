@@ -20,6 +20,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <openssl/evp.h>
+
 
 #define NGX_HTTP_LLMGW_AUDIT_MAC_LEN   32
 
@@ -63,11 +65,21 @@ u_char *ngx_http_llmgw_audit_write(u_char *p,
     ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n);
 
 /*
- * HMAC-SHA256 of a line's bytes with the chain key, into mac; the next
- * line of the chain carries it in hex.  NGX_OK or NGX_ERROR.
+ * The chain key made ready for HMAC-SHA256 once (a worker's, at start):
+ * the algorithm fetched and the key's two padded blocks hashed, so a line
+ * costs only its own bytes.  NULL on failure; freed with
+ * ngx_http_llmgw_audit_hmac_free(), which also wipes the key's state.
  */
-ngx_int_t ngx_http_llmgw_audit_mac(ngx_str_t *key, u_char *line, size_t len,
-    u_char mac[NGX_HTTP_LLMGW_AUDIT_MAC_LEN]);
+EVP_MAC_CTX *ngx_http_llmgw_audit_hmac_create(ngx_str_t *key);
+void ngx_http_llmgw_audit_hmac_free(EVP_MAC_CTX *hmac);
+
+/*
+ * HMAC-SHA256 of a line's bytes with the key hmac was made for, into
+ * mac; the next line of the chain carries it in hex.  NGX_OK or
+ * NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_audit_mac(EVP_MAC_CTX *hmac, u_char *line,
+    size_t len, u_char mac[NGX_HTTP_LLMGW_AUDIT_MAC_LEN]);
 
 
 #endif /* _NGX_HTTP_LLMGW_AUDIT_H_INCLUDED_ */

@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 
 #include <jansson.h>
+#include <openssl/hmac.h>
 
 #include "ngx_http_llmgw_unit.h"
 #include "ngx_http_llmgw_audit.h"
@@ -229,22 +230,52 @@ ngx_http_llmgw_test_names(void)
 static void
 ngx_http_llmgw_test_mac(void)
 {
-    u_char     mac[NGX_HTTP_LLMGW_AUDIT_MAC_LEN];
-    u_char     hex[2 * NGX_HTTP_LLMGW_AUDIT_MAC_LEN];
-    ngx_str_t  key;
+    u_char        mac[NGX_HTTP_LLMGW_AUDIT_MAC_LEN];
+    u_char        one[NGX_HTTP_LLMGW_AUDIT_MAC_LEN];
+    u_char        hex[2 * NGX_HTTP_LLMGW_AUDIT_MAC_LEN];
+    ngx_str_t     key;
+    ngx_uint_t    i;
+    unsigned int  n;
+    EVP_MAC_CTX  *hmac;
 
     ngx_str_set(&key, "Jefe");
 
-    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_audit_mac(&key,
-                             (u_char *) "what do ya want for nothing?", 28,
-                             mac) == NGX_OK, "HMAC computed");
+    hmac = ngx_http_llmgw_audit_hmac_create(&key);
 
-    ngx_hex_dump(hex, mac, NGX_HTTP_LLMGW_AUDIT_MAC_LEN);
+    NGX_HTTP_LLMGW_CHECK(hmac != NULL, "chain key made ready");
 
-    NGX_HTTP_LLMGW_CHECK(ngx_strncmp(hex, "5bdcc146bf60754e6a042426089575c7"
-                                     "5a003f089d2739839dec58b964ec3843",
-                                     sizeof(hex)) == 0,
-                         "HMAC-SHA256 of RFC 4231 test case 2");
+    if (hmac == NULL) {
+        return;
+    }
+
+    /* the same context for lines in a row: each MAC starts afresh */
+
+    for (i = 0; i < 3; i++) {
+        NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_audit_mac(hmac,
+                                 (u_char *) "what do ya want for nothing?",
+                                 28, mac) == NGX_OK, "HMAC computed");
+
+        ngx_hex_dump(hex, mac, NGX_HTTP_LLMGW_AUDIT_MAC_LEN);
+
+        NGX_HTTP_LLMGW_CHECK(ngx_strncmp(hex,
+                                         "5bdcc146bf60754e6a042426089575c7"
+                                         "5a003f089d2739839dec58b964ec3843",
+                                         sizeof(hex)) == 0,
+                             "HMAC-SHA256 of RFC 4231 test case 2");
+
+        NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_audit_mac(hmac,
+                                 (u_char *) "another line", 12, mac)
+                             == NGX_OK, "HMAC of another line computed");
+
+        NGX_HTTP_LLMGW_CHECK(HMAC(EVP_sha256(), "Jefe", 4,
+                                  (u_char *) "another line", 12, one, &n)
+                             != NULL
+                             && n == NGX_HTTP_LLMGW_AUDIT_MAC_LEN
+                             && ngx_memcmp(mac, one, n) == 0,
+                             "a line after another: as one-shot HMAC()");
+    }
+
+    ngx_http_llmgw_audit_hmac_free(hmac);
 }
 
 
