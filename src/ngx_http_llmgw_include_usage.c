@@ -167,6 +167,34 @@ ngx_http_llmgw_include_usage_request(ngx_pool_t *pool, u_char *body,
 }
 
 
+ngx_uint_t
+ngx_http_llmgw_include_usage_azure_version(u_char *v, size_t len)
+{
+    char        *first;
+    ngx_uint_t   i;
+
+    if (len == sizeof("2024-10-21") - 1) {
+        first = "2024-10-21";
+
+    } else if (len == sizeof("2024-09-01-preview") - 1
+               && ngx_memcmp(v + 10, "-preview", 8) == 0)
+    {
+        first = "2024-09-01";
+
+    } else {
+        return 0;
+    }
+
+    for (i = 0; i < 10; i++) {
+        if ((i == 4 || i == 7) ? v[i] != '-' : (v[i] < '0' || v[i] > '9')) {
+            return 0;
+        }
+    }
+
+    return (ngx_memcmp(v, first, 10) >= 0);
+}
+
+
 /* body with [from, to) replaced by insert */
 
 static ngx_int_t

@@ -122,6 +122,14 @@ typedef struct {
 ngx_int_t ngx_http_llmgw_include_usage_request(ngx_pool_t *pool,
     u_char *body, size_t len, ngx_str_t *out, const char **reason);
 
+/*
+ * 1 when an Azure OpenAI api-version (deployments API) accepts
+ * stream_options: GA versions from 2024-10-21, previews from
+ * 2024-09-01-preview; earlier ones answer 400 "Unrecognized request
+ * argument supplied: stream_options".  0 for anything else.
+ */
+ngx_uint_t ngx_http_llmgw_include_usage_azure_version(u_char *v, size_t len);
+
 /* max: the longest event inspected; size: the caller's read buffer */
 void ngx_http_llmgw_include_usage_sse_init(
     ngx_http_llmgw_include_usage_sse_t *f, ngx_pool_t *pool, size_t max,

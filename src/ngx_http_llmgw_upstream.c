@@ -283,7 +283,7 @@ ngx_http_llmgw_upstream_include_usage(ngx_http_request_t *r,
     ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_http_llmgw_pass_ctx_t *ctx)
 {
     ngx_int_t    rc;
-    ngx_str_t    body, out;
+    ngx_str_t    body, out, version;
     const char  *reason;
 
     if (!llcf->include_usage
@@ -301,6 +301,25 @@ ngx_http_llmgw_upstream_include_usage(ngx_http_request_t *r,
              && ngx_strncmp(ctx->api.data, "completions", ctx->api.len)
                 == 0))
     {
+        return NGX_OK;
+    }
+
+    /*
+     * Azure's deployments API refuses stream_options before api-version
+     * 2024-10-21 (2024-09-01-preview); its v1 API takes it as OpenAI does
+     */
+
+    if (llcf->provider->id == NGX_HTTP_LLMGW_PROVIDER_AZURE_OPENAI
+        && ngx_strnstr(ctx->path.data, "/openai/v1/", ctx->path.len) == NULL
+        && (ngx_http_arg(r, (u_char *) "api-version",
+                         sizeof("api-version") - 1, &version)
+            != NGX_OK
+            || !ngx_http_llmgw_include_usage_azure_version(version.data,
+                                                           version.len)))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llmgw_pass: include_usage not added: the "
+                       "api-version does not know stream_options");
         return NGX_OK;
     }
 

@@ -253,6 +253,31 @@ ngx_http_llmgw_test_requests(ngx_pool_t *pool)
     ngx_http_llmgw_test_request(pool, "{\"stream\":tru}", NULL,
                                 "the body is not one valid JSON object");
 
+    /* Azure api-versions that know stream_options */
+
+    {
+        static struct {
+            char        *v;
+            ngx_uint_t   ok;
+        } versions[] = {
+            { "2024-10-21", 1 }, { "2025-04-01", 1 }, { "2024-10-20", 0 },
+            { "2024-06-01", 0 }, { "2023-05-15", 0 },
+            { "2024-09-01-preview", 1 }, { "2025-04-01-preview", 1 },
+            { "2024-08-01-preview", 0 }, { "2024-10-21-Preview", 0 },
+            { "2024-10-21x", 0 }, { "2024-1a-21", 0 }, { "2024_10_21", 0 },
+            { "preview", 0 }, { "", 0 }, { "2024-10-2", 0 }
+        };
+
+        for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+            ngx_http_llmgw_unit_check(
+                ngx_http_llmgw_include_usage_azure_version(
+                    (u_char *) versions[i].v, ngx_strlen(versions[i].v))
+                == versions[i].ok,
+                "Azure api-version \"%s\": %s", versions[i].v,
+                versions[i].ok ? "stream_options" : "none");
+        }
+    }
+
     /* nesting: 64 levels under the root object pass, 65 do not */
 
     d = deep;
