@@ -83,7 +83,7 @@ if (!$ENV{TEST_NGINX_MOCK_PORT}) {
                && $REF{az_usage} =~ /"finish_reason":"stop"[^\n]*,"usage":null\}\n\n/;
 
     repeat_each(2);
-    plan tests => repeat_each() * 53;
+    plan tests => repeat_each() * 62;
 }
 
 log_level('info');
@@ -372,3 +372,47 @@ Content-Type: application/json
 --- response_body_like eval
 [qr/"reset"/, (qr/data: \[DONE\]/) x 4,
  qr/\A\[\{.*"body_length": ${\(length($::CHAT_STREAM) + 40)},.*"stream_options": \{"include_usage": true\}.*\},\s*\{.*"body_length": ${\(length($::CHAT_STREAM_FALSE) - 1)},.*"stream_options": \{"include_usage": true\}.*\},\s*\{.*"body_length": ${\(length($::CHAT_STREAM_USAGE))},.*"stream_options": \{"include_usage": true\}.*\},\s*\{.*"body_length": ${\(length($::CHAT_STREAM))},.*"stream_options": null.*\}\]\s*\z/s]
+
+
+
+=== TEST 15: an Azure api-version that predates stream_options: unchanged, usage missing
+--- request eval
+"POST $::AZURE/gpt-4o/chat/completions?api-version=2024-06-01\n$::CHAT_STREAM"
+--- more_headers
+X-Test-Id: i15
+X-Mock-Id: inc1
+X-Mock-Events: 3
+X-Mock-Delay-Ms: 0
+Content-Type: application/json
+--- response_body eval: $::REF{az}
+--- error_log
+llmgw-audit id=i15 status=200 api=chat outcome=ok stream=1 usage=missing in=- out=- total=-;
+
+
+
+=== TEST 16: what adding it there would give: the mock refuses stream_options as Azure does
+--- request eval
+"POST $::AZURE/gpt-4o/chat/completions?api-version=2024-06-01\n$::CHAT_STREAM_USAGE"
+--- more_headers
+X-Test-Id: i16
+Content-Type: application/json
+--- error_code: 400
+--- response_body_like: "Unrecognized request argument supplied: stream_options"
+--- error_log
+llmgw-audit id=i16 status=400 api=chat outcome=http_error stream=0 usage=missing
+
+
+
+=== TEST 17: the first Azure preview that knows stream_options
+--- request eval
+"POST $::AZURE/gpt-4o/chat/completions?api-version=2024-09-01-preview\n$::CHAT_STREAM"
+--- more_headers
+X-Test-Id: i17
+X-Mock-Id: inc1
+X-Mock-Events: 3
+X-Mock-Delay-Ms: 0
+X-Mock-Split: 2
+Content-Type: application/json
+--- response_body eval: $::REF{az}
+--- error_log
+llmgw-audit id=i17 status=200 api=chat outcome=ok stream=1 usage=provider in=3 out=3 total=6;
