@@ -357,6 +357,19 @@ is(scalar(grep { /,"usage":null\}\z/ } @$ev), 8,
 ok(last_record()->{stream_options}{include_usage},
    'the record keeps stream_options');
 
+# Azure before api-version 2024-10-21 (2024-09-01-preview) refuses it
+$r = post_json("$AZ/chat/completions?api-version=2024-06-01", [ @AZK ],
+               { %$CHAT, stream => JSON::PP::true,
+                 stream_options => { include_usage => JSON::PP::true } });
+ok($r->{status} == 400 && jbody($r)->{error}{message}
+   eq 'Unrecognized request argument supplied: stream_options',
+   'Azure 2024-06-01: stream_options refused with 400');
+$r = post_json("$AZ/chat/completions?api-version=2024-09-01-preview",
+               [ @AZK, 'x-mock-delay-ms' => 0 ],
+               { %$CHAT, stream => JSON::PP::true,
+                 stream_options => { include_usage => JSON::PP::true } });
+is($r->{status}, 200, 'Azure 2024-09-01-preview: stream_options taken');
+
 # x-mock-id: the same bytes twice; x-mock-split and x-mock-framing change
 # the framing only
 my @fixed = (@AZK, 'x-mock-id' => 'same1', 'x-mock-delay-ms' => 0);
