@@ -193,6 +193,13 @@ static ngx_command_t  ngx_http_llmgw_pass_commands[] = {
       offsetof(ngx_http_llmgw_pass_loc_conf_t, usage),
       NULL },
 
+    { ngx_string("llmgw_pass_include_usage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_pass_loc_conf_t, include_usage),
+      NULL },
+
     { ngx_string("llmgw_pass_usage_buffer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -1024,6 +1031,7 @@ ngx_http_llmgw_pass_create_loc_conf(ngx_conf_t *cf)
     ngx_str_set(&conf->upstream.module, "llmgw_pass");
 
     conf->usage = NGX_CONF_UNSET;
+    conf->include_usage = NGX_CONF_UNSET;
     conf->usage_buffer = NGX_CONF_UNSET_SIZE;
 
     conf->provider = NGX_CONF_UNSET_PTR;
@@ -1084,6 +1092,7 @@ ngx_http_llmgw_pass_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_value(conf->usage, prev->usage, 1);
+    ngx_conf_merge_value(conf->include_usage, prev->include_usage, 1);
     ngx_conf_merge_size_value(conf->usage_buffer, prev->usage_buffer,
                               NGX_HTTP_LLMGW_USAGE_LIMIT);
 

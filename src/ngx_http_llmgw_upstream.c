@@ -36,6 +36,18 @@ static void ngx_http_llmgw_upstream_usage_feed(ngx_http_request_t *r,
     ngx_http_llmgw_pass_ctx_t *ctx, u_char *pos, u_char *last);
 static void ngx_http_llmgw_upstream_usage_finish(ngx_http_request_t *r,
     ngx_http_llmgw_pass_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_upstream_body(ngx_http_request_t *r,
+    size_t max, ngx_str_t *body);
+static ngx_int_t ngx_http_llmgw_upstream_include_usage(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_http_llmgw_pass_ctx_t *ctx);
+static void ngx_http_llmgw_upstream_filter_header(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_upstream_buf(ngx_http_request_t *r,
+    ngx_chain_t ***ll, u_char *pos, u_char *last, ngx_buf_t **last_buf);
+static ngx_int_t ngx_http_llmgw_upstream_filter_emit(void *data, u_char *p,
+    size_t len);
+static ngx_int_t ngx_http_llmgw_upstream_filter_finish(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, ngx_chain_t ***ll);
 static void ngx_http_llmgw_upstream_abort_request(ngx_http_request_t *r);
 static void ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -155,12 +167,9 @@ ngx_int_t
 ngx_http_llmgw_upstream_model(ngx_http_request_t *r,
     ngx_http_llmgw_provider_t *pv, ngx_str_t *model)
 {
-    u_char       *p, *q;
-    size_t        size;
-    ngx_int_t     rc;
-    ngx_str_t     path;
-    ngx_buf_t    *b, *one;
-    ngx_chain_t  *cl;
+    u_char     *p;
+    ngx_int_t   rc;
+    ngx_str_t   path, body;
 
     path = r->unparsed_uri;
 
@@ -176,6 +185,33 @@ ngx_http_llmgw_upstream_model(ngx_http_request_t *r,
     }
 
     /* a JSON body wholly in memory, small enough to parse */
+
+    rc = ngx_http_llmgw_upstream_body(r, NGX_HTTP_LLMGW_MODEL_BODY_MAX,
+                                      &body);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_llmgw_provider_model_from_json(r->pool, body.data,
+                                                   body.len, model);
+}
+
+
+/*
+ * The client's request body in one piece, when it is wholly in memory and
+ * not larger than max: NGX_OK; NGX_DECLINED: none, in a file, or too large;
+ * NGX_ERROR.  A body in one buffer is not copied.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *body)
+{
+    u_char       *p;
+    size_t        size;
+    ngx_buf_t    *b, *one;
+    ngx_chain_t  *cl;
 
     if (r->request_body == NULL
         || r->request_body->bufs == NULL
@@ -200,7 +236,7 @@ ngx_http_llmgw_upstream_model(ngx_http_request_t *r,
 
         size += b->last - b->pos;
 
-        if (size > NGX_HTTP_LLMGW_MODEL_BODY_MAX) {
+        if (size > max) {
             return NGX_DECLINED;
         }
 
@@ -212,24 +248,114 @@ ngx_http_llmgw_upstream_model(ngx_http_request_t *r,
     }
 
     if (one != (ngx_buf_t *) -1) {
-        return ngx_http_llmgw_provider_model_from_json(r->pool, one->pos,
-                                                       size, model);
+        body->data = one->pos;
+        body->len = size;
+        return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, size);
-    if (p == NULL) {
+    body->data = ngx_pnalloc(r->pool, size);
+    if (body->data == NULL) {
         return NGX_ERROR;
     }
 
-    q = p;
+    body->len = size;
+    p = body->data;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         if (!ngx_buf_special(cl->buf)) {
-            q = ngx_cpymem(q, cl->buf->pos, cl->buf->last - cl->buf->pos);
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
         }
     }
 
-    return ngx_http_llmgw_provider_model_from_json(r->pool, p, size, model);
+    return NGX_OK;
+}
+
+
+/*
+ * stream_options.include_usage added to a streamed chat or completions
+ * request of Azure OpenAI or OpenAI that did not ask for it, so that its
+ * usage can be read; the response then gets what the provider adds for it
+ * taken out (ngx_http_llmgw_upstream_filter_header).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_include_usage(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_loc_conf_t *llcf, ngx_http_llmgw_pass_ctx_t *ctx)
+{
+    ngx_int_t    rc;
+    ngx_str_t    body, out, version;
+    const char  *reason;
+
+    if (!llcf->include_usage
+        || !llcf->usage
+        || r->method != NGX_HTTP_POST
+        || (llcf->provider->id != NGX_HTTP_LLMGW_PROVIDER_AZURE_OPENAI
+            && llcf->provider->id != NGX_HTTP_LLMGW_PROVIDER_OPENAI))
+    {
+        return NGX_OK;
+    }
+
+    if (!(ctx->api.len == sizeof("chat") - 1
+          && ngx_strncmp(ctx->api.data, "chat", ctx->api.len) == 0)
+        && !(ctx->api.len == sizeof("completions") - 1
+             && ngx_strncmp(ctx->api.data, "completions", ctx->api.len)
+                == 0))
+    {
+        return NGX_OK;
+    }
+
+    /*
+     * Azure's deployments API refuses stream_options before api-version
+     * 2024-10-21 (2024-09-01-preview); its v1 API takes it as OpenAI does
+     */
+
+    if (llcf->provider->id == NGX_HTTP_LLMGW_PROVIDER_AZURE_OPENAI
+        && ngx_strnstr(ctx->path.data, "/openai/v1/", ctx->path.len) == NULL
+        && (ngx_http_arg(r, (u_char *) "api-version",
+                         sizeof("api-version") - 1, &version)
+            != NGX_OK
+            || !ngx_http_llmgw_include_usage_azure_version(version.data,
+                                                           version.len)))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llmgw_pass: include_usage not added: the "
+                       "api-version does not know stream_options");
+        return NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_upstream_body(r, NGX_MAX_SIZE_T_VALUE, &body);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llmgw_pass: include_usage not added: no body in "
+                       "memory");
+        return NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_include_usage_request(r->pool, body.data, body.len,
+                                              &out, &reason);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llmgw_pass: include_usage not added: %s", reason);
+        return NGX_OK;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llmgw_pass: include_usage added");
+
+    ctx->body = out;
+    ctx->include_usage = 1;
+
+    return NGX_OK;
 }
 
 
@@ -270,6 +396,14 @@ ngx_http_llmgw_upstream_create_request(ngx_http_request_t *r)
         ctx->model_done = 1;
     }
 
+    if (!ctx->body_done) {
+        if (ngx_http_llmgw_upstream_include_usage(r, llcf, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->body_done = 1;
+    }
+
     ngx_str_null(&signature);
 
     if (llcf->aws) {
@@ -279,7 +413,8 @@ ngx_http_llmgw_upstream_create_request(ngx_http_request_t *r)
         }
     }
 
-    body_len = ngx_http_llmgw_upstream_body_length(r);
+    body_len = ctx->body.data ? (off_t) ctx->body.len
+                              : ngx_http_llmgw_upstream_body_length(r);
 
     connection = ngx_http_llmgw_upstream_connection(r);
 
@@ -410,7 +545,31 @@ ngx_http_llmgw_upstream_create_request(ngx_http_request_t *r)
     cl->buf = b;
     u->request_bufs = cl;
 
-    body = (r->request_body && body_len > 0) ? r->request_body->bufs : NULL;
+    if (ctx->body.data) {
+        nb = ngx_calloc_buf(r->pool);
+        if (nb == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* start and end too: a retry sends it again from start */
+
+        nb->memory = 1;
+        nb->start = ctx->body.data;
+        nb->pos = ctx->body.data;
+        nb->last = ctx->body.data + ctx->body.len;
+        nb->end = nb->last;
+
+        cl->next = ngx_alloc_chain_link(r->pool);
+        if (cl->next == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl = cl->next;
+        cl->buf = nb;
+    }
+
+    body = (r->request_body && body_len > 0 && ctx->body.data == NULL)
+           ? r->request_body->bufs : NULL;
 
     for ( /* void */ ; body; body = body->next) {
         nb = ngx_alloc_buf(r->pool);
@@ -461,6 +620,9 @@ ngx_http_llmgw_upstream_reinit_request(ngx_http_request_t *r)
 
     ctx->usage = NULL;
     ngx_memzero(&ctx->usage_headers, sizeof(ngx_http_llmgw_usage_result_t));
+
+    ctx->filter = NULL;
+    ctx->filter_on = 0;
 
     r->upstream->process_header = ngx_http_llmgw_upstream_process_status_line;
     r->state = 0;
@@ -764,9 +926,58 @@ ngx_http_llmgw_upstream_header_done(ngx_http_request_t *r,
         u->keepalive = !u->headers_in.connection_close;
     }
 
+    ngx_http_llmgw_upstream_filter_header(r, ctx);
+
     ctx->header_done = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * A successful event stream answering a request the gateway added
+ * include_usage to is filtered on its way to the client (decided here,
+ * before the header goes out): the client's body is shorter than the
+ * provider's, so the provider's Content-Length, if any, frames the body
+ * from here and the client gets none.
+ */
+
+static void
+ngx_http_llmgw_upstream_filter_header(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx)
+{
+    ngx_str_t            *ct;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    ctx->filter_on = 0;
+
+    if (!ctx->include_usage
+        || ctx->head
+        || u->headers_in.status_n < NGX_HTTP_OK
+        || u->headers_in.status_n >= NGX_HTTP_SPECIAL_RESPONSE
+        || u->headers_in.status_n == NGX_HTTP_NO_CONTENT
+        || u->headers_in.content_type == NULL
+        || (!u->headers_in.chunked && u->headers_in.content_length_n == 0))
+    {
+        return;
+    }
+
+    ct = &u->headers_in.content_type->value;
+
+    if (ct->len < sizeof("text/event-stream") - 1
+        || ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
+                           sizeof("text/event-stream") - 1)
+           != 0)
+    {
+        return;
+    }
+
+    ctx->filter_on = 1;
+    ctx->filter_length = u->headers_in.content_length_n;
+
+    u->headers_in.content_length_n = -1;
 }
 
 
@@ -845,6 +1056,10 @@ ngx_http_llmgw_upstream_filter_init(void *data)
         ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
         u->length = 1;
 
+    } else if (ctx->filter_on) {
+        /* the provider's Content-Length, not sent to the client, or -1 */
+        u->length = ctx->filter_length;
+
     } else if (u->headers_in.content_length_n == 0) {
         u->length = 0;
         u->keepalive = !u->headers_in.connection_close;
@@ -886,6 +1101,19 @@ ngx_http_llmgw_upstream_filter_init(void *data)
             ngx_http_llmgw_eventstream_init(&ctx->es, r->pool, 0);
             ctx->eventstream = 1;
         }
+    }
+
+    if (ctx->filter_on && u->length != 0) {
+        ctx->filter = ngx_palloc(r->pool,
+                                 sizeof(ngx_http_llmgw_include_usage_sse_t));
+        if (ctx->filter == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_llmgw_include_usage_sse_init(ctx->filter, r->pool,
+                                      NGX_HTTP_LLMGW_INCLUDE_USAGE_EVENT_MAX,
+                                      llcf->upstream.buffer_size,
+                                      ngx_http_llmgw_upstream_filter_emit, r);
     }
 
     /*
@@ -931,6 +1159,15 @@ ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes)
     buf->pos = buf->last;
     buf->last += bytes;
 
+    /*
+     * everything the filter handed out has gone to the client (as when
+     * nginx reuses u->buffer from its start): its region is free again
+     */
+
+    if (ctx->filter && u->busy_bufs == NULL && u->out_bufs == NULL) {
+        ngx_http_llmgw_include_usage_sse_release(ctx->filter);
+    }
+
     for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
         ll = &cl->next;
     }
@@ -973,6 +1210,11 @@ ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes)
                             && !u->headers_in.connection_close);
 
             ngx_http_llmgw_upstream_usage_finish(r, ctx);
+
+            if (ngx_http_llmgw_upstream_filter_finish(r, ctx, &ll) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
 
         return NGX_OK;
@@ -1010,6 +1252,11 @@ ngx_http_llmgw_upstream_filter(void *data, ssize_t bytes)
 
             ngx_http_llmgw_upstream_usage_finish(r, ctx);
 
+            if (ngx_http_llmgw_upstream_filter_finish(r, ctx, &ll) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
             if (buf->pos != buf->last) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "llmgw_pass: upstream sent data after "
@@ -1045,13 +1292,40 @@ ngx_http_llmgw_upstream_output(ngx_http_request_t *r,
     ngx_http_llmgw_pass_ctx_t *ctx, ngx_chain_t ***ll, u_char *pos,
     u_char *last)
 {
-    ngx_buf_t            *b;
-    ngx_chain_t          *cl;
-    ngx_http_upstream_t  *u;
-
     if (pos == last) {
         return NGX_OK;
     }
+
+    if (ctx->eventstream) {
+        ngx_http_llmgw_upstream_tee(r, ctx, pos, last);
+    }
+
+    /* usage is read from what the provider sent, before any filtering */
+
+    if (ctx->usage) {
+        ngx_http_llmgw_upstream_usage_feed(r, ctx, pos, last);
+    }
+
+    if (ctx->filter == NULL) {
+        return ngx_http_llmgw_upstream_buf(r, ll, pos, last, NULL);
+    }
+
+    ctx->filter_ll = ll;
+    ctx->filter_last = NULL;
+
+    return ngx_http_llmgw_include_usage_sse_feed(ctx->filter, pos, last);
+}
+
+
+/* a buffer for the client of the bytes [pos, last), appended at *ll */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_buf(ngx_http_request_t *r, ngx_chain_t ***ll,
+    u_char *pos, u_char *last, ngx_buf_t **last_buf)
+{
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl;
+    ngx_http_upstream_t  *u;
 
     u = r->upstream;
 
@@ -1071,15 +1345,49 @@ ngx_http_llmgw_upstream_output(ngx_http_request_t *r,
     b->last = last;
     b->tag = u->output.tag;
 
-    if (ctx->eventstream) {
-        ngx_http_llmgw_upstream_tee(r, ctx, pos, last);
-    }
-
-    if (ctx->usage) {
-        ngx_http_llmgw_upstream_usage_feed(r, ctx, pos, last);
+    if (last_buf) {
+        *last_buf = b;
     }
 
     return NGX_OK;
+}
+
+
+/* a span the include_usage filter hands out: adjacent ones share a buffer */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_filter_emit(void *data, u_char *p, size_t len)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx->filter_last && ctx->filter_last->last == p) {
+        ctx->filter_last->last += len;
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_upstream_buf(r, ctx->filter_ll, p, p + len,
+                                       &ctx->filter_last);
+}
+
+
+/* the body ended: an incomplete last event goes as it came */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_filter_finish(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, ngx_chain_t ***ll)
+{
+    if (ctx->filter == NULL) {
+        return NGX_OK;
+    }
+
+    ctx->filter_ll = ll;
+    ctx->filter_last = NULL;
+
+    return ngx_http_llmgw_include_usage_sse_finish(ctx->filter);
 }
 
 
@@ -1395,6 +1703,7 @@ ngx_http_llmgw_upstream_abort_request(ngx_http_request_t *r)
 static void
 ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 {
+    ngx_chain_t                *out, **ll;
     ngx_http_upstream_t        *u;
     ngx_http_llmgw_pass_ctx_t  *ctx;
 
@@ -1450,6 +1759,17 @@ ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
         if (rc == NGX_OK && u->length == -1) {
             ngx_http_llmgw_upstream_usage_finish(r, ctx);
+
+            /* nginx sends the last buffer after this */
+
+            out = NULL;
+            ll = &out;
+
+            if (ngx_http_llmgw_upstream_filter_finish(r, ctx, &ll) == NGX_OK
+                && out != NULL)
+            {
+                (void) ngx_http_output_filter(r, out);
+            }
         }
 
         if (ctx->exception) {
@@ -1470,6 +1790,24 @@ ngx_http_llmgw_upstream_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
     } else {
         ctx->outcome = NGX_HTTP_LLMGW_OUTCOME_STREAM_CUT;
+    }
+
+    if (ctx->filter) {
+        if (ctx->filter->oversized) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "llmgw_pass: %ui stream events longer than %uz "
+                          "bytes passed on as the provider sent them, "
+                          "\"usage\": null included",
+                          ctx->filter->oversized, ctx->filter->max);
+        }
+
+        ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llmgw_pass include_usage: %ui events, %ui usage "
+                       "chunks dropped, %ui \"usage\": null taken out, "
+                       "%ui oversized, %ui regions",
+                       ctx->filter->events, ctx->filter->dropped,
+                       ctx->filter->stripped, ctx->filter->oversized,
+                       ctx->filter->regions);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

@@ -21,6 +21,7 @@
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_eventstream.h"
 #include "ngx_http_llmgw_usage.h"
+#include "ngx_http_llmgw_include_usage.h"
 
 
 /* a body in memory up to this size is looked at for a JSON "model" */
@@ -46,6 +47,7 @@ typedef struct {
     ngx_array_t                       *remove_headers; /* lowercase names */
 
     ngx_flag_t                         usage;     /* llmgw_pass_usage */
+    ngx_flag_t                         include_usage;
     size_t                             usage_buffer;
 
 #if (NGX_HTTP_SSL)
@@ -81,6 +83,16 @@ typedef struct {
     /* Bedrock InvokeModel's X-Amzn-Bedrock-*-Token-Count headers */
     ngx_http_llmgw_usage_result_t      usage_headers;
 
+    /* the body sent instead of the client's (include_usage added) */
+    ngx_str_t                          body;
+
+    /* what include_usage added taken out of the response, or NULL */
+    ngx_http_llmgw_include_usage_sse_t  *filter;
+    off_t                              filter_length; /* the provider's
+                                                         Content-Length */
+    ngx_chain_t                     ***filter_ll;   /* output, while fed */
+    ngx_buf_t                         *filter_last;
+
     unsigned                           target_done:1;
     unsigned                           has_query:1;
     unsigned                           model_done:1;
@@ -92,6 +104,9 @@ typedef struct {
     unsigned                           stream:1;  /* an event stream came
                                                      back */
     unsigned                           exception:1;
+    unsigned                           body_done:1;
+    unsigned                           include_usage:1; /* added by us */
+    unsigned                           filter_on:1;    /* for this answer */
 } ngx_http_llmgw_pass_ctx_t;
 
 

@@ -344,6 +344,63 @@ $r = post_json("$AZ/chat/completions$AV", \@AZK,
 $ev = sse_events($r->{body});
 is(scalar @$ev, 10, 'no usage chunk without include_usage');
 unlike($r->{body}, qr/"usage"/, 'no usage field without include_usage');
+is(last_record()->{stream_options}, undef,
+   'the record: no stream_options sent');
+
+# include_usage's other mark: "usage":null ends every other chunk
+$r = post_json("$AZ/chat/completions$AV", [ @AZK, 'x-mock-delay-ms' => 0 ],
+               { %$CHAT, stream => JSON::PP::true,
+                 stream_options => { include_usage => JSON::PP::true } });
+$ev = sse_events($r->{body});
+is(scalar(grep { /,"usage":null\}\z/ } @$ev), 8,
+   'include_usage: "usage":null ends the role, content and stop chunks');
+ok(last_record()->{stream_options}{include_usage},
+   'the record keeps stream_options');
+
+# Azure before api-version 2024-10-21 (2024-09-01-preview) refuses it
+$r = post_json("$AZ/chat/completions?api-version=2024-06-01", [ @AZK ],
+               { %$CHAT, stream => JSON::PP::true,
+                 stream_options => { include_usage => JSON::PP::true } });
+ok($r->{status} == 400 && jbody($r)->{error}{message}
+   eq 'Unrecognized request argument supplied: stream_options',
+   'Azure 2024-06-01: stream_options refused with 400');
+$r = post_json("$AZ/chat/completions?api-version=2024-09-01-preview",
+               [ @AZK, 'x-mock-delay-ms' => 0 ],
+               { %$CHAT, stream => JSON::PP::true,
+                 stream_options => { include_usage => JSON::PP::true } });
+is($r->{status}, 200, 'Azure 2024-09-01-preview: stream_options taken');
+
+# x-mock-id: the same bytes twice; x-mock-split and x-mock-framing change
+# the framing only
+my @fixed = (@AZK, 'x-mock-id' => 'same1', 'x-mock-delay-ms' => 0);
+my $stream = { %$CHAT, stream => JSON::PP::true };
+my $a1 = post_json("$AZ/chat/completions$AV", [ @fixed ], $stream);
+my $a2 = post_json("$AZ/chat/completions$AV", [ @fixed ], $stream);
+ok($a1->{body} eq $a2->{body} && $a1->{body} =~ /"id":"chatcmpl-same1",/
+   && $a1->{body} =~ /"created":1700000000,/,
+   'x-mock-id: id and created fixed, the same bytes twice');
+
+$r = post_json("$AZ/chat/completions$AV", [ @fixed, 'x-mock-split' => 5 ],
+               $stream);
+is($r->{body}, $a1->{body}, 'x-mock-split: the same body');
+ok(@{ $r->{chunks} } > length($a1->{body}) / 5
+   && !grep({ length($_->[1]) > 5 } @{ $r->{chunks} }),
+   'x-mock-split 5: chunks of at most 5 bytes');
+
+$r = post_json("$AZ/chat/completions$AV",
+               [ @fixed, 'x-mock-framing' => 'length' ], $stream);
+ok($r->{complete} && $r->{body} eq $a1->{body}
+   && $r->{h}{'content-length'} == length($a1->{body})
+   && !defined $r->{h}{'transfer-encoding'},
+   'x-mock-framing length: Content-Length, the same body');
+
+$r = post_json("$AZ/chat/completions$AV",
+               [ @fixed, 'x-mock-framing' => 'close' ], $stream);
+ok($r->{complete} && $r->{body} eq $a1->{body}
+   && !defined $r->{h}{'content-length'}
+   && !defined $r->{h}{'transfer-encoding'}
+   && lc($r->{h}{connection} // '') eq 'close',
+   'x-mock-framing close: delimited by the close, the same body');
 
 $r = post_json("$AZ/chat/completions$AV", [ 'x-mock-events' => 2 ], $CHAT);
 is($r->{status}, 401, 'no api-key: 401');

@@ -154,7 +154,7 @@ llmgw-audit id=u3 status=200 api=chat outcome=ok stream=1 usage=provider in=3 ou
 
 
 
-=== TEST 4: Azure chat streamed without include_usage: missing
+=== TEST 4: Azure chat streamed without include_usage: the gateway asks for it (t/include-usage.t)
 --- request eval
 "POST $::AZURE/gpt-4o/chat/completions$::Q\n$::CHAT_STREAM_NO_USAGE"
 --- more_headers
@@ -163,7 +163,7 @@ X-Mock-Delay-Ms: 5
 Content-Type: application/json
 --- response_body_like: data: \[DONE\]\n\n\z
 --- error_log
-llmgw-audit id=u4 status=200 api=chat outcome=ok stream=1 usage=missing in=- out=- total=- cache_read=- reasoning=-;
+llmgw-audit id=u4 status=200 api=chat outcome=ok stream=1 usage=provider in=3 out=6 total=9 cache_read=- reasoning=-;
 
 
 

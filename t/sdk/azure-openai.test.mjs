@@ -75,6 +75,42 @@ describe('Azure OpenAI SDK', { skip: t.skipReason ?? false }, () => {
         await t.assertIncremental(assert, times, id, 6);
     });
 
+    // Through the gateway, which adds stream_options.include_usage to
+    // bill the stream, the client still gets the stream it asked for:
+    // no usage chunk, no "usage": null in the others.
+    it('streamed chat completion without include_usage: as asked for',
+       async () => {
+        const id = t.testId();
+        const stream = await client().chat.completions.create(
+            { model: 'gpt-4o', messages, stream: true },
+            { headers: { 'x-llmgw-test-id': id } });
+        const times = [];
+        const chunks = [];
+        let text = '';
+        for await (const chunk of stream) {
+            chunks.push(chunk);
+            if (chunk.choices.length > 0 && chunk.choices[0].delta.content) {
+                times.push(Date.now());
+                text += chunk.choices[0].delta.content;
+            }
+        }
+        assert.equal(text, 'Hello from the llmgw mock.');
+        // the prompt filter results, the role, 6 pieces, the stop
+        assert.equal(chunks.length, 9);
+        for (const c of chunks) {
+            assert.ok(!('usage' in c), 'a chunk with usage: ' +
+                      JSON.stringify(c));
+            if (c.choices.length === 0) {
+                assert.ok('prompt_filter_results' in c, JSON.stringify(c));
+            }
+        }
+        const rec = await t.assertIncremental(assert, times, id, 6);
+        if (rec !== null) {
+            assert.deepEqual(rec.stream_options,
+                             t.direct ? null : { include_usage: true });
+        }
+    });
+
     it('audio transcription uploads a 200 KiB WAV whole', async () => {
         const wav = t.makeWav(200 * 1024);
         const digest = t.sha256hex(wav);
