@@ -118,6 +118,7 @@ typedef struct {
     ngx_str_t                  name;         /* for messages, NUL ended */
     u_char                    *start;        /* the buffer, or NULL */
     u_char                    *pos;
+    ngx_uint_t                 buffered;     /* lines between start, pos */
     u_char                    *last;
     ngx_event_t               *event;        /* the flush timer */
     ngx_msec_t                 flush;
@@ -1645,6 +1646,7 @@ ngx_http_llmgw_log_write(ngx_http_llmgw_log_file_t *lf, u_char *line,
 
         if (len <= (size_t) (lf->last - lf->pos)) {
             lf->pos = ngx_cpymem(lf->pos, line, len);
+            lf->buffered++;
 
             if (lf->flush && lf->pos > lf->start && !lf->event->timer_set) {
                 lf->event->log = log;
@@ -1774,26 +1776,17 @@ ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf, const char *what,
 static void
 ngx_http_llmgw_log_flush(ngx_open_file_t *file, ngx_log_t *log)
 {
-    u_char                     *p;
-    ngx_uint_t                  lines;
     ngx_http_llmgw_log_file_t  *lf;
 
     lf = file->data;
 
     if (lf->pos > lf->start) {
-        lines = 0;
-
-        for (p = lf->start; p < lf->pos; p++) {
-            if (*p == '\n') {
-                lines++;
-            }
-        }
-
         ngx_http_llmgw_log_write_fd(lf, lf->start, lf->pos - lf->start,
-                                    lines, log);
+                                    lf->buffered, log);
     }
 
     lf->pos = lf->start;
+    lf->buffered = 0;
 
     if (lf->event != NULL && lf->event->timer_set) {
         ngx_del_timer(lf->event);
