@@ -19,7 +19,7 @@ use Digest::SHA qw(sha1_hex);
 use Time::HiRes qw(time sleep);
 use POSIX ();
 use LLMGW::Nginx;
-use LLMGW::Redis qw(redis_start redis_stop redis_cmd);
+use LLMGW::Redis qw(redis_start redis_stop redis_cmd redis_library);
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -308,18 +308,7 @@ like(slurp("$dir/logs/error.log"),
 # the script is the library's functions and a dispatch on ARGV[1]: the
 # sha nginx loads is that of the text in src/ngx_http_llmgw_redis_lib.c
 
-my $src = slurp('src/ngx_http_llmgw_redis_lib.c');
-my %lit;
-while ($src =~ /static const char\s+(\w+)\[\] =\s*((?:\s*"(?:[^"\\]|\\.)*")+);/g) {
-    my ($name, $body) = ($1, $2);
-    my $text = '';
-    $text .= $1 while $body =~ /"((?:[^"\\]|\\.)*)"/g;
-    $text =~ s/\\n/\n/g;
-    $text =~ s/\\(["\\])/$1/g;
-    $lit{$name} = $text;
-}
-my $script = $lit{ngx_http_llmgw_redis_lib_common}
-             . $lit{ngx_http_llmgw_redis_lib_dispatch};
+my (undef, $script) = redis_library();
 
 is_deeply(redis_cmd($r->{port}, {auth => $auth}, 'SCRIPT', 'EXISTS',
                     sha1_hex($script)), [1], 'the script is loaded');

@@ -20,7 +20,7 @@ use POSIX ();
 use LLMGW::Nginx qw(free_port);
 
 our @EXPORT_OK = qw(redis_start redis_stop redis_cmd redis_conn redis_send
-                    redis_read);
+                    redis_read redis_library);
 
 
 # a redis-server in the foreground of a child: { pid, port, dir }
@@ -131,6 +131,34 @@ sub redis_cmd {
     close $s;
 
     return $reply;
+}
+
+
+
+# The llmgw library as nginx loads it, from the C string literals of
+# src/ngx_http_llmgw_redis_lib.c: (Function library text, EVAL script).
+sub redis_library {
+    my ($root) = @_;
+    my $file = ($root // '.') . '/src/ngx_http_llmgw_redis_lib.c';
+    my (%lit, $src);
+
+    open my $fh, '<', $file or die "$file: $!\n";
+    { local $/; $src = <$fh>; }
+    close $fh;
+
+    while ($src =~ /static const char\s+(\w+)\[\] =((?:\s*"(?:[^"\\]|\\.)*")+);/g)
+    {
+        my ($name, $body, $text) = ($1, $2, '');
+
+        $text .= $1 while $body =~ /"((?:[^"\\]|\\.)*)"/g;
+        $text =~ s/\\(n|"|\\)/$1 eq 'n' ? "\n" : $1/ge;
+        $lit{$name} = $text;
+    }
+
+    my $p = 'ngx_http_llmgw_redis_lib_';
+
+    return ($lit{"${p}head"} . $lit{"${p}common"} . $lit{"${p}register"},
+            $lit{"${p}common"} . $lit{"${p}dispatch"});
 }
 
 
