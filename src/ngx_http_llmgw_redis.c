@@ -24,6 +24,9 @@
 /* PINGs unanswered in a row before the connection is given up */
 #define NGX_HTTP_LLMGW_REDIS_PING_LOST   3
 
+/* reads of 16k in a row before other events get their turn */
+#define NGX_HTTP_LLMGW_REDIS_READS       64
+
 /* failure lines a worker writes in one second, at most */
 #define NGX_HTTP_LLMGW_REDIS_LOG_BURST   3
 
@@ -806,9 +809,9 @@ ngx_http_llmgw_redis_log_ok(void)
 /*
  * hiredis reads at most 16k at a time and does not say whether the
  * socket is drained; with edge-triggered events the rest would wait for
- * the next packet.  Read until a peek finds nothing.  Any call into
- * hiredis may free the context (and with it, through the cleanup hook,
- * the connection): rd->ac tells.
+ * the next packet.  Read until a peek finds nothing, or post the event
+ * to go on after other work.  Any call into hiredis may free the context
+ * (and with it, through the cleanup hook, the connection): rd->ac tells.
  */
 
 static void
@@ -817,6 +820,7 @@ ngx_http_llmgw_redis_read_handler(ngx_event_t *rev)
     u_char                   byte;
     ssize_t                  n;
     ngx_err_t                err;
+    ngx_uint_t               i;
     ngx_socket_t             fd;
     redisAsyncContext       *ac;
     ngx_connection_t        *c;
@@ -827,10 +831,20 @@ ngx_http_llmgw_redis_read_handler(ngx_event_t *rev)
     ac = rd->ac;
     fd = c->fd;
 
-    for ( ;; ) {
+    for (i = 0; /* void */ ; i++) {
         redisAsyncHandleRead(ac);
 
         if (rd->ac != ac) {
+            return;
+        }
+
+        if (!(ac->c.flags & REDIS_CONNECTED)) {
+            /* the connect is still in progress */
+            return;
+        }
+
+        if (i == NGX_HTTP_LLMGW_REDIS_READS) {
+            ngx_post_event(rev, &ngx_posted_events);
             return;
         }
 
@@ -1173,7 +1187,10 @@ ngx_http_llmgw_redis_ping_handler(ngx_event_t *ev)
     const char  *argv[1] = { "PING" };
     size_t       argvlen[1] = { 4 };
 
-    if (rd->ac == NULL || rd->closing) {
+    /* a worker shutting down gracefully keeps the connection for the
+       requests it still serves, but checks it no more */
+
+    if (rd->ac == NULL || rd->closing || ngx_exiting) {
         return;
     }
 

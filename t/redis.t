@@ -172,6 +172,31 @@ like(slurp("$dir/logs/error.log"),
      qr/\[info\] .*llmgw_redis: connected to 127\.0\.0\.1:$r->{port}\n/,
      'connected, logged at info');
 
+# a reload: new workers connect, the old ones close their connections on
+# their way out, the counters go on
+
+my $count = metric($port, 'llmgw_redis_commands_total', 1);
+kill 'HUP', $pid;
+
+sub db3_clients {
+    my $list = redis_cmd($r->{port}, {auth => $auth}, 'CLIENT', 'LIST');
+    my @ids = map { /(?:^| )id=(\d+) / } grep { / db=3 / } split /\n/, $list;
+    return join ',', sort @ids;
+}
+
+my $old = db3_clients();
+ok(wait_for(5, sub {
+       my $now = db3_clients();
+       my @now = split /,/, $now;
+       @now == 2 && !grep({ my $id = $_; grep { $_ eq $id } split /,/, $old }
+                          @now)
+   }), 'reload: two new connections, the old workers\' closed')
+    or diag("before: $old, after: " . db3_clients() . "\n"
+            . `ps -o pid,stat,args --ppid $pid`);
+ok(wait_for(3, sub { up_all($port, 2, 1) }), 'reload: both workers up');
+cmp_ok(metric($port, 'llmgw_redis_commands_total', 1), '>=', $count,
+       'reload: the counters go on');
+
 # Redis stopped: every worker down, reconnecting
 
 redis_stop($r);
