@@ -5,9 +5,11 @@
  * Copyright (C) llmgw authors
  *
  * The Redis adapter's command API against a redis-server this test
- * starts, driven by a small poll() event loop standing in for nginx's
- * (level-triggered, as nginx's poll and select modules: the epoll path
- * runs in t/redis.t): replies, error replies, deadlines, a late reply
+ * starts, driven by a small event loop standing in for nginx's, run
+ * twice: level-triggered on poll() (as nginx's poll and select modules)
+ * and edge-triggered on epoll (as nginx's epoll module, where a reply
+ * must be drained and a full socket waited for): replies of 1 MB, 2000
+ * commands in one go, error replies, deadlines, a late reply
  * after a timeout and the reply of a canceled command dropped (under
  * AddressSanitizer: never a freed privdata), a library deleted on the
  * server loaded again and the call retried once, commands lost with the
@@ -21,6 +23,7 @@
 #include <ngx_event.h>
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <hiredis/hiredis.h>
 
@@ -37,6 +40,7 @@ typedef struct {
     int                            type;
     long long                      integer;
     u_char                         str[128];
+    size_t                         len;
     ngx_uint_t                     elements;
     long long                      first;
     ngx_msec_t                     at;
@@ -49,6 +53,13 @@ static ngx_int_t ngx_http_llmgw_test_add(ngx_event_t *ev, ngx_int_t event,
     ngx_uint_t flags);
 static ngx_int_t ngx_http_llmgw_test_del(ngx_event_t *ev, ngx_int_t event,
     ngx_uint_t flags);
+static ngx_int_t ngx_http_llmgw_test_add_conn(ngx_connection_t *c);
+static ngx_int_t ngx_http_llmgw_test_del_conn(ngx_connection_t *c,
+    ngx_uint_t flags);
+static void ngx_http_llmgw_test_count(void *data,
+    ngx_http_llmgw_redis_status_e status, redisReply *reply);
+static void ngx_http_llmgw_test_dispatch(ngx_uint_t wr, ngx_uint_t rd);
+static void ngx_http_llmgw_test_run(ngx_uint_t edge, int port);
 static void ngx_http_llmgw_test_loop(ngx_msec_t ms,
     ngx_http_llmgw_test_seen_t *until);
 static ngx_http_llmgw_redis_cmd_t *ngx_http_llmgw_test_cmd(ngx_msec_t timeout,
@@ -77,6 +88,8 @@ ngx_module_t            ngx_core_module;
 static ngx_connection_t   ngx_http_llmgw_test_conn;
 static ngx_event_t        ngx_http_llmgw_test_rev, ngx_http_llmgw_test_wev;
 static ngx_uint_t         ngx_http_llmgw_test_conn_used;
+static ngx_uint_t         ngx_http_llmgw_test_edge;
+static int                ngx_http_llmgw_test_ep = -1;
 
 
 ngx_connection_t *
@@ -131,7 +144,7 @@ ngx_handle_write_event(ngx_event_t *wev, size_t lowat)
         return ngx_http_llmgw_test_add(wev, NGX_WRITE_EVENT, 0);
     }
 
-    if (wev->active && wev->ready) {
+    if (!ngx_http_llmgw_test_edge && wev->active && wev->ready) {
         return ngx_http_llmgw_test_del(wev, NGX_WRITE_EVENT, 0);
     }
 
@@ -151,6 +164,43 @@ static ngx_int_t
 ngx_http_llmgw_test_del(ngx_event_t *ev, ngx_int_t event, ngx_uint_t flags)
 {
     ev->active = 0;
+    return NGX_OK;
+}
+
+
+/* epoll, as nginx's module registers a connection: both, edge-triggered */
+
+static ngx_int_t
+ngx_http_llmgw_test_add_conn(ngx_connection_t *c)
+{
+    struct epoll_event  ee;
+
+    ee.events = EPOLLIN|EPOLLOUT|EPOLLET|EPOLLRDHUP;
+    ee.data.ptr = c;
+
+    if (epoll_ctl(ngx_http_llmgw_test_ep, EPOLL_CTL_ADD, c->fd, &ee) == -1) {
+        return NGX_ERROR;
+    }
+
+    c->read->active = 1;
+    c->write->active = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_test_del_conn(ngx_connection_t *c, ngx_uint_t flags)
+{
+    /* NGX_CLOSE_EVENT: the fd is closed next, epoll forgets it then */
+
+    if (!(flags & NGX_CLOSE_EVENT)) {
+        (void) epoll_ctl(ngx_http_llmgw_test_ep, EPOLL_CTL_DEL, c->fd, NULL);
+    }
+
+    c->read->active = 0;
+    c->write->active = 0;
+
     return NGX_OK;
 }
 
@@ -201,10 +251,12 @@ static void
 ngx_http_llmgw_test_loop(ngx_msec_t ms, ngx_http_llmgw_test_seen_t *until)
 {
     int                 n, wait;
+    uint32_t            revents;
     ngx_msec_t          end;
     ngx_queue_t        *q;
     ngx_event_t        *ev;
     struct pollfd       pfd;
+    struct epoll_event  ee;
     ngx_rbtree_node_t  *node, *root, *sentinel;
 
     ngx_time_update();
@@ -221,8 +273,16 @@ ngx_http_llmgw_test_loop(ngx_msec_t ms, ngx_http_llmgw_test_seen_t *until)
 
         wait = 5;
         n = 0;
+        revents = 0;
 
-        if (ngx_http_llmgw_test_conn_used) {
+        if (ngx_http_llmgw_test_edge) {
+            n = epoll_wait(ngx_http_llmgw_test_ep, &ee, 1, wait);
+
+            if (n > 0) {
+                revents = ee.events;
+            }
+
+        } else if (ngx_http_llmgw_test_conn_used) {
             pfd.fd = ngx_http_llmgw_test_conn.fd;
             pfd.events = (ngx_http_llmgw_test_rev.active ? POLLIN : 0)
                          | (ngx_http_llmgw_test_wev.active ? POLLOUT : 0);
@@ -230,27 +290,23 @@ ngx_http_llmgw_test_loop(ngx_msec_t ms, ngx_http_llmgw_test_seen_t *until)
 
             n = poll(&pfd, 1, wait);
 
+            if (n > 0) {
+                revents = (pfd.revents & POLLIN ? EPOLLIN : 0)
+                          | (pfd.revents & POLLOUT ? EPOLLOUT : 0)
+                          | (pfd.revents & POLLERR ? EPOLLERR : 0)
+                          | (pfd.revents & POLLHUP ? EPOLLHUP : 0);
+            }
+
         } else {
             (void) poll(NULL, 0, wait);
         }
 
         ngx_time_update();
 
-        if (n > 0) {
-            if (pfd.revents & (POLLOUT|POLLERR|POLLHUP)
-                && ngx_http_llmgw_test_wev.active)
-            {
-                ngx_http_llmgw_test_wev.ready = 1;
-                ngx_http_llmgw_test_wev.handler(&ngx_http_llmgw_test_wev);
-            }
-
-            if (ngx_http_llmgw_test_conn_used
-                && pfd.revents & (POLLIN|POLLERR|POLLHUP)
-                && ngx_http_llmgw_test_rev.active)
-            {
-                ngx_http_llmgw_test_rev.ready = 1;
-                ngx_http_llmgw_test_rev.handler(&ngx_http_llmgw_test_rev);
-            }
+        if (n > 0 && ngx_http_llmgw_test_conn_used) {
+            ngx_http_llmgw_test_dispatch(
+                revents & (EPOLLOUT|EPOLLERR|EPOLLHUP),
+                revents & (EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLRDHUP));
         }
 
         /* the timers due, as ngx_event_expire_timers() runs them */
@@ -280,6 +336,39 @@ ngx_http_llmgw_test_loop(ngx_msec_t ms, ngx_http_llmgw_test_seen_t *until)
 }
 
 
+/* an event for the connection: write first, then read, as epoll does */
+
+static void
+ngx_http_llmgw_test_dispatch(ngx_uint_t wr, ngx_uint_t rd)
+{
+    if (wr && ngx_http_llmgw_test_wev.active) {
+        ngx_http_llmgw_test_wev.ready = 1;
+        ngx_http_llmgw_test_wev.handler(&ngx_http_llmgw_test_wev);
+    }
+
+    /* the write handler may have freed the connection */
+
+    if (rd && ngx_http_llmgw_test_conn_used
+        && ngx_http_llmgw_test_rev.active)
+    {
+        ngx_http_llmgw_test_rev.ready = 1;
+        ngx_http_llmgw_test_rev.handler(&ngx_http_llmgw_test_rev);
+    }
+}
+
+
+static void
+ngx_http_llmgw_test_count(void *data, ngx_http_llmgw_redis_status_e status,
+    redisReply *reply)
+{
+    ngx_uint_t *n = data;
+
+    if (status == NGX_HTTP_LLMGW_REDIS_OK) {
+        (*n)++;
+    }
+}
+
+
 static void
 ngx_http_llmgw_test_handler(void *data, ngx_http_llmgw_redis_status_e status,
     redisReply *reply)
@@ -297,6 +386,7 @@ ngx_http_llmgw_test_handler(void *data, ngx_http_llmgw_redis_status_e status,
     seen->type = reply->type;
     seen->integer = reply->integer;
     seen->elements = reply->elements;
+    seen->len = reply->len;
 
     if (reply->str != NULL) {
         ngx_cpystrn(seen->str, (u_char *) reply->str, sizeof(seen->str));
@@ -396,17 +486,212 @@ ngx_http_llmgw_test_kill_clients(int port)
 }
 
 
-int
-main(void)
+static void
+ngx_http_llmgw_test_run(ngx_uint_t edge, int port)
 {
-    int                           port;
-    char                          cmd[256];
+    u_char                       *big;
+    ngx_uint_t                    i, answered;
+    ngx_msec_t                    start;
     ngx_str_t                     keys[1], args[3];
     ngx_pool_t                   *pool;
+    const char                   *mode;
     ngx_shm_zone_t                zone;
     ngx_http_llmgw_redis_cmd_t   *h;
     ngx_http_llmgw_test_seen_t    a, b, c;
     ngx_http_llmgw_redis_conf_t   rcf;
+
+    static const char   *pipeline[2] = { "INCR", "{unit}:n" };
+    static const size_t  pipeline_len[2] = { 4, 8 };
+
+    mode = edge ? "epoll, edge" : "poll, level";
+
+    pool = ngx_create_pool(4096, &ngx_http_llmgw_unit_log);
+
+    ngx_memzero(&rcf, sizeof(rcf));
+    ngx_str_set(&rcf.name, "127.0.0.1:test");
+    rcf.host = "127.0.0.1";
+    rcf.port = port;
+    rcf.timeout = 100;
+    rcf.connect_timeout = 1000;
+    rcf.ping = 1000;
+    rcf.backoff_min = 20;
+    rcf.backoff_max = 40;
+    (void) ngx_http_llmgw_redis_lib(pool, &rcf.library, &rcf.script);
+
+    ngx_memzero(&zone, sizeof(zone));
+    zone.data = ngx_pcalloc(pool, 64 * 1024);
+    rcf.zone = &zone;
+
+    ngx_http_llmgw_test_edge = edge;
+
+    if (edge) {
+        ngx_event_flags = NGX_USE_CLEAR_EVENT|NGX_USE_EPOLL_EVENT;
+        ngx_event_actions.add_conn = ngx_http_llmgw_test_add_conn;
+        ngx_event_actions.del_conn = ngx_http_llmgw_test_del_conn;
+        ngx_http_llmgw_test_ep = epoll_create1(0);
+
+    } else {
+        ngx_event_flags = NGX_USE_LEVEL_EVENT;
+        ngx_event_actions.add_conn = NULL;
+        ngx_event_actions.del_conn = NULL;
+    }
+
+    (void) ngx_http_llmgw_redis_init_process((ngx_cycle_t *) ngx_cycle,
+                                             &rcf);
+
+    ngx_http_llmgw_test_loop(2000, NULL);
+    ngx_http_llmgw_unit_check(ngx_http_llmgw_redis_up() == 1, "%s: connected",
+                              mode);
+
+    /* a reply of 1 MB: read to its end (edge-triggered: drained) */
+
+    big = ngx_palloc(pool, 1024 * 1024);
+    ngx_memset(big, 'x', 1024 * 1024);
+    big[1024 * 1024 - 1] = '\0';
+
+    (void) ngx_http_llmgw_test_cmd(1000, &a, "SET", "{unit}:big",
+                                   (char *) big, NULL);
+    ngx_http_llmgw_test_loop(2000, &a);
+    (void) ngx_http_llmgw_test_cmd(1000, &a, "GET", "{unit}:big", NULL,
+                                   NULL);
+    ngx_http_llmgw_test_loop(2000, &a);
+    ngx_http_llmgw_unit_check(a.called == 1
+                              && a.status == NGX_HTTP_LLMGW_REDIS_OK
+                              && a.len == 1024 * 1024 - 1,
+                              "%s: a 1 MB value written and read back "
+                              "(%zu bytes)", mode, a.len);
+
+    /* 2000 commands at once: one write of many, every reply */
+
+    answered = 0;
+
+    for (i = 0; i < 2000; i++) {
+        (void) ngx_http_llmgw_redis_command(2000, ngx_http_llmgw_test_count,
+                                            &answered, 2, pipeline,
+                                            pipeline_len);
+    }
+
+    ngx_time_update();
+    start = ngx_current_msec;
+
+    while (answered < 2000 && ngx_current_msec - start < 3000) {
+        ngx_http_llmgw_test_loop(10, NULL);
+    }
+
+    ngx_http_llmgw_unit_check(answered == 2000, "%s: 2000 pipelined "
+                              "commands answered in %lu ms", mode,
+                              (unsigned long) (ngx_current_msec - start));
+
+    /* a reply, an error reply */
+
+    h = ngx_http_llmgw_test_cmd(0, &a, "PING", NULL, NULL, NULL);
+    ngx_http_llmgw_test_loop(1000, &a);
+    ngx_http_llmgw_unit_check(h != NULL && a.called == 1
+                              && a.status == NGX_HTTP_LLMGW_REDIS_OK
+                              && a.type == REDIS_REPLY_STATUS
+                              && ngx_strcmp(a.str, "PONG") == 0,
+                              "%s: PING: PONG", mode);
+
+    (void) ngx_http_llmgw_test_cmd(0, &a, "NOSUCHCOMMAND", NULL, NULL, NULL);
+    ngx_http_llmgw_test_loop(1000, &a);
+    ngx_http_llmgw_unit_check(a.called == 1
+                              && a.status == NGX_HTTP_LLMGW_REDIS_ERROR
+                              && ngx_strncmp(a.str, "ERR unknown command",
+                                             19) == 0,
+                              "%s: an error reply: ERROR, its text", mode);
+
+    /* a library call; the library deleted on the server: reloaded */
+
+    ngx_str_set(&keys[0], "{unit}:q");
+    ngx_str_set(&args[0], "5");
+    ngx_str_set(&args[1], "1");
+    ngx_str_set(&args[2], "99999999999999");
+
+    ngx_memzero(&b, sizeof(b));
+    h = ngx_http_llmgw_redis_call(0, ngx_http_llmgw_test_handler, &b,
+                                  "quota", 1, keys, 3, args);
+    ngx_http_llmgw_test_loop(1000, &b);
+    ngx_http_llmgw_unit_check(h != NULL && b.called == 1
+                              && b.status == NGX_HTTP_LLMGW_REDIS_OK
+                              && b.elements == 3 && b.first == 1,
+                              "%s: FCALL llmgw_quota: allowed", mode);
+
+    (void) ngx_http_llmgw_test_cmd(0, &a, "FUNCTION", "DELETE", "llmgw",
+                                   NULL);
+    ngx_http_llmgw_test_loop(1000, &a);
+
+    ngx_memzero(&b, sizeof(b));
+    (void) ngx_http_llmgw_redis_call(0, ngx_http_llmgw_test_handler, &b,
+                                     "quota", 1, keys, 3, args);
+    ngx_http_llmgw_test_loop(1000, &b);
+    ngx_http_llmgw_unit_check(a.status == NGX_HTTP_LLMGW_REDIS_OK
+                              && b.called == 1
+                              && b.status == NGX_HTTP_LLMGW_REDIS_OK
+                              && b.elements == 3 && b.first == 1,
+                              "%s: library deleted: loaded again, call retried", mode);
+
+    /* a deadline: the timeout first, the late reply dropped */
+
+    (void) ngx_http_llmgw_test_cmd(1000, &a, "DEBUG", "SLEEP", "0.3", NULL);
+    (void) ngx_http_llmgw_test_cmd(50, &b, "PING", NULL, NULL, NULL);
+    h = ngx_http_llmgw_test_cmd(1000, &c, "PING", NULL, NULL, NULL);
+    ngx_http_llmgw_redis_cancel(h);
+
+    ngx_http_llmgw_test_loop(1000, &b);
+    ngx_http_llmgw_unit_check(b.called == 1
+                              && b.status == NGX_HTTP_LLMGW_REDIS_TIMEOUT
+                              && a.called == 0,
+                              "%s: Redis asleep: the 50 ms deadline fires first", mode);
+
+    ngx_http_llmgw_test_loop(1000, &a);
+    ngx_http_llmgw_test_loop(50, NULL);
+    ngx_http_llmgw_unit_check(a.called == 1
+                              && a.status == NGX_HTTP_LLMGW_REDIS_OK
+                              && b.called == 1 && c.called == 0,
+                              "%s: late reply dropped, canceled one not called", mode);
+
+    /* the connection lost: DOWN, then up again */
+
+    (void) ngx_http_llmgw_test_cmd(5000, &a, "BLPOP", "{unit}:nothing",
+                                   "10", NULL);
+    ngx_http_llmgw_test_loop(50, NULL);
+    ngx_http_llmgw_test_kill_clients(port);
+    ngx_http_llmgw_test_loop(1000, &a);
+    ngx_http_llmgw_unit_check(a.called == 1
+                              && a.status == NGX_HTTP_LLMGW_REDIS_DOWN,
+                              "%s: connection killed: DOWN", mode);
+
+    h = ngx_http_llmgw_test_cmd(0, &b, "PING", NULL, NULL, NULL);
+    ngx_http_llmgw_unit_check(h == NULL && b.called == 0,
+                              "%s: no connection: not sent, NULL", mode);
+
+    ngx_http_llmgw_test_loop(1000, NULL);
+    ngx_http_llmgw_unit_check(ngx_http_llmgw_redis_up() == 1,
+                              "%s: reconnected", mode);
+
+    /* exit with a command in flight: freed, its handler not called */
+
+    (void) ngx_http_llmgw_test_cmd(1000, &a, "DEBUG", "SLEEP", "0.1", NULL);
+    ngx_http_llmgw_test_loop(20, NULL);
+    ngx_http_llmgw_redis_exit_process();
+    ngx_http_llmgw_unit_check(a.called == 0 && ngx_http_llmgw_redis_up() == 0
+                              && !ngx_http_llmgw_test_conn_used,
+                              "%s: exit: handler not called, connection freed", mode);
+
+    ngx_destroy_pool(pool);
+
+    if (edge) {
+        close(ngx_http_llmgw_test_ep);
+        ngx_http_llmgw_test_ep = -1;
+    }
+}
+
+
+int
+main(void)
+{
+    int   port;
+    char  cmd[256];
 
     if (system("command -v redis-server > /dev/null") != 0) {
         printf("# skipped: redis-server is not installed\n");
@@ -431,129 +716,13 @@ main(void)
         return 0;
     }
 
-    pool = ngx_create_pool(4096, &ngx_http_llmgw_unit_log);
-
-    ngx_memzero(&rcf, sizeof(rcf));
-    ngx_str_set(&rcf.name, "127.0.0.1:test");
-    rcf.host = "127.0.0.1";
-    rcf.port = port;
-    rcf.timeout = 100;
-    rcf.connect_timeout = 1000;
-    rcf.ping = 1000;
-    rcf.backoff_min = 20;
-    rcf.backoff_max = 40;
-    (void) ngx_http_llmgw_redis_lib(pool, &rcf.library, &rcf.script);
-
-    ngx_memzero(&zone, sizeof(zone));
-    zone.data = ngx_pcalloc(pool, 64 * 1024);
-    rcf.zone = &zone;
-
-    (void) ngx_http_llmgw_redis_init_process((ngx_cycle_t *) ngx_cycle,
-                                             &rcf);
-
-    ngx_http_llmgw_test_loop(2000, NULL);
-    ngx_http_llmgw_unit_check(ngx_http_llmgw_redis_up() == 1, "connected");
-
-    /* a reply, an error reply */
-
-    h = ngx_http_llmgw_test_cmd(0, &a, "PING", NULL, NULL, NULL);
-    ngx_http_llmgw_test_loop(1000, &a);
-    ngx_http_llmgw_unit_check(h != NULL && a.called == 1
-                              && a.status == NGX_HTTP_LLMGW_REDIS_OK
-                              && a.type == REDIS_REPLY_STATUS
-                              && ngx_strcmp(a.str, "PONG") == 0, "PING: PONG");
-
-    (void) ngx_http_llmgw_test_cmd(0, &a, "NOSUCHCOMMAND", NULL, NULL, NULL);
-    ngx_http_llmgw_test_loop(1000, &a);
-    ngx_http_llmgw_unit_check(a.called == 1
-                              && a.status == NGX_HTTP_LLMGW_REDIS_ERROR
-                              && ngx_strncmp(a.str, "ERR unknown command",
-                                             19) == 0,
-                              "an error reply: ERROR, its text");
-
-    /* a library call; the library deleted on the server: reloaded */
-
-    ngx_str_set(&keys[0], "{unit}:q");
-    ngx_str_set(&args[0], "5");
-    ngx_str_set(&args[1], "1");
-    ngx_str_set(&args[2], "99999999999999");
-
-    ngx_memzero(&b, sizeof(b));
-    h = ngx_http_llmgw_redis_call(0, ngx_http_llmgw_test_handler, &b,
-                                  "quota", 1, keys, 3, args);
-    ngx_http_llmgw_test_loop(1000, &b);
-    ngx_http_llmgw_unit_check(h != NULL && b.called == 1
-                              && b.status == NGX_HTTP_LLMGW_REDIS_OK
-                              && b.elements == 3 && b.first == 1,
-                              "FCALL llmgw_quota: allowed");
-
-    (void) ngx_http_llmgw_test_cmd(0, &a, "FUNCTION", "DELETE", "llmgw",
-                                   NULL);
-    ngx_http_llmgw_test_loop(1000, &a);
-
-    ngx_memzero(&b, sizeof(b));
-    (void) ngx_http_llmgw_redis_call(0, ngx_http_llmgw_test_handler, &b,
-                                     "quota", 1, keys, 3, args);
-    ngx_http_llmgw_test_loop(1000, &b);
-    ngx_http_llmgw_unit_check(a.status == NGX_HTTP_LLMGW_REDIS_OK
-                              && b.called == 1
-                              && b.status == NGX_HTTP_LLMGW_REDIS_OK
-                              && b.elements == 3 && b.first == 1,
-                              "library deleted: loaded again, call retried");
-
-    /* a deadline: the timeout first, the late reply dropped */
-
-    (void) ngx_http_llmgw_test_cmd(1000, &a, "DEBUG", "SLEEP", "0.3", NULL);
-    (void) ngx_http_llmgw_test_cmd(50, &b, "PING", NULL, NULL, NULL);
-    h = ngx_http_llmgw_test_cmd(1000, &c, "PING", NULL, NULL, NULL);
-    ngx_http_llmgw_redis_cancel(h);
-
-    ngx_http_llmgw_test_loop(1000, &b);
-    ngx_http_llmgw_unit_check(b.called == 1
-                              && b.status == NGX_HTTP_LLMGW_REDIS_TIMEOUT
-                              && a.called == 0,
-                              "Redis asleep: the 50 ms deadline fires first");
-
-    ngx_http_llmgw_test_loop(1000, &a);
-    ngx_http_llmgw_test_loop(50, NULL);
-    ngx_http_llmgw_unit_check(a.called == 1
-                              && a.status == NGX_HTTP_LLMGW_REDIS_OK
-                              && b.called == 1 && c.called == 0,
-                              "late reply dropped, canceled one not called");
-
-    /* the connection lost: DOWN, then up again */
-
-    (void) ngx_http_llmgw_test_cmd(5000, &a, "BLPOP", "{unit}:nothing",
-                                   "10", NULL);
-    ngx_http_llmgw_test_loop(50, NULL);
-    ngx_http_llmgw_test_kill_clients(port);
-    ngx_http_llmgw_test_loop(1000, &a);
-    ngx_http_llmgw_unit_check(a.called == 1
-                              && a.status == NGX_HTTP_LLMGW_REDIS_DOWN,
-                              "connection killed: DOWN");
-
-    h = ngx_http_llmgw_test_cmd(0, &b, "PING", NULL, NULL, NULL);
-    ngx_http_llmgw_unit_check(h == NULL && b.called == 0,
-                              "no connection: not sent, NULL");
-
-    ngx_http_llmgw_test_loop(1000, NULL);
-    ngx_http_llmgw_unit_check(ngx_http_llmgw_redis_up() == 1,
-                              "reconnected");
-
-    /* exit with a command in flight: freed, its handler not called */
-
-    (void) ngx_http_llmgw_test_cmd(1000, &a, "DEBUG", "SLEEP", "0.1", NULL);
-    ngx_http_llmgw_test_loop(20, NULL);
-    ngx_http_llmgw_redis_exit_process();
-    ngx_http_llmgw_unit_check(a.called == 0 && ngx_http_llmgw_redis_up() == 0
-                              && !ngx_http_llmgw_test_conn_used,
-                              "exit: handler not called, connection freed");
+    ngx_http_llmgw_test_run(0, port);
+    ngx_http_llmgw_test_run(1, port);
 
     snprintf(cmd, sizeof(cmd), "redis-cli -p %d shutdown nosave "
              "> /dev/null 2>&1", port);
     (void) system(cmd);
 
-    ngx_destroy_pool(pool);
     ngx_http_llmgw_unit_cleanup();
 
     return ngx_http_llmgw_unit_done();
