@@ -65,6 +65,7 @@ static void ngx_http_llmgw_test_loop(ngx_msec_t ms,
 static ngx_http_llmgw_redis_cmd_t *ngx_http_llmgw_test_cmd(ngx_msec_t timeout,
     ngx_http_llmgw_test_seen_t *seen, const char *a0, const char *a1,
     const char *a2, const char *a3);
+static int ngx_http_llmgw_test_free_port(void);
 static ngx_int_t ngx_http_llmgw_test_redis_start(int port);
 static void ngx_http_llmgw_test_kill_clients(int port);
 
@@ -425,6 +426,39 @@ ngx_http_llmgw_test_cmd(ngx_msec_t timeout, ngx_http_llmgw_test_seen_t *seen,
 }
 
 
+/* a port nothing listens on now: the kernel's choice for port 0 */
+
+static int
+ngx_http_llmgw_test_free_port(void)
+{
+    int                 s, port;
+    socklen_t           len;
+    struct sockaddr_in  sin;
+
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s == -1) {
+        return -1;
+    }
+
+    ngx_memzero(&sin, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sin);
+
+    if (bind(s, (struct sockaddr *) &sin, sizeof(sin)) == -1
+        || getsockname(s, (struct sockaddr *) &sin, &len) == -1)
+    {
+        close(s);
+        return -1;
+    }
+
+    port = ntohs(sin.sin_port);
+    close(s);
+
+    return port;
+}
+
+
 static ngx_int_t
 ngx_http_llmgw_test_redis_start(int port)
 {
@@ -709,11 +743,15 @@ main(void)
                     ngx_rbtree_insert_timer_value);
     ngx_queue_init(&ngx_posted_events);
 
-    port = 20000 + (int) (ngx_pid % 20000);
+    port = ngx_http_llmgw_test_free_port();
 
-    if (ngx_http_llmgw_test_redis_start(port) != NGX_OK) {
-        printf("# skipped: redis-server did not start on %d\n", port);
-        return 0;
+    if (ngx_http_llmgw_unit_check(port > 0
+                                  && ngx_http_llmgw_test_redis_start(port)
+                                     == NGX_OK,
+                                  "redis-server started on %d", port)
+        == 0)
+    {
+        return ngx_http_llmgw_unit_done();
     }
 
     ngx_http_llmgw_test_run(0, port);
