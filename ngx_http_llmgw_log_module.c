@@ -32,6 +32,7 @@
 #include "ngx_http_llmgw_metrics.h"
 #include "ngx_http_llmgw_price.h"
 #include "ngx_http_llmgw_provider.h"
+#include "ngx_http_llmgw_redis.h"
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_zone.h"
 
@@ -3097,9 +3098,10 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llmgw_log_metrics_handler(ngx_http_request_t *r)
 {
+    u_char                             *p;
     ngx_int_t                           rc;
     ngx_buf_t                          *b;
-    ngx_str_t                           text;
+    ngx_str_t                           text, redis;
     ngx_chain_t                         out;
     ngx_http_llmgw_log_main_conf_t     *lmcf;
     ngx_http_llmgw_metrics_snapshot_t   snap;
@@ -3118,9 +3120,25 @@ ngx_http_llmgw_log_metrics_handler(ngx_http_request_t *r)
 
     if (ngx_http_llmgw_metrics_snapshot(lmcf->metrics, r->pool, &snap)
         != NGX_OK
-        || ngx_http_llmgw_metrics_render(r->pool, &snap, &text) != NGX_OK)
+        || ngx_http_llmgw_metrics_render(r->pool, &snap, &text) != NGX_OK
+        || ngx_http_llmgw_redis_metrics(r->pool, &redis) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the Redis connections' families follow the zone's */
+
+    if (redis.len) {
+        p = ngx_pnalloc(r->pool, text.len + redis.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(p, text.data, text.len), redis.data,
+                   redis.len);
+
+        text.data = p;
+        text.len += redis.len;
     }
 
     r->headers_out.status = NGX_HTTP_OK;

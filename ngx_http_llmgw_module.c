@@ -21,6 +21,7 @@
 #include "ngx_http_llmgw_cache.h"
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_error.h"
+#include "ngx_http_llmgw_redis.h"
 
 
 #define NGX_HTTP_LLMGW_AUTH_OFF        0
@@ -46,6 +47,7 @@ typedef struct {
     ngx_http_llmgw_scope_tree_t    scopes;
     ngx_shm_zone_t                *cache_zone;
     ngx_array_t                   *jwks_zones; /* ngx_http_llmgw_jwks_t * */
+    ngx_http_llmgw_redis_conf_t   *redis;      /* NULL: no llmgw_redis */
 } ngx_http_llmgw_main_conf_t;
 
 
@@ -182,6 +184,9 @@ static ngx_int_t ngx_http_llmgw_claim_path_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_claim_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_http_llmgw_claim_path_t *path);
 
+static ngx_int_t ngx_http_llmgw_init_process(ngx_cycle_t *cycle);
+static void ngx_http_llmgw_exit_process(ngx_cycle_t *cycle);
+
 static void *ngx_http_llmgw_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -273,6 +278,13 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       ngx_http_llmgw_jwks_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_llmgw_main_conf_t, jwks_zones),
+      NULL },
+
+    { ngx_string("llmgw_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_redis_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_main_conf_t, redis),
       NULL },
 
     { ngx_string("llmgw_auth"),
@@ -455,10 +467,10 @@ ngx_module_t  ngx_http_llmgw_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_llmgw_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_llmgw_exit,                   /* exit process */
+    ngx_http_llmgw_exit_process,           /* exit process */
     ngx_http_llmgw_exit,                   /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -1997,6 +2009,7 @@ ngx_http_llmgw_create_main_conf(ngx_conf_t *cf)
      *     mcf->scopes.scopes = { NULL };
      *     mcf->cache_zone = NULL;
      *     mcf->jwks_zones = NULL;
+     *     mcf->redis = NULL;
      */
 
     return mcf;
@@ -2422,6 +2435,37 @@ static void
 ngx_http_llmgw_exit(ngx_cycle_t *cycle)
 {
     ngx_http_llmgw_jws_cleanup();
+}
+
+
+/* a worker's own Redis connection (helper processes have none) */
+
+static ngx_int_t
+ngx_http_llmgw_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_llmgw_module);
+
+    if (mcf == NULL || mcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_redis_init_process(cycle, mcf->redis);
+}
+
+
+static void
+ngx_http_llmgw_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_llmgw_redis_exit_process();
+    ngx_http_llmgw_exit(cycle);
 }
 
 
