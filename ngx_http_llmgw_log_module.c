@@ -293,7 +293,7 @@ static ngx_int_t ngx_http_llmgw_log_emit_syslog(
 static void ngx_http_llmgw_log_chain_next(ngx_http_llmgw_log_chain_t *ch,
     u_char *line, size_t len, ngx_log_t *log);
 static void ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf,
-    ngx_log_t *log);
+    char *event, ngx_log_t *log);
 static void ngx_http_llmgw_log_checkpoint_handler(ngx_event_t *ev);
 static void ngx_http_llmgw_log_name(ngx_http_llmgw_audit_field_t *f,
     char *name);
@@ -1454,11 +1454,14 @@ ngx_http_llmgw_log_chain_next(ngx_http_llmgw_log_chain_t *ch, u_char *line,
 /*
  * A checkpoint line in lf's chain: the heads the zone holds for lf's
  * file, copied under the lock and written outside it.  The heads of
- * exited workers are freed once announced.
+ * exited workers are freed once announced.  event says why: "start",
+ * "interval", or "close" (a reopen or the worker's exit: the chain's last
+ * line in that file, which lets the verifier's --closed see a cut end).
  */
 
 static void
-ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, ngx_log_t *log)
+ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, char *event,
+    ngx_log_t *log)
 {
     u_char                        *p, mac[NGX_HTTP_LLMGW_LOG_MAC_HEX];
     size_t                         len;
@@ -1468,7 +1471,7 @@ ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, ngx_log_t *log)
     ngx_http_llmgw_log_sh_t       *sh;
     ngx_http_llmgw_log_head_t     *copy, *head;
     ngx_http_llmgw_log_chain_t    *ch;
-    ngx_http_llmgw_audit_field_t   fields[4 + NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS];
+    ngx_http_llmgw_audit_field_t   fields[5 + NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS];
 
     ch = lf->chain;
     sh = ch->zone->sh;
@@ -1546,9 +1549,14 @@ ngx_http_llmgw_log_checkpoint(ngx_http_llmgw_log_file_t *lf, ngx_log_t *log)
     ngx_http_llmgw_log_name(&fields[2], "time");
     ngx_http_llmgw_log_set_str(&fields[2], &time);
 
-    ngx_http_llmgw_log_name(&fields[3], "heads");
-    fields[3].type = NGX_HTTP_LLMGW_AUDIT_RAW;
-    fields[3].str = heads;
+    ngx_http_llmgw_log_name(&fields[3], "event");
+    fields[3].type = NGX_HTTP_LLMGW_AUDIT_STR;
+    fields[3].str.data = (u_char *) event;
+    fields[3].str.len = ngx_strlen(event);
+
+    ngx_http_llmgw_log_name(&fields[4], "heads");
+    fields[4].type = NGX_HTTP_LLMGW_AUDIT_RAW;
+    fields[4].str = heads;
 
     if (ngx_http_llmgw_log_emit(lf, pool, fields,
                                 sizeof(fields) / sizeof(fields[0]), log)
@@ -1587,7 +1595,7 @@ ngx_http_llmgw_log_checkpoint_handler(ngx_event_t *ev)
 
     for (i = 0; i < lmcf->files->nelts; i++) {
         if (lf[i]->chain != NULL) {
-            ngx_http_llmgw_log_checkpoint(lf[i], ev->log);
+            ngx_http_llmgw_log_checkpoint(lf[i], "interval", ev->log);
         }
     }
 
@@ -1819,7 +1827,7 @@ ngx_http_llmgw_log_reopen(ngx_open_file_t *file, ngx_log_t *log)
     lf = file->data;
 
     if (lf->chain != NULL) {
-        ngx_http_llmgw_log_checkpoint(lf, log);
+        ngx_http_llmgw_log_checkpoint(lf, "close", log);
     }
 
     ngx_http_llmgw_log_flush(file, log);
@@ -2887,7 +2895,7 @@ ngx_http_llmgw_log_init_process(ngx_cycle_t *cycle)
         ch->head = head;
         lf[i]->chain = ch;
 
-        ngx_http_llmgw_log_checkpoint(lf[i], cycle->log);
+        ngx_http_llmgw_log_checkpoint(lf[i], "start", cycle->log);
     }
 
     if (lmcf->checkpoint) {

@@ -244,6 +244,35 @@ tampered('cut mid-line', $mid + 1, @l);
     }
 }
 
+# --closed: the files of a stopped nginx end every chain with its closing
+# checkpoint; cutting the last lines (closing checkpoints included) is
+# found only with --closed
+{
+    my ($rc, $o) = run('--closed', "$dir/chain.key", "$log.1", $log);
+    is($rc, 0, '--closed: the complete files pass') or diag($o);
+
+    my @n = lines($log);
+    my $last = $json->decode($n[-1]);
+    is($last->{event}, 'close', 'the last line is a closing checkpoint');
+
+    my @nr = map { $json->decode($_) } @n;
+    my $keep = $#n;
+    $keep-- while $keep > 0
+                  && ($nr[$keep]{type} // '') eq 'checkpoint'
+                  && ($nr[$keep]{event} // '') eq 'close';
+    write_file("$tmp/audit.log", join '', @n[0 .. $keep]);
+
+    ($rc, $o) = run("$dir/chain.key", "$log.1", "$tmp/audit.log");
+    is($rc, 0, 'the closing checkpoints cut: not seen without --closed')
+        or diag($o);
+    ($rc, $o) = run('--closed', "$dir/chain.key", "$log.1",
+                    "$tmp/audit.log");
+    is($rc, 1, '--closed: the closing checkpoints cut: exit 1') or diag($o);
+    like($o, qr/^BROKEN: .*: truncated: chain \S+ ends at seq \d+ without
+                its\ closing\ checkpoint\ \(--closed\)$/mx,
+         '--closed: truncated, the chain named') or diag($o);
+}
+
 # the whole old file dropped: the new one starts mid-chain
 {
     my ($rc, $o) = run("$dir/chain.key", $log);

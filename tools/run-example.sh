@@ -41,12 +41,18 @@ sleep 0.3
 
 mkdir -p "$conf" "$prefix/logs" "$prefix/modules"
 cp "$module" "$prefix/modules/ngx_http_llmgw_module.so"
-cp "$root/examples/nginx.conf" "$root/examples/scopes.conf" "$conf/"
+cp "$root/examples/nginx.conf" "$root/examples/scopes.conf" \
+   "$root/examples/prices.conf" "$conf/"
 rm -rf "$conf/apis"
 cp -r "$root/examples/apis" "$conf/apis"
 
 "$root/tools/llmgw-keygen" -q "$conf/keys"
 "$root/t/mock/certs.sh" "$conf/certs" > /dev/null
+# the audit chain's key: made once, readable by the master only
+if [ ! -s "$conf/audit-chain.key" ]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+        > "$conf/audit-chain.key")
+fi
 rm -rf "$conf/secrets"
 cp -r "$root/t/mock/secrets" "$conf/secrets"
 chmod 0700 "$conf/secrets"
