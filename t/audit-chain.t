@@ -268,8 +268,8 @@ tampered('cut mid-line', $mid + 1, @l);
     ($rc, $o) = run('--closed', "$dir/chain.key", "$log.1",
                     "$tmp/audit.log");
     is($rc, 1, '--closed: the closing checkpoints cut: exit 1') or diag($o);
-    like($o, qr/^BROKEN: .*: truncated: chain \S+ ends at seq \d+ without
-                its\ closing\ checkpoint\ \(--closed\)$/mx,
+    like($o, qr/^BROKEN:\ .*:\ truncated:\ chain\ \S+\ ends\ at\ seq\ \d+
+                \ without\ its\ closing\ checkpoint\ \(--closed\)$/mx,
          '--closed: truncated, the chain named') or diag($o);
 }
 
