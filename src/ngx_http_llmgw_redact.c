@@ -149,7 +149,12 @@ ngx_http_llmgw_redact_emit(ngx_http_llmgw_redact_t *st, u_char *p,
     size_t len)
 {
     if (st->out != NULL) {
-        ngx_memcpy(st->out + st->n, p, len);
+        if (len == 1) {
+            st->out[st->n] = *p;
+
+        } else {
+            ngx_memcpy(st->out + st->n, p, len);
+        }
     }
 
     st->n += len;
