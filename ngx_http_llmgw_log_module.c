@@ -32,6 +32,7 @@
 #include "ngx_http_llmgw_metrics.h"
 #include "ngx_http_llmgw_price.h"
 #include "ngx_http_llmgw_provider.h"
+#include "ngx_http_llmgw_redact.h"
 #include "ngx_http_llmgw_redis.h"
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_zone.h"
@@ -58,6 +59,12 @@
 #define NGX_HTTP_LLMGW_LOG_SYSLOG_HEADER(peer)                                \
     (sizeof("<255>Jan 01 00:00:00 ") - 1 + ngx_cycle->hostname.len + 1       \
      + (peer)->tag.len + 2)
+
+/* llmgw_audit_body: which bodies, and the default and largest size */
+#define NGX_HTTP_LLMGW_LOG_BODY_REQUEST   1
+#define NGX_HTTP_LLMGW_LOG_BODY_RESPONSE  2
+#define NGX_HTTP_LLMGW_LOG_BODY_MAX       (16 * 1024)
+#define NGX_HTTP_LLMGW_LOG_BODY_LIMIT     (1024 * 1024)
 
 /* llmgw_audit_required's 503: a sink is retried with every line */
 #define NGX_HTTP_LLMGW_LOG_RETRY_AFTER 1
@@ -158,6 +165,10 @@ typedef struct {
     ngx_array_t               *fields;       /* ngx_http_llmgw_log_field_t */
     ngx_array_t               *prices;       /* ngx_http_llmgw_price_t */
     ngx_flag_t                 required;     /* llmgw_audit_required */
+    ngx_uint_t                 body;         /* llmgw_audit_body: _BODY_*
+                                                bits */
+    size_t                     body_max;
+    ngx_array_t               *redact;       /* ngx_str_t; NULL: none */
 } ngx_http_llmgw_log_loc_conf_t;
 
 
@@ -172,6 +183,7 @@ typedef struct {
     ngx_http_llmgw_access_result_t   ares;
     ngx_http_llmgw_pass_result_t     pres;
     ngx_http_llmgw_cost_t            cost;
+    ngx_http_llmgw_capture_t         bodies[2];   /* request, response */
 } ngx_http_llmgw_log_ctx_t;
 
 
@@ -276,6 +288,12 @@ static ngx_int_t ngx_http_llmgw_log_build_cost_micros(
 static ngx_int_t ngx_http_llmgw_log_build_currency(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
     size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_body(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_body_truncated(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
 static ngx_int_t ngx_http_llmgw_log_cost(ngx_http_request_t *r,
     ngx_http_llmgw_pass_result_t *pres, ngx_http_llmgw_cost_t *cost);
 static ngx_int_t ngx_http_llmgw_log_cost_micros_variable(
@@ -338,6 +356,10 @@ static char *ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_log_price(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_log_body(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_log_redact(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_log_price_param(ngx_conf_t *cf,
     ngx_http_llmgw_price_t *price, ngx_str_t *param);
@@ -430,6 +452,20 @@ static ngx_command_t  ngx_http_llmgw_log_commands[] = {
     { ngx_string("llmgw_price"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
       ngx_http_llmgw_log_price,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_audit_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_llmgw_log_body,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_audit_redact"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_log_redact,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -552,6 +588,11 @@ static ngx_http_llmgw_log_builder_t  ngx_http_llmgw_log_builders[] = {
     { "usage_source", ngx_http_llmgw_log_build_usage_source, 0 },
     { "cost_micros", ngx_http_llmgw_log_build_cost_micros, 0 },
     { "currency", ngx_http_llmgw_log_build_currency, 0 },
+    { "request_body", ngx_http_llmgw_log_build_body, 0 },
+    { "request_body_truncated", ngx_http_llmgw_log_build_body_truncated, 0 },
+    { "response_body", ngx_http_llmgw_log_build_body, 1 },
+    { "response_body_truncated", ngx_http_llmgw_log_build_body_truncated,
+      1 },
     { NULL, NULL, 0 }
 };
 
@@ -791,6 +832,10 @@ ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
 
     if (ngx_http_llmgw_log_cost(r, &ctx->pres, &ctx->cost) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    if (llcf->body) {
+        ngx_http_llmgw_pass_capture(r, &ctx->bodies[0], &ctx->bodies[1]);
     }
 
     if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
@@ -1224,6 +1269,100 @@ ngx_http_llmgw_log_build_currency(ngx_http_llmgw_log_ctx_t *ctx,
     ngx_http_llmgw_log_set_str(f, &ctx->cost.currency);
 
     return NGX_OK;
+}
+
+
+/*
+ * llmgw_audit_body: the body of the side at offset (0 request, 1
+ * response), redacted; left out when that side is not captured, null
+ * when nothing of it was (no body, not JSON, the call not made)
+ */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_body(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_capture_t      *cap;
+    ngx_http_llmgw_redact_conf_t   conf;
+
+    if (!(ctx->llcf->body & (offset ? NGX_HTTP_LLMGW_LOG_BODY_RESPONSE
+                                    : NGX_HTTP_LLMGW_LOG_BODY_REQUEST)))
+    {
+        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
+        return NGX_OK;
+    }
+
+    cap = &ctx->bodies[offset];
+
+    if (!cap->captured) {
+        return NGX_OK;
+    }
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_STR;
+
+    if (ctx->llcf->redact == NULL || cap->body.len == 0) {
+        f->str = cap->body;
+        return NGX_OK;
+    }
+
+    conf.names = ctx->llcf->redact->elts;
+    conf.nnames = ctx->llcf->redact->nelts;
+    conf.sse = cap->stream;
+
+    f->str.len = ngx_http_llmgw_redact(&conf, cap->body.data, cap->body.len,
+                                       NULL);
+
+    f->str.data = ngx_pnalloc(ctx->r->pool, f->str.len);
+    if (f->str.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_llmgw_redact(&conf, cap->body.data, cap->body.len,
+                                 f->str.data);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_log_build_body_truncated(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_http_llmgw_capture_t  *cap;
+
+    if (!(ctx->llcf->body & (offset ? NGX_HTTP_LLMGW_LOG_BODY_RESPONSE
+                                    : NGX_HTTP_LLMGW_LOG_BODY_REQUEST)))
+    {
+        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
+        return NGX_OK;
+    }
+
+    cap = &ctx->bodies[offset];
+
+    if (cap->captured) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_BOOL;
+        f->num = cap->truncated;
+    }
+
+    return NGX_OK;
+}
+
+
+size_t
+ngx_http_llmgw_audit_capture_max(ngx_http_request_t *r, ngx_uint_t response)
+{
+    ngx_http_llmgw_log_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (llcf->files == NULL
+        || !(llcf->body & (response ? NGX_HTTP_LLMGW_LOG_BODY_RESPONSE
+                                    : NGX_HTTP_LLMGW_LOG_BODY_REQUEST)))
+    {
+        return 0;
+    }
+
+    return llcf->body_max;
 }
 
 
@@ -1865,6 +2004,9 @@ ngx_http_llmgw_log_create_loc_conf(ngx_conf_t *cf)
     llcf->fields = NGX_CONF_UNSET_PTR;
     llcf->prices = NGX_CONF_UNSET_PTR;
     llcf->required = NGX_CONF_UNSET;
+    llcf->body = NGX_CONF_UNSET_UINT;
+    llcf->body_max = NGX_CONF_UNSET_SIZE;
+    llcf->redact = NGX_CONF_UNSET_PTR;
 
     return llcf;
 }
@@ -1881,6 +2023,10 @@ ngx_http_llmgw_log_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->fields, prev->fields, NULL);
     ngx_conf_merge_ptr_value(conf->prices, prev->prices, NULL);
     ngx_conf_merge_value(conf->required, prev->required, 0);
+    ngx_conf_merge_uint_value(conf->body, prev->body, 0);
+    ngx_conf_merge_size_value(conf->body_max, prev->body_max,
+                              NGX_HTTP_LLMGW_LOG_BODY_MAX);
+    ngx_conf_merge_ptr_value(conf->redact, prev->redact, NULL);
 
     return NGX_CONF_OK;
 }
@@ -2249,6 +2395,121 @@ ngx_http_llmgw_log_add_sink(ngx_conf_t *cf,
 
 
 /* llmgw_audit_department_claim PATH; */
+
+/* llmgw_audit_body off | request | response | both [max=SIZE]; */
+
+static char *
+ngx_http_llmgw_log_body(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_log_loc_conf_t *llcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, s;
+
+    if (llcf->body != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        llcf->body = 0;
+
+    } else if (ngx_strcmp(value[1].data, "request") == 0) {
+        llcf->body = NGX_HTTP_LLMGW_LOG_BODY_REQUEST;
+
+    } else if (ngx_strcmp(value[1].data, "response") == 0) {
+        llcf->body = NGX_HTTP_LLMGW_LOG_BODY_RESPONSE;
+
+    } else if (ngx_strcmp(value[1].data, "both") == 0) {
+        llcf->body = NGX_HTTP_LLMGW_LOG_BODY_REQUEST
+                     |NGX_HTTP_LLMGW_LOG_BODY_RESPONSE;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"off\", "
+                           "\"request\", \"response\" or \"both\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (llcf->body == 0 || ngx_strncmp(value[2].data, "max=", 4) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value[2].data + 4;
+    s.len = value[2].len - 4;
+
+    size = ngx_parse_size(&s);
+
+    if (size <= 0 || size > NGX_HTTP_LLMGW_LOG_BODY_LIMIT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\", it must be from 1 to 1m",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    llcf->body_max = (size_t) size;
+
+    return NGX_CONF_OK;
+}
+
+
+/* llmgw_audit_redact NAME ... | off; */
+
+static char *
+ngx_http_llmgw_log_redact(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_log_loc_conf_t *llcf = conf;
+
+    ngx_uint_t   i;
+    ngx_str_t   *value, *name;
+
+    if (llcf->redact != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        llcf->redact = NULL;
+        return NGX_CONF_OK;
+    }
+
+    llcf->redact = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_str_t));
+    if (llcf->redact == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0
+            || value[i].len > NGX_HTTP_LLMGW_REDACT_MAX_NAME)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid member name \"%V\", it must be 1 "
+                               "to %d bytes", &value[i],
+                               NGX_HTTP_LLMGW_REDACT_MAX_NAME);
+            return NGX_CONF_ERROR;
+        }
+
+        name = ngx_array_push(llcf->redact);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
 
 static char *
 ngx_http_llmgw_log_department(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -287,6 +287,36 @@ ngx_int_t ngx_http_llmgw_cost(ngx_http_request_t *r,
     ngx_http_llmgw_cost_t *cost);
 
 /*
+ * A body captured for the audit (llmgw_audit_body): its first bytes as
+ * they came, before redaction, at most the configured size.
+ */
+
+typedef struct {
+    ngx_str_t                      body;
+    unsigned                       captured:1;  /* 0: none, null in the
+                                                   line */
+    unsigned                       truncated:1; /* there was more */
+    unsigned                       stream:1;    /* event-stream text */
+} ngx_http_llmgw_capture_t;
+
+
+/*
+ * How many bytes of r's request body (response 0) or response body
+ * (response 1) llmgw_pass captures for the audit: llmgw_audit_body's size
+ * when it names that side and the location has an audit sink, else 0
+ * (ngx_http_llmgw_log_module.c).
+ */
+size_t ngx_http_llmgw_audit_capture_max(ngx_http_request_t *r,
+    ngx_uint_t response);
+
+/*
+ * What llmgw_pass captured of r's request body and of the response body
+ * (ngx_http_llmgw_upstream.c); captured is 0 for a side it did not.
+ */
+void ngx_http_llmgw_pass_capture(ngx_http_request_t *r,
+    ngx_http_llmgw_capture_t *request, ngx_http_llmgw_capture_t *response);
+
+/*
  * The error of a response llmgw_audit_required refused (503, no audit
  * sink accepts lines), for the error filter (ngx_http_llmgw_module.c);
  * NULL for any other response.

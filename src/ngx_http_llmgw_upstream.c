@@ -64,6 +64,16 @@ static ngx_uint_t ngx_http_llmgw_upstream_has_secret(
 static ngx_uint_t ngx_http_llmgw_upstream_contains(u_char *p, size_t len,
     ngx_str_t *s);
 static void ngx_http_llmgw_upstream_wipe(void *data);
+static ngx_int_t ngx_http_llmgw_upstream_capture_request(
+    ngx_http_request_t *r, ngx_http_llmgw_pass_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_upstream_capture_init(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, ngx_uint_t sse, ngx_uint_t es);
+static ngx_uint_t ngx_http_llmgw_upstream_capturable(ngx_str_t *type);
+static void ngx_http_llmgw_upstream_capture(ngx_http_llmgw_capture_t *cap,
+    size_t max, u_char *p, size_t len);
+static void ngx_http_llmgw_upstream_capture_message(
+    ngx_http_llmgw_pass_ctx_t *ctx,
+    ngx_http_llmgw_eventstream_message_t *msg);
 
 
 static ngx_str_t  ngx_http_llmgw_upstream_outcomes[] = {
@@ -397,6 +407,10 @@ ngx_http_llmgw_upstream_create_request(ngx_http_request_t *r)
     }
 
     if (!ctx->body_done) {
+        if (ngx_http_llmgw_upstream_capture_request(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         if (ngx_http_llmgw_upstream_include_usage(r, llcf, ctx) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -1116,6 +1130,10 @@ ngx_http_llmgw_upstream_filter_init(void *data)
                                       ngx_http_llmgw_upstream_filter_emit, r);
     }
 
+    if (ngx_http_llmgw_upstream_capture_init(r, ctx, sse, es) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /*
      * usage is read from a successful answer to a POST only: an error
      * answer consumed nothing countable, and a GET of a stored response
@@ -1300,6 +1318,11 @@ ngx_http_llmgw_upstream_output(ngx_http_request_t *r,
         ngx_http_llmgw_upstream_tee(r, ctx, pos, last);
     }
 
+    if (ctx->capture_raw) {
+        ngx_http_llmgw_upstream_capture(&ctx->capture_response,
+                                        ctx->capture_max, pos, last - pos);
+    }
+
     /* usage is read from what the provider sent, before any filtering */
 
     if (ctx->usage) {
@@ -1412,10 +1435,19 @@ ngx_http_llmgw_upstream_tee(ngx_http_request_t *r,
                           "parsable (%s), passed on unwatched",
                           ctx->es.err ? ctx->es.err : "out of memory");
             ctx->eventstream = 0;
+
+            if (ctx->capture_es) {
+                ctx->capture_response.truncated = 1;
+            }
+
             return;
         }
 
         msg = &ctx->es.msg;
+
+        if (ctx->capture_es) {
+            ngx_http_llmgw_upstream_capture_message(ctx, msg);
+        }
 
         if (msg->kind == NGX_HTTP_LLMGW_EVENTSTREAM_EXCEPTION
             || msg->kind == NGX_HTTP_LLMGW_EVENTSTREAM_ERROR)
@@ -2072,6 +2104,281 @@ ngx_http_llmgw_upstream_contains(u_char *p, size_t len, ngx_str_t *s)
     }
 
     return 0;
+}
+
+
+/*
+ * llmgw_audit_body: the first bytes of the client's JSON body as the
+ * client sent it (before include_usage adds to it), taken when the
+ * request is first made; a part in a temporary file is read from it, as
+ * nginx reads it to send it.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_capture_request(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx)
+{
+    u_char                    *p;
+    off_t                      total;
+    size_t                     max, n;
+    ssize_t                    rd;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_http_llmgw_capture_t  *cap;
+
+    max = ngx_http_llmgw_audit_capture_max(r, 0);
+
+    if (max == 0
+        || r->request_body == NULL
+        || r->headers_in.content_type == NULL
+        || !ngx_http_llmgw_upstream_capturable(
+                                        &r->headers_in.content_type->value))
+    {
+        return NGX_OK;
+    }
+
+    total = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        total += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+    }
+
+    cap = &ctx->capture_request;
+    cap->captured = 1;
+    cap->truncated = (total > (off_t) max);
+
+    n = (size_t) ngx_min(total, (off_t) max);
+
+    cap->body.data = ngx_pnalloc(r->pool, n);
+    if (cap->body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = cap->body.data;
+
+    for (cl = r->request_body->bufs; cl && n; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            rd = ngx_read_file(b->file, p,
+                               (size_t) ngx_min((off_t) n,
+                                                b->file_last - b->file_pos),
+                               b->file_pos);
+            if (rd == NGX_ERROR) {
+                /* what was read so far is what there is */
+                cap->truncated = 1;
+                break;
+            }
+
+        } else {
+            rd = ngx_min((size_t) (b->last - b->pos), n);
+            ngx_memcpy(p, b->pos, rd);
+        }
+
+        p += rd;
+        n -= rd;
+    }
+
+    cap->body.len = p - cap->body.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * llmgw_audit_body: the response is captured as the bytes the provider
+ * sent (after chunked decoding, before include_usage's filter) when they
+ * are JSON or SSE; a Bedrock event stream as text, an event per message
+ * (ngx_http_llmgw_upstream_capture_message).  One buffer of the
+ * configured size, allocated here; nothing is held back from the client.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_upstream_capture_init(ngx_http_request_t *r,
+    ngx_http_llmgw_pass_ctx_t *ctx, ngx_uint_t sse, ngx_uint_t es)
+{
+    ngx_http_llmgw_capture_t  *cap;
+
+    cap = &ctx->capture_response;
+
+    ngx_memzero(cap, sizeof(ngx_http_llmgw_capture_t));
+    ctx->capture_raw = 0;
+    ctx->capture_es = 0;
+
+    ctx->capture_max = ngx_http_llmgw_audit_capture_max(r, 1);
+
+    if (ctx->capture_max == 0 || r->upstream->length == 0) {
+        return NGX_OK;
+    }
+
+    if (es) {
+        if (!ctx->eventstream) {
+            return NGX_OK;
+        }
+
+        ctx->capture_es = 1;
+
+    } else if (sse
+               || ngx_http_llmgw_upstream_capturable(
+                                              &r->headers_out.content_type))
+    {
+        ctx->capture_raw = 1;
+
+    } else {
+        return NGX_OK;
+    }
+
+    cap->body.data = ngx_pnalloc(r->pool, ctx->capture_max);
+    if (cap->body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    cap->captured = 1;
+    cap->stream = (sse || es);
+
+    return NGX_OK;
+}
+
+
+/* a JSON media type: application/json, or any with a +json suffix */
+
+static ngx_uint_t
+ngx_http_llmgw_upstream_capturable(ngx_str_t *type)
+{
+    size_t   len;
+    u_char  *semi;
+
+    semi = ngx_strlchr(type->data, type->data + type->len, ';');
+    len = semi ? (size_t) (semi - type->data) : type->len;
+
+    while (len && type->data[len - 1] == ' ') {
+        len--;
+    }
+
+    if (len == sizeof("application/json") - 1
+        && ngx_strncasecmp(type->data, (u_char *) "application/json", len)
+           == 0)
+    {
+        return 1;
+    }
+
+    return (len > sizeof("+json") - 1
+            && ngx_strncasecmp(type->data + len - (sizeof("+json") - 1),
+                               (u_char *) "+json", sizeof("+json") - 1)
+               == 0);
+}
+
+
+static void
+ngx_http_llmgw_upstream_capture(ngx_http_llmgw_capture_t *cap, size_t max,
+    u_char *p, size_t len)
+{
+    size_t  n;
+
+    n = ngx_min(len, max - cap->body.len);
+
+    if (n < len) {
+        cap->truncated = 1;
+    }
+
+    cap->body.len = ngx_cpymem(cap->body.data + cap->body.len, p, n)
+                    - cap->body.data;
+}
+
+
+/*
+ * A Bedrock message as an SSE event: "event: " its :event-type (or
+ * :exception-type), "data: " its payload; the payload of an
+ * InvokeModelWithResponseStream chunk, {"bytes":"<base64>"}, decoded to
+ * the model's JSON event, so that it can be read and redacted.
+ */
+
+static void
+ngx_http_llmgw_upstream_capture_message(ngx_http_llmgw_pass_ctx_t *ctx,
+    ngx_http_llmgw_eventstream_message_t *msg)
+{
+    u_char                    *p, *q, *last;
+    size_t                     room;
+    ngx_str_t                  src, dst, *type;
+    ngx_http_llmgw_capture_t  *cap;
+
+    cap = &ctx->capture_response;
+
+    if (cap->truncated) {
+        return;
+    }
+
+    type = msg->exception_type.len ? &msg->exception_type : &msg->event_type;
+
+    ngx_http_llmgw_upstream_capture(cap, ctx->capture_max,
+                                    (u_char *) "event: ", 7);
+    ngx_http_llmgw_upstream_capture(cap, ctx->capture_max, type->data,
+                                    type->len);
+    ngx_http_llmgw_upstream_capture(cap, ctx->capture_max,
+                                    (u_char *) "\ndata: ", 7);
+
+    src = msg->payload;
+    last = src.data + src.len;
+
+    p = (msg->kind == NGX_HTTP_LLMGW_EVENTSTREAM_EVENT)
+        ? ngx_strnstr(src.data, "\"bytes\":\"", src.len) : NULL;
+
+    q = (p != NULL) ? ngx_strlchr(p + 9, last, '"') : NULL;
+
+    if (q != NULL && !cap->truncated) {
+        src.data = p + 9;
+        src.len = q - src.data;
+
+        room = ctx->capture_max - cap->body.len;
+
+        if (ngx_base64_decoded_length(src.len) > room) {
+            /* a prefix of whole quanta that fits */
+            src.len = room / 3 * 4;
+        }
+
+        dst.data = cap->body.data + cap->body.len;
+
+        if (ngx_decode_base64(&dst, &src) == NGX_OK) {
+            cap->body.len += dst.len;
+
+            if (src.data + src.len != q) {
+                cap->truncated = 1;
+                return;
+            }
+
+            ngx_http_llmgw_upstream_capture(cap, ctx->capture_max,
+                                            (u_char *) "\n\n", 2);
+            return;
+        }
+
+        src = msg->payload;
+    }
+
+    ngx_http_llmgw_upstream_capture(cap, ctx->capture_max, src.data,
+                                    src.len);
+    ngx_http_llmgw_upstream_capture(cap, ctx->capture_max,
+                                    (u_char *) "\n\n", 2);
+}
+
+
+void
+ngx_http_llmgw_pass_capture(ngx_http_request_t *r,
+    ngx_http_llmgw_capture_t *request, ngx_http_llmgw_capture_t *response)
+{
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    ngx_memzero(request, sizeof(ngx_http_llmgw_capture_t));
+    ngx_memzero(response, sizeof(ngx_http_llmgw_capture_t));
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    *request = ctx->capture_request;
+    *response = ctx->capture_response;
 }
 
 

@@ -93,6 +93,11 @@ typedef struct {
     ngx_chain_t                     ***filter_ll;   /* output, while fed */
     ngx_buf_t                         *filter_last;
 
+    /* the bodies captured for the audit (llmgw_audit_body) */
+    ngx_http_llmgw_capture_t           capture_request;
+    ngx_http_llmgw_capture_t           capture_response;
+    size_t                             capture_max;   /* the response's */
+
     unsigned                           target_done:1;
     unsigned                           has_query:1;
     unsigned                           model_done:1;
@@ -107,6 +112,9 @@ typedef struct {
     unsigned                           body_done:1;
     unsigned                           include_usage:1; /* added by us */
     unsigned                           filter_on:1;    /* for this answer */
+    unsigned                           capture_raw:1;  /* the bytes */
+    unsigned                           capture_es:1;   /* Bedrock's
+                                                          messages as text */
 } ngx_http_llmgw_pass_ctx_t;
 
 

@@ -192,6 +192,32 @@ refused("llmgw_claim_variable \$dept a.b.c.d.e.f.g.h.i;",
 refused("llmgw_claim_variable dept dept;",
         qr/invalid variable name "dept"/, 'a claim variable without \$');
 
+# llmgw_audit_body, llmgw_audit_redact
+
+($ok, $out) = check($bare->("llmgw_audit_body both max=1m; "
+                            . "llmgw_audit_redact messages prompt;"));
+ok($ok, 'llmgw_audit_body both max=1m with llmgw_audit_redact: accepted')
+    or diag $out;
+
+refused($bare->("llmgw_audit_body all;"),
+        qr/invalid value "all", it must be "off", "request", "response" or "both"/,
+        'llmgw_audit_body all');
+
+refused($bare->("llmgw_audit_body request max=2m;"),
+        qr/invalid size "max=2m", it must be from 1 to 1m/,
+        'llmgw_audit_body max above 1m');
+
+refused($bare->("llmgw_audit_body off max=1k;"),
+        qr/invalid parameter "max=1k"/, 'llmgw_audit_body off with max=');
+
+refused($bare->("llmgw_audit_body request; llmgw_audit_body response;"),
+        qr/"llmgw_audit_body" directive is duplicate/,
+        'llmgw_audit_body twice');
+
+refused($bare->("llmgw_audit_redact messages " . ('x' x 65) . ";"),
+        qr/invalid member name "x{65}", it must be 1 to 64 bytes/,
+        'llmgw_audit_redact: a name too long');
+
 # reload: a key file replaced on disk is used after HUP, not before
 
 my $port = free_port();
