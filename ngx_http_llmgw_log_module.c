@@ -1796,8 +1796,12 @@ ngx_http_llmgw_log_write(ngx_http_llmgw_log_file_t *lf, u_char *line,
             lf->pos = ngx_cpymem(lf->pos, line, len);
             lf->buffered++;
 
+            /*
+             * the timer keeps the cycle's log it was made with: a
+             * request's log goes with its connection, before the timer
+             */
+
             if (lf->flush && lf->pos > lf->start && !lf->event->timer_set) {
-                lf->event->log = log;
                 ngx_add_timer(lf->event, lf->flush);
             }
 
