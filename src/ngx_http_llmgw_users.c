@@ -108,19 +108,8 @@ ngx_http_llmgw_users_parse(ngx_pool_t *pool, u_char *data, size_t len,
 
         rc = ngx_http_llmgw_users_record(&ctx, &err);
 
-        if (rc == NGX_DECLINED) {
-            ngx_http_llmgw_users_error(out, line, NULL, err, 0);
-            continue;
-        }
-
-        if (ctx.nfields != NGX_HTTP_LLMGW_USERS_COLUMNS) {
-            ngx_http_llmgw_users_error(out, line, NULL,
-                                       "wrong number of columns", 0);
-            continue;
-        }
-
         if (line == 1) {
-            if (ngx_http_llmgw_users_header(&ctx) != NGX_OK) {
+            if (rc != NGX_OK || ngx_http_llmgw_users_header(&ctx) != NGX_OK) {
                 ngx_http_llmgw_users_error(out, 1, NULL,
                                            "header must be \"user_id,name,"
                                            "email,department,job_title,"
@@ -129,6 +118,17 @@ ngx_http_llmgw_users_parse(ngx_pool_t *pool, u_char *data, size_t len,
                 return NGX_DECLINED;
             }
 
+            continue;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_http_llmgw_users_error(out, line, NULL, err, 0);
+            continue;
+        }
+
+        if (ctx.nfields != NGX_HTTP_LLMGW_USERS_COLUMNS) {
+            ngx_http_llmgw_users_error(out, line, NULL,
+                                       "wrong number of columns", 0);
             continue;
         }
 
@@ -320,6 +320,10 @@ ngx_http_llmgw_users_header(ngx_http_llmgw_users_ctx_t *ctx)
 {
     size_t      len;
     ngx_uint_t  i;
+
+    if (ctx->nfields != NGX_HTTP_LLMGW_USERS_COLUMNS) {
+        return NGX_DECLINED;
+    }
 
     for (i = 0; i < NGX_HTTP_LLMGW_USERS_COLUMNS; i++) {
         len = ngx_strlen(ngx_http_llmgw_users_columns[i]);
