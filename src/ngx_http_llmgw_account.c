@@ -496,8 +496,9 @@ ngx_http_llmgw_account_apply_locked(ngx_http_llmgw_account_ctx_t *ctx,
 
         if (an == NULL) {
             ngx_log_error(NGX_LOG_ALERT, log, 0,
-                          "llmgw state zone \"%V\" is full: a change was "
-                          "not applied", &ctx->shpool->log_ctx);
+                          "no room for a change%s: live revocations are "
+                          "never evicted, the zone needs to be larger",
+                          ctx->shpool->log_ctx);
             return NGX_DECLINED;
         }
     }
@@ -511,7 +512,9 @@ ngx_http_llmgw_account_apply_locked(ngx_http_llmgw_account_ctx_t *ctx,
     an->dept_len = (u_char) dept_len;
 
     ngx_memcpy(an->data, key.data, key.len);
-    ngx_memcpy(an->data + key.len, ch->department.data, dept_len);
+    if (dept_len) {
+        ngx_memcpy(an->data + key.len, ch->department.data, dept_len);
+    }
 
     ngx_rbtree_insert(&ctx->sh->rbtree, &an->node);
 
