@@ -81,17 +81,28 @@ sub conf {
 _EOC_
 }
 
+my $seen = 0;   # audit lines before the last request
+
 sub get {
     my ($token) = @_;
+    $seen = () = lines($audit);
     my $r = $http->get("http://127.0.0.1:$port/t",
                        { headers => { Authorization => "Bearer $token" } });
     return $r->{status};
 }
 
-# the department of the last audit line
+# the department of the last request's audit line: the line is written
+# after the response is sent, so it is waited for
 sub department {
-    my @l = lines($audit);
-    return @l ? $json->decode($l[-1])->{department} : 'no line';
+    my @l;
+
+    for (1 .. 100) {
+        @l = lines($audit);
+        last if @l > $seen;
+        select(undef, undef, undef, 0.02);
+    }
+
+    return @l > $seen ? $json->decode($l[-1])->{department} : 'no line';
 }
 
 spew("$dir/html/ok.txt", "ok\n");
