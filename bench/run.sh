@@ -23,9 +23,9 @@
 # signature.  Row h is row g with the audit on (buffered, chained), set
 # against row g.  Row i is row g with the account state check on, against
 # a zone that holds one million revoked jti (loaded from a state file made
-# once), set against row g.  After the rows: time to the first streamed body byte
-# with usage extraction on and off (bench/ttfb.py), and the worker's RSS
-# while a 100 MiB stream passes with usage on.
+# once), set against row g.  After the rows: time to the first streamed
+# body byte with usage extraction on and off (bench/ttfb.py), and the
+# worker's RSS while a 100 MiB stream passes with usage on.
 
 set -euo pipefail
 

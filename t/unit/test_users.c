@@ -57,7 +57,8 @@ ngx_http_llmgw_test_vectors(void)
         n = strlen(e->d_name);
 
         if (n > 4 && strcmp(e->d_name + n - 4, ".csv") == 0) {
-            snprintf(path, sizeof(path), "%.*s", (int) ngx_min(n - 4, 200), e->d_name);
+            snprintf(path, sizeof(path), "%.*s", (int) ngx_min(n - 4, 200),
+                     e->d_name);
             ngx_http_llmgw_test_vector(ngx_http_llmgw_test_dir, path);
         }
     }
