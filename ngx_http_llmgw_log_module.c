@@ -1019,7 +1019,8 @@ ngx_http_llmgw_log_build_access_str(ngx_http_llmgw_log_ctx_t *ctx,
 }
 
 
-/* the configured claim (llmgw_audit_department_claim) */
+/* the configured claim (llmgw_audit_department_claim), else the user
+   directory's department */
 
 static ngx_int_t
 ngx_http_llmgw_log_build_department(ngx_http_llmgw_log_ctx_t *ctx,
@@ -1028,11 +1029,8 @@ ngx_http_llmgw_log_build_department(ngx_http_llmgw_log_ctx_t *ctx,
     ngx_int_t  rc;
     ngx_str_t  dept;
 
-    if (ctx->llcf->department == NULL) {
-        return NGX_OK;
-    }
-
-    rc = ngx_http_llmgw_access_claim(ctx->r, ctx->llcf->department, &dept);
+    rc = ngx_http_llmgw_access_department(ctx->r, ctx->llcf->department,
+                                          &dept);
 
     if (rc == NGX_OK) {
         ngx_http_llmgw_log_set_str(f, &dept);
@@ -3335,12 +3333,10 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
 
-    if (llcf->department != NULL) {
-        rc = ngx_http_llmgw_access_claim(r, llcf->department, &dept);
+    rc = ngx_http_llmgw_access_department(r, llcf->department, &dept);
 
-        if (rc != NGX_OK) {
-            ngx_str_null(&dept);
-        }
+    if (rc != NGX_OK) {
+        ngx_str_null(&dept);
     }
 
     labels[0] = pres.provider;

@@ -22,6 +22,8 @@
 #include "ngx_http_llmgw_provider.h"
 #include "ngx_http_llmgw_error.h"
 #include "ngx_http_llmgw_redis.h"
+#include "ngx_http_llmgw_account.h"
+#include "ngx_http_llmgw_users.h"
 
 
 #define NGX_HTTP_LLMGW_AUTH_OFF        0
@@ -29,6 +31,12 @@
 
 #define NGX_HTTP_LLMGW_API_DENY        0
 #define NGX_HTTP_LLMGW_API_ALLOW       1
+
+#define NGX_HTTP_LLMGW_UNKNOWN_ALLOW   0
+#define NGX_HTTP_LLMGW_UNKNOWN_DENY    1
+
+/* users in an llmgw_users file at most */
+#define NGX_HTTP_LLMGW_USERS_MAX       10000000
 
 /* how long a verified token without exp stays cached */
 #define NGX_HTTP_LLMGW_CACHE_NOEXP_TTL 60
@@ -48,6 +56,11 @@ typedef struct {
     ngx_shm_zone_t                *cache_zone;
     ngx_array_t                   *jwks_zones; /* ngx_http_llmgw_jwks_t * */
     ngx_http_llmgw_redis_conf_t   *redis;      /* NULL: no llmgw_redis */
+    ngx_shm_zone_t                *state_zone; /* NULL: no account state */
+    ngx_str_t                      state_file; /* empty: none */
+    ngx_array_t                   *users;      /* ngx_http_llmgw_user_t of
+                                                  llmgw_users, or NULL */
+    time_t                         users_utc_offset;
 } ngx_http_llmgw_main_conf_t;
 
 
@@ -68,6 +81,9 @@ typedef struct {
     ngx_http_llmgw_scope_source_t  scope_source;
     ngx_flag_t                     cache;
     ngx_str_t                      realm;
+    ngx_flag_t                     state;
+    ngx_http_llmgw_claim_path_t   *user_claim;    /* NULL: sub */
+    ngx_uint_t                     unknown_user;  /* UNSET: by directory */
 } ngx_http_llmgw_loc_conf_t;
 
 
@@ -107,6 +123,7 @@ typedef struct {
     ngx_str_t                      json;     /* the error filter's body */
     ngx_http_llmgw_jwks_req_t     *jwks;     /* waiting for the keys */
     ngx_str_t                      jti_hash; /* made at its first read */
+    ngx_str_t                      department; /* the user directory's */
     unsigned                       decided:1;
     unsigned                       jti_done:1;
     unsigned                       json_sent:1;
@@ -131,6 +148,9 @@ static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_state_query(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_account_query_t *q);
 static ngx_int_t ngx_http_llmgw_find_token(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token);
 static ngx_int_t ngx_http_llmgw_cached(ngx_http_request_t *r,
@@ -234,6 +254,15 @@ static char *ngx_http_llmgw_set_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_set_realm(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_set_user_claim(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_set_state_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_llmgw_utc_offset(ngx_str_t *value, time_t *offset);
+static ngx_int_t ngx_http_llmgw_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *content);
 
 
 static ngx_conf_enum_t  ngx_http_llmgw_auth_modes[] = {
@@ -246,6 +275,13 @@ static ngx_conf_enum_t  ngx_http_llmgw_auth_modes[] = {
 static ngx_conf_enum_t  ngx_http_llmgw_api_unknown_modes[] = {
     { ngx_string("deny"), NGX_HTTP_LLMGW_API_DENY },
     { ngx_string("allow"), NGX_HTTP_LLMGW_API_ALLOW },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_llmgw_unknown_user_modes[] = {
+    { ngx_string("allow"), NGX_HTTP_LLMGW_UNKNOWN_ALLOW },
+    { ngx_string("deny"), NGX_HTTP_LLMGW_UNKNOWN_DENY },
     { ngx_null_string, 0 }
 };
 
@@ -285,6 +321,27 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       ngx_http_llmgw_redis_set,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_llmgw_main_conf_t, redis),
+      NULL },
+
+    { ngx_string("llmgw_state_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_account_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_main_conf_t, state_zone),
+      NULL },
+
+    { ngx_string("llmgw_state_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_set_state_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_users"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_llmgw_set_users,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("llmgw_auth"),
@@ -440,6 +497,27 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llmgw_loc_conf_t, realm),
       NULL },
+
+    { ngx_string("llmgw_state"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, state),
+      NULL },
+
+    { ngx_string("llmgw_state_user_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_set_user_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, user_claim),
+      NULL },
+
+    { ngx_string("llmgw_state_unknown_user"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, unknown_user),
+      &ngx_http_llmgw_unknown_user_modes },
 
       ngx_null_command
 };
@@ -912,15 +990,139 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
 
 
 /*
- * The account's state: a revoked jti, a subject's not-before time, a
- * revoked client, the account's status.  No state is kept yet (issue 10
- * and the admin API bring it), so every token passes this stage.
+ * The token's and the account's state in the llmgw_state_zone, checked
+ * on every request, a token from the cache too: a revoked jti, a user's
+ * not-before time, a revoked client (401 invalid_token: another token may
+ * do), then the user directory's account (403 without a challenge: no
+ * token will do until the account changes).
  */
 
 static ngx_int_t
 ngx_http_llmgw_stage_state(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
+    ngx_uint_t                        deny;
+    ngx_http_llmgw_main_conf_t       *mcf;
+    ngx_http_llmgw_account_query_t    q;
+    ngx_http_llmgw_account_result_t   res;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    if (mcf->state_zone == NULL || !llcf->state) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llmgw_state_query(r, llcf, ctx, &q) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_account_check(mcf->state_zone, &q, ngx_time(),
+                                     r->pool, &res)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->department = res.department;
+
+    switch (res.verdict) {
+
+    case NGX_HTTP_LLMGW_ACCOUNT_JTI_REVOKED:
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", "token revoked");
+
+    case NGX_HTTP_LLMGW_ACCOUNT_NOT_BEFORE:
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token",
+                                   "token issued before the user's "
+                                   "not-before time");
+
+    case NGX_HTTP_LLMGW_ACCOUNT_CLIENT_REVOKED:
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", "client revoked");
+
+    case NGX_HTTP_LLMGW_ACCOUNT_DISABLED:
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                   "account disabled");
+
+    case NGX_HTTP_LLMGW_ACCOUNT_NOT_STARTED:
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                   "account not yet started");
+
+    case NGX_HTTP_LLMGW_ACCOUNT_ENDED:
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                   "account ended");
+
+    case NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN:
+
+        /* unset: deny once a directory says who the users are */
+
+        deny = (llcf->unknown_user == NGX_CONF_UNSET_UINT)
+               ? res.directory
+               : (llcf->unknown_user == NGX_HTTP_LLMGW_UNKNOWN_DENY);
+
+        if (deny) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                       "account unknown");
+        }
+
+        return NGX_OK;
+
+    default: /* NGX_HTTP_LLMGW_ACCOUNT_OK */
+        return NGX_OK;
+    }
+}
+
+
+/* what the state check asks: the jti's hash, the user, client and iat */
+
+static ngx_int_t
+ngx_http_llmgw_state_query(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_account_query_t *q)
+{
+    json_t                       *iat;
+    ngx_int_t                     rc;
+    ngx_http_llmgw_claim_path_t   path;
+
+    ngx_memzero(q, sizeof(ngx_http_llmgw_account_query_t));
+
+    if (ngx_http_llmgw_jti_hash(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    q->jti_hash = ctx->jti_hash;
+
+    if (llcf->user_claim) {
+        rc = ngx_http_llmgw_claim_text(r->pool, ctx->claims, llcf->user_claim,
+                                       &q->user);
+
+    } else {
+        ngx_http_llmgw_claim_path_single(&path, ngx_http_llmgw_sub_claim);
+        rc = ngx_http_llmgw_claim_text(r->pool, ctx->claims, &path, &q->user);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_str_null(&q->user);
+    }
+
+    if (ngx_http_llmgw_first_claim(r, ctx->claims,
+                                   ngx_http_llmgw_client_id_claims,
+                                   &q->client_id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    iat = json_object_get(ctx->claims, "iat");
+
+    q->iat = json_is_integer(iat) ? (time_t) json_integer_value(iat)
+             : json_is_real(iat) ? (time_t) json_real_value(iat) : -1;
+
     return NGX_OK;
 }
 
@@ -1658,6 +1860,38 @@ ngx_http_llmgw_access_result(ngx_http_request_t *r,
     }
 
     res->jti_hash = ctx->jti_hash;
+    res->department = ctx->department;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_access_department(ngx_http_request_t *r,
+    ngx_http_llmgw_claim_path_t *path, ngx_str_t *value)
+{
+    ngx_int_t              rc;
+    ngx_http_llmgw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
+
+    if (ctx == NULL || !ctx->decided || ctx->claims == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (path) {
+        rc = ngx_http_llmgw_claim_text(r->pool, ctx->claims, path, value);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if (ctx->department.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    *value = ctx->department;
 
     return NGX_OK;
 }
@@ -2010,7 +2244,12 @@ ngx_http_llmgw_create_main_conf(ngx_conf_t *cf)
      *     mcf->cache_zone = NULL;
      *     mcf->jwks_zones = NULL;
      *     mcf->redis = NULL;
+     *     mcf->state_zone = NULL;
+     *     mcf->state_file = { 0, NULL };
+     *     mcf->users = NULL;
      */
+
+    mcf->users_utc_offset = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -2053,6 +2292,9 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->api_scopes = NGX_CONF_UNSET_PTR;
     conf->api_unknown = NGX_CONF_UNSET_UINT;
     conf->cache = NGX_CONF_UNSET;
+    conf->state = NGX_CONF_UNSET;
+    conf->user_claim = NGX_CONF_UNSET_PTR;
+    conf->unknown_user = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -2112,6 +2354,13 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              prev->scope_source.prefix, "");
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "llmgw");
+    ngx_conf_merge_value(conf->state, prev->state, 1);
+    ngx_conf_merge_ptr_value(conf->user_claim, prev->user_claim, NULL);
+
+    /* left unset: the state stage decides by whether a directory is in */
+    if (conf->unknown_user == NGX_CONF_UNSET_UINT) {
+        conf->unknown_user = prev->unknown_user;
+    }
 
     if (conf->scope_source.claims == NGX_CONF_UNSET_PTR) {
         if (prev->scope_source.claims == NGX_CONF_UNSET_PTR) {
@@ -2402,6 +2651,20 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
 
     if (ngx_http_llmgw_jwks_check(cf, mcf->jwks_zones) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (mcf->state_zone) {
+        ngx_http_llmgw_account_configure(mcf->state_zone, &mcf->state_file,
+                                         mcf->users,
+                                         mcf->users_utc_offset
+                                         == NGX_CONF_UNSET
+                                         ? 0 : mcf->users_utc_offset);
+
+    } else if (mcf->state_file.len || mcf->users) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" needs \"llmgw_state_zone\"",
+                           mcf->users ? "llmgw_users" : "llmgw_state_file");
         return NGX_ERROR;
     }
 
@@ -3092,4 +3355,250 @@ ngx_http_llmgw_set_realm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+
+/* "llmgw_user_claim PATH": the claim that names the directory's user */
+
+static char *
+ngx_http_llmgw_set_user_claim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t  *value;
+
+    if (llcf->user_claim != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    llcf->user_claim = ngx_palloc(cf->pool,
+                                  sizeof(ngx_http_llmgw_claim_path_t));
+    if (llcf->user_claim == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llmgw_claim_path(cf, &value[1], llcf->user_claim)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "llmgw_state_file FILE", relative to the prefix */
+
+static char *
+ngx_http_llmgw_set_state_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->state_file.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "needs a file name";
+    }
+
+    mcf->state_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &mcf->state_file, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "llmgw_users FILE [utc_offset=+HH:MM]": the HR CSV read and checked now,
+ * so that nginx -t names each wrong line; applied to the zone at its init.
+ * The offset says where the CSV's days begin (+09:00 for Japan).
+ */
+
+static char *
+ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    u_char                  *p, text[256];
+    ngx_int_t                rc;
+    ngx_str_t               *value, name, content, offset;
+    ngx_uint_t               i;
+    ngx_http_llmgw_users_t  *users;
+
+    if (mcf->users) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    mcf->users_utc_offset = 0;
+
+    if (cf->args->nelts == 3) {
+        if (value[2].len <= sizeof("utc_offset=") - 1
+            || ngx_strncmp(value[2].data, "utc_offset=",
+                           sizeof("utc_offset=") - 1)
+               != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        offset.data = value[2].data + sizeof("utc_offset=") - 1;
+        offset.len = value[2].len - (sizeof("utc_offset=") - 1);
+
+        if (ngx_http_llmgw_utc_offset(&offset, &mcf->users_utc_offset)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid utc_offset \"%V\", expected +HH:MM "
+                               "or -HH:MM", &offset);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llmgw_read_file(cf, &name, &content) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    users = ngx_palloc(cf->pool, sizeof(ngx_http_llmgw_users_t));
+    if (users == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_llmgw_users_parse(cf->pool, content.data, content.len,
+                                    NGX_HTTP_LLMGW_USERS_MAX, users);
+
+    if (rc == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        for (i = 0;
+             i < ngx_min(users->nerrors, NGX_HTTP_LLMGW_USERS_MAX_ERRORS);
+             i++)
+        {
+            p = ngx_http_llmgw_users_error_text(text, text + sizeof(text),
+                                                &users->errors[i]);
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llmgw_users \"%V\", %*s", &name,
+                               p - text, text);
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_users \"%V\" refused: %ui error%s",
+                           &name, users->nerrors,
+                           users->nerrors == 1 ? "" : "s");
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->users = &users->users;
+
+    return NGX_CONF_OK;
+}
+
+
+/* "+HH:MM" or "-HH:MM" into seconds east of UTC */
+
+static ngx_int_t
+ngx_http_llmgw_utc_offset(ngx_str_t *value, time_t *offset)
+{
+    u_char     *p;
+    ngx_int_t   h, m;
+
+    p = value->data;
+
+    if (value->len != 6 || (p[0] != '+' && p[0] != '-') || p[3] != ':') {
+        return NGX_ERROR;
+    }
+
+    h = ngx_atoi(p + 1, 2);
+    m = ngx_atoi(p + 4, 2);
+
+    if (h == NGX_ERROR || m == NGX_ERROR || h > 14 || m > 59) {
+        return NGX_ERROR;
+    }
+
+    *offset = (h * 3600 + m * 60) * (p[0] == '-' ? -1 : 1);
+
+    return NGX_OK;
+}
+
+
+/* a whole file into the configuration's pool */
+
+static ngx_int_t
+ngx_http_llmgw_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *content)
+{
+    off_t            size;
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_int_t        rc;
+    ngx_file_info_t  fi;
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        goto done;
+    }
+
+    size = ngx_file_size(&fi);
+
+    /* 10 million users of about 200 bytes */
+
+    if (size > 2048 * 1024 * 1024LL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is too large", name);
+        goto done;
+    }
+
+    content->len = (size_t) size;
+    content->data = ngx_pnalloc(cf->pool, content->len + 1);
+    if (content->data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, content->data, content->len);
+
+    if (n != (ssize_t) content->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", name);
+        goto done;
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    (void) ngx_close_file(fd);
+
+    return rc;
 }

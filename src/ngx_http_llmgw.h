@@ -198,6 +198,9 @@ typedef struct {
     ngx_str_t                  sub;
     ngx_str_t                  client_id;    /* client_id, azp or cid */
     ngx_str_t                  jti_hash;     /* lowercase hex, never jti */
+    ngx_str_t                  department;   /* the user directory's, when
+                                                the state check found the
+                                                user there */
     ngx_array_t               *granted;      /* ngx_str_t, or NULL when
                                                 the scope check was not
                                                 reached */
@@ -255,6 +258,15 @@ ngx_int_t ngx_http_llmgw_access_result(ngx_http_request_t *r,
  * token verified or the claim is absent or an object; NGX_ERROR.
  */
 ngx_int_t ngx_http_llmgw_access_claim(ngx_http_request_t *r,
+    ngx_http_llmgw_claim_path_t *path, ngx_str_t *value);
+
+/*
+ * The department of r's user for the audit and limits: the claim at path
+ * (llmgw_audit_department_claim, or NULL) when the token carries it, else
+ * the user directory's (llmgw_users).  NGX_OK; NGX_DECLINED when neither
+ * has one; NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_access_department(ngx_http_request_t *r,
     ngx_http_llmgw_claim_path_t *path, ngx_str_t *value);
 
 /*

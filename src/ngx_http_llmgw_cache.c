@@ -180,7 +180,13 @@ ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ctx->local.max = NGX_HTTP_LLMGW_CACHE_LOCAL_N;
     ctx->local.max_bytes = NGX_HTTP_LLMGW_CACHE_LOCAL_BYTES;
-    ctx->local.log = cf->log;
+
+    /*
+     * not cf->log: on a reload that is the old cycle's log, which the
+     * master frees once the new cycle is made, before it forks the
+     * workers that use this table
+     */
+    ctx->local.log = &cf->cycle->new_log;
 
     shm_zone->init = ngx_http_llmgw_cache_init_zone;
     shm_zone->data = ctx;

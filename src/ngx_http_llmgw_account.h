@@ -1,0 +1,132 @@
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * Account state in shared memory (llmgw_state_zone): revoked tokens by
+ * jti until their exp, per-user not-before times, revoked clients, and
+ * the user directory's accounts (active or not, department, start and
+ * end).  The access check reads it; changes come through one function,
+ * ngx_http_llmgw_account_apply(), from the state file and the user
+ * directory now, from the Redis stream and the admin API later.
+ */
+
+
+#ifndef _NGX_HTTP_LLMGW_ACCOUNT_H_INCLUDED_
+#define _NGX_HTTP_LLMGW_ACCOUNT_H_INCLUDED_
+
+
+#include "ngx_http_llmgw.h"
+#include "ngx_http_llmgw_users.h"
+
+
+/* what an entry is */
+#define NGX_HTTP_LLMGW_ACCOUNT_JTI       1     /* a revoked token */
+#define NGX_HTTP_LLMGW_ACCOUNT_SUBJECT   2     /* a user's not-before */
+#define NGX_HTTP_LLMGW_ACCOUNT_CLIENT    3     /* a revoked client */
+#define NGX_HTTP_LLMGW_ACCOUNT_USER      4     /* a directory account */
+
+/*
+ * A revoked jti is kept this long after the token's exp: a token is still
+ * accepted within the claims' leeway after its exp, and must stay refused.
+ */
+#define NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE  600
+
+/* the longest id (subject, client_id, user_id) the zone keeps */
+#define NGX_HTTP_LLMGW_ACCOUNT_MAX_ID     255
+
+#define NGX_HTTP_LLMGW_ACCOUNT_NO_END     NGX_MAX_TIME_T_VALUE
+
+
+/*
+ * One change.  id: for a jti the 64 hex digits of its SHA-256 (what the
+ * audit line's jti_hash shows: the jti itself is never kept), else the
+ * subject, client_id or user_id.
+ */
+
+typedef struct {
+    ngx_uint_t                 kind;
+    ngx_str_t                  id;
+    time_t                     time;       /* jti: the token's exp;
+                                              subject: not-before;
+                                              user: start */
+    time_t                     end;        /* user: first second after its
+                                              last day, or _NO_END */
+    ngx_str_t                  department; /* user */
+    unsigned                   active:1;   /* user */
+    unsigned                   remove:1;   /* the entry goes */
+} ngx_http_llmgw_account_change_t;
+
+
+/* what the access check asks about a token; empty strings: absent */
+
+typedef struct {
+    ngx_str_t                  jti_hash;
+    ngx_str_t                  user;       /* llmgw_state_user_claim */
+    ngx_str_t                  client_id;
+    time_t                     iat;        /* -1: absent */
+} ngx_http_llmgw_account_query_t;
+
+
+typedef enum {
+    NGX_HTTP_LLMGW_ACCOUNT_OK = 0,
+    NGX_HTTP_LLMGW_ACCOUNT_JTI_REVOKED,
+    NGX_HTTP_LLMGW_ACCOUNT_NOT_BEFORE,
+    NGX_HTTP_LLMGW_ACCOUNT_CLIENT_REVOKED,
+    NGX_HTTP_LLMGW_ACCOUNT_DISABLED,
+    NGX_HTTP_LLMGW_ACCOUNT_NOT_STARTED,
+    NGX_HTTP_LLMGW_ACCOUNT_ENDED,
+    NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN        /* not in the directory */
+} ngx_http_llmgw_account_verdict_e;
+
+
+typedef struct {
+    ngx_http_llmgw_account_verdict_e  verdict;
+    ngx_str_t                  department; /* the directory's, or empty */
+    unsigned                   directory:1; /* a directory is loaded */
+} ngx_http_llmgw_account_result_t;
+
+
+/*
+ * "llmgw_state_zone name:size": a conf setter for the http main conf;
+ * stores the ngx_shm_zone_t * at cmd->offset.
+ */
+char *ngx_http_llmgw_account_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/*
+ * What the zone's init does besides keeping the old state on a reload:
+ * load state_file (a full name, or empty) when the zone is new, then
+ * apply the user directory users (or NULL) read from a CSV with day
+ * boundaries at utc_offset seconds east of UTC, then write the state
+ * file.  Called at configuration time, before the zone's init.
+ */
+void ngx_http_llmgw_account_configure(ngx_shm_zone_t *zone,
+    ngx_str_t *state_file, ngx_array_t *users, time_t utc_offset);
+
+/*
+ * Applies ch under the zone's mutex: adds or replaces an entry, or
+ * removes it.  Expired revoked jti are dropped first; a live revocation
+ * is never evicted.  NGX_OK; NGX_DECLINED when the zone is full (logged)
+ * or ch is not valid; NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_account_apply(ngx_shm_zone_t *zone,
+    ngx_http_llmgw_account_change_t *ch, time_t now, ngx_log_t *log);
+
+/*
+ * Writes every entry to the state file, if one is configured: a new file
+ * beside it, then renamed over it.  NGX_OK, or NGX_ERROR (logged).
+ * Blocks on the file system: for the master and for a rare admin call.
+ */
+ngx_int_t ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log);
+
+/*
+ * The token's state, under one lock: revoked jti, not-before, revoked
+ * client, then the account; the department copied into pool.  NGX_OK or
+ * NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_account_check(ngx_shm_zone_t *zone,
+    ngx_http_llmgw_account_query_t *q, time_t now, ngx_pool_t *pool,
+    ngx_http_llmgw_account_result_t *res);
+
+
+#endif /* _NGX_HTTP_LLMGW_ACCOUNT_H_INCLUDED_ */

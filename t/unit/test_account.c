@@ -1,0 +1,545 @@
+/* llmgw-unit-srcs: src/ngx_http_llmgw_account.c src/ngx_http_llmgw_zone.c */
+/* llmgw-unit-libs: -ljansson */
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * The account state zone: each kind of entry found exactly and its
+ * verdict; a revoked jti forgotten after its exp and the grace, lazily
+ * and before an insertion; a full zone never evicts a live revocation;
+ * one million revoked jti: the memory they take (printed: the figure the
+ * README gives) and a check as fast as with a thousand.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <stdio.h>
+#include <time.h>
+
+#include "ngx_http_llmgw_unit.h"
+#include "ngx_http_llmgw_account.h"
+
+
+typedef struct {
+    ngx_shm_zone_t            *zone;
+} ngx_http_llmgw_test_conf_t;
+
+
+ngx_module_t  ngx_http_llmgw_module;
+
+/* nginx.c defines it: not a test of the configuration */
+ngx_uint_t    ngx_test_config;
+
+
+#define NGX_HTTP_LLMGW_TEST_NOW  1700000000
+
+
+/* the zones ngx_shared_memory_add() has handed out, as a cycle keeps them */
+static ngx_shm_zone_t  *ngx_http_llmgw_test_zones[8];
+static ngx_uint_t       ngx_http_llmgw_test_nzones;
+
+
+/*
+ * Stand-in for the cycle's ngx_shared_memory_add(): one zone per name, a
+ * second call with the same name returns it as nginx does.
+ */
+
+ngx_shm_zone_t *
+ngx_shared_memory_add(ngx_conf_t *cf, ngx_str_t *name, size_t size, void *tag)
+{
+    ngx_uint_t       i;
+    ngx_shm_zone_t  *zone;
+
+    for (i = 0; i < ngx_http_llmgw_test_nzones; i++) {
+        zone = ngx_http_llmgw_test_zones[i];
+
+        if (zone->shm.name.len == name->len
+            && ngx_strncmp(zone->shm.name.data, name->data, name->len) == 0)
+        {
+            return zone;
+        }
+    }
+
+    if (ngx_http_llmgw_test_nzones == 8) {
+        return NULL;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_shm_zone_t));
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->shm.size = size;
+    zone->shm.name = *name;
+    zone->shm.log = &ngx_http_llmgw_unit_log;
+    zone->tag = tag;
+
+    ngx_http_llmgw_test_zones[ngx_http_llmgw_test_nzones++] = zone;
+
+    return zone;
+}
+
+
+static char *
+ngx_http_llmgw_test_directive(ngx_pool_t *pool,
+    ngx_http_llmgw_test_conf_t *conf, const char *arg)
+{
+    ngx_str_t      *value;
+    ngx_conf_t      cf;
+    ngx_array_t    *args;
+    ngx_command_t   cmd;
+
+    ngx_http_llmgw_unit_conf(&cf, pool);
+
+    args = ngx_array_create(pool, 2, sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = ngx_array_push_n(args, 2);
+    if (value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&value[0], "llmgw_state_zone");
+    value[1].data = (u_char *) arg;
+    value[1].len = ngx_strlen(arg);
+
+    cf.args = args;
+
+    ngx_memzero(&cmd, sizeof(ngx_command_t));
+    ngx_str_set(&cmd.name, "llmgw_state_zone");
+    cmd.offset = offsetof(ngx_http_llmgw_test_conf_t, zone);
+
+    return ngx_http_llmgw_account_zone(&cf, &cmd, conf);
+}
+
+
+/* what the cycle does for a zone: map it, make a slab pool, call init */
+
+static ngx_shm_zone_t *
+ngx_http_llmgw_test_zone(ngx_pool_t *pool, const char *arg)
+{
+    char                        *rv;
+    ngx_shm_zone_t              *zone;
+    ngx_slab_pool_t             *sp;
+    ngx_http_llmgw_test_conf_t   conf;
+
+    conf.zone = NULL;
+
+    rv = ngx_http_llmgw_test_directive(pool, &conf, arg);
+
+    if (rv != NGX_CONF_OK || conf.zone == NULL) {
+        return NULL;
+    }
+
+    zone = conf.zone;
+
+    if (ngx_shm_alloc(&zone->shm) != NGX_OK) {
+        return NULL;
+    }
+
+    sp = (ngx_slab_pool_t *) zone->shm.addr;
+    sp->end = zone->shm.addr + zone->shm.size;
+    sp->min_shift = 3;
+    sp->addr = zone->shm.addr;
+
+    if (ngx_shmtx_create(&sp->mutex, &sp->lock, NULL) != NGX_OK) {
+        ngx_shm_free(&zone->shm);
+        return NULL;
+    }
+
+    ngx_slab_init(sp);
+
+    if (zone->init(zone, NULL) != NGX_OK) {
+        ngx_shm_free(&zone->shm);
+        return NULL;
+    }
+
+    return zone;
+}
+
+
+static void
+ngx_http_llmgw_test_zone_free(ngx_shm_zone_t *zone)
+{
+    ngx_slab_pool_t  *sp;
+
+    sp = (ngx_slab_pool_t *) zone->shm.addr;
+
+    ngx_shmtx_destroy(&sp->mutex);
+    ngx_shm_free(&zone->shm);
+}
+
+
+static void
+ngx_http_llmgw_test_jti(u_char *hex, ngx_uint_t n)
+{
+    u_char  bin[NGX_HTTP_LLMGW_SHA256_LEN];
+
+    ngx_memzero(bin, sizeof(bin));
+    ngx_memcpy(bin, &n, sizeof(ngx_uint_t));
+    bin[31] = 0x5a;
+
+    ngx_hex_dump(hex, bin, sizeof(bin));
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_test_revoke(ngx_shm_zone_t *zone, ngx_uint_t n, time_t exp,
+    time_t now)
+{
+    u_char                           hex[NGX_HTTP_LLMGW_JTI_HASH_LEN];
+    ngx_http_llmgw_account_change_t  ch;
+
+    ngx_http_llmgw_test_jti(hex, n);
+
+    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
+    ch.kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
+    ch.id.data = hex;
+    ch.id.len = sizeof(hex);
+    ch.time = exp;
+
+    return ngx_http_llmgw_account_apply(zone, &ch, now,
+                                        &ngx_http_llmgw_unit_log);
+}
+
+
+static ngx_http_llmgw_account_verdict_e
+ngx_http_llmgw_test_check(ngx_shm_zone_t *zone, ngx_pool_t *pool,
+    ngx_uint_t n, const char *user, const char *client, time_t iat,
+    time_t now, ngx_str_t *dept)
+{
+    u_char                           hex[NGX_HTTP_LLMGW_JTI_HASH_LEN];
+    ngx_http_llmgw_account_query_t   q;
+    ngx_http_llmgw_account_result_t  res;
+
+    ngx_memzero(&q, sizeof(ngx_http_llmgw_account_query_t));
+
+    ngx_http_llmgw_test_jti(hex, n);
+    q.jti_hash.data = hex;
+    q.jti_hash.len = sizeof(hex);
+    q.user.data = (u_char *) user;
+    q.user.len = user ? ngx_strlen(user) : 0;
+    q.client_id.data = (u_char *) client;
+    q.client_id.len = client ? ngx_strlen(client) : 0;
+    q.iat = iat;
+
+    if (ngx_http_llmgw_account_check(zone, &q, now, pool, &res) != NGX_OK) {
+        return (ngx_http_llmgw_account_verdict_e) -1;
+    }
+
+    if (dept) {
+        *dept = res.department;
+    }
+
+    return res.verdict;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_test_set(ngx_shm_zone_t *zone, ngx_uint_t kind,
+    const char *id, time_t time, time_t end, const char *dept,
+    ngx_uint_t active, ngx_uint_t remove)
+{
+    ngx_http_llmgw_account_change_t  ch;
+
+    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
+    ch.kind = kind;
+    ch.id.data = (u_char *) id;
+    ch.id.len = ngx_strlen(id);
+    ch.time = time;
+    ch.end = end;
+    ch.department.data = (u_char *) dept;
+    ch.department.len = dept ? ngx_strlen(dept) : 0;
+    ch.active = active;
+    ch.remove = remove;
+
+    return ngx_http_llmgw_account_apply(zone, &ch, NGX_HTTP_LLMGW_TEST_NOW,
+                                        &ngx_http_llmgw_unit_log);
+}
+
+
+static void
+ngx_http_llmgw_test_kinds(ngx_pool_t *pool)
+{
+    time_t           now;
+    ngx_str_t        dept;
+    ngx_shm_zone_t  *zone;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "kinds:1m");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone made");
+        return;
+    }
+
+#define V(n, user, client, iat)                                               \
+    ngx_http_llmgw_test_check(zone, pool, n, user, client, iat, now, NULL)
+
+    NGX_HTTP_LLMGW_CHECK(V(1, "alice", "app", now - 10)
+                         == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN,
+                         "empty zone: the user is unknown, nothing else");
+
+    ngx_http_llmgw_test_revoke(zone, 1, now + 60, now);
+
+    NGX_HTTP_LLMGW_CHECK(V(1, "alice", "app", now - 10)
+                         == NGX_HTTP_LLMGW_ACCOUNT_JTI_REVOKED
+                         && V(2, "alice", "app", now - 10)
+                            == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN,
+                         "a revoked jti, exactly that one");
+
+    ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_SUBJECT, "alice",
+                            now - 30, 0, NULL, 0, 0);
+
+    NGX_HTTP_LLMGW_CHECK(V(2, "alice", "app", now - 31)
+                         == NGX_HTTP_LLMGW_ACCOUNT_NOT_BEFORE
+                         && V(2, "alice", "app", now - 30)
+                            == NGX_HTTP_LLMGW_ACCOUNT_NOT_BEFORE
+                         && V(2, "alice", "app", -1)
+                            == NGX_HTTP_LLMGW_ACCOUNT_NOT_BEFORE
+                         && V(2, "alice", "app", now - 29)
+                            == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN
+                         && V(2, "alicf", "app", now - 31)
+                            == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN,
+                         "not-before: iat at or before it, or none, refused");
+
+    ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_CLIENT, "bad",
+                            0, 0, NULL, 0, 0);
+
+    NGX_HTTP_LLMGW_CHECK(V(2, "bob", "bad", now)
+                         == NGX_HTTP_LLMGW_ACCOUNT_CLIENT_REVOKED
+                         && V(2, "bob", "bad2", now)
+                            == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN,
+                         "a revoked client, exactly that one");
+
+    ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_USER, "bob",
+                            now - 86400, now + 86400, "営業部", 1, 0);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_check(zone, pool, 2, "bob",
+                                                   NULL, now, now, &dept)
+                         == NGX_HTTP_LLMGW_ACCOUNT_OK
+                         && dept.len == sizeof("営業部") - 1
+                         && ngx_memcmp(dept.data, "営業部", dept.len) == 0,
+                         "an active account, its department");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_check(zone, pool, 2, "bob",
+                                                   NULL, now,
+                                                   now - 86401, NULL)
+                         == NGX_HTTP_LLMGW_ACCOUNT_NOT_STARTED
+                         && ngx_http_llmgw_test_check(zone, pool, 2, "bob",
+                                                      NULL, now,
+                                                      now + 86400, NULL)
+                            == NGX_HTTP_LLMGW_ACCOUNT_ENDED,
+                         "before its start, at its end");
+
+    ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_USER, "bob",
+                            now - 86400, now + 86400, "経理部", 0, 0);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_check(zone, pool, 2, "bob",
+                                                   NULL, now, now, &dept)
+                         == NGX_HTTP_LLMGW_ACCOUNT_DISABLED
+                         && dept.len == sizeof("経理部") - 1,
+                         "replaced: disabled, new department");
+
+    ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_CLIENT, "bad",
+                            0, 0, NULL, 0, 1);
+
+    NGX_HTTP_LLMGW_CHECK(V(2, "carol", "bad", now)
+                         == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN,
+                         "a removed revocation is gone");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_set(zone,
+                                                 NGX_HTTP_LLMGW_ACCOUNT_JTI,
+                                                 "not hex", 0, 0, NULL, 0, 0)
+                         == NGX_DECLINED,
+                         "a jti id that is not 64 hex digits is refused");
+
+    /* forgotten after exp + grace: at the next lookup */
+
+    ngx_http_llmgw_test_revoke(zone, 3, now - 10, now);
+
+    NGX_HTTP_LLMGW_CHECK(
+        ngx_http_llmgw_test_check(zone, pool, 3, NULL, NULL, now,
+                                  now + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE - 10,
+                                  NULL)
+        == NGX_HTTP_LLMGW_ACCOUNT_JTI_REVOKED
+        && ngx_http_llmgw_test_check(zone, pool, 3, NULL, NULL, now,
+                                     now + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE
+                                     - 9, NULL)
+           == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN,
+        "a revoked jti kept until exp + grace, then forgotten");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+/* a small zone filled: expired entries make room, live ones never go */
+
+static void
+ngx_http_llmgw_test_full(ngx_pool_t *pool)
+{
+    time_t           now;
+    ngx_int_t        rc;
+    ngx_uint_t       n, i;
+    ngx_shm_zone_t  *zone;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "full:32k");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone made");
+        return;
+    }
+
+    ngx_http_llmgw_unit_quiet = 1;
+
+    for (n = 0; ngx_http_llmgw_test_revoke(zone, n, now + 100, now)
+                == NGX_OK; n++)
+    {
+        /* void */
+    }
+
+    ngx_http_llmgw_unit_quiet = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_llmgw_test_check(zone, pool, i, NULL, NULL, now, now,
+                                      NULL)
+            != NGX_HTTP_LLMGW_ACCOUNT_JTI_REVOKED)
+        {
+            break;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(n > 50 && i == n,
+                         "a full zone refuses a change and keeps every "
+                         "live revocation");
+
+    /* later: all of them expired, the new ones take their place */
+
+    now += 100 + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE + 1;
+
+    for (i = 0; i < n; i++) {
+        rc = ngx_http_llmgw_test_revoke(zone, 1000000 + i, now + 100, now);
+        if (rc != NGX_OK) {
+            break;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(i == n, "expired revocations make room");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+static double
+ngx_http_llmgw_test_ns(ngx_shm_zone_t *zone, ngx_pool_t *pool, ngx_uint_t n,
+    ngx_uint_t rounds)
+{
+    ngx_uint_t       i, bad;
+    struct timespec  a, b;
+
+    bad = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &a);
+
+    for (i = 0; i < rounds; i++) {
+        bad += ngx_http_llmgw_test_check(zone, pool, (i * 7919) % n, "u",
+                                         "c", NGX_HTTP_LLMGW_TEST_NOW,
+                                         NGX_HTTP_LLMGW_TEST_NOW, NULL)
+               != NGX_HTTP_LLMGW_ACCOUNT_JTI_REVOKED;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &b);
+
+    if (bad) {
+        return -1;
+    }
+
+    return ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / rounds;
+}
+
+
+/* one million revoked jti: bytes each, and a check's time */
+
+static void
+ngx_http_llmgw_test_million(ngx_pool_t *pool)
+{
+    double            small, large;
+    size_t            used;
+    ngx_uint_t        n, pages;
+    ngx_shm_zone_t   *zone;
+    ngx_slab_pool_t  *sp;
+
+    zone = ngx_http_llmgw_test_zone(pool, "million:200m");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone made");
+        return;
+    }
+
+    sp = (ngx_slab_pool_t *) zone->shm.addr;
+    pages = sp->pfree;
+
+    for (n = 0; n < 1000; n++) {
+        (void) ngx_http_llmgw_test_revoke(zone, n, NGX_HTTP_LLMGW_TEST_NOW
+                                                   + 3600,
+                                          NGX_HTTP_LLMGW_TEST_NOW);
+    }
+
+    small = ngx_http_llmgw_test_ns(zone, pool, 1000, 200000);
+
+    for ( /* void */ ; n < 1000000; n++) {
+        if (ngx_http_llmgw_test_revoke(zone, n, NGX_HTTP_LLMGW_TEST_NOW
+                                                + 3600,
+                                       NGX_HTTP_LLMGW_TEST_NOW)
+            != NGX_OK)
+        {
+            break;
+        }
+    }
+
+    NGX_HTTP_LLMGW_CHECK(n == 1000000, "a million revoked jti in 200m");
+
+    used = (pages - sp->pfree) * ngx_pagesize;
+
+    large = ngx_http_llmgw_test_ns(zone, pool, 1000000, 200000);
+
+    printf("# 1000000 revoked jti: %zu bytes of the zone (%.1f MiB, %zu "
+           "bytes each); a check %.0f ns with 1000 entries, %.0f ns with "
+           "1000000\n", used, used / 1048576.0, used / 1000000, small,
+           large);
+
+    NGX_HTTP_LLMGW_CHECK(used / 1000000 <= 140,
+                         "at most 140 bytes a revoked jti");
+    NGX_HTTP_LLMGW_CHECK(small > 0 && large > 0,
+                         "every revoked jti found");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
+int
+main(void)
+{
+    ngx_pool_t  *pool;
+
+    if (ngx_http_llmgw_unit_init() != NGX_OK) {
+        return 1;
+    }
+
+    pool = ngx_create_pool(16384, &ngx_http_llmgw_unit_log);
+
+    ngx_http_llmgw_test_kinds(pool);
+    ngx_http_llmgw_test_full(pool);
+    ngx_http_llmgw_test_million(pool);
+
+    ngx_destroy_pool(pool);
+
+    ngx_http_llmgw_unit_cleanup();
+
+    return ngx_http_llmgw_unit_done();
+}
