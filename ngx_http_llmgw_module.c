@@ -209,6 +209,7 @@ static ngx_int_t ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_llmgw_jti_hash(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx);
+static ngx_uint_t ngx_http_llmgw_identified(ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_first_claim(ngx_http_request_t *r,
     json_t *claims, ngx_str_t *names, ngx_str_t *value);
 
@@ -2139,14 +2140,16 @@ ngx_http_llmgw_access_result(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
 
-    if (ctx == NULL || !ctx->decided) {
+    if (ctx == NULL || !ngx_http_llmgw_identified(ctx)) {
         return NGX_OK;
     }
 
-    if (ctx->status == 0) {
+    /* in the limits stage, who the token names is known, no verdict */
+
+    if (ctx->decided && ctx->status == 0) {
         res->decision = NGX_HTTP_LLMGW_DECISION_ALLOWED;
 
-    } else {
+    } else if (ctx->decided) {
         res->decision = NGX_HTTP_LLMGW_DECISION_DENIED;
         res->status = ctx->status;
         res->failed = ctx->required;
@@ -2196,11 +2199,26 @@ ngx_http_llmgw_access_claim(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
 
-    if (ctx == NULL || !ctx->decided || ctx->claims == NULL) {
+    if (ctx == NULL || !ngx_http_llmgw_identified(ctx)
+        || ctx->claims == NULL)
+    {
         return NGX_DECLINED;
     }
 
     return ngx_http_llmgw_claim_text(r->pool, ctx->claims, path, value);
+}
+
+
+/*
+ * Whether the token's claims may be read: once the verdict is in, and
+ * during the limits stage, whose keys ($llmgw_sub, $llmgw_claim_...) are
+ * the claims of a token that passed every check before it.
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_identified(ngx_http_llmgw_ctx_t *ctx)
+{
+    return ctx->decided || ctx->stage >= NGX_HTTP_LLMGW_STAGE_LIMITS;
 }
 
 
