@@ -3,8 +3,8 @@
 # frozen at the time written in a file, which the test rewrites between
 # requests (FAKETIME_NO_CACHE: read on every call; nginx's timers use the
 # monotonic clock, left alone).  The workers keep the FAKETIME_* variables
-# through "env" (nginx clears the environment of its workers).  With the clock frozen every value is
-# exact:
+# through "env" (nginx clears the environment of its workers).  With the
+# clock frozen every value is exact:
 #
 #   - Asia/Tokyo, a monthly quota: January ends at 2026-01-31T15:00:00Z
 #     (midnight JST); refused two seconds before it with Retry-After 2,
