@@ -102,6 +102,8 @@ typedef struct {
     int64_t                    reset;
     int64_t                    retry;
     int64_t                    window;
+    void                      *pending;   /* the backend's: NULL at the
+                                             first take of a request */
     unsigned                   allowed:1;
 } ngx_http_llmgw_limit_verdict_t;
 
@@ -111,12 +113,22 @@ typedef struct {
  * at now (ms of wall-clock time) if it fits, exactly across every worker
  * (and node) the backend spans, and says so in *v: NGX_OK with *v set;
  * NGX_AGAIN when the answer comes later (a Redis round trip): the
- * backend resumes r's phases once *v is set, and the access stage calls
- * take again, which then answers NGX_OK at once; NGX_ERROR.
+ * backend keeps its operation in v->pending (v lives in the request's
+ * pool as long as the request), detaches it in a cleanup of r's pool,
+ * resumes r's phases once the reply is in *v (STYLE.md rule 8), and the
+ * access stage then calls take again with the same v, which answers
+ * NGX_OK at once; NGX_BUSY: the backend keeps no state for a new key
+ * now (503); NGX_DECLINED: the key cannot be kept (too long; 403);
+ * NGX_ERROR.
  *
  * release undoes a take that was allowed (a later limit of the same
  * request refused it; a concurrent request ended); it never waits and
  * cannot fail in a way the request could act on.
+ *
+ * Token budgets (issue 10) plug in here: a kind whose take reserves an
+ * estimate instead of 1, and an adjust(limit, key, v, delta) that the
+ * log phase calls with the usage llmgw_pass read (or minus the
+ * reservation when the call failed), in the window v->window names.
  */
 
 struct ngx_http_llmgw_limit_backend_s {
