@@ -292,6 +292,8 @@ static ngx_int_t ngx_http_llmgw_limit_same(ngx_conf_t *cf,
     ngx_http_llmgw_limit_t *limit);
 static ngx_int_t ngx_http_llmgw_merge_limits(ngx_conf_t *cf,
     ngx_http_llmgw_loc_conf_t *conf, ngx_http_llmgw_loc_conf_t *prev);
+static ngx_int_t ngx_http_llmgw_limit_policy(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf);
 static ngx_int_t ngx_http_llmgw_limits_init(ngx_conf_t *cf,
     ngx_http_llmgw_main_conf_t *mcf);
 
@@ -2777,18 +2779,23 @@ static ngx_int_t
 ngx_http_llmgw_merge_limits(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf,
     ngx_http_llmgw_loc_conf_t *prev)
 {
-    u_char                   *p;
-    size_t                    len;
     ngx_uint_t                i, j;
     ngx_array_t              *a, *outer;
-    ngx_http_llmgw_limit_t  **own, **out, **l;
+    ngx_http_llmgw_limit_t  **own, **out;
 
     outer = (prev->limits == NGX_CONF_UNSET_PTR) ? NULL : prev->limits;
 
     if (conf->limits == NGX_CONF_UNSET_PTR) {
         conf->limits = outer;
-        conf->limit_policy = prev->limit_policy;
-        return NGX_OK;
+
+        /* an http block's limits are never merged as a child: made here */
+
+        if (outer == NULL || prev->limit_policy.data != NULL) {
+            conf->limit_policy = prev->limit_policy;
+            return NGX_OK;
+        }
+
+        return ngx_http_llmgw_limit_policy(cf, conf);
     }
 
     if (conf->auth == NGX_HTTP_LLMGW_AUTH_OFF) {
@@ -2834,7 +2841,19 @@ ngx_http_llmgw_merge_limits(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf,
         conf->limits = a;
     }
 
-    /* RateLimit-Policy: every limit's item, once */
+    return ngx_http_llmgw_limit_policy(cf, conf);
+}
+
+
+/* RateLimit-Policy: every limit's item, once */
+
+static ngx_int_t
+ngx_http_llmgw_limit_policy(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                i;
+    ngx_http_llmgw_limit_t  **l;
 
     l = conf->limits->elts;
     len = 0;

@@ -2,7 +2,8 @@
 # an nginx of four workers: 200 requests at once against a quota of 50
 # let exactly 50 through, and a rate with a burst of 19 exactly 20; a
 # concurrency limit holds a stream in flight and gives it back when the
-# client goes away mid-stream; the audit line of a 429 names the limit;
+# client goes away mid-stream; a limit per model and API kind; the audit
+# line of a 429 names the limit;
 # a reload (HUP) keeps the counts; nginx -t refuses what it must.  Plain
 # Test::More: many sockets at once, a client that leaves, a HUP.
 
@@ -57,6 +58,17 @@ $auth
             llmgw_limit twenty zone=limits key=\$llmgw_sub rate=1r/m
                         burst=19;
             alias $dir/html/ok.txt;
+        }
+
+        location /model/ {
+$auth
+            llmgw_limit model-daily zone=limits
+                        key=\$llmgw_sub:\$llmgw_api:\$llmgw_model
+                        quota=1/day;
+            llmgw_provider azure_openai;
+            llmgw_pass_strip_prefix /model;
+            llmgw_pass http://$mock;
+            llmgw_pass_api_key file=$secrets/azure.key;
         }
 
         location /azure/ {
@@ -200,7 +212,38 @@ $res = status_of(chat_request($stream_token));
 like($res, qr{\AHTTP/1\.1 200 },
      'stream: a finished request gave its place back too');
 
-# 4. the audit line of a 429 names the limit
+# 4. a limit per model and API kind: keyed by $llmgw_model and $llmgw_api,
+#    known from the path before the body is read
+my $mtok = token('model');
+my $mpath = '/model/openai/deployments/%s/%s?api-version=2024-10-21';
+my $EMB = '{"input":"x"}';
+
+sub post {
+    my ($path, $body) = @_;
+    return status_of("POST $path HTTP/1.1\r\nHost: t\r\n"
+                     . "Connection: close\r\n"
+                     . "Authorization: Bearer $mtok\r\n"
+                     . "Content-Type: application/json\r\n"
+                     . "Content-Length: " . length($body) . "\r\n\r\n"
+                     . $body);
+}
+
+my @model = (
+    [ 'gpt-4o', 'chat/completions', $CHAT, 200, 'gpt-4o chat: the first' ],
+    [ 'gpt-4o', 'chat/completions', $CHAT, 429, 'gpt-4o chat: the second' ],
+    [ 'gpt-4o-mini', 'chat/completions', $CHAT, 200,
+      'gpt-4o-mini chat: a count of its own' ],
+    [ 'gpt-4o', 'embeddings', $EMB, 200,
+      'gpt-4o embeddings: another API kind, another count' ],
+);
+
+for my $m (@model) {
+    my ($model, $api, $body, $want, $what) = @$m;
+    my $res = post(sprintf($mpath, $model, $api), $body);
+    like($res, qr{\AHTTP/1\.1 $want }, "per model: $what");
+}
+
+# 5. the audit line of a 429 names the limit
 sleep 0.3;
 
 my $json = JSON::PP->new;
@@ -213,13 +256,24 @@ while (<$fh>) {
 }
 close $fh;
 
-is(scalar @denied, 150 + 180 + 1, 'audit: a line for every 429');
-is(scalar(grep { ($_->{reason} // '') eq 'limit fifty exceeded' } @denied),
-   150, 'audit: the quota\'s 429s say "limit fifty exceeded"');
+my %by_reason;
+$by_reason{$_->{reason} // ''}++ for @denied;
+
+# the stream's 429s: one, and one more for each poll before the abort
+# was seen
+is($by_reason{'limit fifty exceeded'}, 150,
+   'audit: the quota\'s 150 429s say "limit fifty exceeded"');
+is($by_reason{'limit twenty exceeded'}, 180,
+   'audit: the rate\'s 180 say "limit twenty exceeded"');
+is($by_reason{'limit model-daily exceeded'}, 1,
+   'audit: the model limit\'s one says "limit model-daily exceeded"');
+cmp_ok($by_reason{'limit one-stream exceeded'} // 0, '>=', 1,
+       'audit: the stream\'s say "limit one-stream exceeded"');
+is(scalar(keys %by_reason), 4, 'audit: no 429 for any other reason');
 is(scalar(grep { ($_->{decision} // '') eq 'deny' } @denied),
    scalar @denied, 'audit: every 429 a denial');
 
-# 5. a reload keeps the zone and its counts
+# 6. a reload keeps the zone and its counts
 kill 'HUP', $pid;
 sleep 1;
 
@@ -231,7 +285,7 @@ is($st->{200}, 3, 'after HUP: another subject has its own count');
 
 nginx_stop($pid);
 
-# 6. nginx -t refusals, in the words the directives use
+# 7. nginx -t refusals, in the words the directives use
 my @bad = (
     [ 'llmgw_limit x zone=limits key=$llmgw_sub;',
       qr/"x" needs zone=, key= and one of rate=, quota=, concurrent=/,

@@ -22,7 +22,8 @@ plan tests => repeat_each() * (2 * 4 + 4 * 4       # TEST 1
                                + 2 * 5 + 1 * 5     # TEST 3
                                + 2 * 2 + 2 * 2     # TEST 4
                                + 2 * 2 + 3 * 2     # TEST 5
-                               + 2 * 2 + 4 * 2);   # TEST 6
+                               + 2 * 2 + 4 * 2     # TEST 6
+                               + 2 * 3 + 2 * 3);   # TEST 7
 
 no_shuffle();
 
@@ -240,3 +241,42 @@ location /t {
  . "x-ratelimit-limit-requests: ",
  "RateLimit-Policy: \nRateLimit: \nRetry-After: 60\n"
  . "x-ratelimit-limit-requests: "]
+
+
+
+=== TEST 7: an http block's limit and a location's own add up
+The http block's "top" runs first, then the location's "loc"; the policy
+lists both.  The second request is refused by "loc", and "top" gives its
+take back (r=4 again).  /inherit has "top" alone, and its policy.
+--- http_config
+llmgw_limit top zone=limits key=$llmgw_sub:$connection quota=5/day;
+--- config
+location /t {
+    llmgw_auth jwt;
+    llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
+    llmgw_limit loc zone=limits key=$llmgw_sub:$connection quota=1/day;
+    alias html/ok.txt;
+}
+
+location /inherit {
+    llmgw_auth jwt;
+    llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
+    alias html/ok.txt;
+}
+--- pipelined_requests eval
+["GET /t", "GET /t", "GET /inherit"]
+--- error_code eval
+[200, 429, 200]
+--- response_body eval
+["ok\n",
+ qq'{"error":{"code":"rate_limited","message":"limit loc exceeded"}}\n',
+ "ok\n"]
+--- response_headers_like eval
+[
+qq'RateLimit-Policy: "top";q=5;w=86400,"loc";q=1;w=86400
+RateLimit: "top";r=4;t=[0-9]+,"loc";r=0;t=[0-9]+',
+qq'RateLimit-Policy: "top";q=5;w=86400,"loc";q=1;w=86400
+RateLimit: "top";r=4;t=[0-9]+,"loc";r=0;t=[0-9]+',
+qq'RateLimit-Policy: "top";q=5;w=86400
+RateLimit: "top";r=3;t=[0-9]+',
+]
