@@ -30,8 +30,10 @@ typedef struct {
     ngx_queue_t                      queue;
     int64_t                          expires;  /* ms; 0: requests in flight */
     int64_t                          value;    /* TAT, or in flight */
+    int64_t                          rate;     /* the TAT's unit: 1/rate ms */
     ngx_http_llmgw_limit_window_t    window;   /* a quota's */
     u_short                          len;
+    u_char                           kind;     /* of the limit it counts */
     u_char                           data[1];  /* name, '\0', key */
 } ngx_http_llmgw_limit_shm_node_t;
 
@@ -74,6 +76,8 @@ static ngx_http_llmgw_limit_shm_node_t *ngx_http_llmgw_limit_shm_alloc(
     int64_t now);
 static void ngx_http_llmgw_limit_shm_expire(
     ngx_http_llmgw_limit_shm_ctx_t *ctx, int64_t now, ngx_uint_t force);
+static ngx_uint_t ngx_http_llmgw_limit_shm_adapt(
+    ngx_http_llmgw_limit_t *limit, ngx_http_llmgw_limit_shm_node_t *ln);
 static void ngx_http_llmgw_limit_shm_expires(
     ngx_http_llmgw_limit_t *limit, ngx_http_llmgw_limit_shm_node_t *ln,
     int64_t now);
@@ -287,6 +291,8 @@ ngx_http_llmgw_limit_shm_take(ngx_http_request_t *r,
         ngx_queue_remove(&ln->queue);
     }
 
+    (void) ngx_http_llmgw_limit_shm_adapt(limit, ln);
+
     switch (limit->kind) {
 
     case NGX_HTTP_LLMGW_LIMIT_RATE:
@@ -333,7 +339,9 @@ ngx_http_llmgw_limit_shm_release(ngx_log_t *log,
 
     ln = ngx_http_llmgw_limit_shm_lookup(ctx, limit, key, hash);
 
-    if (ln != NULL) {
+    /* a state a reload made anew owes nothing to a take before it */
+
+    if (ln != NULL && ngx_http_llmgw_limit_shm_adapt(limit, ln)) {
 
         switch (limit->kind) {
 
@@ -361,6 +369,41 @@ ngx_http_llmgw_limit_shm_release(ngx_log_t *log,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
                    "llmgw limit \"%V\" released%s", &limit->name,
                    ln ? "" : ": no state");
+}
+
+
+/*
+ * The zone outlives a reload, the configuration does not: a state kept
+ * for a limit whose kind changed starts anew, and a TAT kept in units of
+ * another rate is converted (to whole ms, then to the new units), or a
+ * lower rate would read it as far in the future.  Whether the state was
+ * kept as it was.
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_limit_shm_adapt(ngx_http_llmgw_limit_t *limit,
+    ngx_http_llmgw_limit_shm_node_t *ln)
+{
+    int64_t  ms;
+
+    if (ln->kind != (u_char) limit->kind) {
+        ln->kind = (u_char) limit->kind;
+        ln->rate = limit->rate;
+        ln->value = 0;
+        ngx_memzero(&ln->window, sizeof(ngx_http_llmgw_limit_window_t));
+        return 0;
+    }
+
+    if (limit->kind != NGX_HTTP_LLMGW_LIMIT_RATE || ln->rate == limit->rate) {
+        return 1;
+    }
+
+    ms = (ln->value + ln->rate - 1) / ln->rate;
+
+    ln->value = ms * limit->rate;
+    ln->rate = limit->rate;
+
+    return 0;
 }
 
 
@@ -506,6 +549,8 @@ ngx_http_llmgw_limit_shm_alloc(ngx_http_llmgw_limit_shm_ctx_t *ctx,
 
     ln->node.key = hash;
     ln->len = (u_short) (limit->name.len + 1 + key->len);
+    ln->kind = (u_char) limit->kind;
+    ln->rate = limit->rate;
 
     p = ngx_cpymem(ln->data, limit->name.data, limit->name.len + 1);
     ngx_memcpy(p, key->data, key->len);

@@ -60,6 +60,12 @@ $auth
             alias $dir/html/ok.txt;
         }
 
+        location /rate2 {
+$auth
+            llmgw_limit ten zone=limits key=\$llmgw_sub rate=10r/s;
+            alias $dir/html/ok.txt;
+        }
+
         location /model/ {
 $auth
             llmgw_limit model-daily zone=limits
@@ -208,7 +214,17 @@ like($after, qr{\AHTTP/1\.1 200 }, 'stream: given back on client abort');
 like($after, qr{\r\nRateLimit: "one-stream";r=0\r\n},
      'stream: RateLimit of the new one in flight');
 
-$res = status_of(chat_request($stream_token));
+# a request whose body was read ends in a lingering close: nginx frees it
+# (and gives its place back) once the client has closed its side too, an
+# instant after the client saw the end of the response
+$deadline = time() + 2;
+
+while (time() < $deadline) {
+    $res = status_of(chat_request($stream_token));
+    last if $res =~ m{\AHTTP/1\.1 200 };
+    sleep 0.05;
+}
+
 like($res, qr{\AHTTP/1\.1 200 },
      'stream: a finished request gave its place back too');
 
@@ -273,9 +289,19 @@ is(scalar(keys %by_reason), 4, 'audit: no 429 for any other reason');
 is(scalar(grep { ($_->{decision} // '') eq 'deny' } @denied),
    scalar @denied, 'audit: every 429 a denial');
 
-# 6. a reload keeps the zone and its counts
+# 6. a reload keeps the zone and its counts; a rate lowered from 10r/s
+#    to 1r/s reads the state kept in tenths of ms as ms (converted), not
+#    as a time ten times as far
+my $r2 = token('rate2');
+is(burst(1, '/rate2', $r2)->{200}, 1, 'rate2 at 10r/s: one through');
+
+(my $lowered = $http) =~ s{rate=10r/s}{rate=1r/s} or die;
+nginx_conf($dir, $lowered, workers => 4);
 kill 'HUP', $pid;
-sleep 1;
+sleep 1.2;
+
+$st = burst(1, '/rate2', $r2);
+is($st->{200}, 1, 'after HUP at 1r/s: a second later, one through');
 
 $st = burst(5, '/quota', token('quota'));
 is($st->{429}, 5, 'after HUP: the quota is still used up');
