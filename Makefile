@@ -25,13 +25,14 @@ FUZZ_SECONDS ?= 60
 # machine's own when it has one (Debian's npm conflicts with NodeSource's
 # nodejs), else Debian's.  The Perl modules from libtest-longstring-perl on
 # are what the CPAN Test::Nginx needs besides Test::Base, so the suites can
-# run under it too (README, "Building and testing").
+# run under it too (README, "Building and testing").  faketime: the limit
+# windows' tests set nginx's wall clock (t/limit-window.t).
 DEB_PKGS = nginx nginx-dev gcc make libc6-dev libssl-dev libjansson-dev \
            libjwt-dev libhiredis-dev redis-server wrk perl libtest-base-perl \
            libtest-longstring-perl liblist-moreutils-perl libtext-diff-perl \
            liburi-perl libwww-perl libipc-run-perl \
            python3 python3-jwt python3-cryptography python3-botocore \
-           python3-yaml clang \
+           python3-yaml faketime clang \
            libclang-rt-14-dev valgrind ca-certificates openssl procps curl \
            dpkg-dev xz-utils
 NODE_PKGS = nodejs npm

@@ -24,6 +24,8 @@
 #include "ngx_http_llmgw_redis.h"
 #include "ngx_http_llmgw_account.h"
 #include "ngx_http_llmgw_users.h"
+#include "ngx_http_llmgw_limit.h"
+#include "ngx_http_llmgw_limit_shm.h"
 
 
 #define NGX_HTTP_LLMGW_AUTH_OFF        0
@@ -37,6 +39,12 @@
 
 /* users in an llmgw_users file at most */
 #define NGX_HTTP_LLMGW_USERS_MAX       10000000
+#define NGX_HTTP_LLMGW_LIMIT_HEADERS_OFF     0
+#define NGX_HTTP_LLMGW_LIMIT_HEADERS_ON      1
+#define NGX_HTTP_LLMGW_LIMIT_HEADERS_OPENAI  2
+
+/* the span of years a time zone's offsets are known for, from startup */
+#define NGX_HTTP_LLMGW_LIMIT_TZ_YEARS  20
 
 /* how long a verified token without exp stays cached */
 #define NGX_HTTP_LLMGW_CACHE_NOEXP_TTL 60
@@ -61,6 +69,9 @@ typedef struct {
     ngx_array_t                   *users;      /* ngx_http_llmgw_user_t of
                                                   llmgw_users, or NULL */
     time_t                         users_utc_offset;
+    ngx_array_t                   *limits;   /* every llmgw_limit line:
+                                                ngx_http_llmgw_limit_t * */
+    ngx_http_llmgw_limit_tz_t     *limit_tz; /* llmgw_limit_timezone */
 } ngx_http_llmgw_main_conf_t;
 
 
@@ -84,7 +95,21 @@ typedef struct {
     ngx_flag_t                     state;
     ngx_http_llmgw_claim_path_t   *user_claim;    /* NULL: sub */
     ngx_uint_t                     unknown_user;  /* UNSET: by directory */
+    ngx_array_t                   *limits;   /* ngx_http_llmgw_limit_t *,
+                                                the outer levels' first */
+    ngx_str_t                      limit_policy; /* RateLimit-Policy */
+    ngx_uint_t                     limit_headers;
 } ngx_http_llmgw_loc_conf_t;
+
+
+/* what the limits stage did with one limit of the location */
+
+typedef struct {
+    ngx_str_t                        key;
+    ngx_http_llmgw_limit_verdict_t   v;
+    unsigned                         checked:1;  /* v is set */
+    unsigned                         taken:1;    /* counted, not released */
+} ngx_http_llmgw_limit_taken_t;
 
 
 /*
@@ -124,6 +149,9 @@ typedef struct {
     ngx_http_llmgw_jwks_req_t     *jwks;     /* waiting for the keys */
     ngx_str_t                      jti_hash; /* made at its first read */
     ngx_str_t                      department; /* the user directory's */
+    ngx_array_t                   *limits;   /* the location's */
+    ngx_http_llmgw_limit_taken_t  *taken;    /* one for each of limits */
+    ngx_uint_t                     limit_next; /* the one to check next */
     unsigned                       decided:1;
     unsigned                       jti_done:1;
     unsigned                       json_sent:1;
@@ -151,6 +179,21 @@ static ngx_int_t ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_state_query(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_http_llmgw_account_query_t *q);
+static ngx_int_t ngx_http_llmgw_limit_take(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, ngx_uint_t i, int64_t now);
+static void ngx_http_llmgw_limit_release_all(ngx_http_llmgw_ctx_t *ctx,
+    ngx_log_t *log, int64_t now);
+static void ngx_http_llmgw_limit_cleanup(void *data);
+static ngx_int_t ngx_http_llmgw_limit_refused(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t hit);
+static ngx_int_t ngx_http_llmgw_limit_headers(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_header_add(ngx_http_request_t *r,
+    const char *name, u_char *value, size_t len);
+static int64_t ngx_http_llmgw_limit_now(void);
 static ngx_int_t ngx_http_llmgw_find_token(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token);
 static ngx_int_t ngx_http_llmgw_cached(ngx_http_request_t *r,
@@ -187,6 +230,7 @@ static ngx_int_t ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_llmgw_jti_hash(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx);
+static ngx_uint_t ngx_http_llmgw_identified(ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_first_claim(ngx_http_request_t *r,
     json_t *claims, ngx_str_t *names, ngx_str_t *value);
 
@@ -263,11 +307,41 @@ static char *ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_llmgw_utc_offset(ngx_str_t *value, time_t *offset);
 static ngx_int_t ngx_http_llmgw_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *content);
+static char *ngx_http_llmgw_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_limit_timezone(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_set_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_limit_param(ngx_conf_t *cf,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *param, ngx_str_t *zone);
+static char *ngx_http_llmgw_limit_amount(ngx_conf_t *cf,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *param, ngx_str_t *value);
+static ngx_int_t ngx_http_llmgw_limit_name(ngx_conf_t *cf,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *name);
+static ngx_int_t ngx_http_llmgw_limit_texts(ngx_conf_t *cf,
+    ngx_http_llmgw_limit_t *limit);
+static ngx_int_t ngx_http_llmgw_limit_same(ngx_conf_t *cf,
+    ngx_http_llmgw_limit_t *limit);
+static ngx_int_t ngx_http_llmgw_merge_limits(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf, ngx_http_llmgw_loc_conf_t *prev);
+static ngx_int_t ngx_http_llmgw_limit_policy(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf);
+static ngx_int_t ngx_http_llmgw_limits_init(ngx_conf_t *cf,
+    ngx_http_llmgw_main_conf_t *mcf);
 
 
 static ngx_conf_enum_t  ngx_http_llmgw_auth_modes[] = {
     { ngx_string("off"), NGX_HTTP_LLMGW_AUTH_OFF },
     { ngx_string("jwt"), NGX_HTTP_LLMGW_AUTH_JWT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_llmgw_limit_headers_modes[] = {
+    { ngx_string("off"), NGX_HTTP_LLMGW_LIMIT_HEADERS_OFF },
+    { ngx_string("on"), NGX_HTTP_LLMGW_LIMIT_HEADERS_ON },
+    { ngx_string("openai"), NGX_HTTP_LLMGW_LIMIT_HEADERS_OPENAI },
     { ngx_null_string, 0 }
 };
 
@@ -518,6 +592,33 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llmgw_loc_conf_t, unknown_user),
       &ngx_http_llmgw_unknown_user_modes },
+    { ngx_string("llmgw_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_limit_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_limit_timezone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_limit_timezone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_llmgw_set_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, limit_headers),
+      &ngx_http_llmgw_limit_headers_modes },
 
       ngx_null_command
 };
@@ -1128,16 +1229,453 @@ ngx_http_llmgw_state_query(ngx_http_request_t *r,
 
 
 /*
- * Rates, quotas and token budgets, in shared memory or through Redis (the
- * stage will wait here for a reply).  No limit can be declared yet (issue
- * 10), so every request passes this stage.
+ * Rates, quotas and concurrency, all of the location's limits in their
+ * order (the outer levels' first), each taken from its backend: every
+ * one must pass.  A limit that refuses undoes the takes before it, so a
+ * refused request counts nowhere.  A backend that waits (Redis) returns
+ * NGX_AGAIN; the stage then resumes at that limit, and the ones before
+ * it are not taken again.  The token budgets of issue 10 will reserve
+ * here and true up from the log phase (ngx_http_llmgw_usage's counts)
+ * through the same backends.
  */
 
 static ngx_int_t
 ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
+    int64_t                  now;
+    ngx_int_t                rc;
+    ngx_uint_t               i, n;
+    ngx_pool_cleanup_t      *cln;
+
+    if (llcf->limits == NULL) {
+        return NGX_OK;
+    }
+
+    n = llcf->limits->nelts;
+
+    if (ctx->taken == NULL) {
+        ctx->limits = llcf->limits;
+
+        ctx->taken = ngx_pcalloc(r->pool,
+                                 n * sizeof(ngx_http_llmgw_limit_taken_t));
+        if (ctx->taken == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* what is in flight is given back however the request ends */
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_llmgw_limit_cleanup;
+        cln->data = ctx;
+    }
+
+    now = ngx_http_llmgw_limit_now();
+
+    for (i = ctx->limit_next; i < n; i++) {
+
+        rc = ngx_http_llmgw_limit_take(r, ctx, i, now);
+
+        if (rc == NGX_AGAIN) {
+            ctx->limit_next = i;
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        ngx_http_llmgw_limit_release_all(ctx, r->connection->log, now);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_HTTP_TOO_MANY_REQUESTS) {
+            return ngx_http_llmgw_limit_refused(r, llcf, ctx, i);
+        }
+
+        if (rc == NGX_BUSY) {
+            if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       NULL, "limit zone full");
+        }
+
+        /* NGX_DECLINED: no key (or one too long) */
+
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                   ctx->reason);
+    }
+
+    ctx->limit_next = n;
+
+    if (llcf->limit_headers == NGX_HTTP_LLMGW_LIMIT_HEADERS_OFF) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_limit_headers(r, llcf, ctx);
+}
+
+
+/*
+ * Limit i of the location for r's key: NGX_OK (taken, or skipped: an
+ * empty key that the limit allows), NGX_AGAIN, NGX_HTTP_TOO_MANY_REQUESTS
+ * (refused), NGX_DECLINED with ctx->reason (no usable key), NGX_BUSY (the
+ * backend keeps no more keys), NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_take(ngx_http_request_t *r, ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t i, int64_t now)
+{
+    ngx_int_t                      rc;
+    ngx_http_llmgw_limit_t        *limit;
+    ngx_http_llmgw_limit_taken_t  *lt;
+
+    limit = ((ngx_http_llmgw_limit_t **) ctx->limits->elts)[i];
+    lt = &ctx->taken[i];
+
+    if (lt->key.data == NULL) {
+        if (ngx_http_complex_value(r, &limit->key, &lt->key) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (lt->key.len == 0) {
+            if (limit->empty_allow) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "llmgw limit \"%V\": empty key, skipped",
+                               &limit->name);
+                return NGX_OK;
+            }
+
+            ctx->reason = (const char *) limit->no_key.data;
+            return NGX_DECLINED;
+        }
+    }
+
+    if (lt->key.len == 0) {
+        return NGX_OK;
+    }
+
+    rc = limit->backend->take(r, limit, &lt->key, now, &lt->v);
+
+    if (rc == NGX_DECLINED) {
+        ctx->reason = (const char *) limit->no_key.data;
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    lt->checked = 1;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llmgw limit \"%V\": %s, remaining %L, retry %L ms",
+                   &limit->name, lt->v.allowed ? "allowed" : "refused",
+                   lt->v.remaining, lt->v.retry);
+
+    if (!lt->v.allowed) {
+        return NGX_HTTP_TOO_MANY_REQUESTS;
+    }
+
+    lt->taken = 1;
+
     return NGX_OK;
+}
+
+
+/* every take not given back yet (a refusal after them, the request end) */
+
+static void
+ngx_http_llmgw_limit_release_all(ngx_http_llmgw_ctx_t *ctx, ngx_log_t *log,
+    int64_t now)
+{
+    ngx_uint_t                     i;
+    ngx_http_llmgw_limit_t       **limit;
+    ngx_http_llmgw_limit_taken_t  *lt;
+
+    limit = ctx->limits->elts;
+
+    for (i = 0; i < ctx->limits->nelts; i++) {
+        lt = &ctx->taken[i];
+
+        if (!lt->taken) {
+            continue;
+        }
+
+        limit[i]->backend->release(log, limit[i], &lt->key, now, &lt->v);
+        lt->taken = 0;
+
+        /* what a 429's RateLimit then says of it */
+        lt->v.remaining++;
+    }
+}
+
+
+/*
+ * The request's pool goes: it ended, whichever way (response sent,
+ * client gone mid-stream, error).  Only what is in flight is given back;
+ * a rate or a quota counted a request that was let through.
+ */
+
+static void
+ngx_http_llmgw_limit_cleanup(void *data)
+{
+    ngx_http_llmgw_ctx_t *ctx = data;
+
+    int64_t                        now;
+    ngx_uint_t                     i;
+    ngx_http_llmgw_limit_t       **limit;
+    ngx_http_llmgw_limit_taken_t  *lt;
+
+    now = ngx_http_llmgw_limit_now();
+    limit = ctx->limits->elts;
+
+    for (i = 0; i < ctx->limits->nelts; i++) {
+        lt = &ctx->taken[i];
+
+        if (!lt->taken || limit[i]->kind != NGX_HTTP_LLMGW_LIMIT_CONCURRENT) {
+            continue;
+        }
+
+        limit[i]->backend->release(ngx_cycle->log, limit[i], &lt->key, now,
+                                   &lt->v);
+        lt->taken = 0;
+    }
+}
+
+
+/*
+ * 429: Retry-After in whole seconds rounded up, retry-after-ms exact (the
+ * OpenAI SDKs read it first), the rate-limit fields of the limits checked
+ * so far, the limit's name in the reason (the body, the audit).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_refused(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t hit)
+{
+    u_char                  *p;
+    int64_t                  retry;
+    ngx_http_llmgw_limit_t  *limit;
+
+    limit = ((ngx_http_llmgw_limit_t **) ctx->limits->elts)[hit];
+    retry = ctx->taken[hit].v.retry;
+
+    if (ngx_http_llmgw_error_retry_after(r,
+                                   (time_t) ngx_http_llmgw_limit_seconds(retry))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_header_add(r, "retry-after-ms", p,
+                                  ngx_sprintf(p, "%L", retry) - p)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (llcf->limit_headers != NGX_HTTP_LLMGW_LIMIT_HEADERS_OFF
+        && ngx_http_llmgw_limit_headers(r, llcf, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_TOO_MANY_REQUESTS,
+                               NULL, (const char *) limit->reason.data);
+}
+
+
+/*
+ * draft-ietf-httpapi-ratelimit-headers-11: RateLimit-Policy lists every
+ * limit of the location (made at configuration time), RateLimit the
+ * ones this request was checked against, with what remains and the
+ * seconds until the limit is whole again.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_headers(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    u_char                        *p, *start;
+    size_t                         len;
+    ngx_uint_t                     i;
+    ngx_http_llmgw_limit_t       **limit;
+    ngx_http_llmgw_limit_taken_t  *lt;
+
+    limit = ctx->limits->elts;
+    len = 0;
+
+    for (i = 0; i < ctx->limits->nelts; i++) {
+        len += limit[i]->name.len
+               + sizeof(",\"\";r=;t=") - 1 + 2 * NGX_INT64_LEN;
+    }
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = start;
+
+    for (i = 0; i < ctx->limits->nelts; i++) {
+        lt = &ctx->taken[i];
+
+        if (!lt->checked) {
+            continue;
+        }
+
+        if (p != start) {
+            *p++ = ',';
+        }
+
+        p = ngx_sprintf(p, "\"%V\";r=%L", &limit[i]->name, lt->v.remaining);
+
+        if (limit[i]->kind != NGX_HTTP_LLMGW_LIMIT_CONCURRENT) {
+            p = ngx_sprintf(p, ";t=%L",
+                            ngx_http_llmgw_limit_seconds(lt->v.reset));
+        }
+    }
+
+    if (ngx_http_llmgw_header_add(r, "RateLimit-Policy",
+                                  llcf->limit_policy.data,
+                                  llcf->limit_policy.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (p != start
+        && ngx_http_llmgw_header_add(r, "RateLimit", start, p - start)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (llcf->limit_headers != NGX_HTTP_LLMGW_LIMIT_HEADERS_OPENAI) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_limit_openai_headers(r, ctx);
+}
+
+
+/*
+ * x-ratelimit-limit-requests, -remaining-requests, -reset-requests as
+ * OpenAI sends them, for the limit with the least remaining: one number
+ * each, where the IETF fields can list several.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx)
+{
+    u_char                        *p, *start;
+    int64_t                        quota;
+    ngx_uint_t                     i, least;
+    ngx_http_llmgw_limit_t       **limit;
+    ngx_http_llmgw_limit_taken_t  *lt;
+
+    limit = ctx->limits->elts;
+    lt = ctx->taken;
+    least = ctx->limits->nelts;
+
+    for (i = 0; i < ctx->limits->nelts; i++) {
+        if (lt[i].checked
+            && (least == ctx->limits->nelts
+                || lt[i].v.remaining < lt[least].v.remaining))
+        {
+            least = i;
+        }
+    }
+
+    if (least == ctx->limits->nelts) {
+        return NGX_OK;
+    }
+
+    quota = (limit[least]->kind == NGX_HTTP_LLMGW_LIMIT_RATE)
+            ? limit[least]->burst + 1 : limit[least]->quota;
+
+    start = ngx_pnalloc(r->pool, 2 * NGX_INT64_LEN
+                                 + NGX_HTTP_LLMGW_LIMIT_DURATION_LEN);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(start, "%L", quota);
+
+    if (ngx_http_llmgw_header_add(r, "x-ratelimit-limit-requests", start,
+                                  p - start)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    start = p;
+    p = ngx_sprintf(start, "%L", lt[least].v.remaining);
+
+    if (ngx_http_llmgw_header_add(r, "x-ratelimit-remaining-requests", start,
+                                  p - start)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    start = p;
+    p = ngx_http_llmgw_limit_duration(start, lt[least].v.reset);
+
+    return ngx_http_llmgw_header_add(r, "x-ratelimit-reset-requests", start,
+                                     p - start);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_header_add(ngx_http_request_t *r, const char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->lowcase_key = NULL;
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+/* wall-clock ms: windows are calendar time, and Redis's clock is one too */
+
+static int64_t
+ngx_http_llmgw_limit_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
 }
 
 
@@ -1816,14 +2354,16 @@ ngx_http_llmgw_access_result(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
 
-    if (ctx == NULL || !ctx->decided) {
+    if (ctx == NULL || !ngx_http_llmgw_identified(ctx)) {
         return NGX_OK;
     }
 
-    if (ctx->status == 0) {
+    /* in the limits stage, who the token names is known, no verdict */
+
+    if (ctx->decided && ctx->status == 0) {
         res->decision = NGX_HTTP_LLMGW_DECISION_ALLOWED;
 
-    } else {
+    } else if (ctx->decided) {
         res->decision = NGX_HTTP_LLMGW_DECISION_DENIED;
         res->status = ctx->status;
         res->failed = ctx->required;
@@ -1905,11 +2445,26 @@ ngx_http_llmgw_access_claim(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llmgw_module);
 
-    if (ctx == NULL || !ctx->decided || ctx->claims == NULL) {
+    if (ctx == NULL || !ngx_http_llmgw_identified(ctx)
+        || ctx->claims == NULL)
+    {
         return NGX_DECLINED;
     }
 
     return ngx_http_llmgw_claim_text(r->pool, ctx->claims, path, value);
+}
+
+
+/*
+ * Whether the token's claims may be read: once the verdict is in, and
+ * during the limits stage, whose keys ($llmgw_sub, $llmgw_claim_...) are
+ * the claims of a token that passed every check before it.
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_identified(ngx_http_llmgw_ctx_t *ctx)
+{
+    return ctx->decided || ctx->stage >= NGX_HTTP_LLMGW_STAGE_LIMITS;
 }
 
 
@@ -2295,6 +2850,8 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->state = NGX_CONF_UNSET;
     conf->user_claim = NGX_CONF_UNSET_PTR;
     conf->unknown_user = NGX_CONF_UNSET_UINT;
+    conf->limits = NGX_CONF_UNSET_PTR;
+    conf->limit_headers = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -2360,6 +2917,13 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* left unset: the state stage decides by whether a directory is in */
     if (conf->unknown_user == NGX_CONF_UNSET_UINT) {
         conf->unknown_user = prev->unknown_user;
+    }
+
+    ngx_conf_merge_uint_value(conf->limit_headers, prev->limit_headers,
+                              NGX_HTTP_LLMGW_LIMIT_HEADERS_ON);
+
+    if (ngx_http_llmgw_merge_limits(cf, conf, prev) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->scope_source.claims == NGX_CONF_UNSET_PTR) {
@@ -2460,6 +3024,121 @@ ngx_http_llmgw_merge_checks(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf,
                * sizeof(ngx_http_llmgw_claim_check_t));
 
     conf->claims.checks = a;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Limits add up across levels as claim checks do: a location's own
+ * limit must not drop the server's daily quota.  The same limit twice in
+ * one chain would count each request twice, and is refused.  Limits run
+ * in llmgw's access check, so a level that declares one needs llmgw_auth.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_merge_limits(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf,
+    ngx_http_llmgw_loc_conf_t *prev)
+{
+    ngx_uint_t                i, j;
+    ngx_array_t              *a, *outer;
+    ngx_http_llmgw_limit_t  **own, **out;
+
+    outer = (prev->limits == NGX_CONF_UNSET_PTR) ? NULL : prev->limits;
+
+    if (conf->limits == NGX_CONF_UNSET_PTR) {
+        conf->limits = outer;
+
+        /* an http block's limits are never merged as a child: made here */
+
+        if (outer == NULL || prev->limit_policy.data != NULL) {
+            conf->limit_policy = prev->limit_policy;
+            return NGX_OK;
+        }
+
+        return ngx_http_llmgw_limit_policy(cf, conf);
+    }
+
+    if (conf->auth == NGX_HTTP_LLMGW_AUTH_OFF) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_limit\" needs \"llmgw_auth jwt\": "
+                           "limits are checked after the token");
+        return NGX_ERROR;
+    }
+
+    if (outer != NULL && outer->nelts) {
+        own = conf->limits->elts;
+        out = outer->elts;
+
+        for (i = 0; i < conf->limits->nelts; i++) {
+            for (j = 0; j < outer->nelts; j++) {
+                if (own[i] == out[j]
+                    || (own[i]->data == out[j]->data
+                        && own[i]->name.len == out[j]->name.len
+                        && ngx_strncmp(own[i]->name.data, out[j]->name.data,
+                                       own[i]->name.len) == 0))
+                {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "llmgw_limit \"%V\" is already "
+                                       "declared at an outer level",
+                                       &own[i]->name);
+                    return NGX_ERROR;
+                }
+            }
+        }
+
+        a = ngx_array_create(cf->pool, outer->nelts + conf->limits->nelts,
+                             sizeof(ngx_http_llmgw_limit_t *));
+        if (a == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ngx_array_push_n(a, outer->nelts), outer->elts,
+                   outer->nelts * sizeof(ngx_http_llmgw_limit_t *));
+        ngx_memcpy(ngx_array_push_n(a, conf->limits->nelts),
+                   conf->limits->elts,
+                   conf->limits->nelts * sizeof(ngx_http_llmgw_limit_t *));
+
+        conf->limits = a;
+    }
+
+    return ngx_http_llmgw_limit_policy(cf, conf);
+}
+
+
+/* RateLimit-Policy: every limit's item, once */
+
+static ngx_int_t
+ngx_http_llmgw_limit_policy(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                i;
+    ngx_http_llmgw_limit_t  **l;
+
+    l = conf->limits->elts;
+    len = 0;
+
+    for (i = 0; i < conf->limits->nelts; i++) {
+        len += l[i]->policy.len + 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    conf->limit_policy.data = p;
+
+    for (i = 0; i < conf->limits->nelts; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, l[i]->policy.data, l[i]->policy.len);
+    }
+
+    conf->limit_policy.len = p - conf->limit_policy.data;
 
     return NGX_OK;
 }
@@ -2668,6 +3347,10 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_llmgw_limits_init(cf, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
@@ -2689,6 +3372,58 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_llmgw_error_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Once the whole http block is read: every zone a limit names was
+ * declared (before or after it), and every quota counts its windows in
+ * the one llmgw_limit_timezone (UTC when none is given).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limits_init(ngx_conf_t *cf, ngx_http_llmgw_main_conf_t *mcf)
+{
+    ngx_uint_t                        i;
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_llmgw_limit_t          **limit;
+    ngx_http_llmgw_limit_tz_entry_t  *utc;
+
+    if (mcf->limits == NULL) {
+        return NGX_OK;
+    }
+
+    if (mcf->limit_tz == NULL) {
+        mcf->limit_tz = ngx_pcalloc(cf->pool,
+                                    sizeof(ngx_http_llmgw_limit_tz_t));
+        utc = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_limit_tz_entry_t));
+
+        if (mcf->limit_tz == NULL || utc == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&mcf->limit_tz->name, "UTC");
+        mcf->limit_tz->entries = utc;
+        mcf->limit_tz->n = 1;
+    }
+
+    limit = mcf->limits->elts;
+
+    for (i = 0; i < mcf->limits->nelts; i++) {
+        shm_zone = limit[i]->data;
+
+        if (!ngx_http_llmgw_limit_shm_declared(shm_zone)) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "llmgw_limit \"%V\": no \"llmgw_limit_zone\" "
+                          "named \"%V\"", &limit[i]->name,
+                          &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
+        limit[i]->tz = mcf->limit_tz;
+    }
 
     return NGX_OK;
 }
@@ -3601,4 +4336,536 @@ done:
     (void) ngx_close_file(fd);
 
     return rc;
+}
+
+
+static char *
+ngx_http_llmgw_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_http_llmgw_limit_shm_zone(cf, &value[1]) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the zone's offsets for twenty years from now: a reload renews them */
+
+static char *
+ngx_http_llmgw_limit_timezone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    ngx_int_t   rc;
+    ngx_str_t  *value;
+
+    if (mcf->limit_tz != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    mcf->limit_tz = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_limit_tz_t));
+    if (mcf->limit_tz == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_llmgw_limit_tz_build(cf->pool, &value[1], ngx_time(),
+                                       NGX_HTTP_LLMGW_LIMIT_TZ_YEARS,
+                                       mcf->limit_tz);
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown time zone \"%V\" (an IANA name under "
+                           "/usr/share/zoneinfo, e.g. \"Europe/Berlin\")",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * llmgw_limit NAME zone=ZONE key=VALUE
+ *             (rate=Nr/s|Nr/m [burst=N] | quota=N/minute|hour|day|month
+ *              | concurrent=N) [empty=deny|allow];
+ */
+
+static char *
+ngx_http_llmgw_set_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    char                         *rv;
+    ngx_str_t                    *value, zone;
+    ngx_uint_t                    i;
+    ngx_http_llmgw_limit_t       *limit, **slot, **own;
+    ngx_http_llmgw_main_conf_t   *mcf;
+
+    value = cf->args->elts;
+
+    limit = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_limit_t));
+    if (limit == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llmgw_limit_name(cf, limit, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_null(&zone);
+    limit->burst = NGX_CONF_UNSET;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_http_llmgw_limit_param(cf, limit, &value[i], &zone);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (zone.len == 0 || limit->key.value.data == NULL || limit->kind == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_limit \"%V\" needs zone=, key= and one of "
+                           "rate=, quota=, concurrent=", &limit->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (limit->burst != NGX_CONF_UNSET
+        && limit->kind != NGX_HTTP_LLMGW_LIMIT_RATE)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_limit \"%V\": burst= goes with rate= only",
+                           &limit->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (limit->burst == NGX_CONF_UNSET) {
+        limit->burst = 0;
+    }
+
+    limit->backend = &ngx_http_llmgw_limit_shm_backend;
+    limit->data = ngx_http_llmgw_limit_shm_ref(cf, &zone);
+    if (limit->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llmgw_limit_texts(cf, limit) != NGX_OK
+        || ngx_http_llmgw_limit_same(cf, limit) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (llcf->limits == NGX_CONF_UNSET_PTR) {
+        llcf->limits = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_llmgw_limit_t *));
+        if (llcf->limits == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    own = llcf->limits->elts;
+
+    for (i = 0; i < llcf->limits->nelts; i++) {
+        if (own[i]->name.len == limit->name.len
+            && ngx_strncmp(own[i]->name.data, limit->name.data,
+                           limit->name.len) == 0)
+        {
+            return "is duplicate";
+        }
+    }
+
+    slot = ngx_array_push(llcf->limits);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = limit;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    if (mcf->limits == NULL) {
+        mcf->limits = ngx_array_create(cf->pool, 4,
+                                       sizeof(ngx_http_llmgw_limit_t *));
+        if (mcf->limits == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    slot = ngx_array_push(mcf->limits);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = limit;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_llmgw_limit_param(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *param, ngx_str_t *zone)
+{
+    u_char                            *eq;
+    ngx_str_t                          name, v;
+    ngx_http_compile_complex_value_t   ccv;
+
+    eq = ngx_strlchr(param->data, param->data + param->len, '=');
+
+    if (eq == NULL || eq + 1 == param->data + param->len) {
+        goto invalid;
+    }
+
+    name.data = param->data;
+    name.len = eq - param->data;
+    v.data = eq + 1;
+    v.len = param->data + param->len - v.data;
+
+    if (name.len == 4 && ngx_strncmp(name.data, "zone", 4) == 0) {
+        *zone = v;
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == 3 && ngx_strncmp(name.data, "key", 3) == 0) {
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &v;
+        ccv.complex_value = &limit->key;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == 5 && ngx_strncmp(name.data, "empty", 5) == 0) {
+        if (v.len == 5 && ngx_strncmp(v.data, "allow", 5) == 0) {
+            limit->empty_allow = 1;
+            return NGX_CONF_OK;
+        }
+
+        if (v.len == 4 && ngx_strncmp(v.data, "deny", 4) == 0) {
+            limit->empty_allow = 0;
+            return NGX_CONF_OK;
+        }
+
+        goto invalid;
+    }
+
+    if (name.len == 5 && ngx_strncmp(name.data, "burst", 5) == 0) {
+        limit->burst = ngx_atoi(v.data, v.len);
+
+        if (limit->burst == NGX_ERROR || limit->burst > 1000000) {
+            goto invalid;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (limit->kind != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_limit \"%V\": one of rate=, quota=, "
+                           "concurrent= only", &limit->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_llmgw_limit_amount(cf, limit, &name, &v);
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "llmgw_limit \"%V\": invalid parameter \"%V\"",
+                       &limit->name, param);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* rate=10r/s, rate=100r/m; quota=1000/day; concurrent=4 */
+
+static char *
+ngx_http_llmgw_limit_amount(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    u_char     *p, *last;
+    int64_t     n, max;
+    ngx_str_t   unit;
+
+    static ngx_str_t  periods[] = {
+        ngx_string("minute"),
+        ngx_string("hour"),
+        ngx_string("day"),
+        ngx_string("month"),
+        ngx_null_string
+    };
+
+    p = value->data;
+    last = value->data + value->len;
+
+    while (p < last && *p >= '0' && *p <= '9') {
+        p++;
+    }
+
+    n = ngx_atoof(value->data, p - value->data);
+
+    unit.data = p;
+    unit.len = last - p;
+
+    if (name->len == 4 && ngx_strncmp(name->data, "rate", 4) == 0) {
+        limit->kind = NGX_HTTP_LLMGW_LIMIT_RATE;
+        max = 1000000;
+
+        if (unit.len == 3 && ngx_strncmp(unit.data, "r/s", 3) == 0) {
+            limit->interval = 1000;
+
+        } else if (unit.len == 3 && ngx_strncmp(unit.data, "r/m", 3) == 0) {
+            limit->interval = 60000;
+
+        } else {
+            goto invalid;
+        }
+
+        limit->rate = n;
+
+    } else if (name->len == 5 && ngx_strncmp(name->data, "quota", 5) == 0) {
+        limit->kind = NGX_HTTP_LLMGW_LIMIT_QUOTA;
+        max = (int64_t) 1000000000000LL;
+
+        if (unit.len < 2 || unit.data[0] != '/') {
+            goto invalid;
+        }
+
+        unit.data++;
+        unit.len--;
+
+        for (limit->period = 0; periods[limit->period].len; limit->period++) {
+            if (periods[limit->period].len == unit.len
+                && ngx_strncmp(periods[limit->period].data, unit.data,
+                               unit.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (periods[limit->period].len == 0) {
+            goto invalid;
+        }
+
+        limit->quota = n;
+
+    } else if (name->len == 10
+               && ngx_strncmp(name->data, "concurrent", 10) == 0)
+    {
+        limit->kind = NGX_HTTP_LLMGW_LIMIT_CONCURRENT;
+        max = 1000000;
+
+        if (unit.len != 0) {
+            goto invalid;
+        }
+
+        limit->quota = n;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_limit \"%V\": unknown parameter \"%V\"",
+                           &limit->name, name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (n == NGX_ERROR || n < 1 || n > max) {
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "llmgw_limit \"%V\": invalid %V=\"%V\"",
+                       &limit->name, name, value);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * A limit's name goes into a structured field's string, the JSON body
+ * and the audit as it is: letters, digits, "-", "_", "."; kept with a
+ * '\0' after it, which the shared-memory key includes.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_name(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *name)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')
+        {
+            continue;
+        }
+
+        break;
+    }
+
+    if (name->len == 0 || name->len > 64 || i != name->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid llmgw_limit name \"%V\": 1 to 64 of "
+                           "letters, digits, \"-\", \"_\", \".\"", name);
+        return NGX_ERROR;
+    }
+
+    limit->name.data = ngx_pnalloc(cf->pool, name->len + 1);
+    if (limit->name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    limit->name.len = name->len;
+    *ngx_cpymem(limit->name.data, name->data, name->len) = '\0';
+
+    return NGX_OK;
+}
+
+
+/*
+ * The fixed texts of a limit, made once: the reason of its 429 (the body,
+ * the audit), of a request without a key, its RateLimit-Policy item.  A
+ * rate's item says its burst as the quota and the time the burst takes to
+ * come back as the window; a month's window is nominally 30 days.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_texts(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit)
+{
+    u_char   *p;
+    size_t    len;
+    int64_t   q, w;
+
+    static int64_t  windows[] = { 60, 3600, 86400, 2592000 };
+
+    len = sizeof("limit  exceeded") + limit->name.len;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    limit->reason.data = p;
+    limit->reason.len = ngx_sprintf(p, "limit %V exceeded%Z", &limit->name)
+                        - p - 1;
+
+    len = sizeof("no key for limit ") + limit->name.len;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    limit->no_key.data = p;
+    limit->no_key.len = ngx_sprintf(p, "no key for limit %V%Z", &limit->name)
+                        - p - 1;
+
+    len = limit->name.len + sizeof("\"\";q=;w=;qu=\"concurrent-requests\"")
+          + 2 * NGX_INT64_LEN;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    limit->policy.data = p;
+
+    switch (limit->kind) {
+
+    case NGX_HTTP_LLMGW_LIMIT_RATE:
+        q = limit->burst + 1;
+        w = ngx_http_llmgw_limit_seconds(q * limit->interval / limit->rate);
+        p = ngx_sprintf(p, "\"%V\";q=%L;w=%L", &limit->name, q, w);
+        break;
+
+    case NGX_HTTP_LLMGW_LIMIT_QUOTA:
+        p = ngx_sprintf(p, "\"%V\";q=%L;w=%L", &limit->name, limit->quota,
+                        windows[limit->period]);
+        break;
+
+    default: /* NGX_HTTP_LLMGW_LIMIT_CONCURRENT */
+        p = ngx_sprintf(p, "\"%V\";q=%L;qu=\"concurrent-requests\"",
+                        &limit->name, limit->quota);
+        break;
+    }
+
+    limit->policy.len = p - limit->policy.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A limit is its name in its zone: declared in several places, it is one
+ * count (a quota across locations), so every declaration must say the
+ * same.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_same(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit)
+{
+    ngx_uint_t                   i;
+    ngx_http_llmgw_limit_t     **l;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    if (mcf->limits == NULL) {
+        return NGX_OK;
+    }
+
+    l = mcf->limits->elts;
+
+    for (i = 0; i < mcf->limits->nelts; i++) {
+        if (l[i]->data != limit->data
+            || l[i]->name.len != limit->name.len
+            || ngx_strncmp(l[i]->name.data, limit->name.data,
+                           limit->name.len) != 0)
+        {
+            continue;
+        }
+
+        if (l[i]->kind == limit->kind
+            && l[i]->rate == limit->rate
+            && l[i]->interval == limit->interval
+            && l[i]->burst == limit->burst
+            && l[i]->quota == limit->quota
+            && l[i]->period == limit->period
+            && l[i]->key.value.len == limit->key.value.len
+            && ngx_strncmp(l[i]->key.value.data, limit->key.value.data,
+                           limit->key.value.len) == 0)
+        {
+            return NGX_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_limit \"%V\" is declared elsewhere in "
+                           "the same zone with other parameters",
+                           &limit->name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }

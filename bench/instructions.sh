@@ -12,8 +12,9 @@
 # requests (LLMGW_BENCH_CG_REQUESTS, default 1000) of row a (no auth),
 # b (RS256, cached) and c (RS256, uncached, distinct tokens), and of
 # rows g (the full gateway, to the bench's upstream, which must be up)
-# and h (g with the buffered, chained audit file; its added instructions
-# are set against g's, a load-free view of row h's ratio).  The same
+# and h (g with the buffered, chained audit file) and i (g with a limit
+# in shared memory): their added instructions are set against g's, a
+# load-free view of rows h's and i's ratios.  The same
 # is done to `openssl speed rsa2048` around RSA_public_decrypt (the RSA
 # operation under both its verify and the gateway's), so row c's added
 # instructions are set against those of one RSA-2048 verification on the
@@ -70,6 +71,7 @@ b=$(count_row b /jwt/cached "$tokens/rs256-one")
 c=$(count_row c /jwt/uncached "$tokens/rs256")
 g=$(count_row g /full/v1/embeddings "$tokens/rs256-one")
 h=$(count_row h /full-audit/v1/embeddings "$tokens/rs256-one")
+j=$(count_row j /full-limit/v1/embeddings "$tokens/rs256-one")
 
 # one RSA-2048 verification as openssl speed does it
 valgrind --tool=callgrind --toggle-collect=RSA_public_decrypt \
@@ -82,7 +84,8 @@ verifies=$(awk '/public RSA.s in/ { for (i = 1; i <= NF; i++)
            "$out/speed.txt")
 speed=$(cg_total "$out/speed.out")
 
-awk -v a="$a" -v b="$b" -v c="$c" -v g="$g" -v h="$h" -v s="$speed" \
+awk -v a="$a" -v b="$b" -v c="$c" -v g="$g" -v h="$h" -v j="$j" \
+    -v s="$speed" \
     -v v="$verifies" -v n="$n" 'BEGIN {
     verify = s / v
     printf "\ninstructions per request (callgrind, %d requests a row):\n", n
@@ -93,6 +96,8 @@ awk -v a="$a" -v b="$b" -v c="$c" -v g="$g" -v h="$h" -v s="$speed" \
     printf "%-18s %10d\n", "g:full-gateway", g
     printf "%-18s %10d   added %7d over g: g/h %.3f\n", "h:full+audit",
            h, h - g, g / h
+    printf "%-18s %10d   added %7d over g: g/j %.3f\n", "j:full+limit",
+           j, j - g, g / j
     printf "openssl speed rsa2048, inside RSA_public_decrypt: %d" \
            " instructions a verify (%d verifies)\n", verify, v
 }'

@@ -38,10 +38,12 @@ sub nginx_prefix {
 
 
 # the whole nginx.conf around an http{} body, written to $dir/nginx.conf;
-# options: workers => N (worker_processes, 1 by default)
+# options: workers => N (worker_processes, 1 by default), main => TEXT
+# (directives of the main context, e.g. "env NAME;")
 sub nginx_conf {
     my ($dir, $http, %opt) = @_;
     my $workers = $opt{workers} // 1;
+    my $main = $opt{main} // '';
     my $load = join '', map { "load_module $_;\n" }
                         split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 
@@ -52,6 +54,7 @@ pid $dir/logs/nginx.pid;
 daemon off;
 master_process on;
 worker_processes $workers;
+$main
 events { worker_connections 256; }
 http {
     access_log $dir/logs/access.log;

@@ -1,0 +1,609 @@
+
+/*
+ * Copyright (C) llmgw authors
+ *
+ * The shared-memory backend of limits, shaped like nginx's limit_req: an
+ * rbtree keyed by a CRC32 of "limit name\0key" finds a key's state, an
+ * LRU queue orders the states for expiry; every take and release runs
+ * under the zone's mutex, so the count is exact across workers.  A state
+ * that no longer says anything (a TAT in the past, a window that ended,
+ * nothing in flight) is expired before anything is allocated; when the
+ * slab is full all the same, the least recently used state goes (never
+ * one with requests in flight), said at most once a second.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llmgw_limit.h"
+#include "ngx_http_llmgw_limit_shm.h"
+#include "ngx_http_llmgw_zone.h"
+
+
+#define NGX_HTTP_LLMGW_LIMIT_SHM_WHAT  "llmgw_limit_zone"
+
+
+typedef struct {
+    ngx_rbtree_node_t                node;
+    ngx_queue_t                      queue;
+    int64_t                          expires;  /* ms; 0: requests in flight */
+    int64_t                          value;    /* TAT, or in flight */
+    int64_t                          rate;     /* the TAT's unit: 1/rate ms */
+    ngx_http_llmgw_limit_window_t    window;   /* a quota's */
+    u_short                          len;
+    u_char                           kind;     /* of the limit it counts */
+    u_char                           data[1];  /* name, '\0', key */
+} ngx_http_llmgw_limit_shm_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                     rbtree;
+    ngx_rbtree_node_t                sentinel;
+    ngx_queue_t                      queue;    /* most recently used first */
+    time_t                           full_logged;
+} ngx_http_llmgw_limit_shm_sh_t;
+
+
+typedef struct {
+    ngx_http_llmgw_limit_shm_sh_t   *sh;
+    ngx_slab_pool_t                 *shpool;
+    size_t                           size;
+} ngx_http_llmgw_limit_shm_ctx_t;
+
+
+static ngx_int_t ngx_http_llmgw_limit_shm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_llmgw_limit_shm_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_http_llmgw_limit_shm_take(ngx_http_request_t *r,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, int64_t now,
+    ngx_http_llmgw_limit_verdict_t *v);
+static void ngx_http_llmgw_limit_shm_release(ngx_log_t *log,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, int64_t now,
+    ngx_http_llmgw_limit_verdict_t *v);
+static uint32_t ngx_http_llmgw_limit_shm_hash(ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *key);
+static ngx_http_llmgw_limit_shm_node_t *ngx_http_llmgw_limit_shm_lookup(
+    ngx_http_llmgw_limit_shm_ctx_t *ctx, ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *key, uint32_t hash);
+static ngx_int_t ngx_http_llmgw_limit_shm_cmp(ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *key, ngx_http_llmgw_limit_shm_node_t *ln);
+static ngx_http_llmgw_limit_shm_node_t *ngx_http_llmgw_limit_shm_alloc(
+    ngx_http_llmgw_limit_shm_ctx_t *ctx, ngx_log_t *log,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, uint32_t hash,
+    int64_t now);
+static void ngx_http_llmgw_limit_shm_expire(
+    ngx_http_llmgw_limit_shm_ctx_t *ctx, int64_t now, ngx_uint_t force);
+static ngx_uint_t ngx_http_llmgw_limit_shm_adapt(
+    ngx_http_llmgw_limit_t *limit, ngx_http_llmgw_limit_shm_node_t *ln);
+static void ngx_http_llmgw_limit_shm_expires(
+    ngx_http_llmgw_limit_t *limit, ngx_http_llmgw_limit_shm_node_t *ln,
+    int64_t now);
+
+
+ngx_http_llmgw_limit_backend_t  ngx_http_llmgw_limit_shm_backend = {
+    "shared memory",
+    ngx_http_llmgw_limit_shm_take,
+    ngx_http_llmgw_limit_shm_release
+};
+
+
+/* the zones' tag: no other llmgw zone of the same name can be mistaken */
+static ngx_uint_t  ngx_http_llmgw_limit_shm_tag;
+
+
+ngx_shm_zone_t *
+ngx_http_llmgw_limit_shm_zone(ngx_conf_t *cf, ngx_str_t *value)
+{
+    ssize_t                          size;
+    ngx_str_t                        name;
+    ngx_shm_zone_t                  *shm_zone;
+    ngx_http_llmgw_limit_shm_ctx_t  *ctx;
+
+    if (ngx_http_llmgw_zone_parse(cf, value, &name, &size,
+                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_llmgw_limit_shm_tag);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_limit_zone \"%V\" is duplicate", &name);
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_limit_shm_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    shm_zone->init = ngx_http_llmgw_limit_shm_init_zone;
+    shm_zone->data = ctx;
+
+    return shm_zone;
+}
+
+
+ngx_shm_zone_t *
+ngx_http_llmgw_limit_shm_ref(ngx_conf_t *cf, ngx_str_t *name)
+{
+    return ngx_shared_memory_add(cf, name, 0, &ngx_http_llmgw_limit_shm_tag);
+}
+
+
+ngx_uint_t
+ngx_http_llmgw_limit_shm_declared(ngx_shm_zone_t *shm_zone)
+{
+    return shm_zone->data != NULL;
+}
+
+
+/* like the token cache's: a reload keeps the states as they are */
+
+static ngx_int_t
+ngx_http_llmgw_limit_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_llmgw_limit_shm_ctx_t  *octx = data;
+
+    ngx_http_llmgw_limit_shm_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
+                                          NGX_HTTP_LLMGW_LIMIT_SHM_WHAT)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        ctx->size = octx->size;
+
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    ctx->size = shm_zone->shm.size;
+
+    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
+
+    if (ctx->sh != NULL) {
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_calloc(ctx->shpool,
+                              sizeof(ngx_http_llmgw_limit_shm_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_http_llmgw_limit_shm_insert_value);
+
+    ngx_queue_init(&ctx->sh->queue);
+
+    if (ngx_http_llmgw_zone_publish(shm_zone, ctx->sh,
+                                    NGX_HTTP_LLMGW_LIMIT_SHM_WHAT)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* a full slab is answered by expiry here, said at a bounded rate */
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llmgw_limit_shm_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t                **p;
+    ngx_http_llmgw_limit_shm_node_t   *ln, *lnt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+
+            p = &temp->right;
+
+        } else { /* node->key == temp->key */
+
+            ln = (ngx_http_llmgw_limit_shm_node_t *) node;
+            lnt = (ngx_http_llmgw_limit_shm_node_t *) temp;
+
+            p = (ngx_memn2cmp(ln->data, lnt->data, ln->len, lnt->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/*
+ * NGX_OK with *v; NGX_BUSY when no state can be kept for the key (the
+ * slab is full of requests in flight); NGX_DECLINED when the key is too
+ * long to keep.  The shared-memory backend never waits.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_shm_take(ngx_http_request_t *r,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, int64_t now,
+    ngx_http_llmgw_limit_verdict_t *v)
+{
+    uint32_t                          hash;
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_llmgw_limit_shm_ctx_t   *ctx;
+    ngx_http_llmgw_limit_shm_node_t  *ln;
+
+    if (key->len > NGX_HTTP_LLMGW_LIMIT_SHM_KEY_MAX) {
+        return NGX_DECLINED;
+    }
+
+    shm_zone = limit->data;
+    ctx = shm_zone->data;
+
+    hash = ngx_http_llmgw_limit_shm_hash(limit, key);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ngx_http_llmgw_limit_shm_expire(ctx, now, 0);
+
+    ln = ngx_http_llmgw_limit_shm_lookup(ctx, limit, key, hash);
+
+    if (ln == NULL) {
+        ln = ngx_http_llmgw_limit_shm_alloc(ctx, r->connection->log, limit,
+                                            key, hash, now);
+        if (ln == NULL) {
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+            return NGX_BUSY;
+        }
+
+    } else {
+        ngx_queue_remove(&ln->queue);
+    }
+
+    (void) ngx_http_llmgw_limit_shm_adapt(limit, ln);
+
+    switch (limit->kind) {
+
+    case NGX_HTTP_LLMGW_LIMIT_RATE:
+        ngx_http_llmgw_limit_gcra_take(limit, &ln->value, now, v);
+        break;
+
+    case NGX_HTTP_LLMGW_LIMIT_QUOTA:
+        ngx_http_llmgw_limit_quota_take(limit, &ln->window, now, v);
+        break;
+
+    default: /* NGX_HTTP_LLMGW_LIMIT_CONCURRENT */
+        ngx_http_llmgw_limit_concurrent_take(limit, &ln->value, v);
+        break;
+    }
+
+    ngx_http_llmgw_limit_shm_expires(limit, ln, now);
+
+    ngx_queue_insert_head(&ctx->sh->queue, &ln->queue);
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* a state gone meanwhile (expired, evicted) owes nothing */
+
+static void
+ngx_http_llmgw_limit_shm_release(ngx_log_t *log,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, int64_t now,
+    ngx_http_llmgw_limit_verdict_t *v)
+{
+    uint32_t                          hash;
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_llmgw_limit_shm_ctx_t   *ctx;
+    ngx_http_llmgw_limit_shm_node_t  *ln;
+
+    shm_zone = limit->data;
+    ctx = shm_zone->data;
+
+    hash = ngx_http_llmgw_limit_shm_hash(limit, key);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ln = ngx_http_llmgw_limit_shm_lookup(ctx, limit, key, hash);
+
+    /* a state a reload made anew owes nothing to a take before it */
+
+    if (ln != NULL && ngx_http_llmgw_limit_shm_adapt(limit, ln)) {
+
+        switch (limit->kind) {
+
+        case NGX_HTTP_LLMGW_LIMIT_RATE:
+            ngx_http_llmgw_limit_gcra_release(limit, &ln->value);
+            break;
+
+        case NGX_HTTP_LLMGW_LIMIT_QUOTA:
+            ngx_http_llmgw_limit_quota_release(&ln->window, v);
+            break;
+
+        default: /* NGX_HTTP_LLMGW_LIMIT_CONCURRENT */
+            if (ln->value > 0) {
+                ln->value--;
+            }
+
+            break;
+        }
+
+        ngx_http_llmgw_limit_shm_expires(limit, ln, now);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "llmgw limit \"%V\" released%s", &limit->name,
+                   ln ? "" : ": no state");
+}
+
+
+/*
+ * The zone outlives a reload, the configuration does not: a state kept
+ * for a limit whose kind changed starts anew, and a TAT kept in units of
+ * another rate is converted (to whole ms, then to the new units), or a
+ * lower rate would read it as far in the future.  Whether the state was
+ * kept as it was.
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_limit_shm_adapt(ngx_http_llmgw_limit_t *limit,
+    ngx_http_llmgw_limit_shm_node_t *ln)
+{
+    int64_t  ms;
+
+    if (ln->kind != (u_char) limit->kind) {
+        ln->kind = (u_char) limit->kind;
+        ln->rate = limit->rate;
+        ln->value = 0;
+        ngx_memzero(&ln->window, sizeof(ngx_http_llmgw_limit_window_t));
+        return 0;
+    }
+
+    if (limit->kind != NGX_HTTP_LLMGW_LIMIT_RATE || ln->rate == limit->rate) {
+        return 1;
+    }
+
+    ms = (ln->value + ln->rate - 1) / ln->rate;
+
+    ln->value = ms * limit->rate;
+    ln->rate = limit->rate;
+
+    return 0;
+}
+
+
+/* when the state says no more than a new one would */
+
+static void
+ngx_http_llmgw_limit_shm_expires(ngx_http_llmgw_limit_t *limit,
+    ngx_http_llmgw_limit_shm_node_t *ln, int64_t now)
+{
+    switch (limit->kind) {
+
+    case NGX_HTTP_LLMGW_LIMIT_RATE:
+        ln->expires = (ln->value + limit->rate - 1) / limit->rate;
+        break;
+
+    case NGX_HTTP_LLMGW_LIMIT_QUOTA:
+        ln->expires = ln->window.end;
+        break;
+
+    default: /* NGX_HTTP_LLMGW_LIMIT_CONCURRENT */
+        ln->expires = ln->value ? 0 : now;
+        break;
+    }
+}
+
+
+static uint32_t
+ngx_http_llmgw_limit_shm_hash(ngx_http_llmgw_limit_t *limit, ngx_str_t *key)
+{
+    uint32_t  hash;
+
+    ngx_crc32_init(hash);
+    ngx_crc32_update(&hash, limit->name.data, limit->name.len + 1);
+    ngx_crc32_update(&hash, key->data, key->len);
+    ngx_crc32_final(hash);
+
+    return hash;
+}
+
+
+static ngx_http_llmgw_limit_shm_node_t *
+ngx_http_llmgw_limit_shm_lookup(ngx_http_llmgw_limit_shm_ctx_t *ctx,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, uint32_t hash)
+{
+    ngx_int_t                         rc;
+    ngx_rbtree_node_t                *node, *sentinel;
+    ngx_http_llmgw_limit_shm_node_t  *ln;
+
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        ln = (ngx_http_llmgw_limit_shm_node_t *) node;
+
+        rc = ngx_http_llmgw_limit_shm_cmp(limit, key, ln);
+
+        if (rc == 0) {
+            return ln;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * "name\0key" against a state's data, in the order insert_value keeps
+ * (ngx_memn2cmp of the whole), without making the string: the name with
+ * its '\0' (there since configuration time) first, then the key.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_shm_cmp(ngx_http_llmgw_limit_t *limit, ngx_str_t *key,
+    ngx_http_llmgw_limit_shm_node_t *ln)
+{
+    size_t     n;
+    ngx_int_t  rc;
+
+    n = limit->name.len + 1;
+
+    rc = ngx_memcmp(limit->name.data, ln->data, ngx_min(n, ln->len));
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (ln->len < n) {
+        return 1;
+    }
+
+    return ngx_memn2cmp(key->data, ln->data + n, key->len, ln->len - n);
+}
+
+
+static ngx_http_llmgw_limit_shm_node_t *
+ngx_http_llmgw_limit_shm_alloc(ngx_http_llmgw_limit_shm_ctx_t *ctx,
+    ngx_log_t *log, ngx_http_llmgw_limit_t *limit, ngx_str_t *key,
+    uint32_t hash, int64_t now)
+{
+    size_t                            size;
+    u_char                           *p;
+    ngx_http_llmgw_limit_shm_node_t  *ln;
+
+    size = offsetof(ngx_http_llmgw_limit_shm_node_t, data)
+           + limit->name.len + 1 + key->len;
+
+    ln = ngx_slab_alloc_locked(ctx->shpool, size);
+
+    if (ln == NULL) {
+        ngx_http_llmgw_limit_shm_expire(ctx, now, 1);
+
+        ln = ngx_slab_alloc_locked(ctx->shpool, size);
+
+        if (ctx->sh->full_logged != ngx_time()) {
+            ctx->sh->full_logged = ngx_time();
+
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "llmgw_limit_zone \"%V\" is full: %s",
+                          &((ngx_shm_zone_t *) limit->data)->shm.name,
+                          ln ? "least recently used state evicted"
+                             : "no state for a new key");
+        }
+
+        if (ln == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_memzero(ln, offsetof(ngx_http_llmgw_limit_shm_node_t, data));
+
+    ln->node.key = hash;
+    ln->len = (u_short) (limit->name.len + 1 + key->len);
+    ln->kind = (u_char) limit->kind;
+    ln->rate = limit->rate;
+
+    p = ngx_cpymem(ln->data, limit->name.data, limit->name.len + 1);
+    ngx_memcpy(p, key->data, key->len);
+
+    ngx_rbtree_insert(&ctx->sh->rbtree, &ln->node);
+
+    return ln;
+}
+
+
+/*
+ * From the least recently used end: up to two states that expired; with
+ * force, when the slab is full, up to two that did not, but never one
+ * with requests in flight (its release would find nothing to undo while
+ * they run on).
+ */
+
+static void
+ngx_http_llmgw_limit_shm_expire(ngx_http_llmgw_limit_shm_ctx_t *ctx,
+    int64_t now, ngx_uint_t force)
+{
+    ngx_uint_t                        n, steps;
+    ngx_queue_t                      *q, *prev;
+    ngx_http_llmgw_limit_shm_node_t  *ln;
+
+    q = ngx_queue_last(&ctx->sh->queue);
+    n = 0;
+
+    /* a bounded look: states in flight are stepped over, a few of them */
+
+    for (steps = 0; n < 2 && steps < 8; steps++) {
+
+        if (q == ngx_queue_sentinel(&ctx->sh->queue)) {
+            return;
+        }
+
+        prev = ngx_queue_prev(q);
+        ln = ngx_queue_data(q, ngx_http_llmgw_limit_shm_node_t, queue);
+
+        if (ln->expires == 0) {
+            q = prev;
+            continue;
+        }
+
+        if (!force && ln->expires > now) {
+            return;
+        }
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&ctx->sh->rbtree, &ln->node);
+        ngx_slab_free_locked(ctx->shpool, ln);
+
+        n++;
+        q = prev;
+    }
+}
