@@ -36,6 +36,7 @@
 #include "ngx_http_llmgw_redis.h"
 #include "ngx_http_llmgw_secret.h"
 #include "ngx_http_llmgw_zone.h"
+#include "ngx_http_llmgw_param.h"
 
 
 /* the line's own fields, before the configured ones */
@@ -212,9 +213,11 @@ static void ngx_http_llmgw_log_report(ngx_http_llmgw_log_file_t *lf,
 static void ngx_http_llmgw_log_send(ngx_http_llmgw_log_file_t *lf,
     u_char *buf, size_t len, ngx_log_t *log);
 static ngx_int_t ngx_http_llmgw_log_line(ngx_http_request_t *r,
-    ngx_http_llmgw_log_loc_conf_t *llcf,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_access_result_t *ares,
+    ngx_http_llmgw_pass_result_t *pres,
     ngx_http_llmgw_audit_field_t **fields, ngx_uint_t *n);
 static ngx_int_t ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
+    ngx_http_llmgw_access_result_t *ares, ngx_http_llmgw_pass_result_t *pres,
     ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_log_build_v(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
@@ -364,7 +367,8 @@ static char *ngx_http_llmgw_log_redact(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_llmgw_log_price_param(ngx_conf_t *cf,
     ngx_http_llmgw_price_t *price, ngx_str_t *param);
 
-static void ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r);
+static void ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r,
+    ngx_http_llmgw_access_result_t *ares, ngx_http_llmgw_pass_result_t *pres);
 static ngx_int_t ngx_http_llmgw_log_metrics_handler(ngx_http_request_t *r);
 static char *ngx_http_llmgw_log_metrics_init(ngx_conf_t *cf, void *conf);
 static ngx_http_llmgw_metrics_t *ngx_http_llmgw_log_metrics_conf(
@@ -610,24 +614,39 @@ static char  *ngx_http_llmgw_log_reserved[] = {
 static ngx_int_t
 ngx_http_llmgw_log_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                       rc;
-    ngx_uint_t                      i, n;
-    ngx_http_llmgw_log_file_t     **lf;
-    ngx_http_llmgw_audit_field_t   *fields;
-    ngx_http_llmgw_log_loc_conf_t  *llcf;
-
-    ngx_http_llmgw_log_metrics_record(r);
+    ngx_int_t                        rc;
+    ngx_uint_t                       i, n;
+    ngx_http_llmgw_log_file_t      **lf;
+    ngx_http_llmgw_pass_result_t     pres;
+    ngx_http_llmgw_audit_field_t    *fields;
+    ngx_http_llmgw_access_result_t   ares;
+    ngx_http_llmgw_log_loc_conf_t   *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
 
-    if (llcf->files == NULL) {
+    /* what the access check and llmgw_pass did: read once for both uses */
+
+    if (ngx_http_llmgw_access_result(r, &ares) != NGX_OK
+        || ngx_http_llmgw_pass_result(r, &pres) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "llmgw: no memory for the request's results");
+        rc = NGX_ERROR;
+
+    } else if (!ares.enabled && !pres.enabled) {
         return NGX_OK;
+
+    } else {
+        ngx_http_llmgw_log_metrics_record(r, &ares, &pres);
+        rc = NGX_OK;
     }
 
-    rc = ngx_http_llmgw_log_line(r, llcf, &fields, &n);
+    if (llcf->files == NULL) {
+        return rc;
+    }
 
-    if (rc == NGX_DECLINED) {
-        return NGX_OK;
+    if (rc == NGX_OK) {
+        rc = ngx_http_llmgw_log_line(r, llcf, &ares, &pres, &fields, &n);
     }
 
     lf = llcf->files->elts;
@@ -731,27 +750,26 @@ ngx_http_llmgw_audit_error(ngx_http_request_t *r)
 
 
 /*
- * The fields of r's audit line, the last three left for the chain:
- * NGX_OK, NGX_DECLINED when neither llmgw_auth nor llmgw_pass is on in
- * r's location, NGX_ERROR.  Each field of the schema comes from its
- * builder in ngx_http_llmgw_log_builders, in the table's order.
+ * The fields of r's audit line from the results ares and pres, the last
+ * three left for the chain: NGX_OK or NGX_ERROR.  Each field of the
+ * schema comes from its builder in ngx_http_llmgw_log_builders, in the
+ * table's order.
  */
 
 static ngx_int_t
 ngx_http_llmgw_log_line(ngx_http_request_t *r,
-    ngx_http_llmgw_log_loc_conf_t *llcf,
+    ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_access_result_t *ares,
+    ngx_http_llmgw_pass_result_t *pres,
     ngx_http_llmgw_audit_field_t **fieldsp, ngx_uint_t *np)
 {
-    ngx_int_t                        rc;
     ngx_uint_t                       i, n;
     ngx_http_llmgw_log_ctx_t         ctx;
     ngx_http_llmgw_log_field_t      *lfld;
     ngx_http_llmgw_log_builder_t    *b;
     ngx_http_llmgw_audit_field_t    *f, *fields;
 
-    rc = ngx_http_llmgw_log_ctx_init(r, llcf, &ctx);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_llmgw_log_ctx_init(r, ares, pres, llcf, &ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     n = NGX_HTTP_LLMGW_LOG_FIELDS + NGX_HTTP_LLMGW_LOG_CHAIN_FIELDS
@@ -803,12 +821,12 @@ ngx_http_llmgw_log_line(ngx_http_request_t *r,
 /*
  * What the builders read: the typed results of the access check and of
  * llmgw_pass, the time the line is made, the last upstream state and the
- * sum of the upstream response times.  NGX_DECLINED where neither
- * llmgw_auth nor llmgw_pass is on.
+ * sum of the upstream response times.
  */
 
 static ngx_int_t
 ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
+    ngx_http_llmgw_access_result_t *ares, ngx_http_llmgw_pass_result_t *pres,
     ngx_http_llmgw_log_loc_conf_t *llcf, ngx_http_llmgw_log_ctx_t *ctx)
 {
     ngx_uint_t                  i;
@@ -816,16 +834,8 @@ ngx_http_llmgw_log_ctx_init(ngx_http_request_t *r,
 
     ngx_memzero(ctx, sizeof(ngx_http_llmgw_log_ctx_t));
 
-    if (ngx_http_llmgw_access_result(r, &ctx->ares) != NGX_OK
-        || ngx_http_llmgw_pass_result(r, &ctx->pres) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (!ctx->ares.enabled && !ctx->pres.enabled) {
-        return NGX_DECLINED;
-    }
-
+    ctx->ares = *ares;
+    ctx->pres = *pres;
     ctx->r = r;
     ctx->llcf = llcf;
     ctx->tp = ngx_timeofday();
@@ -2157,8 +2167,9 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llmgw_log_loc_conf_t *llcf = conf;
 
-    ssize_t                      size;
-    ngx_str_t                   *value, s;
+    size_t                       size;
+    ngx_int_t                    rc;
+    ngx_str_t                   *value;
     ngx_msec_t                   flush;
     ngx_uint_t                   i;
     ngx_event_t                 *ev;
@@ -2194,34 +2205,19 @@ ngx_http_llmgw_log_audit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "buffer=", 7) == 0) {
-            s.len = value[i].len - 7;
-            s.data = value[i].data + 7;
+        rc = ngx_http_llmgw_param_size(cf, &value[i], "buffer=", 1,
+                                       NGX_MAX_SIZE_T_VALUE, &size);
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_llmgw_param_msec(cf, &value[i], "flush=", 1,
+                                           &flush);
+        }
 
-            size = ngx_parse_size(&s);
-
-            if (size <= 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid buffer size \"%V\"", &s);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "flush=", 6) == 0) {
-            s.len = value[i].len - 6;
-            s.data = value[i].data + 6;
-
-            flush = ngx_parse_time(&s, 0);
-
-            if (flush == (ngx_msec_t) NGX_ERROR || flush == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid flush time \"%V\"", &s);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -2405,8 +2401,8 @@ ngx_http_llmgw_log_body(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llmgw_log_loc_conf_t *llcf = conf;
 
-    ssize_t     size;
-    ngx_str_t  *value, s;
+    ngx_int_t   rc;
+    ngx_str_t  *value;
 
     if (llcf->body != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -2439,27 +2435,20 @@ ngx_http_llmgw_log_body(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (llcf->body == 0 || ngx_strncmp(value[2].data, "max=", 4) != 0) {
+    rc = NGX_DECLINED;
+
+    if (llcf->body) {
+        rc = ngx_http_llmgw_param_size(cf, &value[2], "max=", 1,
+                                       NGX_HTTP_LLMGW_LOG_BODY_LIMIT,
+                                       &llcf->body_max);
+    }
+
+    if (rc == NGX_DECLINED) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[2]);
-        return NGX_CONF_ERROR;
     }
 
-    s.data = value[2].data + 4;
-    s.len = value[2].len - 4;
-
-    size = ngx_parse_size(&s);
-
-    if (size <= 0 || size > NGX_HTTP_LLMGW_LOG_BODY_LIMIT) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid size \"%V\", it must be from 1 to 1m",
-                           &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    llcf->body_max = (size_t) size;
-
-    return NGX_CONF_OK;
+    return rc == NGX_OK ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
@@ -2655,7 +2644,8 @@ ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_llmgw_log_main_conf_t *lmcf = conf;
 
     u_char              *p;
-    ngx_str_t           *value, s, spec;
+    ngx_int_t            rc;
+    ngx_str_t           *value, spec;
     ngx_uint_t           i;
     ngx_msec_t           checkpoint;
     ngx_pool_cleanup_t  *cln;
@@ -2688,19 +2678,14 @@ ngx_http_llmgw_log_chain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "checkpoint=", 11) == 0) {
-            s.len = value[i].len - 11;
-            s.data = value[i].data + 11;
-
-            checkpoint = ngx_parse_time(&s, 0);
-
-            if (checkpoint == (ngx_msec_t) NGX_ERROR || checkpoint == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid checkpoint time \"%V\"", &s);
-                return NGX_CONF_ERROR;
-            }
-
+        rc = ngx_http_llmgw_param_msec(cf, &value[i], "checkpoint=", 1,
+                                       &checkpoint);
+        if (rc == NGX_OK) {
             continue;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -2954,9 +2939,7 @@ ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llmgw_log_main_conf_t *lmcf = conf;
 
-    ssize_t                     size;
-    ngx_str_t                  *value, name;
-    ngx_shm_zone_t             *shm_zone;
+    ngx_str_t                  *value;
     ngx_http_llmgw_log_zone_t  *ctx;
 
     if (lmcf->zone != NULL) {
@@ -2965,37 +2948,16 @@ ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_llmgw_zone_parse(cf, &value[1], &name, &size,
-                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_log_zone_t));
     if (ctx == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_llmgw_log_module);
-    if (shm_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    lmcf->zone = ngx_http_llmgw_zone_add(cf, &value[1],
+                                         &ngx_http_llmgw_log_module,
+                                         ngx_http_llmgw_log_init_zone, ctx);
 
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used by another "
-                           "llmgw directive", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone->init = ngx_http_llmgw_log_init_zone;
-    shm_zone->data = ctx;
-
-    lmcf->zone = shm_zone;
-
-    return NGX_CONF_OK;
+    return lmcf->zone ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
@@ -3220,7 +3182,8 @@ ngx_http_llmgw_log_exit_process(ngx_cycle_t *cycle)
  */
 
 static void
-ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
+ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r,
+    ngx_http_llmgw_access_result_t *ares, ngx_http_llmgw_pass_result_t *pres)
 {
     u_char                          *p, digits[NGX_INT_T_LEN];
     ngx_str_t                        labels[4], dept;
@@ -3229,9 +3192,7 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
     ngx_msec_t                       ms, ttfb;
     ngx_http_llmgw_metrics_t        *m;
     ngx_http_upstream_state_t       *state;
-    ngx_http_llmgw_pass_result_t     pres;
     ngx_http_llmgw_usage_count_t    *counts[4];
-    ngx_http_llmgw_access_result_t   ares;
     ngx_http_llmgw_log_loc_conf_t   *llcf;
     ngx_http_llmgw_log_main_conf_t  *lmcf;
 
@@ -3253,35 +3214,23 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_http_llmgw_access_result(r, &ares) != NGX_OK
-        || ngx_http_llmgw_pass_result(r, &pres) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "llmgw_metrics: no memory for the request's results");
-        return;
-    }
-
-    if (!ares.enabled && !pres.enabled) {
-        return;
-    }
-
     /* the status as $status, by class */
 
     status = r->err_status ? r->err_status : r->headers_out.status;
 
-    labels[0] = pres.provider;
+    labels[0] = pres->provider;
     labels[1] = classes[(status >= 100 && status < 600) ? status / 100 : 0];
-    labels[2] = ngx_http_llmgw_log_decisions[ares.decision];
+    labels[2] = ngx_http_llmgw_log_decisions[ares->decision];
 
     (void) ngx_http_llmgw_metrics_add(m, NGX_HTTP_LLMGW_METRICS_REQUESTS,
                                       labels, 3, 1);
 
-    if (ares.decision == NGX_HTTP_LLMGW_DECISION_DENIED) {
-        p = ngx_sprintf(digits, "%ui", ares.status);
+    if (ares->decision == NGX_HTTP_LLMGW_DECISION_DENIED) {
+        p = ngx_sprintf(digits, "%ui", ares->status);
 
         labels[0].data = digits;
         labels[0].len = p - digits;
-        labels[1] = ares.reason;
+        labels[1] = ares->reason;
 
         (void) ngx_http_llmgw_metrics_add(m, NGX_HTTP_LLMGW_METRICS_DENIALS,
                                           labels, 2, 1);
@@ -3304,7 +3253,7 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
         }
 
         (void) ngx_http_llmgw_metrics_add(m, NGX_HTTP_LLMGW_METRICS_UPSTREAM,
-                                          &pres.provider, 1, ms);
+                                          &pres->provider, 1, ms);
 
         state = &state[r->upstream_states->nelts - 1];
 
@@ -3315,16 +3264,16 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
 
             (void) ngx_http_llmgw_metrics_add(m,
                                           NGX_HTTP_LLMGW_METRICS_FIRST_BYTE,
-                                          &pres.provider, 1, ttfb);
+                                          &pres->provider, 1, ttfb);
         }
     }
 
     /* tokens, only what the provider reported */
 
-    if (!pres.usage.input_tokens.present
-        && !pres.usage.output_tokens.present
-        && !pres.usage.cache_read_input_tokens.present
-        && !pres.usage.reasoning_output_tokens.present)
+    if (!pres->usage.input_tokens.present
+        && !pres->usage.output_tokens.present
+        && !pres->usage.cache_read_input_tokens.present
+        && !pres->usage.reasoning_output_tokens.present)
     {
         return;
     }
@@ -3339,14 +3288,14 @@ ngx_http_llmgw_log_metrics_record(ngx_http_request_t *r)
         ngx_str_null(&dept);
     }
 
-    labels[0] = pres.provider;
-    ngx_http_llmgw_metrics_model(m, &pres.model, &labels[1]);
+    labels[0] = pres->provider;
+    ngx_http_llmgw_metrics_model(m, &pres->model, &labels[1]);
     ngx_http_llmgw_metrics_department(m, &dept, &labels[3]);
 
-    counts[0] = &pres.usage.input_tokens;
-    counts[1] = &pres.usage.output_tokens;
-    counts[2] = &pres.usage.cache_read_input_tokens;
-    counts[3] = &pres.usage.reasoning_output_tokens;
+    counts[0] = &pres->usage.input_tokens;
+    counts[1] = &pres->usage.output_tokens;
+    counts[2] = &pres->usage.cache_read_input_tokens;
+    counts[3] = &pres->usage.reasoning_output_tokens;
 
     for (i = 0; i < 4; i++) {
         if (!counts[i]->present || counts[i]->value < 0) {

@@ -117,9 +117,8 @@ ngx_http_llmgw_account_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    ssize_t                        size;
-    ngx_str_t                     *value, name;
-    ngx_shm_zone_t                *shm_zone, **slot;
+    ngx_str_t                     *value;
+    ngx_shm_zone_t               **slot;
     ngx_http_llmgw_account_ctx_t  *ctx;
 
     slot = (ngx_shm_zone_t **) (p + cmd->offset);
@@ -130,34 +129,16 @@ ngx_http_llmgw_account_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_llmgw_zone_parse(cf, &value[1], &name, &size,
-                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_account_ctx_t));
     if (ctx == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_llmgw_module);
-    if (shm_zone == NULL) {
+    *slot = ngx_http_llmgw_zone_add(cf, &value[1], &ngx_http_llmgw_module,
+                                    ngx_http_llmgw_account_init_zone, ctx);
+    if (*slot == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used by another "
-                           "llmgw directive", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone->init = ngx_http_llmgw_account_init_zone;
-    shm_zone->data = ctx;
-
-    *slot = shm_zone;
 
     return NGX_CONF_OK;
 }

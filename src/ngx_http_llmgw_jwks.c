@@ -28,6 +28,7 @@
 #include "ngx_http_llmgw_jwks.h"
 #include "ngx_http_llmgw_jwk.h"
 #include "ngx_http_llmgw_zone.h"
+#include "ngx_http_llmgw_param.h"
 
 
 /* how often a waiting request looks at a fetch of another request, ms */
@@ -158,9 +159,10 @@ ngx_http_llmgw_jwks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char  *p = conf;
 
     u_char                 *q;
-    ssize_t                 size, max_size;
-    ngx_int_t               ms;
-    ngx_str_t              *value, name, s, uri;
+    size_t                  max_size;
+    ssize_t                 size;
+    ngx_int_t               rc;
+    ngx_str_t              *value, name, uri;
     ngx_msec_t              refresh, cooldown, timeout;
     ngx_uint_t              i;
     ngx_array_t           **zones;
@@ -204,66 +206,30 @@ ngx_http_llmgw_jwks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "max_size=", 9) == 0) {
+        rc = ngx_http_llmgw_param_size(cf, &value[i], "max_size=", 1,
+                                       NGX_HTTP_LLMGW_JWKS_MAX_LEN,
+                                       &max_size);
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_llmgw_param_msec(cf, &value[i], "refresh=", 1,
+                                           &refresh);
+        }
 
-            s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_llmgw_param_msec(cf, &value[i], "cooldown=", 0,
+                                           &cooldown);
+        }
 
-            max_size = ngx_parse_size(&s);
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_llmgw_param_msec(cf, &value[i], "timeout=", 1,
+                                           &timeout);
+        }
 
-            if (max_size == NGX_ERROR || max_size == 0
-                || max_size > NGX_HTTP_LLMGW_JWKS_MAX_LEN)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"%V\": a size up to %uz "
-                                   "is expected", &value[i],
-                                   (size_t) NGX_HTTP_LLMGW_JWKS_MAX_LEN);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "refresh=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            ms = ngx_parse_time(&s, 0);
-
-            if (ms == NGX_ERROR || ms == 0) {
-                goto invalid;
-            }
-
-            refresh = (ngx_msec_t) ms;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "cooldown=", 9) == 0) {
-            s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
-
-            ms = ngx_parse_time(&s, 0);
-
-            if (ms == NGX_ERROR) {
-                goto invalid;
-            }
-
-            cooldown = (ngx_msec_t) ms;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            ms = ngx_parse_time(&s, 0);
-
-            if (ms == NGX_ERROR || ms == 0) {
-                goto invalid;
-            }
-
-            timeout = (ngx_msec_t) ms;
-            continue;
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
         goto invalid;

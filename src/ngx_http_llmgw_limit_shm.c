@@ -97,39 +97,15 @@ static ngx_uint_t  ngx_http_llmgw_limit_shm_tag;
 ngx_shm_zone_t *
 ngx_http_llmgw_limit_shm_zone(ngx_conf_t *cf, ngx_str_t *value)
 {
-    ssize_t                          size;
-    ngx_str_t                        name;
-    ngx_shm_zone_t                  *shm_zone;
     ngx_http_llmgw_limit_shm_ctx_t  *ctx;
-
-    if (ngx_http_llmgw_zone_parse(cf, value, &name, &size,
-                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_llmgw_limit_shm_tag);
-    if (shm_zone == NULL) {
-        return NULL;
-    }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "llmgw_limit_zone \"%V\" is duplicate", &name);
-        return NULL;
-    }
 
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_limit_shm_ctx_t));
     if (ctx == NULL) {
         return NULL;
     }
 
-    shm_zone->init = ngx_http_llmgw_limit_shm_init_zone;
-    shm_zone->data = ctx;
-
-    return shm_zone;
+    return ngx_http_llmgw_zone_add(cf, value, &ngx_http_llmgw_limit_shm_tag,
+                                   ngx_http_llmgw_limit_shm_init_zone, ctx);
 }
 
 

@@ -136,36 +136,10 @@ ngx_int_t
 ngx_http_llmgw_metrics_zone_add(ngx_conf_t *cf, ngx_http_llmgw_metrics_t *m,
     ngx_str_t *value)
 {
-    ssize_t          size;
-    ngx_str_t        name;
-    ngx_shm_zone_t  *shm_zone;
+    m->zone = ngx_http_llmgw_zone_add(cf, value, &ngx_http_llmgw_metrics_tag,
+                                      ngx_http_llmgw_metrics_init_zone, m);
 
-    if (ngx_http_llmgw_zone_parse(cf, value, &name, &size,
-                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_llmgw_metrics_tag);
-    if (shm_zone == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used by another "
-                           "llmgw directive", &name);
-        return NGX_ERROR;
-    }
-
-    shm_zone->init = ngx_http_llmgw_metrics_init_zone;
-    shm_zone->data = m;
-
-    m->zone = shm_zone;
-
-    return NGX_OK;
+    return m->zone ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -56,6 +56,40 @@ ngx_http_llmgw_zone_parse(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *name,
 }
 
 
+ngx_shm_zone_t *
+ngx_http_llmgw_zone_add(ngx_conf_t *cf, ngx_str_t *value, void *tag,
+    ngx_shm_zone_init_pt init, void *data)
+{
+    ssize_t          size;
+    ngx_str_t        name;
+    ngx_shm_zone_t  *shm_zone;
+
+    if (ngx_http_llmgw_zone_parse(cf, value, &name, &size,
+                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size, tag);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used by another "
+                           "llmgw directive", &name);
+        return NULL;
+    }
+
+    shm_zone->init = init;
+    shm_zone->data = data;
+
+    return shm_zone;
+}
+
+
 ngx_int_t
 ngx_http_llmgw_zone_same_size(ngx_shm_zone_t *shm_zone, size_t old_size,
     const char *what)

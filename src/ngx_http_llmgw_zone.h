@@ -33,6 +33,16 @@ ngx_int_t ngx_http_llmgw_zone_parse(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *name, ssize_t *size, size_t min_size);
 
 /*
+ * The zone of a "name:size" directive argument: parsed as above, added
+ * to the cycle under tag (the owner of its kind of zone), refused when a
+ * zone of that name and tag was already added by another directive ("zone
+ * \"NAME\" is already used by another llmgw directive"), and given init
+ * and data.  NULL after an emerg message or without memory.
+ */
+ngx_shm_zone_t *ngx_http_llmgw_zone_add(ngx_conf_t *cf, ngx_str_t *value,
+    void *tag, ngx_shm_zone_init_pt init, void *data);
+
+/*
  * A reload hands a zone over only at the same size (nginx makes a new
  * zone otherwise); said anyway in what's words ("WHAT \"NAME\" has size
  * N while previously it had M") and NGX_ERROR when old_size differs.

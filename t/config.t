@@ -204,7 +204,7 @@ refused($bare->("llmgw_audit_body all;"),
         'llmgw_audit_body all');
 
 refused($bare->("llmgw_audit_body request max=2m;"),
-        qr/invalid size "max=2m", it must be from 1 to 1m/,
+        qr/invalid max size "2m", it must be from 1 to 1048576/,
         'llmgw_audit_body max above 1m');
 
 refused($bare->("llmgw_audit_body off max=1k;"),
