@@ -49,6 +49,13 @@ ngx_http_llmgw_audit_name_valid(ngx_str_t *name)
 }
 
 
+/*
+ * The exact length, escapes counted, as nginx's log module sizes a line
+ * with escape=json before writing it: the strings are scanned twice, but
+ * a bound without the scan (6 bytes for each byte that may need \u00XX)
+ * would reserve 6 MiB for a line carrying a captured 1 MiB body.
+ */
+
 size_t
 ngx_http_llmgw_audit_len(ngx_http_llmgw_audit_field_t *fields, ngx_uint_t n)
 {

@@ -1,4 +1,5 @@
 /* llmgw-unit-srcs: src/ngx_http_llmgw_account.c src/ngx_http_llmgw_zone.c */
+/* llmgw-unit-srcs: t/unit/ngx_http_llmgw_unit_shm.c */
 /* llmgw-unit-libs: -ljansson */
 
 /*
@@ -20,6 +21,7 @@
 #include <time.h>
 
 #include "ngx_http_llmgw_unit.h"
+#include "ngx_http_llmgw_unit_shm.h"
 #include "ngx_http_llmgw_account.h"
 
 
@@ -37,141 +39,32 @@ ngx_uint_t    ngx_test_config;
 #define NGX_HTTP_LLMGW_TEST_NOW  1700000000
 
 
-/* the zones ngx_shared_memory_add() has handed out, as a cycle keeps them */
-static ngx_shm_zone_t  *ngx_http_llmgw_test_zones[8];
-static ngx_uint_t       ngx_http_llmgw_test_nzones;
-
-
-/*
- * Stand-in for the cycle's ngx_shared_memory_add(): one zone per name, a
- * second call with the same name returns it as nginx does.
- */
-
-ngx_shm_zone_t *
-ngx_shared_memory_add(ngx_conf_t *cf, ngx_str_t *name, size_t size, void *tag)
-{
-    ngx_uint_t       i;
-    ngx_shm_zone_t  *zone;
-
-    for (i = 0; i < ngx_http_llmgw_test_nzones; i++) {
-        zone = ngx_http_llmgw_test_zones[i];
-
-        if (zone->shm.name.len == name->len
-            && ngx_strncmp(zone->shm.name.data, name->data, name->len) == 0)
-        {
-            return zone;
-        }
-    }
-
-    if (ngx_http_llmgw_test_nzones == 8) {
-        return NULL;
-    }
-
-    zone = ngx_pcalloc(cf->pool, sizeof(ngx_shm_zone_t));
-    if (zone == NULL) {
-        return NULL;
-    }
-
-    zone->shm.size = size;
-    zone->shm.name = *name;
-    zone->shm.log = &ngx_http_llmgw_unit_log;
-    zone->tag = tag;
-
-    ngx_http_llmgw_test_zones[ngx_http_llmgw_test_nzones++] = zone;
-
-    return zone;
-}
-
-
 static char *
 ngx_http_llmgw_test_directive(ngx_pool_t *pool,
     ngx_http_llmgw_test_conf_t *conf, const char *arg)
 {
-    ngx_str_t      *value;
-    ngx_conf_t      cf;
-    ngx_array_t    *args;
-    ngx_command_t   cmd;
-
-    ngx_http_llmgw_unit_conf(&cf, pool);
-
-    args = ngx_array_create(pool, 2, sizeof(ngx_str_t));
-    if (args == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = ngx_array_push_n(args, 2);
-    if (value == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_str_set(&value[0], "llmgw_state_zone");
-    value[1].data = (u_char *) arg;
-    value[1].len = ngx_strlen(arg);
-
-    cf.args = args;
-
-    ngx_memzero(&cmd, sizeof(ngx_command_t));
-    ngx_str_set(&cmd.name, "llmgw_state_zone");
-    cmd.offset = offsetof(ngx_http_llmgw_test_conf_t, zone);
-
-    return ngx_http_llmgw_account_zone(&cf, &cmd, conf);
+    return ngx_http_llmgw_unit_zone_directive(pool, ngx_http_llmgw_account_zone, "llmgw_state_zone", conf,
+               offsetof(ngx_http_llmgw_test_conf_t, zone), arg);
 }
 
 
-/* what the cycle does for a zone: map it, make a slab pool, call init */
+/* the directive, then what the cycle does for the zone */
 
 static ngx_shm_zone_t *
 ngx_http_llmgw_test_zone(ngx_pool_t *pool, const char *arg)
 {
-    char                        *rv;
-    ngx_shm_zone_t              *zone;
-    ngx_slab_pool_t             *sp;
-    ngx_http_llmgw_test_conf_t   conf;
+    ngx_http_llmgw_test_conf_t  conf;
 
     conf.zone = NULL;
 
-    rv = ngx_http_llmgw_test_directive(pool, &conf, arg);
-
-    if (rv != NGX_CONF_OK || conf.zone == NULL) {
+    if (ngx_http_llmgw_test_directive(pool, &conf, arg) != NGX_CONF_OK
+        || conf.zone == NULL
+        || ngx_http_llmgw_unit_zone_map(conf.zone, NULL) != NGX_OK)
+    {
         return NULL;
     }
 
-    zone = conf.zone;
-
-    if (ngx_shm_alloc(&zone->shm) != NGX_OK) {
-        return NULL;
-    }
-
-    sp = (ngx_slab_pool_t *) zone->shm.addr;
-    sp->end = zone->shm.addr + zone->shm.size;
-    sp->min_shift = 3;
-    sp->addr = zone->shm.addr;
-
-    if (ngx_shmtx_create(&sp->mutex, &sp->lock, NULL) != NGX_OK) {
-        ngx_shm_free(&zone->shm);
-        return NULL;
-    }
-
-    ngx_slab_init(sp);
-
-    if (zone->init(zone, NULL) != NGX_OK) {
-        ngx_shm_free(&zone->shm);
-        return NULL;
-    }
-
-    return zone;
-}
-
-
-static void
-ngx_http_llmgw_test_zone_free(ngx_shm_zone_t *zone)
-{
-    ngx_slab_pool_t  *sp;
-
-    sp = (ngx_slab_pool_t *) zone->shm.addr;
-
-    ngx_shmtx_destroy(&sp->mutex);
-    ngx_shm_free(&zone->shm);
+    return conf.zone;
 }
 
 
@@ -374,7 +267,7 @@ ngx_http_llmgw_test_kinds(ngx_pool_t *pool)
            == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN,
         "a revoked jti kept until exp + grace, then forgotten");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -432,7 +325,7 @@ ngx_http_llmgw_test_full(ngx_pool_t *pool)
 
     NGX_HTTP_LLMGW_CHECK(i == n, "expired revocations make room");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -518,7 +411,7 @@ ngx_http_llmgw_test_million(ngx_pool_t *pool)
     NGX_HTTP_LLMGW_CHECK(small > 0 && large > 0,
                          "every revoked jti found");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 

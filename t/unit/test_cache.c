@@ -1,4 +1,5 @@
 /* llmgw-unit-srcs: src/ngx_http_llmgw_cache.c src/ngx_http_llmgw_zone.c */
+/* llmgw-unit-srcs: t/unit/ngx_http_llmgw_unit_shm.c */
 /* llmgw-unit-libs: -ljansson */
 
 /*
@@ -18,6 +19,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llmgw_unit.h"
+#include "ngx_http_llmgw_unit_shm.h"
 #include "ngx_http_llmgw_cache.h"
 
 
@@ -30,7 +32,6 @@ static char *ngx_http_llmgw_test_directive(ngx_pool_t *pool,
     ngx_http_llmgw_test_conf_t *conf, const char *arg);
 static ngx_shm_zone_t *ngx_http_llmgw_test_zone(ngx_pool_t *pool,
     const char *arg);
-static void ngx_http_llmgw_test_zone_free(ngx_shm_zone_t *zone);
 static void ngx_http_llmgw_test_key(u_char *key, ngx_uint_t n);
 static ngx_int_t ngx_http_llmgw_test_store(ngx_shm_zone_t *zone,
     ngx_uint_t n, size_t len, time_t expires, time_t now);
@@ -55,144 +56,35 @@ static void ngx_http_llmgw_test_local_bounds(ngx_pool_t *pool);
 ngx_module_t  ngx_http_llmgw_module;
 
 
-/* the zones ngx_shared_memory_add() has handed out, as a cycle keeps them */
-static ngx_shm_zone_t  *ngx_http_llmgw_test_zones[8];
-static ngx_uint_t       ngx_http_llmgw_test_nzones;
+static char *
+ngx_http_llmgw_test_directive(ngx_pool_t *pool,
+    ngx_http_llmgw_test_conf_t *conf, const char *arg)
+{
+    return ngx_http_llmgw_unit_zone_directive(pool, ngx_http_llmgw_cache_zone, "llmgw_token_cache_zone", conf,
+               offsetof(ngx_http_llmgw_test_conf_t, zone), arg);
+}
 
 
 #define NGX_HTTP_LLMGW_TEST_NOW  1700000000
 
 
-/*
- * Stand-in for the cycle's ngx_shared_memory_add(): one zone per name, a
- * second call with the same name returns it as nginx does.
- */
-
-ngx_shm_zone_t *
-ngx_shared_memory_add(ngx_conf_t *cf, ngx_str_t *name, size_t size, void *tag)
-{
-    ngx_uint_t       i;
-    ngx_shm_zone_t  *zone;
-
-    for (i = 0; i < ngx_http_llmgw_test_nzones; i++) {
-        zone = ngx_http_llmgw_test_zones[i];
-
-        if (zone->shm.name.len == name->len
-            && ngx_strncmp(zone->shm.name.data, name->data, name->len) == 0)
-        {
-            return zone;
-        }
-    }
-
-    if (ngx_http_llmgw_test_nzones == 8) {
-        return NULL;
-    }
-
-    zone = ngx_pcalloc(cf->pool, sizeof(ngx_shm_zone_t));
-    if (zone == NULL) {
-        return NULL;
-    }
-
-    zone->shm.size = size;
-    zone->shm.name = *name;
-    zone->shm.log = &ngx_http_llmgw_unit_log;
-    zone->tag = tag;
-
-    ngx_http_llmgw_test_zones[ngx_http_llmgw_test_nzones++] = zone;
-
-    return zone;
-}
-
-
-static char *
-ngx_http_llmgw_test_directive(ngx_pool_t *pool,
-    ngx_http_llmgw_test_conf_t *conf, const char *arg)
-{
-    ngx_str_t      *value;
-    ngx_conf_t      cf;
-    ngx_array_t    *args;
-    ngx_command_t   cmd;
-
-    ngx_http_llmgw_unit_conf(&cf, pool);
-
-    args = ngx_array_create(pool, 2, sizeof(ngx_str_t));
-    if (args == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = ngx_array_push_n(args, 2);
-    if (value == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_str_set(&value[0], "llmgw_token_cache_zone");
-    value[1].data = (u_char *) arg;
-    value[1].len = ngx_strlen(arg);
-
-    cf.args = args;
-
-    ngx_memzero(&cmd, sizeof(ngx_command_t));
-    ngx_str_set(&cmd.name, "llmgw_token_cache_zone");
-    cmd.offset = offsetof(ngx_http_llmgw_test_conf_t, zone);
-
-    return ngx_http_llmgw_cache_zone(&cf, &cmd, conf);
-}
-
-
-/* what the cycle does for a zone: map it, make a slab pool, call init */
+/* the directive, then what the cycle does for the zone */
 
 static ngx_shm_zone_t *
 ngx_http_llmgw_test_zone(ngx_pool_t *pool, const char *arg)
 {
-    char                        *rv;
-    ngx_shm_zone_t              *zone;
-    ngx_slab_pool_t             *sp;
-    ngx_http_llmgw_test_conf_t   conf;
+    ngx_http_llmgw_test_conf_t  conf;
 
     conf.zone = NULL;
 
-    rv = ngx_http_llmgw_test_directive(pool, &conf, arg);
-
-    if (rv != NGX_CONF_OK || conf.zone == NULL) {
+    if (ngx_http_llmgw_test_directive(pool, &conf, arg) != NGX_CONF_OK
+        || conf.zone == NULL
+        || ngx_http_llmgw_unit_zone_map(conf.zone, NULL) != NGX_OK)
+    {
         return NULL;
     }
 
-    zone = conf.zone;
-
-    if (ngx_shm_alloc(&zone->shm) != NGX_OK) {
-        return NULL;
-    }
-
-    sp = (ngx_slab_pool_t *) zone->shm.addr;
-    sp->end = zone->shm.addr + zone->shm.size;
-    sp->min_shift = 3;
-    sp->addr = zone->shm.addr;
-
-    if (ngx_shmtx_create(&sp->mutex, &sp->lock, NULL) != NGX_OK) {
-        ngx_shm_free(&zone->shm);
-        return NULL;
-    }
-
-    ngx_slab_init(sp);
-
-    if (zone->init(zone, NULL) != NGX_OK) {
-        ngx_shm_free(&zone->shm);
-        return NULL;
-    }
-
-    return zone;
-}
-
-
-static void
-ngx_http_llmgw_test_zone_free(ngx_shm_zone_t *zone)
-{
-    ngx_slab_pool_t  *sp;
-
-    sp = (ngx_slab_pool_t *) zone->shm.addr;
-
-    ngx_shmtx_destroy(&sp->mutex);
-    ngx_shm_free(&zone->shm);
+    return conf.zone;
 }
 
 
@@ -425,7 +317,7 @@ ngx_http_llmgw_test_basic(ngx_pool_t *pool)
                          && entry.expires == now + 10,
                          "entry with empty strings hits");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -503,7 +395,7 @@ ngx_http_llmgw_test_expiry(ngx_pool_t *pool)
 
     NGX_HTTP_LLMGW_CHECK(hits == 0, "none of the expired entries hits");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -591,7 +483,7 @@ ngx_http_llmgw_test_lru(ngx_pool_t *pool)
                                           now),
                          "large entry makes its room");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -668,7 +560,7 @@ ngx_http_llmgw_test_sizes(ngx_pool_t *pool)
                          && ngx_strncmp(entry.payload.data, "{}", 2) == 0,
                          "255-byte typ stored");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -717,7 +609,7 @@ ngx_http_llmgw_test_many(ngx_pool_t *pool)
                                                      now),
                          "keys never stored miss");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -744,7 +636,7 @@ ngx_http_llmgw_test_reload(ngx_pool_t *pool)
      * the old zone's data when name, tag and size match.
      */
 
-    ngx_http_llmgw_test_nzones = 0;
+    ngx_http_llmgw_unit_zone_forget(zone);
     conf.zone = NULL;
 
     NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_directive(pool, &conf,
@@ -754,7 +646,7 @@ ngx_http_llmgw_test_reload(ngx_pool_t *pool)
                          "zone declared again");
 
     if (conf.zone == NULL) {
-        ngx_http_llmgw_test_zone_free(zone);
+        ngx_http_llmgw_unit_zone_free(zone);
         return;
     }
 
@@ -773,7 +665,7 @@ ngx_http_llmgw_test_reload(ngx_pool_t *pool)
                          && ngx_http_llmgw_test_hit(zone, pool, 43, 64, now),
                          "old and new configuration share the entries");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -1014,7 +906,7 @@ ngx_http_llmgw_test_local(ngx_pool_t *pool)
 
     /* the cycle's pool goes: every reference the table held is released */
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
     ngx_destroy_pool(zpool);
 
     NGX_HTTP_LLMGW_CHECK(c1->refcount == 1 && c2->refcount == 1,
@@ -1140,7 +1032,7 @@ ngx_http_llmgw_test_local_bounds(ngx_pool_t *pool)
     ngx_destroy_pool(rpool);
 
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
     ngx_destroy_pool(zpool);
 
     NGX_HTTP_LLMGW_CHECK(claims->refcount == 1,
@@ -1166,20 +1058,16 @@ main(void)
 
     ngx_http_llmgw_test_directives(pool);
 
-    ngx_http_llmgw_test_nzones = 0;
     ngx_http_llmgw_test_basic(pool);
     ngx_http_llmgw_test_expiry(pool);
     ngx_http_llmgw_test_lru(pool);
     ngx_http_llmgw_test_sizes(pool);
     ngx_http_llmgw_test_many(pool);
 
-    ngx_http_llmgw_test_nzones = 0;
     ngx_http_llmgw_test_reload(pool);
 
-    ngx_http_llmgw_test_nzones = 0;
     ngx_http_llmgw_test_local(pool);
 
-    ngx_http_llmgw_test_nzones = 0;
     ngx_http_llmgw_test_local_bounds(pool);
 
     ngx_destroy_pool(pool);

@@ -1,4 +1,5 @@
 /* llmgw-unit-srcs: src/ngx_http_llmgw_metrics.c src/ngx_http_llmgw_zone.c */
+/* llmgw-unit-srcs: t/unit/ngx_http_llmgw_unit_shm.c */
 /* llmgw-unit-libs: */
 
 /*
@@ -19,12 +20,12 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llmgw_unit.h"
+#include "ngx_http_llmgw_unit_shm.h"
 #include "ngx_http_llmgw_metrics.h"
 
 
 static ngx_shm_zone_t *ngx_http_llmgw_test_zone(ngx_pool_t *pool,
     ngx_http_llmgw_metrics_t *m, const char *arg, ngx_shm_zone_t *old);
-static void ngx_http_llmgw_test_zone_free(ngx_shm_zone_t *zone);
 static ngx_uint_t ngx_http_llmgw_test_text(ngx_pool_t *pool,
     ngx_http_llmgw_metrics_t *m, const char *expect);
 static ngx_uint_t ngx_http_llmgw_test_has(ngx_pool_t *pool,
@@ -36,96 +37,27 @@ static void ngx_http_llmgw_test_bounds(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_full(ngx_pool_t *pool);
 
 
-/*
- * Stand-in for the cycle's ngx_shared_memory_add(): the zone goes into
- * the cycle's list, where ngx_http_llmgw_metrics_audit_failure() looks
- */
-
-ngx_shm_zone_t *
-ngx_shared_memory_add(ngx_conf_t *cf, ngx_str_t *name, size_t size, void *tag)
-{
-    ngx_shm_zone_t  *zone;
-
-    zone = ngx_list_push(&((ngx_cycle_t *) ngx_cycle)->shared_memory);
-    if (zone == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(zone, sizeof(ngx_shm_zone_t));
-
-    zone->shm.size = size;
-    zone->shm.name = *name;
-    zone->shm.log = &ngx_http_llmgw_unit_log;
-    zone->tag = tag;
-
-    return zone;
-}
-
-
-/* the directive, then what the cycle does: map, slab pool, init */
+/* the directive, then what the cycle does for the zone */
 
 static ngx_shm_zone_t *
 ngx_http_llmgw_test_zone(ngx_pool_t *pool, ngx_http_llmgw_metrics_t *m,
     const char *arg, ngx_shm_zone_t *old)
 {
-    ngx_str_t         value;
-    ngx_conf_t        cf;
-    ngx_shm_zone_t   *zone;
-    ngx_slab_pool_t  *sp;
+    ngx_str_t   value;
+    ngx_conf_t  cf;
 
     ngx_http_llmgw_unit_conf(&cf, pool);
 
     value.data = (u_char *) arg;
     value.len = ngx_strlen(arg);
 
-    if (ngx_http_llmgw_metrics_zone_add(&cf, m, &value) != NGX_OK) {
+    if (ngx_http_llmgw_metrics_zone_add(&cf, m, &value) != NGX_OK
+        || ngx_http_llmgw_unit_zone_map(m->zone, old) != NGX_OK)
+    {
         return NULL;
     }
 
-    zone = m->zone;
-
-    if (old != NULL) {
-        zone->shm.addr = old->shm.addr;
-        return zone->init(zone, old->data) == NGX_OK ? zone : NULL;
-    }
-
-    if (ngx_shm_alloc(&zone->shm) != NGX_OK) {
-        return NULL;
-    }
-
-    sp = (ngx_slab_pool_t *) zone->shm.addr;
-    sp->end = zone->shm.addr + zone->shm.size;
-    sp->min_shift = 3;
-    sp->addr = zone->shm.addr;
-
-    if (ngx_shmtx_create(&sp->mutex, &sp->lock, NULL) != NGX_OK) {
-        ngx_shm_free(&zone->shm);
-        return NULL;
-    }
-
-    ngx_slab_init(sp);
-
-    if (zone->init(zone, NULL) != NGX_OK) {
-        ngx_shm_free(&zone->shm);
-        return NULL;
-    }
-
-    return zone;
-}
-
-
-static void
-ngx_http_llmgw_test_zone_free(ngx_shm_zone_t *zone)
-{
-    ngx_slab_pool_t  *sp;
-
-    sp = (ngx_slab_pool_t *) zone->shm.addr;
-
-    ngx_shmtx_destroy(&sp->mutex);
-    ngx_shm_free(&zone->shm);
-
-    /* out of the cycle's list: its tag no longer matches */
-    zone->tag = NULL;
+    return m->zone;
 }
 
 
@@ -500,12 +432,12 @@ ngx_http_llmgw_test_store(ngx_pool_t *pool)
 
     ngx_memzero(&m2, sizeof(m2));
 
+    ngx_http_llmgw_unit_zone_forget(zone);    /* the old cycle's is gone */
+
     again = ngx_http_llmgw_test_zone(pool, &m2, "metrics:64k", zone);
 
     NGX_HTTP_LLMGW_CHECK(again != NULL && m2.sh == m.sh,
                          "reload: the old zone's table taken over");
-
-    zone->tag = NULL;    /* the old cycle's zone is gone */
 
     ngx_http_llmgw_metrics_audit_failure(1);
 
@@ -544,7 +476,7 @@ ngx_http_llmgw_test_store(ngx_pool_t *pool)
     ngx_http_llmgw_metrics_department(&m2, &v[1], &label);
     NGX_HTTP_LLMGW_CHECK(label.len == 0, "no department stays empty");
 
-    ngx_http_llmgw_test_zone_free(again);
+    ngx_http_llmgw_unit_zone_free(again);
 
     ngx_http_llmgw_metrics_audit_failure(1);
 
@@ -643,7 +575,7 @@ ngx_http_llmgw_test_bounds(ngx_pool_t *pool)
     m.first = 0;
     NGX_HTTP_LLMGW_TEST_MODEL("a", "other", "first=0: only listed models");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -716,7 +648,7 @@ ngx_http_llmgw_test_full(ngx_pool_t *pool)
                                 " 42"),
                          "a full zone still counts its series");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
@@ -731,13 +663,6 @@ main(void)
 
     pool = ngx_create_pool(16384, &ngx_http_llmgw_unit_log);
     if (pool == NULL) {
-        return 1;
-    }
-
-    if (ngx_list_init(&((ngx_cycle_t *) ngx_cycle)->shared_memory, pool, 4,
-                      sizeof(ngx_shm_zone_t))
-        != NGX_OK)
-    {
         return 1;
     }
 

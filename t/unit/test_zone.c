@@ -1,4 +1,5 @@
 /* llmgw-unit-srcs: src/ngx_http_llmgw_zone.c */
+/* llmgw-unit-srcs: t/unit/ngx_http_llmgw_unit_shm.c */
 /* llmgw-unit-libs: */
 
 /*
