@@ -27,6 +27,7 @@ BEGIN { push @INC, 't/lib' }
 use Test::More;
 use IO::Select;
 use IO::Socket::INET;
+use JSON::PP;
 use POSIX qw(ceil);
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
@@ -65,6 +66,7 @@ $auth
             llmgw_limit tok zone=budgets key=\$llmgw_sub tokens=1000/day
                         estimate=100;
             llmgw_limit_headers openai;
+            llmgw_audit $dir/logs/audit.log;
             llmgw_provider azure_openai;
             llmgw_pass_strip_prefix /azure;
             llmgw_pass http://$mock;
@@ -288,6 +290,23 @@ sub until_left {
 
     $res = send_one($AZURE, $t, $body);
     is(left($res, 'tok'), 1000 - 18 - $e, 'too large: nothing counted');
+
+    # the audit line of the refusal: a denial naming the limit, no call
+    my ($line, $deadline2) = (undef, time() + 3);
+
+    while (!$line && time() < $deadline2) {
+        open my $fh, '<', "$dir/logs/audit.log" or die $!;
+        while (<$fh>) {
+            my $l = eval { JSON::PP->new->decode($_) } or next;
+            $line = $l if ($l->{status} // 0) == 429;
+        }
+        close $fh;
+        sleep 0.1 unless $line;
+    }
+
+    is($line->{decision}, 'deny', 'too large: the audit line is a denial');
+    is($line->{reason}, 'limit tok exceeded',
+       'too large: the audit line names the limit');
 }
 
 # 3. Bedrock and Gemini name their maximum their own way
