@@ -171,21 +171,24 @@ sub left {
 # what a budget reserves: the maximum (or estimate=) + bytes / 4
 sub reserve { my ($body, $max) = @_; $max + ceil(length($body) / 4) }
 
-# the log phase runs an instant after the client has read the response
-# (a lingering close): the next request waits for the count it expects
+# The log phase runs an instant after the client has read the response
+# (a lingering close).  Before the next request, a probe that is always
+# refused (its maximum is far over any budget: it counts nothing, and its
+# RateLimit says what is left) waits until the count is the one expected;
+# then the request: its RateLimit says what is left after its reservation.
+my $PROBE = '{"max_tokens":100000000}';
+
 sub until_left {
-    my ($want, $name, @req) = @_;
-    my $res;
+    my ($before, $e, $name, @req) = @_;
     my $deadline = time() + 3;
 
-    do {
-        $res = send_one(@req);
-        return $res if left($res, $name) eq $want
-                       || status($res) ne '200';
+    while (time() < $deadline) {
+        my $res = send_one($req[0], $req[1], $PROBE);
+        last if left($res, $name) eq $before;
         sleep 0.05;
-    } while (time() < $deadline);
+    }
 
-    return $res;
+    return send_one(@req);
 }
 
 # 1. Azure chat: reserved, then trued up to 3 + 6 = 9
@@ -208,7 +211,7 @@ sub until_left {
     unlike($res, qr/x-ratelimit-limit-requests/,
            'azure: no -requests family for a budget');
 
-    $res = until_left(1000 - 9 - $e, 'tok', $AZURE, $t, $body);
+    $res = until_left(1000 - 9, $e, 'tok', $AZURE, $t, $body);
     is(left($res, 'tok'), 1000 - 9 - $e,
        'azure: the first trued up to its usage, 9');
 
@@ -216,19 +219,19 @@ sub until_left {
     my $sbody = chat(max => 50, stream => 1);
     my $se = reserve($sbody, 50);
 
-    $res = until_left(1000 - 18 - $se, 'tok', $AZURE, $t, $sbody,
+    $res = until_left(1000 - 18, $se, 'tok', $AZURE, $t, $sbody,
                       'x-mock-events' => 20);
     is(left($res, 'tok'), 1000 - 18 - $se,
        'azure: a stream reserved after two calls of 9');
     like($res, qr/data: \[DONE\]/, 'azure: the stream ended');
 
-    $res = until_left(1000 - 18 - 23 - $e, 'tok', $AZURE, $t, $body);
+    $res = until_left(1000 - 18 - 23, $e, 'tok', $AZURE, $t, $body);
     is(left($res, 'tok'), 1000 - 18 - 23 - $e,
        'azure: the stream trued up to 3 + 20');
 
     # no maximum in the body: estimate=100
     my $nbody = chat();
-    $res = until_left(1000 - 50 - reserve($nbody, 100), 'tok', $AZURE, $t,
+    $res = until_left(1000 - 50, reserve($nbody, 100), 'tok', $AZURE, $t,
                       $nbody);
     is(left($res, 'tok'), 1000 - 50 - reserve($nbody, 100),
        'azure: no max_tokens: estimate=100 reserved');
@@ -244,7 +247,7 @@ sub until_left {
     is(status($res), 500, 'provider 500: passed on');
     is(left($res, 'tok'), 1000 - $e, 'provider 500: reserved first');
 
-    $res = until_left(1000 - $e, 'tok', $AZURE, $t, $body);
+    $res = until_left(1000, $e, 'tok', $AZURE, $t, $body);
     is(left($res, 'tok'), 1000 - $e, 'provider 500: given back whole');
 
     # the client leaves mid-stream, before the usage at the end
@@ -269,15 +272,14 @@ sub until_left {
     close $s;
 
     # nginx sees the client gone at its next write, 100 ms at most
-    $res = until_left(1000 - 9 - $e, 'tok', $AZURE, $t, $body);
+    $res = until_left(1000 - 9, $e, 'tok', $AZURE, $t, $body);
     is(left($res, 'tok'), 1000 - 9 - $e,
        'abort: the stream\'s reservation given back');
 
     # a maximum larger than what is left: refused, counted nowhere (once
     # the last call is trued up)
-    sleep 0.5;
     my $big = chat(max => 990);
-    $res = send_one($AZURE, $t, $big);
+    $res = until_left(1000 - 18, 0, 'tok', $AZURE, $t, $big);
     is(status($res), 429, 'too large: 429');
     like($res, qr/\r\nRetry-After: [1-9]\d*\r\nretry-after-ms: [1-9]\d*\r\n/,
          'too large: Retry-After and retry-after-ms');
@@ -326,7 +328,7 @@ sub until_left {
        'bedrock invoke: max_tokens 64 reserved');
 
     # invoke: 5 + 6; converse-stream: 7 + 9
-    $res = until_left(1000 - 11 - reserve($converse, 40), 'tok',
+    $res = until_left(1000 - 11, reserve($converse, 40), 'tok',
                       "/bedrock/model/$MODEL/converse-stream", $t,
                       $converse, 'x-mock-events' => 9);
     is(left($res, 'tok'), 1000 - 11 - reserve($converse, 40),
@@ -334,16 +336,30 @@ sub until_left {
        . 'the invoke trued up to 11');
 
     my $gpath = '/gemini/v1beta/models/gemini-2.0-flash:generateContent';
-    $res = until_left(1000 - 27 - reserve($gemini, 30), 'tok', $gpath, $t,
+    $res = until_left(1000 - 27, reserve($gemini, 30), 'tok', $gpath, $t,
                       $gemini);
     is(left($res, 'tok'), 1000 - 27 - reserve($gemini, 30),
        'gemini: generationConfig.maxOutputTokens reserved, the stream '
        . 'trued up to 16');
 
-    $res = until_left(1000 - 35 - reserve($gemini, 30), 'tok', $gpath, $t,
+    $res = until_left(1000 - 35, reserve($gemini, 30), 'tok', $gpath, $t,
                       $gemini);
     is(left($res, 'tok'), 1000 - 35 - reserve($gemini, 30),
        'gemini: trued up to 2 + 6');
+
+    # streamed (SSE): each event's usageMetadata is cumulative, the last
+    # counts
+    (my $spath = $gpath) =~ s/:generateContent/:streamGenerateContent/;
+    $res = until_left(1000 - 43, reserve($gemini, 30), 'tok',
+                      "$spath?alt=sse", $t, $gemini, 'x-mock-events' => 4);
+    is(left($res, 'tok'), 1000 - 43 - reserve($gemini, 30),
+       'gemini stream: reserved after another 8');
+    like($res, qr/usageMetadata/, 'gemini stream: the events came');
+
+    $res = until_left(1000 - 49, reserve($gemini, 30), 'tok', $gpath, $t,
+                      $gemini);
+    is(left($res, 'tok'), 1000 - 49 - reserve($gemini, 30),
+       'gemini stream: trued up to 2 + 4');
 }
 
 # 4. a cost budget: 1000 micro-units a day; gpt-4o at 2.5 and 10 a
@@ -362,7 +378,7 @@ sub until_left {
          'cost: the policy says the unit');
 
     # 3 x 2.5 + 6 x 10 = 67.5, rounded half up
-    $res = until_left(1000 - 68 - $e, 'spend', $COST, $t, $body);
+    $res = until_left(1000 - 68, $e, 'spend', $COST, $t, $body);
     is(left($res, 'spend'), 1000 - 68 - $e,
        'cost: trued up to 68 micro-units');
 
@@ -417,7 +433,7 @@ sub until_left {
     is($status{200}, 10, 'burst: exactly 10 of 50 through');
     is($status{429}, 40, 'burst: the 40 others refused');
 
-    my $res = until_left(1000 - 90 - 100, 'tok', $AZURE, $t, $body);
+    my $res = until_left(1000 - 90, 100, 'tok', $AZURE, $t, $body);
     is(left($res, 'tok'), 1000 - 90 - 100,
        'burst: the ten trued up to 9 each, exactly');
 }
