@@ -15,7 +15,9 @@
 #   - a cost budget by llmgw_price; a limit keyed by a model only the
 #     body names; OpenAI's x-ratelimit-*-tokens;
 #   - 50 calls at once against room for 10: exactly 10 through, and the
-#     count after them exactly their usage.
+#     count after them exactly their usage;
+#   - a reload (HUP) while a call is in flight: trued up once, in the zone
+#     the reload kept.
 #
 # Plain Test::More: headers that differ between requests, a client that
 # leaves, many sockets at once.
@@ -438,9 +440,43 @@ sub until_left {
        'burst: the ten trued up to 9 each, exactly');
 }
 
+# 7. a reload while a call is in flight: the old worker trues up its
+#    reservation in the zone the new workers count in, once
+{
+    my $t = token('reload');
+    my $body = chat(max => 50);
+    my $e = reserve($body, 50);
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Timeout => 10) or die "connect: $!";
+    print $s request($AZURE, $t, $body, 'x-mock-fault' => 'slow-1500');
+
+    my $res;
+    my $deadline = time() + 3;
+
+    do {
+        $res = send_one($AZURE, $t, $PROBE);
+    } while (left($res, 'tok') ne 1000 - $e && time() < $deadline
+             && sleep 0.05);
+
+    is(left($res, 'tok'), 1000 - $e, 'reload: the call in flight reserved');
+
+    kill 'HUP', $pid;
+
+    local $/;
+    my $slow = <$s> // '';
+    close $s;
+
+    is(status($slow), 200, 'reload: the call in flight finished');
+
+    $res = until_left(1000 - 9, $e, 'tok', $AZURE, $t, $body);
+    is(left($res, 'tok'), 1000 - 9 - $e,
+       'reload: trued up to its usage, once, in the kept zone');
+}
+
 nginx_stop($pid);
 
-# 7. nginx -t refusals
+# 8. nginx -t refusals
 my @bad = (
     [ 'llmgw_limit x zone=budgets key=$llmgw_sub tokens=10/week;',
       qr/llmgw_limit "x": invalid tokens="10\/week"/, 'an unknown period' ],
