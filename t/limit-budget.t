@@ -476,6 +476,17 @@ sub until_left {
 
 nginx_stop($pid);
 
+# no worker died, nothing nginx calls critical (a request's count off by
+# one after the body point would show here or hang a response above)
+{
+    open my $fh, '<', "$dir/logs/error.log" or die "error.log: $!";
+    my @bad = grep { /\[(?:alert|crit|emerg)\]|exited on signal/ } <$fh>;
+    close $fh;
+
+    is(scalar @bad, 0, 'error log: no alert, crit, or worker crash')
+        or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
+}
+
 # 8. nginx -t refusals
 my @bad = (
     [ 'llmgw_limit x zone=budgets key=$llmgw_sub tokens=10/week;',
