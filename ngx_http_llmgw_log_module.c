@@ -1387,6 +1387,22 @@ ngx_http_llmgw_cost(ngx_http_request_t *r, ngx_http_llmgw_cost_t *cost)
 }
 
 
+ngx_int_t
+ngx_http_llmgw_cost_of(ngx_http_request_t *r,
+    ngx_http_llmgw_usage_result_t *usage, ngx_http_llmgw_cost_t *cost)
+{
+    ngx_http_llmgw_pass_result_t  pres;
+
+    if (ngx_http_llmgw_pass_result(r, &pres) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    pres.usage = *usage;
+
+    return ngx_http_llmgw_log_cost(r, &pres, cost);
+}
+
+
 /*
  * The cost of pres's usage at the price of its model in r's location; a
  * cost too large for int64_t is unknown, and said once a request.

@@ -26,6 +26,8 @@
 #include "ngx_http_llmgw_users.h"
 #include "ngx_http_llmgw_limit.h"
 #include "ngx_http_llmgw_limit_shm.h"
+#include "ngx_http_llmgw_price.h"
+#include "ngx_http_llmgw_estimate.h"
 
 
 #define NGX_HTTP_LLMGW_AUTH_OFF        0
@@ -45,6 +47,9 @@
 
 /* the span of years a time zone's offsets are known for, from startup */
 #define NGX_HTTP_LLMGW_LIMIT_TZ_YEARS  20
+
+/* a budget's output tokens reserved for a call that names no maximum */
+#define NGX_HTTP_LLMGW_LIMIT_ESTIMATE  4096
 
 /* how long a verified token without exp stays cached */
 #define NGX_HTTP_LLMGW_CACHE_NOEXP_TTL 60
@@ -72,6 +77,8 @@ typedef struct {
     ngx_array_t                   *limits;   /* every llmgw_limit line:
                                                 ngx_http_llmgw_limit_t * */
     ngx_http_llmgw_limit_tz_t     *limit_tz; /* llmgw_limit_timezone */
+    ngx_int_t                      model_var; /* $llmgw_model's index + 1,
+                                                 0: no limit names it */
 } ngx_http_llmgw_main_conf_t;
 
 
@@ -109,6 +116,8 @@ typedef struct {
     ngx_http_llmgw_limit_verdict_t   v;
     unsigned                         checked:1;  /* v is set */
     unsigned                         taken:1;    /* counted, not released */
+    unsigned                         body:1;     /* waits for the body */
+    unsigned                         estimated:1; /* v.amount is set */
 } ngx_http_llmgw_limit_taken_t;
 
 
@@ -152,6 +161,16 @@ typedef struct {
     ngx_array_t                   *limits;   /* the location's */
     ngx_http_llmgw_limit_taken_t  *taken;    /* one for each of limits */
     ngx_uint_t                     limit_next; /* the one to check next */
+    ngx_uint_t                     body_next;  /* likewise, after the body */
+    int64_t                        body_max;   /* output tokens the body
+                                                  allows, -1: not named */
+    off_t                          body_len;
+    unsigned                       body_limits:1;  /* some wait for it */
+    unsigned                       body_read:1;    /* body_max, body_len */
+    unsigned                       body_decided:1;
+    unsigned                       late:1;     /* denied after the body */
+    unsigned                       requests_told:1; /* x-ratelimit-*-
+                                                       requests sent */
     unsigned                       decided:1;
     unsigned                       jti_done:1;
     unsigned                       json_sent:1;
@@ -181,6 +200,17 @@ static ngx_int_t ngx_http_llmgw_state_query(ngx_http_request_t *r,
     ngx_http_llmgw_account_query_t *q);
 static ngx_int_t ngx_http_llmgw_limit_take(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx, ngx_uint_t i, int64_t now);
+static ngx_int_t ngx_http_llmgw_limit_after_body(ngx_http_request_t *r,
+    ngx_http_llmgw_limit_t *limit);
+static ngx_int_t ngx_http_llmgw_limit_estimate(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_limit_t *limit,
+    int64_t *amount);
+static ngx_int_t ngx_http_llmgw_limit_denied(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t i, ngx_int_t rc, int64_t now);
+static ngx_int_t ngx_http_llmgw_limits_log_handler(ngx_http_request_t *r);
+static int64_t ngx_http_llmgw_limit_used(ngx_http_request_t *r,
+    ngx_http_llmgw_limit_t *limit, ngx_http_llmgw_pass_result_t *pres);
 static void ngx_http_llmgw_limit_release_all(ngx_http_llmgw_ctx_t *ctx,
     ngx_log_t *log, int64_t now);
 static void ngx_http_llmgw_limit_cleanup(void *data);
@@ -188,9 +218,10 @@ static ngx_int_t ngx_http_llmgw_limit_refused(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_uint_t hit);
 static ngx_int_t ngx_http_llmgw_limit_headers(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t body);
 static ngx_int_t ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
-    ngx_http_llmgw_ctx_t *ctx);
+    ngx_http_llmgw_ctx_t *ctx, ngx_uint_t body, ngx_uint_t tokens);
 static ngx_int_t ngx_http_llmgw_header_add(ngx_http_request_t *r,
     const char *name, u_char *value, size_t len);
 static int64_t ngx_http_llmgw_limit_now(void);
@@ -321,6 +352,7 @@ static ngx_int_t ngx_http_llmgw_limit_name(ngx_conf_t *cf,
     ngx_http_llmgw_limit_t *limit, ngx_str_t *name);
 static ngx_int_t ngx_http_llmgw_limit_texts(ngx_conf_t *cf,
     ngx_http_llmgw_limit_t *limit);
+static ngx_flag_t ngx_http_llmgw_limit_names_model(ngx_str_t *key);
 static ngx_int_t ngx_http_llmgw_limit_same(ngx_conf_t *cf,
     ngx_http_llmgw_limit_t *limit);
 static ngx_int_t ngx_http_llmgw_merge_limits(ngx_conf_t *cf,
@@ -1234,9 +1266,9 @@ ngx_http_llmgw_state_query(ngx_http_request_t *r,
  * one must pass.  A limit that refuses undoes the takes before it, so a
  * refused request counts nowhere.  A backend that waits (Redis) returns
  * NGX_AGAIN; the stage then resumes at that limit, and the ones before
- * it are not taken again.  The token budgets of issue 10 will reserve
- * here and true up from the log phase (ngx_http_llmgw_usage's counts)
- * through the same backends.
+ * it are not taken again.  The budgets, and the limits keyed by a model
+ * the path does not name, wait for the body: llmgw_pass takes them
+ * through ngx_http_llmgw_limits_body().
  */
 
 static ngx_int_t
@@ -1247,6 +1279,7 @@ ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
     ngx_int_t                rc;
     ngx_uint_t               i, n;
     ngx_pool_cleanup_t      *cln;
+    ngx_http_llmgw_limit_t  *limit;
 
     if (llcf->limits == NULL) {
         return NGX_OK;
@@ -1272,11 +1305,30 @@ ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
 
         cln->handler = ngx_http_llmgw_limit_cleanup;
         cln->data = ctx;
+
+        for (i = 0; i < n; i++) {
+            limit = ((ngx_http_llmgw_limit_t **) ctx->limits->elts)[i];
+
+            rc = ngx_http_llmgw_limit_after_body(r, limit);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_OK) {
+                ctx->taken[i].body = 1;
+                ctx->body_limits = 1;
+            }
+        }
     }
 
     now = ngx_http_llmgw_limit_now();
 
     for (i = ctx->limit_next; i < n; i++) {
+
+        if (ctx->taken[i].body) {
+            continue;
+        }
 
         rc = ngx_http_llmgw_limit_take(r, ctx, i, now);
 
@@ -1285,33 +1337,9 @@ ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
             return NGX_AGAIN;
         }
 
-        if (rc == NGX_OK) {
-            continue;
+        if (rc != NGX_OK) {
+            return ngx_http_llmgw_limit_denied(r, llcf, ctx, i, rc, now);
         }
-
-        ngx_http_llmgw_limit_release_all(ctx, r->connection->log, now);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_HTTP_TOO_MANY_REQUESTS) {
-            return ngx_http_llmgw_limit_refused(r, llcf, ctx, i);
-        }
-
-        if (rc == NGX_BUSY) {
-            if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NULL, "limit zone full");
-        }
-
-        /* NGX_DECLINED: no key (or one too long) */
-
-        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
-                                   ctx->reason);
     }
 
     ctx->limit_next = n;
@@ -1320,7 +1348,244 @@ ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    return ngx_http_llmgw_limit_headers(r, llcf, ctx);
+    return ngx_http_llmgw_limit_headers(r, llcf, ctx, 0);
+}
+
+
+/*
+ * Whether a limit waits for the body (NGX_OK) or is taken in the access
+ * phase (NGX_DECLINED): a budget waits, where llmgw_pass will read a
+ * body (elsewhere it counts nothing); a limit keyed by $llmgw_model
+ * waits where llmgw_pass finds no model in the path.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_after_body(ngx_http_request_t *r,
+    ngx_http_llmgw_limit_t *limit)
+{
+    ngx_int_t                    rc;
+    ngx_http_llmgw_api_t         api;
+    ngx_http_variable_value_t   *vv;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    if (!ngx_http_llmgw_limit_budget(limit->kind) && !limit->model) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_llmgw_pass_api(r, &api);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* no llmgw_pass: a budget is skipped, a model-keyed limit is not */
+        return ngx_http_llmgw_limit_budget(limit->kind) ? NGX_OK
+                                                        : NGX_DECLINED;
+    }
+
+    if (ngx_http_llmgw_limit_budget(limit->kind)) {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    vv = ngx_http_get_indexed_variable(r, mcf->model_var - 1);
+    if (vv == NULL) {
+        return NGX_ERROR;
+    }
+
+    return (vv->not_found || vv->len == 0) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * A take that did not pass: every take of the request given back, and
+ * the denial recorded (NGX_DECLINED, as a stage denies).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_denied(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t i, ngx_int_t rc, int64_t now)
+{
+    ngx_http_llmgw_limit_release_all(ctx, r->connection->log, now);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_HTTP_TOO_MANY_REQUESTS) {
+        return ngx_http_llmgw_limit_refused(r, llcf, ctx, i);
+    }
+
+    if (rc == NGX_BUSY) {
+        if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   NULL, "limit zone full");
+    }
+
+    /* NGX_DECLINED: no key (or one too long) */
+
+    return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                               ctx->reason);
+}
+
+
+/*
+ * The limits that waited for the body, in their order, like the access
+ * stage's: a budget reserves its estimate.  Called again after a backend
+ * waited (the content handler runs again), it goes on at that limit, and
+ * once decided it says the same.  A refusal gives back every take of
+ * the request, the access phase's too.
+ */
+
+ngx_int_t
+ngx_http_llmgw_limits_body(ngx_http_request_t *r)
+{
+    int64_t                     now;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, n;
+    ngx_http_llmgw_ctx_t       *ctx;
+    ngx_http_llmgw_limit_t     *limit;
+    ngx_http_llmgw_loc_conf_t  *llcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_module);
+
+    if (ctx == NULL || !ctx->body_limits) {
+        return NGX_OK;
+    }
+
+    if (ctx->body_decided) {
+        return ctx->status ? (ngx_int_t) ctx->status : NGX_OK;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_module);
+
+    now = ngx_http_llmgw_limit_now();
+    n = ctx->limits->nelts;
+
+    for (i = ctx->body_next; i < n; i++) {
+
+        if (!ctx->taken[i].body) {
+            continue;
+        }
+
+        limit = ((ngx_http_llmgw_limit_t **) ctx->limits->elts)[i];
+
+        if (ngx_http_llmgw_limit_budget(limit->kind)
+            && !ctx->taken[i].estimated)
+        {
+            if (ngx_http_llmgw_limit_estimate(r, ctx, limit,
+                                              &ctx->taken[i].v.amount)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            ctx->taken[i].estimated = 1;
+        }
+
+        rc = ngx_http_llmgw_limit_take(r, ctx, i, now);
+
+        if (rc == NGX_AGAIN) {
+            ctx->body_next = i;
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        ctx->body_decided = 1;
+
+        rc = ngx_http_llmgw_limit_denied(r, llcf, ctx, i, rc, now);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ctx->late = 1;
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llmgw: denied with %ui after the body: %s",
+                      ctx->status, ctx->reason);
+
+        if (ngx_http_llmgw_denial(r, llcf, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ctx->status;
+    }
+
+    ctx->body_next = n;
+    ctx->body_decided = 1;
+
+    if (llcf->limit_headers == NGX_HTTP_LLMGW_LIMIT_HEADERS_OFF) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_limit_headers(r, llcf, ctx, 1);
+}
+
+
+/*
+ * What a budget reserves for r's call: the output tokens its body allows
+ * (or the limit's estimate= when it names none) and the prompt guessed
+ * from the body's size; a cost budget, those tokens at the price of r's
+ * model (0 when the location has no price for it).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limit_estimate(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_limit_t *limit,
+    int64_t *amount)
+{
+    int64_t                        out, in;
+    ngx_http_llmgw_cost_t          cost;
+    ngx_http_llmgw_usage_result_t  usage;
+
+    if (!ctx->body_read) {
+        if (ngx_http_llmgw_pass_body_tokens(r, &ctx->body_max,
+                                            &ctx->body_len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ctx->body_read = 1;
+    }
+
+    out = (ctx->body_max >= 0) ? ctx->body_max : limit->estimate;
+    in = ngx_http_llmgw_estimate_prompt(ctx->body_len);
+
+    if (limit->kind == NGX_HTTP_LLMGW_LIMIT_TOKENS) {
+        *amount = in + out;
+
+    } else {
+        ngx_memzero(&usage, sizeof(ngx_http_llmgw_usage_result_t));
+
+        usage.input_tokens.value = in;
+        usage.input_tokens.present = 1;
+        usage.output_tokens.value = out;
+        usage.output_tokens.present = 1;
+        usage.complete = 1;
+
+        if (ngx_http_llmgw_cost_of(r, &usage, &cost) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        *amount = cost.currency.len ? cost.micros : 0;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llmgw limit \"%V\": estimate %L (%L output tokens)",
+                   &limit->name, *amount, out);
+
+    return NGX_OK;
 }
 
 
@@ -1362,6 +1627,10 @@ ngx_http_llmgw_limit_take(ngx_http_request_t *r, ngx_http_llmgw_ctx_t *ctx,
 
     if (lt->key.len == 0) {
         return NGX_OK;
+    }
+
+    if (!ngx_http_llmgw_limit_budget(limit->kind)) {
+        lt->v.amount = 1;
     }
 
     rc = limit->backend->take(r, limit, &lt->key, now, &lt->v);
@@ -1415,7 +1684,7 @@ ngx_http_llmgw_limit_release_all(ngx_http_llmgw_ctx_t *ctx, ngx_log_t *log,
         lt->taken = 0;
 
         /* what a 429's RateLimit then says of it */
-        lt->v.remaining++;
+        lt->v.remaining += lt->v.amount;
     }
 }
 
@@ -1423,7 +1692,9 @@ ngx_http_llmgw_limit_release_all(ngx_http_llmgw_ctx_t *ctx, ngx_log_t *log,
 /*
  * The request's pool goes: it ended, whichever way (response sent,
  * client gone mid-stream, error).  Only what is in flight is given back;
- * a rate or a quota counted a request that was let through.
+ * a rate or a quota counted a request that was let through.  A budget's
+ * reservation is trued up in the log phase; one the log phase did not
+ * see (an internal redirect cleared the ctx) is given back here.
  */
 
 static void
@@ -1442,7 +1713,10 @@ ngx_http_llmgw_limit_cleanup(void *data)
     for (i = 0; i < ctx->limits->nelts; i++) {
         lt = &ctx->taken[i];
 
-        if (!lt->taken || limit[i]->kind != NGX_HTTP_LLMGW_LIMIT_CONCURRENT) {
+        if (!lt->taken
+            || (limit[i]->kind != NGX_HTTP_LLMGW_LIMIT_CONCURRENT
+                && !ngx_http_llmgw_limit_budget(limit[i]->kind)))
+        {
             continue;
         }
 
@@ -1450,6 +1724,91 @@ ngx_http_llmgw_limit_cleanup(void *data)
                                    &lt->v);
         lt->taken = 0;
     }
+}
+
+
+/*
+ * After the response: each budget's reservation trued up to what the
+ * call used, by the usage llmgw_pass read (the provider's own count),
+ * once; a call that reported no usage (it failed, the provider or the
+ * client went away first) gives its reservation back whole.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_limits_log_handler(ngx_http_request_t *r)
+{
+    int64_t                        now, used;
+    ngx_uint_t                     i;
+    ngx_http_llmgw_ctx_t          *ctx;
+    ngx_http_llmgw_limit_t       **limit;
+    ngx_http_llmgw_limit_taken_t  *lt;
+    ngx_http_llmgw_pass_result_t   pres;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_module);
+
+    if (ctx == NULL || !ctx->body_limits || ctx->taken == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llmgw_pass_result(r, &pres) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    now = ngx_http_llmgw_limit_now();
+    limit = ctx->limits->elts;
+
+    for (i = 0; i < ctx->limits->nelts; i++) {
+        lt = &ctx->taken[i];
+
+        if (!lt->taken || !ngx_http_llmgw_limit_budget(limit[i]->kind)) {
+            continue;
+        }
+
+        used = ngx_http_llmgw_limit_used(r, limit[i], &pres);
+
+        limit[i]->backend->adjust(r->connection->log, limit[i], &lt->key,
+                                  now, &lt->v, used - lt->v.amount);
+        lt->taken = 0;
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llmgw limit \"%V\": reserved %L, used %L",
+                       &limit[i]->name, lt->v.amount, used);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * What r's call used of a budget: input plus output tokens as the
+ * provider counted them, or their cost at r's price; 0 when no usage was
+ * reported or (cost) the model has no price.
+ */
+
+static int64_t
+ngx_http_llmgw_limit_used(ngx_http_request_t *r,
+    ngx_http_llmgw_limit_t *limit, ngx_http_llmgw_pass_result_t *pres)
+{
+    ngx_http_llmgw_cost_t           cost;
+    ngx_http_llmgw_usage_result_t  *u;
+
+    u = &pres->usage;
+
+    if (!u->input_tokens.present && !u->output_tokens.present) {
+        return 0;
+    }
+
+    if (limit->kind == NGX_HTTP_LLMGW_LIMIT_TOKENS) {
+        return u->input_tokens.value + u->output_tokens.value;
+    }
+
+    if (ngx_http_llmgw_cost_of(r, u, &cost) != NGX_OK
+        || cost.currency.len == 0)
+    {
+        return 0;
+    }
+
+    return cost.micros;
 }
 
 
@@ -1491,7 +1850,8 @@ ngx_http_llmgw_limit_refused(ngx_http_request_t *r,
     }
 
     if (llcf->limit_headers != NGX_HTTP_LLMGW_LIMIT_HEADERS_OFF
-        && ngx_http_llmgw_limit_headers(r, llcf, ctx) != NGX_OK)
+        && ngx_http_llmgw_limit_headers(r, llcf, ctx, ctx->taken[hit].body)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1505,12 +1865,15 @@ ngx_http_llmgw_limit_refused(ngx_http_request_t *r,
  * draft-ietf-httpapi-ratelimit-headers-11: RateLimit-Policy lists every
  * limit of the location (made at configuration time), RateLimit the
  * ones this request was checked against, with what remains and the
- * seconds until the limit is whole again.
+ * seconds until the limit is whole again.  The limits taken after the
+ * body add a second RateLimit line (a list field's lines are one list),
+ * and the policy is not said twice.
  */
 
 static ngx_int_t
 ngx_http_llmgw_limit_headers(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t body)
 {
     u_char                        *p, *start;
     size_t                         len;
@@ -1536,7 +1899,7 @@ ngx_http_llmgw_limit_headers(ngx_http_request_t *r,
     for (i = 0; i < ctx->limits->nelts; i++) {
         lt = &ctx->taken[i];
 
-        if (!lt->checked) {
+        if (!lt->checked || lt->body != body) {
             continue;
         }
 
@@ -1552,10 +1915,11 @@ ngx_http_llmgw_limit_headers(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_llmgw_header_add(r, "RateLimit-Policy",
-                                  llcf->limit_policy.data,
-                                  llcf->limit_policy.len)
-        != NGX_OK)
+    if (!body
+        && ngx_http_llmgw_header_add(r, "RateLimit-Policy",
+                                     llcf->limit_policy.data,
+                                     llcf->limit_policy.len)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1571,19 +1935,25 @@ ngx_http_llmgw_limit_headers(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    return ngx_http_llmgw_limit_openai_headers(r, ctx);
+    if (ngx_http_llmgw_limit_openai_headers(r, ctx, body, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_limit_openai_headers(r, ctx, body, 1);
 }
 
 
 /*
  * x-ratelimit-limit-requests, -remaining-requests, -reset-requests as
  * OpenAI sends them, for the limit with the least remaining: one number
- * each, where the IETF fields can list several.
+ * each, where the IETF fields can list several; the -tokens family
+ * likewise of the token budgets.  Each family is sent once: the requests
+ * family after the body only when the access phase checked no limit.
  */
 
 static ngx_int_t
 ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
-    ngx_http_llmgw_ctx_t *ctx)
+    ngx_http_llmgw_ctx_t *ctx, ngx_uint_t body, ngx_uint_t tokens)
 {
     u_char                        *p, *start;
     int64_t                        quota;
@@ -1591,14 +1961,32 @@ ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
     ngx_http_llmgw_limit_t       **limit;
     ngx_http_llmgw_limit_taken_t  *lt;
 
+    static const char  *names[2][3] = {
+        { "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+          "x-ratelimit-reset-requests" },
+        { "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
+          "x-ratelimit-reset-tokens" }
+    };
+
+    if (!tokens && ctx->requests_told) {
+        return NGX_OK;
+    }
+
     limit = ctx->limits->elts;
     lt = ctx->taken;
     least = ctx->limits->nelts;
 
     for (i = 0; i < ctx->limits->nelts; i++) {
-        if (lt[i].checked
-            && (least == ctx->limits->nelts
-                || lt[i].v.remaining < lt[least].v.remaining))
+        if (!lt[i].checked
+            || lt[i].body != body
+            || (limit[i]->kind == NGX_HTTP_LLMGW_LIMIT_TOKENS) != tokens
+            || limit[i]->kind == NGX_HTTP_LLMGW_LIMIT_COST)
+        {
+            continue;
+        }
+
+        if (least == ctx->limits->nelts
+            || lt[i].v.remaining < lt[least].v.remaining)
         {
             least = i;
         }
@@ -1606,6 +1994,10 @@ ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
 
     if (least == ctx->limits->nelts) {
         return NGX_OK;
+    }
+
+    if (!tokens) {
+        ctx->requests_told = 1;
     }
 
     quota = (limit[least]->kind == NGX_HTTP_LLMGW_LIMIT_RATE)
@@ -1619,8 +2011,7 @@ ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
 
     p = ngx_sprintf(start, "%L", quota);
 
-    if (ngx_http_llmgw_header_add(r, "x-ratelimit-limit-requests", start,
-                                  p - start)
+    if (ngx_http_llmgw_header_add(r, names[tokens][0], start, p - start)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1629,8 +2020,7 @@ ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
     start = p;
     p = ngx_sprintf(start, "%L", lt[least].v.remaining);
 
-    if (ngx_http_llmgw_header_add(r, "x-ratelimit-remaining-requests", start,
-                                  p - start)
+    if (ngx_http_llmgw_header_add(r, names[tokens][1], start, p - start)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1639,8 +2029,7 @@ ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
     start = p;
     p = ngx_http_llmgw_limit_duration(start, lt[least].v.reset);
 
-    return ngx_http_llmgw_header_add(r, "x-ratelimit-reset-requests", start,
-                                     p - start);
+    return ngx_http_llmgw_header_add(r, names[tokens][2], start, p - start);
 }
 
 
@@ -2309,6 +2698,11 @@ ngx_http_llmgw_denial_enforced(ngx_http_request_t *r,
         || r->err_status != ctx->status)
     {
         return 0;
+    }
+
+    if (ctx->late) {
+        /* denied by a limit after the body, before the provider's call */
+        return 1;
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
@@ -3359,6 +3753,15 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_llmgw_access_handler;
+
+    /* budgets trued up to the usage, before the pool goes */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_llmgw_limits_log_handler;
 
     /* below the error filter: a fetch's body never reaches the client */
 
@@ -4412,6 +4815,8 @@ ngx_http_llmgw_set_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_llmgw_limit_t       *limit, **slot, **own;
     ngx_http_llmgw_main_conf_t   *mcf;
 
+    static ngx_str_t  model_name = ngx_string("llmgw_model");
+
     value = cf->args->elts;
 
     limit = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_limit_t));
@@ -4425,6 +4830,7 @@ ngx_http_llmgw_set_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_null(&zone);
     limit->burst = NGX_CONF_UNSET;
+    limit->estimate = NGX_CONF_UNSET;
 
     for (i = 2; i < cf->args->nelts; i++) {
         rv = ngx_http_llmgw_limit_param(cf, limit, &value[i], &zone);
@@ -4436,7 +4842,8 @@ ngx_http_llmgw_set_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (zone.len == 0 || limit->key.value.data == NULL || limit->kind == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "llmgw_limit \"%V\" needs zone=, key= and one of "
-                           "rate=, quota=, concurrent=", &limit->name);
+                           "rate=, quota=, concurrent=, tokens=, cost=",
+                           &limit->name);
         return NGX_CONF_ERROR;
     }
 
@@ -4451,6 +4858,29 @@ ngx_http_llmgw_set_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (limit->burst == NGX_CONF_UNSET) {
         limit->burst = 0;
+    }
+
+    if (limit->estimate == NGX_CONF_UNSET) {
+        limit->estimate = NGX_HTTP_LLMGW_LIMIT_ESTIMATE;
+
+    } else if (!ngx_http_llmgw_limit_budget(limit->kind)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_limit \"%V\": estimate= goes with tokens= "
+                           "and cost= only", &limit->name);
+        return NGX_CONF_ERROR;
+    }
+
+    limit->model = ngx_http_llmgw_limit_names_model(&limit->key.value);
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    if (limit->model && mcf->model_var == 0) {
+        mcf->model_var = ngx_http_get_variable_index(cf, &model_name);
+        if (mcf->model_var == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        mcf->model_var++;
     }
 
     limit->backend = &ngx_http_llmgw_limit_shm_backend;
@@ -4490,8 +4920,6 @@ ngx_http_llmgw_set_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *slot = limit;
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
 
     if (mcf->limits == NULL) {
         mcf->limits = ngx_array_create(cf->pool, 4,
@@ -4564,6 +4992,16 @@ ngx_http_llmgw_limit_param(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
         goto invalid;
     }
 
+    if (name.len == 8 && ngx_strncmp(name.data, "estimate", 8) == 0) {
+        limit->estimate = ngx_atoof(v.data, v.len);
+
+        if (limit->estimate == NGX_ERROR || limit->estimate > 10000000) {
+            goto invalid;
+        }
+
+        return NGX_CONF_OK;
+    }
+
     if (name.len == 5 && ngx_strncmp(name.data, "burst", 5) == 0) {
         limit->burst = ngx_atoi(v.data, v.len);
 
@@ -4577,7 +5015,7 @@ ngx_http_llmgw_limit_param(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
     if (limit->kind != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "llmgw_limit \"%V\": one of rate=, quota=, "
-                           "concurrent= only", &limit->name);
+                           "concurrent=, tokens=, cost= only", &limit->name);
         return NGX_CONF_ERROR;
     }
 
@@ -4593,7 +5031,11 @@ invalid:
 }
 
 
-/* rate=10r/s, rate=100r/m; quota=1000/day; concurrent=4 */
+/*
+ * rate=10r/s, rate=100r/m; quota=1000/day; concurrent=4;
+ * tokens=100000/day; cost=5.00/month (micro-units of the price's currency
+ * inside, as llmgw_price reads its prices)
+ */
 
 static char *
 ngx_http_llmgw_limit_amount(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
@@ -4614,11 +5056,20 @@ ngx_http_llmgw_limit_amount(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
     p = value->data;
     last = value->data + value->len;
 
-    while (p < last && *p >= '0' && *p <= '9') {
+    while (p < last && ((*p >= '0' && *p <= '9') || *p == '.')) {
         p++;
     }
 
-    n = ngx_atoof(value->data, p - value->data);
+    if (name->len == 4 && ngx_strncmp(name->data, "cost", 4) == 0) {
+        if (ngx_http_llmgw_price_decimal(value->data, p - value->data, &n)
+            != NGX_OK)
+        {
+            goto invalid;
+        }
+
+    } else {
+        n = ngx_atoof(value->data, p - value->data);
+    }
 
     unit.data = p;
     unit.len = last - p;
@@ -4639,9 +5090,40 @@ ngx_http_llmgw_limit_amount(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
 
         limit->rate = n;
 
-    } else if (name->len == 5 && ngx_strncmp(name->data, "quota", 5) == 0) {
-        limit->kind = NGX_HTTP_LLMGW_LIMIT_QUOTA;
-        max = (int64_t) 1000000000000LL;
+    } else if (name->len == 10
+               && ngx_strncmp(name->data, "concurrent", 10) == 0)
+    {
+        limit->kind = NGX_HTTP_LLMGW_LIMIT_CONCURRENT;
+        max = 1000000;
+
+        if (unit.len != 0) {
+            goto invalid;
+        }
+
+        limit->quota = n;
+
+    } else {
+        if (name->len == 5 && ngx_strncmp(name->data, "quota", 5) == 0) {
+            limit->kind = NGX_HTTP_LLMGW_LIMIT_QUOTA;
+            max = (int64_t) 1000000000000LL;
+
+        } else if (name->len == 6
+                   && ngx_strncmp(name->data, "tokens", 6) == 0)
+        {
+            limit->kind = NGX_HTTP_LLMGW_LIMIT_TOKENS;
+            max = (int64_t) 1000000000000LL;
+
+        } else if (name->len == 4 && ngx_strncmp(name->data, "cost", 4) == 0)
+        {
+            limit->kind = NGX_HTTP_LLMGW_LIMIT_COST;
+            max = NGX_HTTP_LLMGW_PRICE_MAX;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llmgw_limit \"%V\": unknown parameter \"%V\"",
+                               &limit->name, name);
+            return NGX_CONF_ERROR;
+        }
 
         if (unit.len < 2 || unit.data[0] != '/') {
             goto invalid;
@@ -4664,24 +5146,6 @@ ngx_http_llmgw_limit_amount(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit,
         }
 
         limit->quota = n;
-
-    } else if (name->len == 10
-               && ngx_strncmp(name->data, "concurrent", 10) == 0)
-    {
-        limit->kind = NGX_HTTP_LLMGW_LIMIT_CONCURRENT;
-        max = 1000000;
-
-        if (unit.len != 0) {
-            goto invalid;
-        }
-
-        limit->quota = n;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "llmgw_limit \"%V\": unknown parameter \"%V\"",
-                           &limit->name, name);
-        return NGX_CONF_ERROR;
     }
 
     if (n == NGX_ERROR || n < 1 || n > max) {
@@ -4783,7 +5247,7 @@ ngx_http_llmgw_limit_texts(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit)
                         - p - 1;
 
     len = limit->name.len + sizeof("\"\";q=;w=;qu=\"concurrent-requests\"")
-          + 2 * NGX_INT64_LEN;
+          + sizeof(";llmgw-unit=\"cost-micros\"") + 2 * NGX_INT64_LEN;
 
     p = ngx_pnalloc(cf->pool, len);
     if (p == NULL) {
@@ -4805,6 +5269,16 @@ ngx_http_llmgw_limit_texts(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit)
                         windows[limit->period]);
         break;
 
+    case NGX_HTTP_LLMGW_LIMIT_TOKENS:
+        p = ngx_sprintf(p, "\"%V\";q=%L;w=%L;llmgw-unit=\"tokens\"",
+                        &limit->name, limit->quota, windows[limit->period]);
+        break;
+
+    case NGX_HTTP_LLMGW_LIMIT_COST:
+        p = ngx_sprintf(p, "\"%V\";q=%L;w=%L;llmgw-unit=\"cost-micros\"",
+                        &limit->name, limit->quota, windows[limit->period]);
+        break;
+
     default: /* NGX_HTTP_LLMGW_LIMIT_CONCURRENT */
         p = ngx_sprintf(p, "\"%V\";q=%L;qu=\"concurrent-requests\"",
                         &limit->name, limit->quota);
@@ -4814,6 +5288,46 @@ ngx_http_llmgw_limit_texts(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit)
     limit->policy.len = p - limit->policy.data;
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether a key names $llmgw_model (or ${llmgw_model}): the model may be
+ * known only from the body, so the limit may have to wait for it.
+ */
+
+static ngx_flag_t
+ngx_http_llmgw_limit_names_model(ngx_str_t *key)
+{
+    u_char  *p, *last, c;
+
+    static u_char  name[] = "llmgw_model";
+
+    last = key->data + key->len;
+
+    for (p = key->data; p < last; p++) {
+        if (*p != '$') {
+            continue;
+        }
+
+        p += (p + 1 < last && p[1] == '{') ? 2 : 1;
+
+        if ((size_t) (last - p) < sizeof(name) - 1
+            || ngx_strncmp(p, name, sizeof(name) - 1) != 0)
+        {
+            continue;
+        }
+
+        c = (p + sizeof(name) - 1 < last) ? p[sizeof(name) - 1] : '\0';
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_'))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -4853,6 +5367,7 @@ ngx_http_llmgw_limit_same(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit)
             && l[i]->burst == limit->burst
             && l[i]->quota == limit->quota
             && l[i]->period == limit->period
+            && l[i]->estimate == limit->estimate
             && l[i]->key.value.len == limit->key.value.len
             && ngx_strncmp(l[i]->key.value.data, limit->key.value.data,
                            limit->key.value.len) == 0)

@@ -18,6 +18,7 @@
 
 
 static ngx_int_t ngx_http_llmgw_pass_handler(ngx_http_request_t *r);
+static void ngx_http_llmgw_pass_body_read(ngx_http_request_t *r);
 static ngx_http_llmgw_pass_ctx_t *ngx_http_llmgw_pass_get_ctx(
     ngx_http_request_t *r, ngx_http_llmgw_pass_loc_conf_t *llcf);
 static ngx_int_t ngx_http_llmgw_pass_target(ngx_http_request_t *r,
@@ -424,6 +425,16 @@ ngx_http_llmgw_pass_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->limits_wait) {
+        /*
+         * a backend of limits that waited resumed r's phases: the limits
+         * after the body go on; the NGX_DONE below gives back the count
+         */
+        r->main->count++;
+        ngx_http_llmgw_pass_body_read(r);
+        return NGX_DONE;
+    }
+
     rc = ctx->target_rc;
 
     if (rc != NGX_OK) {
@@ -459,7 +470,7 @@ ngx_http_llmgw_pass_handler(ngx_http_request_t *r)
 
     r->request_body_no_buffering = 0;
 
-    rc = ngx_http_read_client_request_body(r, ngx_http_upstream_init);
+    rc = ngx_http_read_client_request_body(r, ngx_http_llmgw_pass_body_read);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         ctx->json_error = rc;
@@ -467,6 +478,39 @@ ngx_http_llmgw_pass_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * The body is read: the limits that waited for it (budgets, a model the
+ * body names) are taken before the upstream request is made; a call
+ * that starts within them finishes.
+ */
+
+static void
+ngx_http_llmgw_pass_body_read(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_llmgw_pass_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llmgw_pass_module);
+
+    ctx->limits_wait = 0;
+
+    rc = ngx_http_llmgw_limits_body(r);
+
+    if (rc == NGX_OK) {
+        ngx_http_upstream_init(r);
+        return;
+    }
+
+    if (rc == NGX_AGAIN) {
+        ctx->limits_wait = 1;
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc == NGX_ERROR
+                                 ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc);
 }
 
 

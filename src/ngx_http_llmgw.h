@@ -329,6 +329,33 @@ void ngx_http_llmgw_pass_capture(ngx_http_request_t *r,
     ngx_http_llmgw_capture_t *request, ngx_http_llmgw_capture_t *response);
 
 /*
+ * What r's body, read by llmgw_pass and not sent yet, lets the call use:
+ * *max the output tokens it names at most (max_tokens and the like, see
+ * ngx_http_llmgw_estimate.h), -1 when it names none or is not in memory,
+ * *len its length (ngx_http_llmgw_upstream.c).  NGX_OK or NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_pass_body_tokens(ngx_http_request_t *r,
+    int64_t *max, off_t *len);
+
+/*
+ * The limits that wait for the body (ngx_http_llmgw_module.c): token and
+ * cost budgets, and limits keyed by a model only the body names, taken
+ * once llmgw_pass has read r's body and before the upstream request is
+ * made.  NGX_OK: go on; NGX_AGAIN: a backend waits, and resumes r's
+ * phases (the content handler then calls again); an HTTP status (429,
+ * 403, 503) to finalize r with, its JSON error prepared; NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_limits_body(ngx_http_request_t *r);
+
+/*
+ * The cost of a call of r's model that would use usage, by r's
+ * location's llmgw_price (ngx_http_llmgw_log_module.c), as
+ * ngx_http_llmgw_cost() gives it: a budget's estimate.
+ */
+ngx_int_t ngx_http_llmgw_cost_of(ngx_http_request_t *r,
+    ngx_http_llmgw_usage_result_t *usage, ngx_http_llmgw_cost_t *cost);
+
+/*
  * The error of a response llmgw_audit_required refused (503, no audit
  * sink accepts lines), for the error filter (ngx_http_llmgw_module.c);
  * NULL for any other response.

@@ -98,14 +98,14 @@ ngx_http_llmgw_limit_quota_take(ngx_http_llmgw_limit_t *limit,
     v->window = w->start;
     v->reset = w->end - now;
 
-    if (w->count >= limit->quota) {
+    if (v->amount > limit->quota - w->count) {
         v->allowed = 0;
-        v->remaining = 0;
+        v->remaining = ngx_max(limit->quota - w->count, 0);
         v->retry = w->end - now;
         return;
     }
 
-    w->count++;
+    w->count += v->amount;
 
     v->allowed = 1;
     v->remaining = limit->quota - w->count;
@@ -119,9 +119,19 @@ void
 ngx_http_llmgw_limit_quota_release(ngx_http_llmgw_limit_window_t *w,
     ngx_http_llmgw_limit_verdict_t *v)
 {
-    if (w->start == v->window && w->count > 0) {
-        w->count--;
+    ngx_http_llmgw_limit_quota_adjust(w, v, -v->amount);
+}
+
+
+void
+ngx_http_llmgw_limit_quota_adjust(ngx_http_llmgw_limit_window_t *w,
+    ngx_http_llmgw_limit_verdict_t *v, int64_t delta)
+{
+    if (w->start != v->window) {
+        return;
     }
+
+    w->count = (delta < 0 && -delta > w->count) ? 0 : w->count + delta;
 }
 
 

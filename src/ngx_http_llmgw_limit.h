@@ -25,8 +25,26 @@
 typedef enum {
     NGX_HTTP_LLMGW_LIMIT_RATE = 1,         /* GCRA: rate=Nr/s|m burst=B */
     NGX_HTTP_LLMGW_LIMIT_QUOTA,            /* quota=N/minute|hour|day|month */
-    NGX_HTTP_LLMGW_LIMIT_CONCURRENT        /* concurrent=N */
+    NGX_HTTP_LLMGW_LIMIT_CONCURRENT,       /* concurrent=N */
+    NGX_HTTP_LLMGW_LIMIT_TOKENS,           /* tokens=N/minute|...|month */
+    NGX_HTTP_LLMGW_LIMIT_COST              /* cost=D.DD/minute|...|month */
 } ngx_http_llmgw_limit_kind_e;
+
+
+/*
+ * The budgets (TOKENS, COST) are quotas whose takes count an amount (an
+ * estimate of the call, in tokens or in micro-units of the price's
+ * currency) rather than 1, taken once llmgw_pass has read the body and
+ * trued up by adjust in the log phase; their windows are a quota's.
+ */
+#define ngx_http_llmgw_limit_budget(kind)                                     \
+    ((kind) == NGX_HTTP_LLMGW_LIMIT_TOKENS                                    \
+     || (kind) == NGX_HTTP_LLMGW_LIMIT_COST)
+
+/* the kinds counted in a calendar window: quotas and budgets */
+#define ngx_http_llmgw_limit_windowed(kind)                                   \
+    ((kind) == NGX_HTTP_LLMGW_LIMIT_QUOTA                                     \
+     || ngx_http_llmgw_limit_budget(kind))
 
 
 typedef enum {
@@ -76,9 +94,21 @@ typedef struct {
     int64_t                          interval;
     int64_t                          burst;
 
-    /* QUOTA, CONCURRENT: how many (a window's, or at once) */
+    /*
+     * QUOTA, CONCURRENT: how many (a window's, or at once); TOKENS: the
+     * tokens of a window; COST: its micro-units of currency
+     */
     int64_t                          quota;
     ngx_http_llmgw_limit_period_e    period;
+
+    /* TOKENS, COST: the output tokens reserved when a call names none */
+    int64_t                          estimate;
+
+    /*
+     * the key names $llmgw_model: where the path does not name the model
+     * (it is in the body), the limit waits for the body as budgets do
+     */
+    ngx_flag_t                       model;
 
     ngx_http_llmgw_limit_tz_t       *tz;        /* QUOTA, from main conf */
     ngx_http_llmgw_limit_backend_t  *backend;
@@ -94,10 +124,12 @@ typedef struct {
  * now (remaining), in ms until the limit is whole again (reset), and for
  * a refusal in ms until a retry can pass (retry).  window is where the
  * take counted (a quota's window start), for a release to undo it only
- * in the same window.
+ * in the same window.  amount is set by the caller before the take: 1
+ * for a request, the estimate for a budget.
  */
 
 typedef struct {
+    int64_t                    amount;   /* units this take counts */
     int64_t                    remaining;
     int64_t                    reset;
     int64_t                    retry;
@@ -125,10 +157,17 @@ typedef struct {
  * request refused it; a concurrent request ended); it never waits and
  * cannot fail in a way the request could act on.
  *
- * Token budgets (issue 10) plug in here: a kind whose take reserves an
- * estimate instead of 1, and an adjust(limit, key, v, delta) that the
- * log phase calls with the usage llmgw_pass read (or minus the
- * reservation when the call failed), in the window v->window names.
+ * adjust moves the count of the take v in the window v->window by
+ * delta (positive or negative; a budget's true-up in the log phase: the
+ * usage llmgw_pass read minus the reservation, or minus the reservation
+ * when the call failed); a window that ended, or a state gone, owes
+ * nothing.  It never waits and needs no request.
+ *
+ * A budget, and a limit keyed by a model only the body names, is taken
+ * in the content phase, once llmgw_pass has read the body: a take that
+ * returns NGX_AGAIN there resumes r's phases all the same, which calls
+ * llmgw_pass's content handler again, and the limits then go on where
+ * they waited (ngx_http_llmgw_limits_body).
  */
 
 struct ngx_http_llmgw_limit_backend_s {
@@ -141,6 +180,11 @@ struct ngx_http_llmgw_limit_backend_s {
                                         ngx_http_llmgw_limit_t *limit,
                                         ngx_str_t *key, int64_t now,
                                         ngx_http_llmgw_limit_verdict_t *v);
+    void                     (*adjust)(ngx_log_t *log,
+                                       ngx_http_llmgw_limit_t *limit,
+                                       ngx_str_t *key, int64_t now,
+                                       ngx_http_llmgw_limit_verdict_t *v,
+                                       int64_t delta);
 };
 
 
@@ -155,8 +199,11 @@ void ngx_http_llmgw_limit_gcra_release(ngx_http_llmgw_limit_t *limit,
     int64_t *tat);
 
 /*
- * Quota state: the window the count belongs to (start and end, ms) and
- * the count.  A take in a later window starts a new one from 0.
+ * Quota state (and a budget's): the window the count belongs to (start
+ * and end, ms) and the count.  A take in a later window starts a new one
+ * from 0.  A take counts v->amount when it fits whole in what is left;
+ * release takes it back, adjust moves the count by delta (never below 0),
+ * both only in the window the take counted in.
  */
 
 typedef struct {
@@ -170,6 +217,8 @@ void ngx_http_llmgw_limit_quota_take(ngx_http_llmgw_limit_t *limit,
     ngx_http_llmgw_limit_verdict_t *v);
 void ngx_http_llmgw_limit_quota_release(ngx_http_llmgw_limit_window_t *w,
     ngx_http_llmgw_limit_verdict_t *v);
+void ngx_http_llmgw_limit_quota_adjust(ngx_http_llmgw_limit_window_t *w,
+    ngx_http_llmgw_limit_verdict_t *v, int64_t delta);
 
 /* concurrency state: the requests of the key in flight */
 void ngx_http_llmgw_limit_concurrent_take(ngx_http_llmgw_limit_t *limit,

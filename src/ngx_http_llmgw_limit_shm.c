@@ -63,6 +63,9 @@ static ngx_int_t ngx_http_llmgw_limit_shm_take(ngx_http_request_t *r,
 static void ngx_http_llmgw_limit_shm_release(ngx_log_t *log,
     ngx_http_llmgw_limit_t *limit, ngx_str_t *key, int64_t now,
     ngx_http_llmgw_limit_verdict_t *v);
+static void ngx_http_llmgw_limit_shm_adjust(ngx_log_t *log,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, int64_t now,
+    ngx_http_llmgw_limit_verdict_t *v, int64_t delta);
 static uint32_t ngx_http_llmgw_limit_shm_hash(ngx_http_llmgw_limit_t *limit,
     ngx_str_t *key);
 static ngx_http_llmgw_limit_shm_node_t *ngx_http_llmgw_limit_shm_lookup(
@@ -86,7 +89,8 @@ static void ngx_http_llmgw_limit_shm_expires(
 ngx_http_llmgw_limit_backend_t  ngx_http_llmgw_limit_shm_backend = {
     "shared memory",
     ngx_http_llmgw_limit_shm_take,
-    ngx_http_llmgw_limit_shm_release
+    ngx_http_llmgw_limit_shm_release,
+    ngx_http_llmgw_limit_shm_adjust
 };
 
 
@@ -276,6 +280,8 @@ ngx_http_llmgw_limit_shm_take(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_LLMGW_LIMIT_QUOTA:
+    case NGX_HTTP_LLMGW_LIMIT_TOKENS:
+    case NGX_HTTP_LLMGW_LIMIT_COST:
         ngx_http_llmgw_limit_quota_take(limit, &ln->window, now, v);
         break;
 
@@ -326,6 +332,8 @@ ngx_http_llmgw_limit_shm_release(ngx_log_t *log,
             break;
 
         case NGX_HTTP_LLMGW_LIMIT_QUOTA:
+        case NGX_HTTP_LLMGW_LIMIT_TOKENS:
+        case NGX_HTTP_LLMGW_LIMIT_COST:
             ngx_http_llmgw_limit_quota_release(&ln->window, v);
             break;
 
@@ -345,6 +353,47 @@ ngx_http_llmgw_limit_shm_release(ngx_log_t *log,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
                    "llmgw limit \"%V\" released%s", &limit->name,
                    ln ? "" : ": no state");
+}
+
+
+/*
+ * A budget's true-up: the count of the take's window moved by delta; a
+ * window that ended, a state gone or made anew by a reload owe nothing,
+ * and nothing is allocated for them.
+ */
+
+static void
+ngx_http_llmgw_limit_shm_adjust(ngx_log_t *log, ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *key, int64_t now, ngx_http_llmgw_limit_verdict_t *v,
+    int64_t delta)
+{
+    uint32_t                          hash;
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_llmgw_limit_shm_ctx_t   *ctx;
+    ngx_http_llmgw_limit_shm_node_t  *ln;
+
+    if (!ngx_http_llmgw_limit_windowed(limit->kind) || delta == 0) {
+        return;
+    }
+
+    shm_zone = limit->data;
+    ctx = shm_zone->data;
+
+    hash = ngx_http_llmgw_limit_shm_hash(limit, key);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ln = ngx_http_llmgw_limit_shm_lookup(ctx, limit, key, hash);
+
+    if (ln != NULL && ngx_http_llmgw_limit_shm_adapt(limit, ln)) {
+        ngx_http_llmgw_limit_quota_adjust(&ln->window, v, delta);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "llmgw limit \"%V\" adjusted by %L%s", &limit->name,
+                   delta, ln ? "" : ": no state");
 }
 
 
@@ -396,6 +445,8 @@ ngx_http_llmgw_limit_shm_expires(ngx_http_llmgw_limit_t *limit,
         break;
 
     case NGX_HTTP_LLMGW_LIMIT_QUOTA:
+    case NGX_HTTP_LLMGW_LIMIT_TOKENS:
+    case NGX_HTTP_LLMGW_LIMIT_COST:
         ln->expires = ln->window.end;
         break;
 

@@ -10,6 +10,7 @@
 
 #include "ngx_http_llmgw_upstream.h"
 #include "ngx_http_llmgw_sigv4.h"
+#include "ngx_http_llmgw_estimate.h"
 
 
 static ngx_int_t ngx_http_llmgw_upstream_create_request(ngx_http_request_t *r);
@@ -275,6 +276,34 @@ ngx_http_llmgw_upstream_body(ngx_http_request_t *r, size_t max,
         if (!ngx_buf_special(cl->buf)) {
             p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
         }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_pass_body_tokens(ngx_http_request_t *r, int64_t *max,
+    off_t *len)
+{
+    ngx_int_t  rc;
+    ngx_str_t  body;
+
+    *max = -1;
+    *len = ngx_http_llmgw_upstream_body_length(r);
+
+    rc = ngx_http_llmgw_upstream_body(r, NGX_HTTP_LLMGW_ESTIMATE_BODY_MAX,
+                                      &body);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK
+        && ngx_http_llmgw_estimate_max_output(body.data, body.len, max)
+           != NGX_OK)
+    {
+        *max = -1;
     }
 
     return NGX_OK;

@@ -110,6 +110,8 @@ typedef struct {
                                                      back */
     unsigned                           exception:1;
     unsigned                           body_done:1;
+    unsigned                           limits_wait:1; /* the limits after
+                                                         the body wait */
     unsigned                           include_usage:1; /* added by us */
     unsigned                           filter_on:1;    /* for this answer */
     unsigned                           capture_raw:1;  /* the bytes */

@@ -323,7 +323,7 @@ my @bad = (
     [ 'llmgw_limit x zone=limits key=$llmgw_sub quota=5/day burst=2;',
       qr/llmgw_limit "x": burst= goes with rate= only/, 'burst with a quota' ],
     [ 'llmgw_limit x zone=limits key=$llmgw_sub quota=5/day rate=1r/s;',
-      qr/llmgw_limit "x": one of rate=, quota=, concurrent= only/,
+      qr/"x": one of rate=, quota=, concurrent=, tokens=, cost= only/,
       'two amounts' ],
     [ 'llmgw_limit x zone=limits key=$llmgw_sub quota=5/day empty=maybe;',
       qr/llmgw_limit "x": invalid parameter "empty=maybe"/, 'empty=maybe' ],

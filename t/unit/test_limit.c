@@ -25,6 +25,7 @@
 static void ngx_http_llmgw_test_gcra(void);
 static void ngx_http_llmgw_test_gcra_fraction(void);
 static void ngx_http_llmgw_test_quota(void);
+static void ngx_http_llmgw_test_budget(void);
 static void ngx_http_llmgw_test_concurrent(void);
 static ngx_int_t ngx_http_llmgw_test_tz(ngx_pool_t *pool, const char *name,
     ngx_http_llmgw_limit_tz_t *tz);
@@ -184,6 +185,7 @@ ngx_http_llmgw_test_quota(void)
 
     now = 1767225600000LL + 30000;    /* 00:00:30 */
     ok = 1;
+    v.amount = 1;
 
     for (i = 0; i < 3; i++) {
         ngx_http_llmgw_limit_quota_take(&limit, &w, now + i, &v);
@@ -221,6 +223,75 @@ ngx_http_llmgw_test_quota(void)
     ngx_http_llmgw_limit_quota_release(&w, &first);
     NGX_HTTP_LLMGW_CHECK(w.count == 1,
                          "a release from the last window changes nothing");
+}
+
+
+/* a budget: takes of an amount, a refusal of what does not fit whole */
+
+static void
+ngx_http_llmgw_test_budget(void)
+{
+    int64_t                          now;
+    ngx_http_llmgw_limit_t           limit;
+    ngx_http_llmgw_limit_tz_t        utc;
+    ngx_http_llmgw_limit_window_t    w;
+    ngx_http_llmgw_limit_verdict_t   v, first;
+
+    ngx_http_llmgw_limit_tz_entry_t  e = { 0, 0 };
+
+    utc.entries = &e;
+    utc.n = 1;
+
+    ngx_memzero(&limit, sizeof(ngx_http_llmgw_limit_t));
+    ngx_memzero(&w, sizeof(ngx_http_llmgw_limit_window_t));
+    ngx_memzero(&v, sizeof(ngx_http_llmgw_limit_verdict_t));
+
+    limit.kind = NGX_HTTP_LLMGW_LIMIT_TOKENS;
+    limit.quota = 1000;
+    limit.period = NGX_HTTP_LLMGW_LIMIT_DAY;
+    limit.tz = &utc;
+
+    now = 1767225600000LL + 3600000;   /* 2026-01-01 01:00 UTC */
+
+    v.amount = 600;
+    ngx_http_llmgw_limit_quota_take(&limit, &w, now, &v);
+    first = v;
+    NGX_HTTP_LLMGW_CHECK(v.allowed && v.remaining == 400 && w.count == 600
+                         && v.reset == 23 * 3600000LL,
+                         "a budget: 600 of 1000 reserved");
+
+    v.amount = 401;
+    ngx_http_llmgw_limit_quota_take(&limit, &w, now + 1, &v);
+    NGX_HTTP_LLMGW_CHECK(!v.allowed && v.remaining == 400 && w.count == 600
+                         && v.retry == 23 * 3600000LL - 1,
+                         "401 more do not fit: refused whole, not counted");
+
+    ngx_http_llmgw_limit_quota_adjust(&w, &first, -450);
+    NGX_HTTP_LLMGW_CHECK(w.count == 150, "trued down to a usage of 150");
+
+    v.amount = 850;
+    ngx_http_llmgw_limit_quota_take(&limit, &w, now + 2, &v);
+    NGX_HTTP_LLMGW_CHECK(v.allowed && v.remaining == 0 && w.count == 1000,
+                         "850 more then fit exactly");
+
+    ngx_http_llmgw_limit_quota_adjust(&w, &v, 200);
+    NGX_HTTP_LLMGW_CHECK(w.count == 1200,
+                         "a call that used more than reserved counts it all");
+
+    v.amount = 1;
+    ngx_http_llmgw_limit_quota_take(&limit, &w, now + 3, &v);
+    NGX_HTTP_LLMGW_CHECK(!v.allowed && v.remaining == 0,
+                         "over the budget: nothing left, not negative");
+
+    ngx_http_llmgw_limit_quota_adjust(&w, &first, -5000);
+    NGX_HTTP_LLMGW_CHECK(w.count == 0, "never below 0");
+
+    v.amount = 10;
+    ngx_http_llmgw_limit_quota_take(&limit, &w, now + 86400000, &v);
+    ngx_http_llmgw_limit_quota_adjust(&w, &first, 500);
+    ngx_http_llmgw_limit_quota_release(&w, &first);
+    NGX_HTTP_LLMGW_CHECK(w.count == 10,
+                         "the next day: the last day's take moves nothing");
 }
 
 
@@ -451,6 +522,7 @@ main(void)
     ngx_http_llmgw_test_gcra();
     ngx_http_llmgw_test_gcra_fraction();
     ngx_http_llmgw_test_quota();
+    ngx_http_llmgw_test_budget();
     ngx_http_llmgw_test_concurrent();
     ngx_http_llmgw_test_windows(pool);
     ngx_http_llmgw_test_days();
