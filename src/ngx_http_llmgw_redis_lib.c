@@ -156,6 +156,21 @@ static const char  ngx_http_llmgw_redis_lib_common[] =
     "        return {1, 0}\n"
     "    end\n"
     "    return {1, redis.call('INCRBY', keys[1], actual - held)}\n"
+    "end\n"
+    "\n"
+    "llmgw.state_publish = function(keys, args)\n"
+    "    local maxlen = num(args[1], 'maxlen')\n"
+    "    local id\n"
+    "    for i = 2, #args - 2, 3 do\n"
+    "        id = redis.call('XADD', keys[1], 'MAXLEN', '~', maxlen, '*',\n"
+    "                        'change', args[i + 1])\n"
+    "        if args[i + 2] == '1' then\n"
+    "            redis.call('HDEL', keys[2], args[i])\n"
+    "        else\n"
+    "            redis.call('HSET', keys[2], args[i], args[i + 1])\n"
+    "        end\n"
+    "    end\n"
+    "    return id\n"
     "end\n";
 
 
@@ -174,7 +189,8 @@ static const char  ngx_http_llmgw_redis_lib_register[] =
     "redis.register_function('llmgw_acquire', llmgw.acquire)\n"
     "redis.register_function('llmgw_release', llmgw.release)\n"
     "redis.register_function('llmgw_reserve', llmgw.reserve)\n"
-    "redis.register_function('llmgw_settle', llmgw.settle)\n";
+    "redis.register_function('llmgw_settle', llmgw.settle)\n"
+    "redis.register_function('llmgw_state_publish', llmgw.state_publish)\n";
 
 
 static const char  ngx_http_llmgw_redis_lib_dispatch[] =

@@ -35,6 +35,10 @@
  *           ID's reservation replaced by ACTUAL (the true-up; 0: released);
  *           a second settle of ID changes nothing.
  *           -> {settled, used}
+ *   state_publish  STREAM SNAPSHOT; MAXLEN (FIELD LINE REMOVE)...
+ *           each account change LINE appended to STREAM (XADD MAXLEN ~,
+ *           one field "change") and kept in the hash SNAPSHOT under FIELD
+ *           (REMOVE "1": deleted from it).  -> the last entry's ID
  */
 
 
