@@ -14,14 +14,17 @@
  * The state file keeps the zone across restarts: JSON lines, the first
  * {"llmgw_state":1}, then an entry a line; written whole to a new file
  * and renamed over the old one, so a reader sees the old or the new.
- * A change made at run time is not worth a whole file: it is appended to
- * the journal (FILE.journal, a line a change in the same form, removals
- * with "remove":true) under the zone's lock, and the next save() folds
- * the journal in: it renames the journal to FILE.journal.old under the
- * lock it copies the entries under (so a line is in the copy or in the
- * new journal), writes the file, then removes FILE.journal.old.  A start
- * replays FILE, FILE.journal.old (a save that did not finish), then
- * FILE.journal; a change is a whole value, so a replay twice is harmless.
+ * A change made at run time is not worth a whole file: a worker appends
+ * it to the journal (FILE.journal, a line a change in the same form,
+ * removals with "remove":true) under the zone's lock, through a
+ * descriptor the master opened (O_APPEND) and the workers inherit, as
+ * they do log files: the workers' user needs no right on FILE's
+ * directory.  The master folds the journal in at start and reload
+ * (save()): it copies the entries and notes the journal's length under
+ * the lock, writes FILE, then under the lock again truncates the journal
+ * to what was appended meanwhile.  A start replays FILE, then the
+ * journal; a change is a whole value, so a line replayed twice is
+ * harmless.
  */
 
 
@@ -37,9 +40,6 @@
 
 /* expired jti examined before each insertion */
 #define NGX_HTTP_LLMGW_ACCOUNT_EXPIRE_N   3
-
-/* a compaction whose process died is taken over after this, ms */
-#define NGX_HTTP_LLMGW_ACCOUNT_COMPACT_STALE  60000
 
 /* a state file larger than this is refused */
 #define NGX_HTTP_LLMGW_ACCOUNT_MAX_FILE   (1024 * 1024 * 1024)
@@ -82,7 +82,8 @@ typedef struct {
     size_t                        size;
     ngx_str_t                     state_file;
     u_char                       *journal;     /* FILE.journal */
-    u_char                       *journal_old; /* FILE.journal.old */
+    ngx_pool_cleanup_file_t      *journal_clnf; /* fd: the master's,
+                                                   inherited; or invalid */
     ngx_array_t                  *users;   /* ngx_http_llmgw_user_t */
     time_t                        utc_offset;
 } ngx_http_llmgw_account_ctx_t;
@@ -126,6 +127,11 @@ static json_t *ngx_http_llmgw_account_parse(u_char *p, size_t len,
     ngx_http_llmgw_account_change_t *ch, const char **err);
 static ngx_int_t ngx_http_llmgw_account_valid(
     ngx_http_llmgw_account_change_t *ch);
+static void ngx_http_llmgw_account_journal_close(void *data);
+static off_t ngx_http_llmgw_account_journal_len(
+    ngx_http_llmgw_account_ctx_t *ctx, ngx_log_t *log);
+static void ngx_http_llmgw_account_journal_cut(
+    ngx_http_llmgw_account_ctx_t *ctx, off_t start, ngx_log_t *log);
 static ngx_int_t ngx_http_llmgw_account_append(
     ngx_http_llmgw_account_ctx_t *ctx, u_char *buf, size_t len,
     ngx_log_t *log);
@@ -191,6 +197,8 @@ ngx_int_t
 ngx_http_llmgw_account_configure(ngx_pool_t *pool, ngx_shm_zone_t *zone,
     ngx_str_t *state_file, ngx_array_t *users, time_t utc_offset)
 {
+    ngx_pool_cleanup_t            *cln;
+    ngx_pool_cleanup_file_t       *clnf;
     ngx_http_llmgw_account_ctx_t  *ctx;
 
     ctx = zone->data;
@@ -204,15 +212,27 @@ ngx_http_llmgw_account_configure(ngx_pool_t *pool, ngx_shm_zone_t *zone,
     }
 
     ctx->journal = ngx_pnalloc(pool, state_file->len + sizeof(".journal"));
-    ctx->journal_old = ngx_pnalloc(pool,
-                                   state_file->len + sizeof(".journal.old"));
-
-    if (ctx->journal == NULL || ctx->journal_old == NULL) {
+    if (ctx->journal == NULL) {
         return NGX_ERROR;
     }
 
     ngx_sprintf(ctx->journal, "%V.journal%Z", state_file);
-    ngx_sprintf(ctx->journal_old, "%V.journal.old%Z", state_file);
+
+    /* opened by the zone's init, closed with the configuration */
+
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_pool_cleanup_file_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_llmgw_account_journal_close;
+
+    clnf = cln->data;
+    clnf->fd = NGX_INVALID_FILE;
+    clnf->name = ctx->journal;
+    clnf->log = ngx_cycle->log;
+
+    ctx->journal_clnf = clnf;
 
     return NGX_OK;
 }
@@ -309,11 +329,21 @@ ngx_http_llmgw_account_startup(ngx_shm_zone_t *shm_zone,
         return NGX_OK;
     }
 
-    /* the journal folded in; NGX_DECLINED: a worker is at it already */
+    /* read too: save() reads back what was appended while it wrote */
 
-    rc = ngx_http_llmgw_account_save(shm_zone, shm_zone->shm.log);
+    ctx->journal_clnf->fd = ngx_open_file(ctx->journal,
+                                          NGX_FILE_RDWR|O_APPEND,
+                                          NGX_FILE_CREATE_OR_OPEN, 0600);
 
-    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    if (ctx->journal_clnf->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", ctx->journal);
+        return NGX_ERROR;
+    }
+
+    /* the journal folded in */
+
+    return ngx_http_llmgw_account_save(shm_zone, shm_zone->shm.log);
 }
 
 
@@ -849,37 +879,27 @@ ngx_http_llmgw_account_commit(ngx_shm_zone_t *zone,
 }
 
 
-/* a short write to the page cache: an open, a write, a close */
+/* a short write to the page cache, whole or not at all in practice */
 
 static ngx_int_t
 ngx_http_llmgw_account_append(ngx_http_llmgw_account_ctx_t *ctx, u_char *buf,
     size_t len, ngx_log_t *log)
 {
-    ssize_t   n;
-    ngx_fd_t  fd;
+    ssize_t  n;
 
-    fd = ngx_open_file(ctx->journal, NGX_FILE_APPEND, NGX_FILE_CREATE_OR_OPEN,
-                       0600);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      ngx_open_file_n " \"%s\" failed", ctx->journal);
+    if (ctx->journal_clnf->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "llmgw state journal \"%s\" is not open",
+                      ctx->journal);
         return NGX_ERROR;
     }
 
-    n = ngx_write_fd(fd, buf, len);
+    n = ngx_write_fd(ctx->journal_clnf->fd, buf, len);
 
     if (n != (ssize_t) len) {
         ngx_log_error(NGX_LOG_ALERT, log, n == -1 ? ngx_errno : 0,
                       "writing llmgw state journal \"%s\" failed",
                       ctx->journal);
-        (void) ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      ngx_close_file_n " \"%s\" failed", ctx->journal);
         return NGX_ERROR;
     }
 
@@ -1008,12 +1028,12 @@ ngx_int_t
 ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
 {
     u_char                          *buf, *p, *tmp;
+    off_t                            start;
     size_t                           len;
     ssize_t                          n;
     ngx_fd_t                         fd;
     ngx_err_t                        err;
     ngx_uint_t                       i;
-    ngx_atomic_t                    *owner;
     ngx_queue_t                     *q, *queues[2];
     ngx_http_llmgw_account_ctx_t    *ctx;
     ngx_http_llmgw_account_node_t   *an;
@@ -1028,22 +1048,8 @@ ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
 
     queues[0] = &ctx->sh->jtis;
     queues[1] = &ctx->sh->others;
-    owner = &ctx->sh->repl.compacting;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    /* one at a time; one whose process died is taken over */
-
-    if (*owner != 0
-        && (ngx_msec_int_t) (ngx_current_msec - ctx->sh->repl.compact_at)
-           < NGX_HTTP_LLMGW_ACCOUNT_COMPACT_STALE)
-    {
-        ngx_shmtx_unlock(&ctx->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    *owner = (ngx_atomic_uint_t) ngx_pid;
-    ctx->sh->repl.compact_at = ngx_current_msec;
 
     len = sizeof("{\"llmgw_state\":}\n") - 1 + NGX_INT_T_LEN;
 
@@ -1060,7 +1066,6 @@ ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
 
     buf = ngx_alloc(len, log);
     if (buf == NULL) {
-        *owner = 0;
         ngx_shmtx_unlock(&ctx->shpool->mutex);
         return NGX_ERROR;
     }
@@ -1079,19 +1084,8 @@ ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
         }
     }
 
-    /*
-     * what the journal holds is in buf now; the lines after go to a new
-     * journal.  A FILE.journal.old left by a save that died is in buf too.
-     */
-
-    if (ngx_rename_file(ctx->journal, ctx->journal_old) == NGX_FILE_ERROR
-        && ngx_errno != NGX_ENOENT)
-    {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      ngx_rename_file_n " \"%s\" failed", ctx->journal);
-    }
-
-    ctx->sh->repl.journal = 0;
+    /* the journal up to here is in buf */
+    start = ngx_http_llmgw_account_journal_len(ctx, log);
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -1100,7 +1094,6 @@ ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
     tmp = ngx_alloc(ctx->state_file.len + sizeof(".tmp"), log);
     if (tmp == NULL) {
         ngx_free(buf);
-        *owner = 0;
         return NGX_ERROR;
     }
 
@@ -1135,25 +1128,126 @@ ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
         goto failed;
     }
 
-    /* the old journal is in FILE now */
-
-    (void) ngx_delete_file(ctx->journal_old);
-
     ngx_free(tmp);
     ngx_free(buf);
-    *owner = 0;
+
+    /* what FILE has now leaves the journal */
+
+    if (start > 0) {
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+        ngx_http_llmgw_account_journal_cut(ctx, start, log);
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+    }
 
     return NGX_OK;
 
 failed:
 
-    /* FILE.journal.old stays: the next start replays it */
+    /* the journal stays whole: the next start replays it */
 
     ngx_free(tmp);
     ngx_free(buf);
-    *owner = 0;
 
     return NGX_ERROR;
+}
+
+
+/* the configuration's journal descriptor, when it was opened */
+
+static void
+ngx_http_llmgw_account_journal_close(void *data)
+{
+    ngx_pool_cleanup_file_t  *c = data;
+
+    if (c->fd != NGX_INVALID_FILE) {
+        ngx_pool_cleanup_file(c);
+        c->fd = NGX_INVALID_FILE;
+    }
+}
+
+
+/* the journal's length, or 0 when there is none (or it cannot be told) */
+
+static off_t
+ngx_http_llmgw_account_journal_len(ngx_http_llmgw_account_ctx_t *ctx,
+    ngx_log_t *log)
+{
+    ngx_file_info_t  fi;
+
+    if (ctx->journal_clnf == NULL
+        || ctx->journal_clnf->fd == NGX_INVALID_FILE)
+    {
+        return 0;
+    }
+
+    if (ngx_fd_info(ctx->journal_clnf->fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", ctx->journal);
+        return 0;
+    }
+
+    return ngx_file_size(&fi);
+}
+
+
+/*
+ * The journal's first start bytes dropped, under the lock: what was
+ * appended after them (while FILE was written) read, the journal
+ * truncated, and that written again.  A failure leaves lines twice
+ * (harmless), never none.
+ */
+
+static void
+ngx_http_llmgw_account_journal_cut(ngx_http_llmgw_account_ctx_t *ctx,
+    off_t start, ngx_log_t *log)
+{
+    off_t     end;
+    u_char   *tail;
+    size_t    len;
+    ssize_t   n;
+    ngx_fd_t  fd;
+
+    fd = ctx->journal_clnf->fd;
+    end = ngx_http_llmgw_account_journal_len(ctx, log);
+    len = (size_t) (end - start);
+    tail = NULL;
+
+    if (end < start) {
+        return;
+    }
+
+    if (len) {
+        tail = ngx_alloc(len, log);
+        if (tail == NULL) {
+            return;
+        }
+
+        n = pread(fd, tail, len, start);
+
+        if (n != (ssize_t) len) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          "reading llmgw state journal \"%s\" failed, "
+                          "kept whole", ctx->journal);
+            ngx_free(tail);
+            return;
+        }
+    }
+
+    if (ftruncate(fd, 0) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "ftruncate() \"%s\" failed", ctx->journal);
+
+    } else if (len && ngx_write_fd(fd, tail, len) != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "writing llmgw state journal \"%s\" failed: %uz "
+                      "bytes of changes lost", ctx->journal, len);
+    }
+
+    ctx->sh->repl.journal = len;
+
+    if (tail) {
+        ngx_free(tail);
+    }
 }
 
 
@@ -1355,9 +1449,7 @@ ngx_http_llmgw_account_load(ngx_http_llmgw_account_ctx_t *ctx,
 
 journals:
 
-    if (ngx_http_llmgw_account_replay(ctx, ctx->journal_old, log) != NGX_OK
-        || ngx_http_llmgw_account_replay(ctx, ctx->journal, log) != NGX_OK)
-    {
+    if (ngx_http_llmgw_account_replay(ctx, ctx->journal, log) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -103,8 +103,6 @@ typedef struct {
     ngx_atomic_t               read_at;     /* the last read that answered */
     ngx_atomic_t               resyncs;     /* full resyncs done */
     ngx_atomic_t               applied;     /* stream entries applied */
-    ngx_atomic_t               compacting;  /* the journal's compactor */
-    ngx_atomic_t               compact_at;
     size_t                     journal;     /* bytes, under the mutex */
     size_t                     last_id_len; /* under the mutex */
     u_char                     last_id[NGX_HTTP_LLMGW_ACCOUNT_LAST_ID];
@@ -142,12 +140,9 @@ ngx_int_t ngx_http_llmgw_account_apply(ngx_shm_zone_t *zone,
 
 /*
  * Writes every entry to the state file, if one is configured: a new file
- * beside it, then renamed over it; the journal, renamed aside under the
- * same lock the entries are copied under, is removed after.  One process
- * at a time (NGX_DECLINED: another is at it).  NGX_OK, or NGX_ERROR
- * (logged).  Blocks on the file system for as long as the zone takes to
- * write: the master at start and reload, a worker when the journal is
- * over its bound (README, "llmgw_state_file").
+ * beside it, then renamed over it; then the journal loses what the file
+ * has.  NGX_OK, or NGX_ERROR (logged).  Blocks on the file system for as
+ * long as the zone takes to write: the master's, at start and reload.
  */
 ngx_int_t ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log);
 

@@ -171,6 +171,34 @@ static const char  ngx_http_llmgw_redis_lib_common[] =
     "        end\n"
     "    end\n"
     "    return id\n"
+    "end\n"
+    "\n"
+    "local function state_last(key)\n"
+    "    if redis.call('EXISTS', key) == 0 then\n"
+    "        return '0-0'\n"
+    "    end\n"
+    "    local info = redis.call('XINFO', 'STREAM', key)\n"
+    "    for i = 1, #info, 2 do\n"
+    "        if info[i] == 'last-generated-id' then\n"
+    "            return info[i + 1]\n"
+    "        end\n"
+    "    end\n"
+    "    return '0-0'\n"
+    "end\n"
+    "\n"
+    "llmgw.state_tail = function(keys, args)\n"
+    "    return state_last(keys[1])\n"
+    "end\n"
+    "\n"
+    "llmgw.state_read = function(keys, args)\n"
+    "    local last = args[1]\n"
+    "    if last ~= state_last(keys[1])\n"
+    "       and #redis.call('XRANGE', keys[1], last, last) == 0\n"
+    "    then\n"
+    "        return {'gone', {}}\n"
+    "    end\n"
+    "    return {'ok', redis.call('XRANGE', keys[1], '(' .. last, '+',\n"
+    "                             'COUNT', num(args[2], 'count'))}\n"
     "end\n";
 
 
@@ -190,7 +218,9 @@ static const char  ngx_http_llmgw_redis_lib_register[] =
     "redis.register_function('llmgw_release', llmgw.release)\n"
     "redis.register_function('llmgw_reserve', llmgw.reserve)\n"
     "redis.register_function('llmgw_settle', llmgw.settle)\n"
-    "redis.register_function('llmgw_state_publish', llmgw.state_publish)\n";
+    "redis.register_function('llmgw_state_publish', llmgw.state_publish)\n"
+    "redis.register_function('llmgw_state_tail', llmgw.state_tail)\n"
+    "redis.register_function('llmgw_state_read', llmgw.state_read)\n";
 
 
 static const char  ngx_http_llmgw_redis_lib_dispatch[] =

@@ -11,16 +11,17 @@
  *
  * The reader, in the worker holding the lease, one command at a time:
  *
- *   resync   XREVRANGE STREAM + - COUNT 1 (the tail, T), then HSCAN
+ *   resync   the library's state_tail (the last ID given, T), then HSCAN
  *            SNAPSHOT in pages, each value applied (a revoked jti whose
  *            token expired is HDEL'd from the snapshot); then the last
  *            ID is T.  An entry added meanwhile is in both: applied
  *            twice, harmless, as every change is a whole value.
- *   check    XRANGE STREAM LAST LAST: is the last ID still there (after
- *            a failure, a new lease, a full batch)?  If not, the stream
- *            was trimmed past it: resync.
- *   read     XREAD COUNT 1000 STREAMS STREAM LAST: entries applied in
- *            order, the last ID moved on, read_at set.
+ *   read     the library's state_read: the entries after LAST (up to
+ *            1000), unless LAST is gone from the stream and is not its
+ *            tail (trimmed past: what came after it may be lost), then a
+ *            resync; one script, so no trimming falls between the look
+ *            and the read.  Entries applied in order, the last ID moved
+ *            on, read_at set.
  */
 
 
@@ -35,13 +36,14 @@
 /* a worker's lease on the stream, renewed every poll= */
 #define NGX_HTTP_LLMGW_STATE_LEASE      2000
 
-/* the journal is folded into the state file past this many bytes */
-#define NGX_HTTP_LLMGW_STATE_JOURNAL    (16 * 1024 * 1024)
+/* a journal longer than this is worth a reload (logged once) */
+#define NGX_HTTP_LLMGW_STATE_JOURNAL    (64 * 1024 * 1024)
 
 /* changes per state_publish call: 2 keys + 1 + 3 a change <= 16 */
 #define NGX_HTTP_LLMGW_STATE_CHUNK      4
 
 #define NGX_HTTP_LLMGW_STATE_COUNT      "1000"
+#define NGX_HTTP_LLMGW_STATE_BATCH      1000
 #define NGX_HTTP_LLMGW_STATE_SCAN       "500"
 
 
@@ -49,7 +51,6 @@ typedef enum {
     NGX_HTTP_LLMGW_STATE_IDLE = 0,
     NGX_HTTP_LLMGW_STATE_TAIL,
     NGX_HTTP_LLMGW_STATE_PAGE,
-    NGX_HTTP_LLMGW_STATE_CHECK,
     NGX_HTTP_LLMGW_STATE_READ
 } ngx_http_llmgw_state_step_e;
 
@@ -60,14 +61,13 @@ typedef struct {
     ngx_http_llmgw_account_repl_t  *repl;
     ngx_log_t                      *log;
     ngx_event_t                     tick;
-    ngx_event_t                     compact;
     ngx_http_llmgw_redis_cmd_t     *cmd;      /* the one in flight */
     ngx_http_llmgw_state_step_e     step;
     ngx_msec_t                      resync_at;
     unsigned                        leader:1;
     unsigned                        resync:1; /* a full resync is due */
-    unsigned                        check:1;  /* look for the last ID */
     unsigned                        stale:1;  /* logged as stale */
+    unsigned                        long_journal:1; /* logged */
     size_t                          cursor_len;
     size_t                          tail_len;
     u_char                          cursor[NGX_INT64_LEN];
@@ -99,7 +99,6 @@ static void ngx_http_llmgw_state_published(void *data,
 static void ngx_http_llmgw_state_cancel(void *data);
 static ngx_int_t ngx_http_llmgw_state_field(ngx_pool_t *pool,
     ngx_http_llmgw_account_change_t *ch, ngx_str_t *field);
-static void ngx_http_llmgw_state_compact_handler(ngx_event_t *ev);
 static void ngx_http_llmgw_state_tick_handler(ngx_event_t *ev);
 static void ngx_http_llmgw_state_lease(ngx_http_llmgw_state_worker_t *w);
 static void ngx_http_llmgw_state_next(ngx_http_llmgw_state_worker_t *w);
@@ -269,11 +268,6 @@ ngx_http_llmgw_state_init_process(ngx_cycle_t *cycle, ngx_shm_zone_t *zone,
     w->zone = zone;
     w->log = cycle->log;
 
-    w->compact.handler = ngx_http_llmgw_state_compact_handler;
-    w->compact.log = cycle->log;
-    w->compact.data = w;
-    w->compact.cancelable = 1;
-
     if (zone == NULL || scf == NULL) {
         return NGX_OK;
     }
@@ -302,10 +296,6 @@ ngx_http_llmgw_state_exit_process(void)
 
     if (w->tick.timer_set) {
         ngx_del_timer(&w->tick);
-    }
-
-    if (w->compact.timer_set) {
-        ngx_del_timer(&w->compact);
     }
 
     if (w->cmd) {
@@ -338,9 +328,11 @@ ngx_http_llmgw_state_publish(ngx_http_request_t *r, ngx_shm_zone_t *zone,
                                        NGX_HTTP_LLMGW_STATE_JOURNAL,
                                        &compact, r->connection->log);
 
-    if (compact && !w->compact.timer_set && !ngx_exiting) {
-        /* after this request's turn of the event loop, not inside it */
-        ngx_add_timer(&w->compact, 1);
+    if (compact && !w->long_journal) {
+        w->long_journal = 1;
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "llmgw state journal over %uz bytes: a reload folds "
+                      "it into the state file", NGX_HTTP_LLMGW_STATE_JOURNAL);
     }
 
     if (rc != NGX_OK || w->conf == NULL || n == 0) {
@@ -520,25 +512,6 @@ ngx_http_llmgw_state_field(ngx_pool_t *pool,
 }
 
 
-/*
- * The journal past its bound: this worker folds it into the state file
- * (NGX_DECLINED: another process is at it).  This blocks the worker for
- * as long as the zone takes to write (README: about 1 s a million
- * entries), once per NGX_HTTP_LLMGW_STATE_JOURNAL bytes of changes.
- */
-
-static void
-ngx_http_llmgw_state_compact_handler(ngx_event_t *ev)
-{
-    ngx_http_llmgw_state_worker_t  *w = ev->data;
-
-    if (ngx_http_llmgw_account_save(w->zone, ev->log) == NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                      "llmgw state journal folded into the state file");
-    }
-}
-
-
 static void
 ngx_http_llmgw_state_tick_handler(ngx_event_t *ev)
 {
@@ -600,7 +573,6 @@ ngx_http_llmgw_state_lease(ngx_http_llmgw_state_worker_t *w)
     repl->lease_until = ngx_current_msec + NGX_HTTP_LLMGW_STATE_LEASE;
 
     w->leader = 1;
-    w->check = 1;
 
     ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
                   "llmgw state: worker %P reads the stream \"%V\"",
@@ -611,9 +583,8 @@ ngx_http_llmgw_state_lease(ngx_http_llmgw_state_worker_t *w)
 static void
 ngx_http_llmgw_state_next(ngx_http_llmgw_state_worker_t *w)
 {
-    int                           argc;
-    size_t                        len, argvlen[8];
-    const char                   *argv[8];
+    size_t                        len;
+    ngx_str_t                     keys[1], args[2];
     ngx_http_llmgw_state_conf_t  *scf = w->conf;
     u_char                        last[NGX_HTTP_LLMGW_ACCOUNT_LAST_ID];
 
@@ -626,44 +597,27 @@ ngx_http_llmgw_state_next(ngx_http_llmgw_state_worker_t *w)
         w->resync = 1;
     }
 
-    argc = 0;
-
-#define ngx_http_llmgw_state_arg(s, l)                                       \
-    argv[argc] = (const char *) (s); argvlen[argc++] = (l)
+    keys[0] = scf->stream;
 
     if (w->resync) {
-        ngx_http_llmgw_state_arg("XREVRANGE", 9);
-        ngx_http_llmgw_state_arg(scf->stream.data, scf->stream.len);
-        ngx_http_llmgw_state_arg("+", 1);
-        ngx_http_llmgw_state_arg("-", 1);
-        ngx_http_llmgw_state_arg("COUNT", 5);
-        ngx_http_llmgw_state_arg("1", 1);
-        ngx_http_llmgw_state_sent(w, NGX_HTTP_LLMGW_STATE_TAIL, argc, argv,
-                                  argvlen);
+        w->cmd = ngx_http_llmgw_redis_call(0, ngx_http_llmgw_state_reply, w,
+                                           "state_tail", 1, keys, 0, NULL);
+        w->step = w->cmd ? NGX_HTTP_LLMGW_STATE_TAIL
+                         : NGX_HTTP_LLMGW_STATE_IDLE;
         return;
     }
 
-    if (w->check) {
-        ngx_http_llmgw_state_arg("XRANGE", 6);
-        ngx_http_llmgw_state_arg(scf->stream.data, scf->stream.len);
-        ngx_http_llmgw_state_arg(last, len);
-        ngx_http_llmgw_state_arg(last, len);
-        ngx_http_llmgw_state_sent(w, NGX_HTTP_LLMGW_STATE_CHECK, argc, argv,
-                                  argvlen);
-        return;
-    }
+    /* read: the library's state_read */
 
-    ngx_http_llmgw_state_arg("XREAD", 5);
-    ngx_http_llmgw_state_arg("COUNT", 5);
-    ngx_http_llmgw_state_arg(NGX_HTTP_LLMGW_STATE_COUNT,
-                             sizeof(NGX_HTTP_LLMGW_STATE_COUNT) - 1);
-    ngx_http_llmgw_state_arg("STREAMS", 7);
-    ngx_http_llmgw_state_arg(scf->stream.data, scf->stream.len);
-    ngx_http_llmgw_state_arg(last, len);
-    ngx_http_llmgw_state_sent(w, NGX_HTTP_LLMGW_STATE_READ, argc, argv,
-                              argvlen);
+    args[0].data = last;
+    args[0].len = len;
+    ngx_str_set(&args[1], NGX_HTTP_LLMGW_STATE_COUNT);
 
-#undef ngx_http_llmgw_state_arg
+    w->cmd = ngx_http_llmgw_redis_call(0, ngx_http_llmgw_state_reply, w,
+                                       "state_read", 1, keys, 2, args);
+
+    w->step = w->cmd ? NGX_HTTP_LLMGW_STATE_READ : NGX_HTTP_LLMGW_STATE_IDLE;
+
 }
 
 
@@ -695,15 +649,14 @@ ngx_http_llmgw_state_reply(void *data, ngx_http_llmgw_redis_status_e status,
     w->step = NGX_HTTP_LLMGW_STATE_IDLE;
 
     if (status != NGX_HTTP_LLMGW_REDIS_OK) {
+        /* the next read goes on from the last ID, gap-free */
+
         ngx_log_error(NGX_LOG_WARN, w->log, 0,
                       "llmgw state stream: %s",
                       status == NGX_HTTP_LLMGW_REDIS_ERROR && reply
                       ? reply->str
                       : status == NGX_HTTP_LLMGW_REDIS_TIMEOUT
                         ? "Redis timed out" : "Redis went away");
-
-        /* gap-free: the last ID is looked for before reading on */
-        w->check = 1;
         return;
     }
 
@@ -719,24 +672,6 @@ ngx_http_llmgw_state_reply(void *data, ngx_http_llmgw_redis_status_e status,
         rc = ngx_http_llmgw_state_page(w, reply);
         break;
 
-    case NGX_HTTP_LLMGW_STATE_CHECK:
-
-        if (reply->type != REDIS_REPLY_ARRAY) {
-            rc = NGX_ERROR;
-            break;
-        }
-
-        w->check = 0;
-
-        if (reply->elements == 0) {
-            ngx_log_error(NGX_LOG_WARN, w->log, 0,
-                          "llmgw state stream \"%V\" trimmed past the last "
-                          "entry read: full resync", &w->conf->stream);
-            w->resync = 1;
-        }
-
-        break;
-
     case NGX_HTTP_LLMGW_STATE_READ:
         rc = ngx_http_llmgw_state_entries(w, reply);
         break;
@@ -748,16 +683,12 @@ ngx_http_llmgw_state_reply(void *data, ngx_http_llmgw_redis_status_e status,
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, w->log, 0,
                       "llmgw state stream: unexpected reply");
-        w->check = 1;
         return;
     }
 
-    /* a resync's pages and full batches follow at once */
+    /* a full batch, or a resync to start, follows at once */
 
-    if (w->leader && w->cmd == NULL
-        && (step == NGX_HTTP_LLMGW_STATE_CHECK || rc == NGX_AGAIN
-            || w->resync))
-    {
+    if (w->leader && w->cmd == NULL && (rc == NGX_AGAIN || w->resync)) {
         ngx_http_llmgw_state_next(w);
     }
 }
@@ -771,23 +702,17 @@ ngx_http_llmgw_state_tail(ngx_http_llmgw_state_worker_t *w,
 {
     int                            argc;
     size_t                         argvlen[8];
-    redisReply                    *e;
     const char                    *argv[8];
     ngx_http_llmgw_state_conf_t   *scf = w->conf;
 
     w->tail_len = sizeof("0-0") - 1;
     ngx_memcpy(w->tail, "0-0", w->tail_len);
 
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1) {
-        e = reply->element[0];
-
-        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2
-            && e->element[0]->type == REDIS_REPLY_STRING
-            && e->element[0]->len <= NGX_HTTP_LLMGW_ACCOUNT_LAST_ID)
-        {
-            w->tail_len = e->element[0]->len;
-            ngx_memcpy(w->tail, e->element[0]->str, w->tail_len);
-        }
+    if (reply->type == REDIS_REPLY_STRING
+        && reply->len <= NGX_HTTP_LLMGW_ACCOUNT_LAST_ID)
+    {
+        w->tail_len = reply->len;
+        ngx_memcpy(w->tail, reply->str, w->tail_len);
     }
 
     w->cursor_len = 1;
@@ -805,9 +730,6 @@ ngx_http_llmgw_state_tail(ngx_http_llmgw_state_worker_t *w,
     ngx_http_llmgw_state_sent(w, NGX_HTTP_LLMGW_STATE_PAGE, argc, argv,
                               argvlen);
 
-    if (w->cmd == NULL) {
-        w->check = 1;
-    }
 }
 
 
@@ -874,7 +796,6 @@ ngx_http_llmgw_state_page(ngx_http_llmgw_state_worker_t *w,
         ngx_http_llmgw_account_set_last_id(w->zone, w->tail, w->tail_len, 1);
 
         w->resync = 0;
-        w->check = 0;
         w->resync_at = ngx_current_msec + scf->resync;
         w->repl->read_at = ngx_current_msec;
         w->stale = 0;
@@ -902,17 +823,14 @@ ngx_http_llmgw_state_page(ngx_http_llmgw_state_worker_t *w,
     ngx_http_llmgw_state_sent(w, NGX_HTTP_LLMGW_STATE_PAGE, argc, argv,
                               argvlen);
 
-    if (w->cmd == NULL) {
-        w->check = 1;
-    }
 
     return NGX_OK;
 }
 
 
 /*
- * XREAD's entries applied in order.  NGX_OK; NGX_AGAIN: a full batch,
- * read on at once; NGX_ERROR: not XREAD's reply.
+ * state_read's entries applied in order.  NGX_OK; NGX_AGAIN: a full
+ * batch, read on at once; NGX_ERROR: not state_read's reply.
  */
 
 static ngx_int_t
@@ -921,7 +839,14 @@ ngx_http_llmgw_state_entries(ngx_http_llmgw_state_worker_t *w,
 {
     time_t       now;
     ngx_uint_t   i, expired;
-    redisReply  *s, *entries, *e, *f;
+    redisReply  *entries, *e, *f;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        return NGX_ERROR;
+    }
 
     w->repl->read_at = ngx_current_msec;
 
@@ -931,23 +856,15 @@ ngx_http_llmgw_state_entries(ngx_http_llmgw_state_worker_t *w,
                       "llmgw state stream read again");
     }
 
-    if (reply->type == REDIS_REPLY_NIL) {
+    if (ngx_strcmp(reply->element[0]->str, "gone") == 0) {
+        ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                      "llmgw state stream \"%V\" trimmed past the last "
+                      "entry read: full resync", &w->conf->stream);
+        w->resync = 1;
         return NGX_OK;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1) {
-        return NGX_ERROR;
-    }
-
-    s = reply->element[0];
-
-    if (s->type != REDIS_REPLY_ARRAY || s->elements != 2
-        || s->element[1]->type != REDIS_REPLY_ARRAY)
-    {
-        return NGX_ERROR;
-    }
-
-    entries = s->element[1];
+    entries = reply->element[1];
     now = ngx_time();
 
     for (i = 0; i < entries->elements; i++) {
@@ -985,15 +902,8 @@ ngx_http_llmgw_state_entries(ngx_http_llmgw_state_worker_t *w,
         (void) ngx_atomic_fetch_add(&w->repl->applied, 1);
     }
 
-    if (entries->elements >= (size_t) ngx_atoi((u_char *)
-                                          NGX_HTTP_LLMGW_STATE_COUNT,
-                                          sizeof(NGX_HTTP_LLMGW_STATE_COUNT)
-                                          - 1))
-    {
-        return NGX_AGAIN;
-    }
-
-    return NGX_OK;
+    return (entries->elements >= NGX_HTTP_LLMGW_STATE_BATCH) ? NGX_AGAIN
+                                                             : NGX_OK;
 }
 
 

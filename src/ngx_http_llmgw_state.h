@@ -12,9 +12,11 @@
  * from Redis replays what it missed; a full resync from the snapshot at
  * start, when that ID has been trimmed away, and every resync=.
  *
- * The stream is read with XREAD without BLOCK, every poll= (100 ms by
- * default): the worker's one Redis connection also carries the limits'
+ * The stream is polled every poll= (100 ms by default), not read with
+ * XREAD BLOCK: the worker's one Redis connection also carries the limits'
  * scripts, which a blocked XREAD would hold up for as long as it blocks.
+ * Polling lets the read be a library script that also tells a trimmed
+ * stream (gap detection) in the same round trip.
  */
 
 
