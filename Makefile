@@ -5,6 +5,7 @@
 #   make test     install what is missing, build, run every suite
 #   make test-suites  only the t/*.t suites, nothing installed or built
 #   make bench    wrk against 127.0.0.1, ratios against plain nginx
+#   make bench-state  revocation propagation between two nodes on Redis
 #   make fuzz     libFuzzer targets, bounded run time
 #   make asan     the suites against an AddressSanitizer build
 
@@ -41,7 +42,7 @@ SRCS = config ngx_http_llmgw_module.c $(wildcard ngx_http_llmgw_*_module.c) \
        $(wildcard src/*.c src/*.h) src/SOURCES
 
 .PHONY: all build deps run stop test test-only test-unit test-suites asan \
-        bench fuzz clean
+        bench bench-state fuzz clean
 
 all: build
 
@@ -118,6 +119,9 @@ asan: deps
 
 bench: deps build
 	bench/run.sh "$(NGINX)" "$(MODULE)"
+
+bench-state: deps build
+	bench/state-propagation.pl "$(NGINX)" "$(MODULE)" $(TRIALS)
 
 fuzz: deps build
 	fuzz/run.sh "$(BUILD)" "$(FUZZ_SECONDS)"

@@ -23,6 +23,7 @@
 #include "ngx_http_llmgw_error.h"
 #include "ngx_http_llmgw_redis.h"
 #include "ngx_http_llmgw_account.h"
+#include "ngx_http_llmgw_state.h"
 #include "ngx_http_llmgw_users.h"
 #include "ngx_http_llmgw_limit.h"
 #include "ngx_http_llmgw_limit_shm.h"
@@ -71,6 +72,7 @@ typedef struct {
     ngx_http_llmgw_redis_conf_t   *redis;      /* NULL: no llmgw_redis */
     ngx_shm_zone_t                *state_zone; /* NULL: no account state */
     ngx_str_t                      state_file; /* empty: none */
+    ngx_http_llmgw_state_conf_t   *state_redis; /* NULL: one node */
     ngx_array_t                   *users;      /* ngx_http_llmgw_user_t of
                                                   llmgw_users, or NULL */
     time_t                         users_utc_offset;
@@ -280,6 +282,14 @@ static ngx_int_t ngx_http_llmgw_claim_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_http_llmgw_claim_path_t *path);
 
 static ngx_int_t ngx_http_llmgw_init_process(ngx_cycle_t *cycle);
+static char *ngx_http_llmgw_state_test_publish(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_llmgw_state_test_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llmgw_state_test_change(ngx_http_request_t *r,
+    ngx_http_llmgw_account_change_t *ch);
+static void ngx_http_llmgw_state_test_done(void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_llmgw_state_test_respond(ngx_http_request_t *r,
+    ngx_int_t rc);
 static void ngx_http_llmgw_exit_process(ngx_cycle_t *cycle);
 
 static void *ngx_http_llmgw_create_main_conf(ngx_conf_t *cf);
@@ -440,6 +450,20 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_llmgw_set_state_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_state_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_llmgw_state_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_main_conf_t, state_redis),
+      NULL },
+
+    { ngx_string("llmgw_state_test_publish"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_llmgw_state_test_publish,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -1143,6 +1167,17 @@ ngx_http_llmgw_stage_state(ngx_http_request_t *r,
 
     if (mcf->state_zone == NULL || !llcf->state) {
         return NGX_OK;
+    }
+
+    /* on_stale=refuse: revocations may have been missed, none passes */
+
+    if (ngx_http_llmgw_state_refuse()) {
+        if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   NULL, "account state stale");
     }
 
     if (ngx_http_llmgw_state_query(r, llcf, ctx, &q) != NGX_OK) {
@@ -3728,11 +3763,27 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     }
 
     if (mcf->state_zone) {
-        ngx_http_llmgw_account_configure(mcf->state_zone, &mcf->state_file,
-                                         mcf->users,
-                                         mcf->users_utc_offset
-                                         == NGX_CONF_UNSET
-                                         ? 0 : mcf->users_utc_offset);
+        if (ngx_http_llmgw_account_configure(cf->pool, mcf->state_zone,
+                                             &mcf->state_file, mcf->users,
+                                             mcf->users_utc_offset
+                                             == NGX_CONF_UNSET
+                                             ? 0 : mcf->users_utc_offset)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (mcf->state_redis && mcf->redis == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"llmgw_state_redis\" needs \"llmgw_redis\"");
+            return NGX_ERROR;
+        }
+
+    } else if (mcf->state_redis) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_state_redis\" needs "
+                           "\"llmgw_state_zone\"");
+        return NGX_ERROR;
 
     } else if (mcf->state_file.len || mcf->users) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -3854,17 +3905,25 @@ ngx_http_llmgw_init_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_llmgw_module);
 
-    if (mcf == NULL || mcf->redis == NULL) {
+    if (mcf == NULL) {
         return NGX_OK;
     }
 
-    return ngx_http_llmgw_redis_init_process(cycle, mcf->redis);
+    if (mcf->redis
+        && ngx_http_llmgw_redis_init_process(cycle, mcf->redis) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_state_init_process(cycle, mcf->state_zone,
+                                             mcf->state_redis);
 }
 
 
 static void
 ngx_http_llmgw_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_llmgw_state_exit_process();
     ngx_http_llmgw_redis_exit_process();
     ngx_http_llmgw_exit(cycle);
 }
@@ -5383,4 +5442,184 @@ ngx_http_llmgw_limit_same(ngx_conf_t *cf, ngx_http_llmgw_limit_t *limit)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * "llmgw_state_test_publish": publishes one change given in the query
+ * (kind=jti|subject|client|user, id=, time=, end=, active=0|1,
+ * department=, remove=1) through ngx_http_llmgw_state_publish(), the way
+ * the admin API does.  For the test suites and the propagation bench:
+ * it has no authentication of its own, so it belongs behind
+ * "allow 127.0.0.1; deny all;" and never on a public server.
+ */
+
+static char *
+ngx_http_llmgw_state_test_publish(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_llmgw_state_test_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_state_test_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_http_llmgw_main_conf_t       *mcf;
+    ngx_http_llmgw_account_change_t  *ch;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (mcf->state_zone == NULL) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ch = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_account_change_t));
+    if (ch == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_llmgw_state_test_change(r, ch) != NGX_OK) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    rc = ngx_http_llmgw_state_publish(r, mcf->state_zone, ch, 1,
+                                      ngx_http_llmgw_state_test_done, r);
+
+    if (rc == NGX_AGAIN) {
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    return ngx_http_llmgw_state_test_respond(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_state_test_change(ngx_http_request_t *r,
+    ngx_http_llmgw_account_change_t *ch)
+{
+    ngx_str_t  v;
+
+    ch->end = NGX_HTTP_LLMGW_ACCOUNT_NO_END;
+    ch->active = 1;
+
+    if (ngx_http_arg(r, (u_char *) "kind", 4, &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (v.len == 3 && ngx_strncmp(v.data, "jti", 3) == 0) {
+        ch->kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
+
+    } else if (v.len == 7 && ngx_strncmp(v.data, "subject", 7) == 0) {
+        ch->kind = NGX_HTTP_LLMGW_ACCOUNT_SUBJECT;
+
+    } else if (v.len == 6 && ngx_strncmp(v.data, "client", 6) == 0) {
+        ch->kind = NGX_HTTP_LLMGW_ACCOUNT_CLIENT;
+
+    } else if (v.len == 4 && ngx_strncmp(v.data, "user", 4) == 0) {
+        ch->kind = NGX_HTTP_LLMGW_ACCOUNT_USER;
+
+    } else {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "id", 2, &ch->id) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "time", 4, &v) == NGX_OK) {
+        ch->time = ngx_atotm(v.data, v.len);
+    }
+
+    if (ngx_http_arg(r, (u_char *) "end", 3, &v) == NGX_OK) {
+        ch->end = ngx_atotm(v.data, v.len);
+    }
+
+    if (ngx_http_arg(r, (u_char *) "active", 6, &v) == NGX_OK) {
+        ch->active = (v.len == 1 && v.data[0] == '1');
+    }
+
+    if (ngx_http_arg(r, (u_char *) "remove", 6, &v) == NGX_OK) {
+        ch->remove = (v.len == 1 && v.data[0] == '1');
+    }
+
+    (void) ngx_http_arg(r, (u_char *) "department", 10, &ch->department);
+
+    return (ch->time == NGX_ERROR || ch->end == NGX_ERROR) ? NGX_ERROR
+                                                            : NGX_OK;
+}
+
+
+static void
+ngx_http_llmgw_state_test_done(void *data, ngx_int_t rc)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_finalize_request(r, ngx_http_llmgw_state_test_respond(r, rc));
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* 200 "published", or 503 "not published" (applied on this node only) */
+
+static ngx_int_t
+ngx_http_llmgw_state_test_respond(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_buf_t    *b;
+    ngx_int_t     hrc;
+    ngx_chain_t   out;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        r->headers_out.status = NGX_HTTP_OK;
+        b->pos = (u_char *) "published\n";
+
+    } else {
+        r->headers_out.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        b->pos = (u_char *) "not published\n";
+    }
+
+    r->headers_out.status_line.len = 0;
+    b->last = b->pos + ngx_strlen(b->pos);
+    b->memory = 1;
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
+
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+
+    hrc = ngx_http_send_header(r);
+
+    if (hrc == NGX_ERROR || hrc > NGX_OK || r->header_only) {
+        return hrc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

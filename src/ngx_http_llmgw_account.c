@@ -14,6 +14,17 @@
  * The state file keeps the zone across restarts: JSON lines, the first
  * {"llmgw_state":1}, then an entry a line; written whole to a new file
  * and renamed over the old one, so a reader sees the old or the new.
+ * A change made at run time is not worth a whole file: a worker appends
+ * it to the journal (FILE.journal, a line a change in the same form,
+ * removals with "remove":true) under the zone's lock, through a
+ * descriptor the master opened (O_APPEND) and the workers inherit, as
+ * they do log files: the workers' user needs no right on FILE's
+ * directory.  The master folds the journal in at start and reload
+ * (save()): it copies the entries and notes the journal's length under
+ * the lock, writes FILE, then under the lock again truncates the journal
+ * to what was appended meanwhile.  A start replays FILE, then the
+ * journal; a change is a whole value, so a line replayed twice is
+ * harmless.
  */
 
 
@@ -61,6 +72,7 @@ typedef struct {
     ngx_queue_t                others;
     ngx_uint_t                 count[5];   /* entries by kind */
     ngx_uint_t                 directory;  /* a directory was loaded */
+    ngx_http_llmgw_account_repl_t  repl;
 } ngx_http_llmgw_account_sh_t;
 
 
@@ -69,6 +81,9 @@ typedef struct {
     ngx_slab_pool_t              *shpool;
     size_t                        size;
     ngx_str_t                     state_file;
+    u_char                       *journal;     /* FILE.journal */
+    ngx_pool_cleanup_file_t      *journal_clnf; /* fd: the master's,
+                                                   inherited; or invalid */
     ngx_array_t                  *users;   /* ngx_http_llmgw_user_t */
     time_t                        utc_offset;
 } ngx_http_llmgw_account_ctx_t;
@@ -101,13 +116,28 @@ static ngx_int_t ngx_http_llmgw_account_directory(
     ngx_http_llmgw_account_ctx_t *ctx, ngx_log_t *log);
 static ngx_int_t ngx_http_llmgw_account_load(ngx_http_llmgw_account_ctx_t *ctx,
     ngx_log_t *log);
+static ngx_int_t ngx_http_llmgw_account_replay(
+    ngx_http_llmgw_account_ctx_t *ctx, u_char *name, ngx_log_t *log);
+static ngx_int_t ngx_http_llmgw_account_read(u_char *name, u_char **buf,
+    size_t *size, ngx_log_t *log);
 static ngx_int_t ngx_http_llmgw_account_load_line(
     ngx_http_llmgw_account_ctx_t *ctx, u_char *p, size_t len, time_t now,
     ngx_log_t *log, const char **err);
-static size_t ngx_http_llmgw_account_line_len(
-    ngx_http_llmgw_account_node_t *an);
-static u_char *ngx_http_llmgw_account_line(u_char *p,
-    ngx_http_llmgw_account_node_t *an);
+static json_t *ngx_http_llmgw_account_parse(u_char *p, size_t len,
+    ngx_http_llmgw_account_change_t *ch, const char **err);
+static ngx_int_t ngx_http_llmgw_account_valid(
+    ngx_http_llmgw_account_change_t *ch);
+static void ngx_http_llmgw_account_journal_close(void *data);
+static off_t ngx_http_llmgw_account_journal_len(
+    ngx_http_llmgw_account_ctx_t *ctx, ngx_log_t *log);
+static void ngx_http_llmgw_account_journal_cut(
+    ngx_http_llmgw_account_ctx_t *ctx, off_t start, ngx_log_t *log);
+static ngx_int_t ngx_http_llmgw_account_append(
+    ngx_http_llmgw_account_ctx_t *ctx, u_char *buf, size_t len,
+    ngx_log_t *log);
+static void ngx_http_llmgw_account_node_change(
+    ngx_http_llmgw_account_node_t *an, ngx_http_llmgw_account_change_t *ch,
+    u_char *hex);
 static u_char *ngx_http_llmgw_account_json_str(u_char *p, u_char *s,
     size_t len);
 
@@ -144,10 +174,12 @@ ngx_http_llmgw_account_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-void
-ngx_http_llmgw_account_configure(ngx_shm_zone_t *zone, ngx_str_t *state_file,
-    ngx_array_t *users, time_t utc_offset)
+ngx_int_t
+ngx_http_llmgw_account_configure(ngx_pool_t *pool, ngx_shm_zone_t *zone,
+    ngx_str_t *state_file, ngx_array_t *users, time_t utc_offset)
 {
+    ngx_pool_cleanup_t            *cln;
+    ngx_pool_cleanup_file_t       *clnf;
     ngx_http_llmgw_account_ctx_t  *ctx;
 
     ctx = zone->data;
@@ -155,6 +187,35 @@ ngx_http_llmgw_account_configure(ngx_shm_zone_t *zone, ngx_str_t *state_file,
     ctx->state_file = *state_file;
     ctx->users = users;
     ctx->utc_offset = utc_offset;
+
+    if (state_file->len == 0) {
+        return NGX_OK;
+    }
+
+    ctx->journal = ngx_pnalloc(pool, state_file->len + sizeof(".journal"));
+    if (ctx->journal == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->journal, "%V.journal%Z", state_file);
+
+    /* opened by the zone's init, closed with the configuration */
+
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_pool_cleanup_file_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_llmgw_account_journal_close;
+
+    clnf = cln->data;
+    clnf->fd = NGX_INVALID_FILE;
+    clnf->name = ctx->journal;
+    clnf->log = ngx_cycle->log;
+
+    ctx->journal_clnf = clnf;
+
+    return NGX_OK;
 }
 
 
@@ -233,23 +294,35 @@ ngx_http_llmgw_account_startup(ngx_shm_zone_t *shm_zone,
 {
     ngx_int_t  rc;
 
-    if (ctx->users == NULL) {
+    if (ctx->users) {
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+
+        rc = ngx_http_llmgw_account_directory(ctx, shm_zone->shm.log);
+
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_test_config || ctx->state_file.len == 0) {
         return NGX_OK;
     }
 
-    ngx_shmtx_lock(&ctx->shpool->mutex);
+    /* read too: save() reads back what was appended while it wrote */
 
-    rc = ngx_http_llmgw_account_directory(ctx, shm_zone->shm.log);
+    ctx->journal_clnf->fd = ngx_open_file(ctx->journal,
+                                          NGX_FILE_RDWR|O_APPEND,
+                                          NGX_FILE_CREATE_OR_OPEN, 0600);
 
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    if (rc != NGX_OK) {
+    if (ctx->journal_clnf->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", ctx->journal);
         return NGX_ERROR;
     }
 
-    if (ngx_test_config) {
-        return NGX_OK;
-    }
+    /* the journal folded in */
 
     return ngx_http_llmgw_account_save(shm_zone, shm_zone->shm.log);
 }
@@ -713,17 +786,240 @@ ngx_http_llmgw_account_check(ngx_shm_zone_t *zone,
 
 
 ngx_int_t
+ngx_http_llmgw_account_commit(ngx_shm_zone_t *zone,
+    ngx_http_llmgw_account_change_t *ch, ngx_uint_t n, time_t now,
+    size_t bound, ngx_uint_t *compact, ngx_log_t *log)
+{
+    u_char                        *buf, *p;
+    size_t                         len;
+    ngx_int_t                      rc, rc2;
+    ngx_uint_t                     i;
+    ngx_http_llmgw_account_ctx_t  *ctx;
+
+    ctx = zone->data;
+    *compact = 0;
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_llmgw_account_valid(&ch[i]) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        len += ngx_http_llmgw_account_change_len(&ch[i]);
+    }
+
+    buf = NULL;
+
+    if (ctx->state_file.len) {
+        buf = ngx_alloc(len, log);
+        if (buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = buf;
+
+        for (i = 0; i < n; i++) {
+            p = ngx_http_llmgw_account_change_line(p, &ch[i]);
+        }
+
+        len = p - buf;
+    }
+
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        rc2 = ngx_http_llmgw_account_apply_locked(ctx, &ch[i], now, log);
+
+        if (rc2 != NGX_OK) {
+            rc = rc2;
+        }
+    }
+
+    /* in the lock: a save() copies the entries and moves the journal */
+
+    if (buf) {
+        if (ngx_http_llmgw_account_append(ctx, buf, len, log) != NGX_OK) {
+            rc = NGX_ERROR;
+
+        } else {
+            ctx->sh->repl.journal += len;
+            *compact = (bound && ctx->sh->repl.journal > bound);
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (buf) {
+        ngx_free(buf);
+    }
+
+    return rc;
+}
+
+
+/* a short write to the page cache, whole or not at all in practice */
+
+static ngx_int_t
+ngx_http_llmgw_account_append(ngx_http_llmgw_account_ctx_t *ctx, u_char *buf,
+    size_t len, ngx_log_t *log)
+{
+    ssize_t  n;
+
+    if (ctx->journal_clnf->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "llmgw state journal \"%s\" is not open",
+                      ctx->journal);
+        return NGX_ERROR;
+    }
+
+    n = ngx_write_fd(ctx->journal_clnf->fd, buf, len);
+
+    if (n != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_ALERT, log, n == -1 ? ngx_errno : 0,
+                      "writing llmgw state journal \"%s\" failed",
+                      ctx->journal);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_account_commit_line(ngx_shm_zone_t *zone, u_char *p,
+    size_t len, time_t now, ngx_uint_t *expired, ngx_log_t *log)
+{
+    json_t                           *o;
+    ngx_int_t                         rc;
+    ngx_uint_t                        compact;
+    const char                       *err;
+    ngx_http_llmgw_account_change_t   ch;
+
+    *expired = 0;
+
+    o = ngx_http_llmgw_account_parse(p, len, &ch, &err);
+
+    if (o == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "llmgw state change \"%*s\" ignored: %s",
+                      ngx_min(len, 128), p, err);
+        return NGX_DECLINED;
+    }
+
+    if (ch.kind == NGX_HTTP_LLMGW_ACCOUNT_JTI
+        && ch.time + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE < now)
+    {
+        *expired = 1;
+    }
+
+    rc = ngx_http_llmgw_account_commit(zone, &ch, 1, now, 0, &compact, log);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "llmgw state change \"%*s\" not applied",
+                      ngx_min(len, 128), p);
+    }
+
+    json_decref(o);
+
+    return rc;
+}
+
+
+ngx_http_llmgw_account_repl_t *
+ngx_http_llmgw_account_repl(ngx_shm_zone_t *zone)
+{
+    ngx_http_llmgw_account_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    return &ctx->sh->repl;
+}
+
+
+size_t
+ngx_http_llmgw_account_last_id(ngx_shm_zone_t *zone, u_char *buf)
+{
+    size_t                         len;
+    ngx_http_llmgw_account_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    len = ctx->sh->repl.last_id_len;
+    ngx_memcpy(buf, ctx->sh->repl.last_id, len);
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return len;
+}
+
+
+/* stream IDs "ms-seq" compare as the pair of numbers */
+
+void
+ngx_http_llmgw_account_set_last_id(ngx_shm_zone_t *zone, u_char *id,
+    size_t len, ngx_uint_t force)
+{
+    u_char                        *dash, *odash;
+    ngx_int_t                      ms, seq, oms, oseq;
+    ngx_http_llmgw_account_ctx_t  *ctx;
+    ngx_http_llmgw_account_repl_t *repl;
+
+    ctx = zone->data;
+    repl = &ctx->sh->repl;
+
+    if (len == 0 || len > NGX_HTTP_LLMGW_ACCOUNT_LAST_ID) {
+        return;
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    if (!force && repl->last_id_len) {
+        dash = ngx_strlchr(id, id + len, '-');
+        odash = ngx_strlchr(repl->last_id, repl->last_id + repl->last_id_len,
+                            '-');
+
+        if (dash && odash) {
+            ms = ngx_atoi(id, dash - id);
+            seq = ngx_atoi(dash + 1, id + len - dash - 1);
+            oms = ngx_atoi(repl->last_id, odash - repl->last_id);
+            oseq = ngx_atoi(odash + 1,
+                            repl->last_id + repl->last_id_len - odash - 1);
+
+            if (ms < oms || (ms == oms && seq <= oseq)) {
+                ngx_shmtx_unlock(&ctx->shpool->mutex);
+                return;
+            }
+        }
+    }
+
+    ngx_memcpy(repl->last_id, id, len);
+    repl->last_id_len = len;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+ngx_int_t
 ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
 {
-    u_char                         *buf, *p, *tmp;
-    size_t                          len;
-    ssize_t                         n;
-    ngx_fd_t                        fd;
-    ngx_err_t                       err;
-    ngx_uint_t                      i;
-    ngx_queue_t                    *q, *queues[2];
-    ngx_http_llmgw_account_ctx_t   *ctx;
-    ngx_http_llmgw_account_node_t  *an;
+    u_char                          *buf, *p, *tmp;
+    off_t                            start;
+    size_t                           len;
+    ssize_t                          n;
+    ngx_fd_t                         fd;
+    ngx_err_t                        err;
+    ngx_uint_t                       i;
+    ngx_queue_t                     *q, *queues[2];
+    ngx_http_llmgw_account_ctx_t    *ctx;
+    ngx_http_llmgw_account_node_t   *an;
+    ngx_http_llmgw_account_change_t  ch;
+    u_char                           hex[NGX_HTTP_LLMGW_JTI_HASH_LEN];
 
     ctx = zone->data;
 
@@ -744,7 +1040,8 @@ ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
              q = ngx_queue_next(q))
         {
             an = ngx_queue_data(q, ngx_http_llmgw_account_node_t, queue);
-            len += ngx_http_llmgw_account_line_len(an);
+            ngx_http_llmgw_account_node_change(an, &ch, hex);
+            len += ngx_http_llmgw_account_change_len(&ch);
         }
     }
 
@@ -763,9 +1060,13 @@ ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
              q = ngx_queue_next(q))
         {
             an = ngx_queue_data(q, ngx_http_llmgw_account_node_t, queue);
-            p = ngx_http_llmgw_account_line(p, an);
+            ngx_http_llmgw_account_node_change(an, &ch, hex);
+            p = ngx_http_llmgw_account_change_line(p, &ch);
         }
     }
+
+    /* the journal up to here is in buf */
+    start = ngx_http_llmgw_account_journal_len(ctx, log);
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -811,9 +1112,19 @@ ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log)
     ngx_free(tmp);
     ngx_free(buf);
 
+    /* what FILE has now leaves the journal */
+
+    if (start > 0) {
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+        ngx_http_llmgw_account_journal_cut(ctx, start, log);
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+    }
+
     return NGX_OK;
 
 failed:
+
+    /* the journal stays whole: the next start replays it */
 
     ngx_free(tmp);
     ngx_free(buf);
@@ -822,19 +1133,160 @@ failed:
 }
 
 
-static size_t
-ngx_http_llmgw_account_line_len(ngx_http_llmgw_account_node_t *an)
+/* the configuration's journal descriptor, when it was opened */
+
+static void
+ngx_http_llmgw_account_journal_close(void *data)
+{
+    ngx_pool_cleanup_file_t  *c = data;
+
+    if (c->fd != NGX_INVALID_FILE) {
+        ngx_pool_cleanup_file(c);
+        c->fd = NGX_INVALID_FILE;
+    }
+}
+
+
+/* the journal's length, or 0 when there is none (or it cannot be told) */
+
+static off_t
+ngx_http_llmgw_account_journal_len(ngx_http_llmgw_account_ctx_t *ctx,
+    ngx_log_t *log)
+{
+    ngx_file_info_t  fi;
+
+    if (ctx->journal_clnf == NULL
+        || ctx->journal_clnf->fd == NGX_INVALID_FILE)
+    {
+        return 0;
+    }
+
+    if (ngx_fd_info(ctx->journal_clnf->fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", ctx->journal);
+        return 0;
+    }
+
+    return ngx_file_size(&fi);
+}
+
+
+/*
+ * The journal's first start bytes dropped, under the lock: what was
+ * appended after them (while FILE was written) read, the journal
+ * truncated, and that written again.  A failure leaves lines twice
+ * (harmless), never none.
+ */
+
+static void
+ngx_http_llmgw_account_journal_cut(ngx_http_llmgw_account_ctx_t *ctx,
+    off_t start, ngx_log_t *log)
+{
+    off_t     end;
+    u_char   *tail;
+    size_t    len;
+    ssize_t   n;
+    ngx_fd_t  fd;
+
+    fd = ctx->journal_clnf->fd;
+    end = ngx_http_llmgw_account_journal_len(ctx, log);
+    len = (size_t) (end - start);
+    tail = NULL;
+
+    if (end < start) {
+        return;
+    }
+
+    if (len) {
+        tail = ngx_alloc(len, log);
+        if (tail == NULL) {
+            return;
+        }
+
+        n = pread(fd, tail, len, start);
+
+        if (n != (ssize_t) len) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          "reading llmgw state journal \"%s\" failed, "
+                          "kept whole", ctx->journal);
+            ngx_free(tail);
+            return;
+        }
+    }
+
+    if (ftruncate(fd, 0) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "ftruncate() \"%s\" failed", ctx->journal);
+
+    } else if (len && ngx_write_fd(fd, tail, len) != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "writing llmgw state journal \"%s\" failed: %uz "
+                      "bytes of changes lost", ctx->journal, len);
+    }
+
+    ctx->sh->repl.journal = len;
+
+    if (tail) {
+        ngx_free(tail);
+    }
+}
+
+
+static void
+ngx_http_llmgw_account_node_change(ngx_http_llmgw_account_node_t *an,
+    ngx_http_llmgw_account_change_t *ch, u_char *hex)
+{
+    ngx_memzero(ch, sizeof(ngx_http_llmgw_account_change_t));
+
+    ch->kind = an->kind;
+    ch->time = an->time;
+    ch->end = an->end;
+    ch->active = an->active;
+
+    if (an->kind == NGX_HTTP_LLMGW_ACCOUNT_JTI) {
+        ngx_hex_dump(hex, an->data, an->id_len);
+        ch->id.data = hex;
+        ch->id.len = 2 * an->id_len;
+        return;
+    }
+
+    ch->id.data = an->data;
+    ch->id.len = an->id_len;
+    ch->department.data = an->data + an->id_len;
+    ch->department.len = an->dept_len;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_account_valid(ngx_http_llmgw_account_change_t *ch)
+{
+    ngx_str_t  key;
+    u_char     buf[NGX_HTTP_LLMGW_SHA256_LEN];
+
+    if (ch->kind < NGX_HTTP_LLMGW_ACCOUNT_JTI
+        || ch->kind > NGX_HTTP_LLMGW_ACCOUNT_USER
+        || ngx_http_llmgw_account_key(ch->kind, &ch->id, buf, &key) != NGX_OK
+        || ch->department.len > 255)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+size_t
+ngx_http_llmgw_account_change_len(ngx_http_llmgw_account_change_t *ch)
 {
     size_t  len;
 
-    len = 2 + an->id_len + ngx_escape_json(NULL, an->data, an->id_len)
-          + 2 * NGX_TIME_T_LEN + 2;
+    len = 2 + ch->id.len + ngx_escape_json(NULL, ch->id.data, ch->id.len)
+          + NGX_TIME_T_LEN + 2 + sizeof(",\"remove\":true") - 1;
 
-    switch (an->kind) {
+    switch (ch->kind) {
 
     case NGX_HTTP_LLMGW_ACCOUNT_JTI:
-        return sizeof("{\"jti_hash\":,\"exp\":}") - 1
-               + NGX_HTTP_LLMGW_JTI_HASH_LEN + 2 + NGX_TIME_T_LEN + 1;
+        return len + sizeof("{\"jti_hash\":,\"exp\":}") - 1;
 
     case NGX_HTTP_LLMGW_ACCOUNT_SUBJECT:
         return len + sizeof("{\"subject\":,\"not_before\":}") - 1;
@@ -845,47 +1297,57 @@ ngx_http_llmgw_account_line_len(ngx_http_llmgw_account_node_t *an)
     default: /* NGX_HTTP_LLMGW_ACCOUNT_USER */
         return len + sizeof("{\"user_id\":,\"active\":false,"
                             "\"department\":,\"start\":,\"end\":}") - 1
-               + 2 + an->dept_len
-               + ngx_escape_json(NULL, an->data + an->id_len, an->dept_len);
+               + NGX_TIME_T_LEN + 2 + ch->department.len
+               + ngx_escape_json(NULL, ch->department.data,
+                                 ch->department.len);
     }
 }
 
 
-static u_char *
-ngx_http_llmgw_account_line(u_char *p, ngx_http_llmgw_account_node_t *an)
+u_char *
+ngx_http_llmgw_account_change_line(u_char *p,
+    ngx_http_llmgw_account_change_t *ch)
 {
-    switch (an->kind) {
+    switch (ch->kind) {
 
     case NGX_HTTP_LLMGW_ACCOUNT_JTI:
-        p = ngx_cpymem(p, "{\"jti_hash\":\"", sizeof("{\"jti_hash\":\"") - 1);
-        p = ngx_hex_dump(p, an->data, an->id_len);
-        return ngx_sprintf(p, "\",\"exp\":%T}\n", an->time);
+        p = ngx_cpymem(p, "{\"jti_hash\":", sizeof("{\"jti_hash\":") - 1);
+        p = ngx_http_llmgw_account_json_str(p, ch->id.data, ch->id.len);
+        p = ngx_sprintf(p, ",\"exp\":%T", ch->time);
+        break;
 
     case NGX_HTTP_LLMGW_ACCOUNT_SUBJECT:
         p = ngx_cpymem(p, "{\"subject\":", sizeof("{\"subject\":") - 1);
-        p = ngx_http_llmgw_account_json_str(p, an->data, an->id_len);
-        return ngx_sprintf(p, ",\"not_before\":%T}\n", an->time);
+        p = ngx_http_llmgw_account_json_str(p, ch->id.data, ch->id.len);
+        p = ngx_sprintf(p, ",\"not_before\":%T", ch->time);
+        break;
 
     case NGX_HTTP_LLMGW_ACCOUNT_CLIENT:
         p = ngx_cpymem(p, "{\"client_id\":", sizeof("{\"client_id\":") - 1);
-        p = ngx_http_llmgw_account_json_str(p, an->data, an->id_len);
-        return ngx_cpymem(p, "}\n", 2);
+        p = ngx_http_llmgw_account_json_str(p, ch->id.data, ch->id.len);
+        break;
 
     default: /* NGX_HTTP_LLMGW_ACCOUNT_USER */
         p = ngx_cpymem(p, "{\"user_id\":", sizeof("{\"user_id\":") - 1);
-        p = ngx_http_llmgw_account_json_str(p, an->data, an->id_len);
+        p = ngx_http_llmgw_account_json_str(p, ch->id.data, ch->id.len);
         p = ngx_sprintf(p, ",\"active\":%s,\"department\":",
-                        an->active ? "true" : "false");
-        p = ngx_http_llmgw_account_json_str(p, an->data + an->id_len,
-                                            an->dept_len);
-        p = ngx_sprintf(p, ",\"start\":%T", an->time);
+                        ch->active ? "true" : "false");
+        p = ngx_http_llmgw_account_json_str(p, ch->department.data,
+                                            ch->department.len);
+        p = ngx_sprintf(p, ",\"start\":%T", ch->time);
 
-        if (an->end != NGX_HTTP_LLMGW_ACCOUNT_NO_END) {
-            p = ngx_sprintf(p, ",\"end\":%T", an->end);
+        if (ch->end != NGX_HTTP_LLMGW_ACCOUNT_NO_END) {
+            p = ngx_sprintf(p, ",\"end\":%T", ch->end);
         }
 
-        return ngx_cpymem(p, "}\n", 2);
+        break;
     }
+
+    if (ch->remove) {
+        p = ngx_cpymem(p, ",\"remove\":true", sizeof(",\"remove\":true") - 1);
+    }
+
+    return ngx_cpymem(p, "}\n", 2);
 }
 
 
@@ -901,70 +1363,34 @@ ngx_http_llmgw_account_json_str(u_char *p, u_char *s, size_t len)
 
 
 /*
- * The state file into the new zone, at start.  No file yet is an empty
- * state; a file that is not what save() writes stops nginx with its line,
- * as losing the revocations it holds would let tokens in.
+ * The state file into the new zone, at start, then its journals.  No
+ * file yet is an empty state; a file that is not what save() writes stops
+ * nginx with its line, as losing the revocations it holds would let
+ * tokens in.
  */
 
 static ngx_int_t
 ngx_http_llmgw_account_load(ngx_http_llmgw_account_ctx_t *ctx,
     ngx_log_t *log)
 {
-    u_char           *buf, *p, *last, *nl;
-    off_t             size;
-    time_t            now;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_int_t         rc;
-    ngx_uint_t        line;
-    const char       *err;
-    ngx_file_info_t   fi;
+    u_char      *buf, *p, *last, *nl;
+    size_t       size;
+    time_t       now;
+    ngx_int_t    rc;
+    ngx_uint_t   line;
+    const char  *err;
 
-    fd = ngx_open_file(ctx->state_file.data, NGX_FILE_RDONLY,
-                       NGX_FILE_OPEN, 0);
+    rc = ngx_http_llmgw_account_read(ctx->state_file.data, &buf, &size, log);
 
-    if (fd == NGX_INVALID_FILE) {
-        if (ngx_errno == NGX_ENOENT) {
-            return NGX_OK;
-        }
+    if (rc == NGX_DECLINED) {
+        goto journals;
+    }
 
-        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
-                      ngx_open_file_n " \"%V\" failed", &ctx->state_file);
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 
-    buf = NULL;
     rc = NGX_ERROR;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
-                      ngx_fd_info_n " \"%V\" failed", &ctx->state_file);
-        goto done;
-    }
-
-    size = ngx_file_size(&fi);
-
-    if (size > NGX_HTTP_LLMGW_ACCOUNT_MAX_FILE) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "llmgw state file \"%V\" is too large",
-                      &ctx->state_file);
-        goto done;
-    }
-
-    buf = ngx_alloc((size_t) size + 1, log);
-    if (buf == NULL) {
-        goto done;
-    }
-
-    n = ngx_read_fd(fd, buf, (size_t) size);
-
-    if (n != (ssize_t) size) {
-        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
-                      "reading llmgw state file \"%V\" failed",
-                      &ctx->state_file);
-        goto done;
-    }
-
     p = buf;
     last = buf + size;
     now = ngx_time();
@@ -1000,8 +1426,15 @@ ngx_http_llmgw_account_load(ngx_http_llmgw_account_ctx_t *ctx,
         goto invalid;
     }
 
-    rc = NGX_OK;
-    goto done;
+    ngx_free(buf);
+
+journals:
+
+    if (ngx_http_llmgw_account_replay(ctx, ctx->journal, log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 
 invalid:
 
@@ -1009,108 +1442,149 @@ invalid:
                   "llmgw state file \"%V\", line %ui: %s",
                   &ctx->state_file, line, err);
 
-done:
-
-    if (buf) {
-        ngx_free(buf);
-    }
-
-    (void) ngx_close_file(fd);
+    ngx_free(buf);
 
     return rc;
 }
 
 
-/* one entry: exactly the members save() writes for its kind */
+/*
+ * A journal's lines, in order.  A last line without its newline is a
+ * write cut short (a full disk): that change was never acknowledged, and
+ * is skipped with a warning.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_account_replay(ngx_http_llmgw_account_ctx_t *ctx,
+    u_char *name, ngx_log_t *log)
+{
+    u_char      *buf, *p, *last, *nl;
+    size_t       size;
+    time_t       now;
+    ngx_int_t    rc;
+    ngx_uint_t   line;
+    const char  *err;
+
+    rc = ngx_http_llmgw_account_read(name, &buf, &size, log);
+
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
+    }
+
+    p = buf;
+    last = buf + size;
+    now = ngx_time();
+
+    for (line = 1; p < last; line++) {
+        nl = ngx_strlchr(p, last, '\n');
+
+        if (nl == NULL) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "llmgw state journal \"%s\", line %ui: not "
+                          "ended, skipped", name, line);
+            break;
+        }
+
+        if (ngx_http_llmgw_account_load_line(ctx, p, nl - p, now, log, &err)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "llmgw state journal \"%s\", line %ui: %s",
+                          name, line, err);
+            ngx_free(buf);
+            return NGX_ERROR;
+        }
+
+        p = nl + 1;
+    }
+
+    ngx_free(buf);
+
+    return NGX_OK;
+}
+
+
+/* a whole file into *buf (ngx_alloc); NGX_DECLINED: there is none */
+
+static ngx_int_t
+ngx_http_llmgw_account_read(u_char *name, u_char **buf, size_t *size,
+    ngx_log_t *log)
+{
+    off_t            len;
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+
+    *buf = NULL;
+
+    fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        if (ngx_errno == NGX_ENOENT) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", name);
+        goto failed;
+    }
+
+    len = ngx_file_size(&fi);
+
+    if (len > NGX_HTTP_LLMGW_ACCOUNT_MAX_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "llmgw state file \"%s\" is too large", name);
+        goto failed;
+    }
+
+    *buf = ngx_alloc((size_t) len + 1, log);
+    if (*buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_fd(fd, *buf, (size_t) len);
+
+    if (n != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      "reading llmgw state file \"%s\" failed", name);
+        ngx_free(*buf);
+        *buf = NULL;
+        goto failed;
+    }
+
+    (void) ngx_close_file(fd);
+
+    *size = (size_t) len;
+
+    return NGX_OK;
+
+failed:
+
+    (void) ngx_close_file(fd);
+
+    return NGX_ERROR;
+}
+
 
 static ngx_int_t
 ngx_http_llmgw_account_load_line(ngx_http_llmgw_account_ctx_t *ctx,
     u_char *p, size_t len, time_t now, ngx_log_t *log, const char **err)
 {
-    json_t                           *o, *v, *t;
+    json_t                           *o;
     ngx_int_t                         rc;
-    ngx_uint_t                        members;
     ngx_http_llmgw_account_change_t   ch;
 
-    o = json_loadb((const char *) p, len, JSON_REJECT_DUPLICATES, NULL);
+    o = ngx_http_llmgw_account_parse(p, len, &ch, err);
 
-    if (!json_is_object(o)) {
-        json_decref(o);
-        *err = "not a JSON object";
+    if (o == NULL) {
         return NGX_ERROR;
     }
-
-    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
-
-    *err = "unknown entry";
-    rc = NGX_ERROR;
-    members = 0;
-    t = NULL;
-
-    if ((v = json_object_get(o, "jti_hash")) != NULL) {
-        ch.kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
-        t = json_object_get(o, "exp");
-        members = 2;
-
-    } else if ((v = json_object_get(o, "subject")) != NULL) {
-        ch.kind = NGX_HTTP_LLMGW_ACCOUNT_SUBJECT;
-        t = json_object_get(o, "not_before");
-        members = 2;
-
-    } else if ((v = json_object_get(o, "client_id")) != NULL) {
-        ch.kind = NGX_HTTP_LLMGW_ACCOUNT_CLIENT;
-        members = 1;
-
-    } else if ((v = json_object_get(o, "user_id")) != NULL) {
-        ch.kind = NGX_HTTP_LLMGW_ACCOUNT_USER;
-        t = json_object_get(o, "start");
-        members = 4;
-
-        if (!json_is_boolean(json_object_get(o, "active"))
-            || !json_is_string(json_object_get(o, "department")))
-        {
-            *err = "user without active or department";
-            goto done;
-        }
-
-        ch.active = json_is_true(json_object_get(o, "active"));
-        ch.department.data = (u_char *) json_string_value(
-                                    json_object_get(o, "department"));
-        ch.department.len = json_string_length(
-                                    json_object_get(o, "department"));
-        ch.end = NGX_HTTP_LLMGW_ACCOUNT_NO_END;
-
-        if (json_object_get(o, "end")) {
-            if (!json_is_integer(json_object_get(o, "end"))) {
-                *err = "end not an integer";
-                goto done;
-            }
-
-            ch.end = (time_t) json_integer_value(json_object_get(o, "end"));
-            members++;
-        }
-
-    } else {
-        goto done;
-    }
-
-    if (!json_is_string(v)
-        || (members > 1 && ch.kind != NGX_HTTP_LLMGW_ACCOUNT_USER
-            && !json_is_integer(t))
-        || (ch.kind == NGX_HTTP_LLMGW_ACCOUNT_USER && !json_is_integer(t)))
-    {
-        *err = "wrong member type";
-        goto done;
-    }
-
-    if (json_object_size(o) != members) {
-        *err = "unknown member";
-        goto done;
-    }
-
-    ch.id.data = (u_char *) json_string_value(v);
-    ch.id.len = json_string_length(v);
-    ch.time = t ? (time_t) json_integer_value(t) : 0;
 
     rc = ngx_http_llmgw_account_apply_locked(ctx, &ch, now, log);
 
@@ -1119,9 +1593,116 @@ ngx_http_llmgw_account_load_line(ngx_http_llmgw_account_ctx_t *ctx,
         rc = NGX_ERROR;
     }
 
-done:
-
     json_decref(o);
 
     return rc;
+}
+
+
+/*
+ * One line: exactly the members change_line() writes for its kind.  The
+ * object (holding ch's strings) to json_decref(), or NULL and *err.
+ */
+
+static json_t *
+ngx_http_llmgw_account_parse(u_char *p, size_t len,
+    ngx_http_llmgw_account_change_t *ch, const char **err)
+{
+    json_t      *o, *v, *t, *rm;
+    ngx_uint_t   members;
+
+    o = json_loadb((const char *) p, len, JSON_REJECT_DUPLICATES, NULL);
+
+    if (!json_is_object(o)) {
+        json_decref(o);
+        *err = "not a JSON object";
+        return NULL;
+    }
+
+    ngx_memzero(ch, sizeof(ngx_http_llmgw_account_change_t));
+
+    *err = "unknown entry";
+    members = 0;
+    t = NULL;
+
+    if ((v = json_object_get(o, "jti_hash")) != NULL) {
+        ch->kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
+        t = json_object_get(o, "exp");
+        members = 2;
+
+    } else if ((v = json_object_get(o, "subject")) != NULL) {
+        ch->kind = NGX_HTTP_LLMGW_ACCOUNT_SUBJECT;
+        t = json_object_get(o, "not_before");
+        members = 2;
+
+    } else if ((v = json_object_get(o, "client_id")) != NULL) {
+        ch->kind = NGX_HTTP_LLMGW_ACCOUNT_CLIENT;
+        members = 1;
+
+    } else if ((v = json_object_get(o, "user_id")) != NULL) {
+        ch->kind = NGX_HTTP_LLMGW_ACCOUNT_USER;
+        t = json_object_get(o, "start");
+        members = 4;
+
+        if (!json_is_boolean(json_object_get(o, "active"))
+            || !json_is_string(json_object_get(o, "department")))
+        {
+            *err = "user without active or department";
+            goto failed;
+        }
+
+        ch->active = json_is_true(json_object_get(o, "active"));
+        ch->department.data = (u_char *) json_string_value(
+                                    json_object_get(o, "department"));
+        ch->department.len = json_string_length(
+                                    json_object_get(o, "department"));
+        ch->end = NGX_HTTP_LLMGW_ACCOUNT_NO_END;
+
+        if (json_object_get(o, "end")) {
+            if (!json_is_integer(json_object_get(o, "end"))) {
+                *err = "end not an integer";
+                goto failed;
+            }
+
+            ch->end = (time_t) json_integer_value(json_object_get(o, "end"));
+            members++;
+        }
+
+    } else {
+        goto failed;
+    }
+
+    if (!json_is_string(v) || (members > 1 && !json_is_integer(t))) {
+        *err = "wrong member type";
+        goto failed;
+    }
+
+    rm = json_object_get(o, "remove");
+
+    if (rm) {
+        if (!json_is_true(rm)) {
+            *err = "remove not true";
+            goto failed;
+        }
+
+        ch->remove = 1;
+        members++;
+    }
+
+    if (json_object_size(o) != members) {
+        *err = "unknown member";
+        goto failed;
+    }
+
+    ch->id.data = (u_char *) json_string_value(v);
+    ch->id.len = json_string_length(v);
+    ch->time = t ? (time_t) json_integer_value(t) : 0;
+
+    return o;
+
+failed:
+
+    json_decref(o);
+
+    return NULL;
 }

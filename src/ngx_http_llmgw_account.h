@@ -5,9 +5,10 @@
  * Account state in shared memory (llmgw_state_zone): revoked tokens by
  * jti until their exp, per-user not-before times, revoked clients, and
  * the user directory's accounts (active or not, department, start and
- * end).  The access check reads it; changes come through one function,
- * ngx_http_llmgw_account_apply(), from the state file and the user
- * directory now, from the Redis stream and the admin API later.
+ * end).  The access check reads it; changes come through
+ * ngx_http_llmgw_account_apply() (the state file, the user directory) and
+ * ngx_http_llmgw_account_commit() (a change made durable: the journal
+ * beside the state file, see ngx_http_llmgw_state.h).
  */
 
 
@@ -35,6 +36,9 @@
 #define NGX_HTTP_LLMGW_ACCOUNT_MAX_ID     255
 
 #define NGX_HTTP_LLMGW_ACCOUNT_NO_END     NGX_MAX_TIME_T_VALUE
+
+/* the longest Redis stream entry ID kept ("ms-seq", two 64-bit numbers) */
+#define NGX_HTTP_LLMGW_ACCOUNT_LAST_ID    48
 
 
 /*
@@ -87,6 +91,25 @@ typedef struct {
 
 
 /*
+ * What the replication of ngx_http_llmgw_state.c keeps in the zone, for
+ * every worker of the node: who reads the stream (a lease), when it last
+ * read it, and the ID it read up to.  Times are ngx_current_msec (the
+ * monotonic clock, the same in every process of the machine).
+ */
+
+typedef struct {
+    ngx_atomic_t               lease_pid;   /* the reading worker */
+    ngx_atomic_t               lease_until;
+    ngx_atomic_t               read_at;     /* the last read that answered */
+    ngx_atomic_t               resyncs;     /* full resyncs done */
+    ngx_atomic_t               applied;     /* stream entries applied */
+    size_t                     journal;     /* bytes, under the mutex */
+    size_t                     last_id_len; /* under the mutex */
+    u_char                     last_id[NGX_HTTP_LLMGW_ACCOUNT_LAST_ID];
+} ngx_http_llmgw_account_repl_t;
+
+
+/*
  * "llmgw_state_zone name:size": a conf setter for the http main conf;
  * stores the ngx_shm_zone_t * at cmd->offset.
  */
@@ -98,10 +121,13 @@ char *ngx_http_llmgw_account_zone(ngx_conf_t *cf, ngx_command_t *cmd,
  * load state_file (a full name, or empty) when the zone is new, then
  * apply the user directory users (or NULL) read from a CSV with day
  * boundaries at utc_offset seconds east of UTC, then write the state
- * file.  Called at configuration time, before the zone's init.
+ * file (and fold its journal in).  Called at configuration time, before
+ * the zone's init; state_file stays in the caller's memory.  NGX_OK or
+ * NGX_ERROR.
  */
-void ngx_http_llmgw_account_configure(ngx_shm_zone_t *zone,
-    ngx_str_t *state_file, ngx_array_t *users, time_t utc_offset);
+ngx_int_t ngx_http_llmgw_account_configure(ngx_pool_t *pool,
+    ngx_shm_zone_t *zone, ngx_str_t *state_file, ngx_array_t *users,
+    time_t utc_offset);
 
 /*
  * Applies ch under the zone's mutex: adds or replaces an entry, or
@@ -114,10 +140,56 @@ ngx_int_t ngx_http_llmgw_account_apply(ngx_shm_zone_t *zone,
 
 /*
  * Writes every entry to the state file, if one is configured: a new file
- * beside it, then renamed over it.  NGX_OK, or NGX_ERROR (logged).
- * Blocks on the file system: for the master and for a rare admin call.
+ * beside it, then renamed over it; then the journal loses what the file
+ * has.  NGX_OK, or NGX_ERROR (logged).  Blocks on the file system for as
+ * long as the zone takes to write: the master's, at start and reload.
  */
 ngx_int_t ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log);
+
+/*
+ * The durable way: checks every change, then under one lock applies them
+ * and appends them to the journal (FILE.journal beside the state file, a
+ * line a change, one write() with O_APPEND; nothing when there is no
+ * state file).  The journal is replayed after the state file at start,
+ * and folded into it by ngx_http_llmgw_account_save().  *compact is set
+ * when the journal is over bound bytes.  NGX_OK; NGX_DECLINED: a change
+ * is not valid (nothing applied) or the zone is full; NGX_ERROR: the
+ * journal could not be written (the changes are applied, not durable).
+ */
+ngx_int_t ngx_http_llmgw_account_commit(ngx_shm_zone_t *zone,
+    ngx_http_llmgw_account_change_t *ch, ngx_uint_t n, time_t now,
+    size_t bound, ngx_uint_t *compact, ngx_log_t *log);
+
+/*
+ * A change as the state file's JSON line (with "remove":true when it
+ * removes), newline included: its length, and the line written at p.
+ */
+size_t ngx_http_llmgw_account_change_len(ngx_http_llmgw_account_change_t *ch);
+u_char *ngx_http_llmgw_account_change_line(u_char *p,
+    ngx_http_llmgw_account_change_t *ch);
+
+/*
+ * A line of that form (without the newline: a stream entry's or a
+ * snapshot's value) committed as above (bound 0: no compaction asked).
+ * *expired is set when it is a revoked jti whose token expired (the
+ * snapshot's copy may go).  NGX_OK, NGX_DECLINED (not a valid line,
+ * logged), NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_account_commit_line(ngx_shm_zone_t *zone,
+    u_char *p, size_t len, time_t now, ngx_uint_t *expired, ngx_log_t *log);
+
+/* the replication's part of the zone */
+ngx_http_llmgw_account_repl_t *ngx_http_llmgw_account_repl(
+    ngx_shm_zone_t *zone);
+
+/*
+ * The stream ID read up to, copied into buf (NGX_HTTP_LLMGW_ACCOUNT_LAST_ID
+ * bytes): its length, 0 when none.  _set_last_id moves it forward only,
+ * unless force (a resync starts from the stream's tail).
+ */
+size_t ngx_http_llmgw_account_last_id(ngx_shm_zone_t *zone, u_char *buf);
+void ngx_http_llmgw_account_set_last_id(ngx_shm_zone_t *zone, u_char *id,
+    size_t len, ngx_uint_t force);
 
 /*
  * The token's state, under one lock: revoked jti, not-before, revoked

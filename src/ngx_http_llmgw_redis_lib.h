@@ -35,6 +35,15 @@
  *           ID's reservation replaced by ACTUAL (the true-up; 0: released);
  *           a second settle of ID changes nothing.
  *           -> {settled, used}
+ *   state_publish  STREAM SNAPSHOT; MAXLEN (FIELD LINE REMOVE)...
+ *           each account change LINE appended to STREAM (XADD MAXLEN ~,
+ *           one field "change") and kept in the hash SNAPSHOT under FIELD
+ *           (REMOVE "1": deleted from it).  -> the last entry's ID
+ *   state_tail  STREAM  -> the ID of the last entry ever added ("0-0")
+ *   state_read  STREAM; LAST COUNT
+ *           up to COUNT entries after LAST: {"ok", entries as XRANGE};
+ *           or {"gone", {}} when LAST is not the tail and was trimmed
+ *           away: entries after it may be lost to this reader.
  */
 
 

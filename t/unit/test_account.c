@@ -9,7 +9,10 @@
  * verdict; a revoked jti forgotten after its exp and the grace, lazily
  * and before an insertion; a full zone never evicts a live revocation;
  * one million revoked jti: the memory they take (printed: the figure the
- * README gives) and a check as fast as with a thousand.
+ * README gives) and a check as fast as with a thousand.  A change as the
+ * text the journal, the stream and the snapshot carry: written and read
+ * back to the same verdict, malformed lines refused; the stream's last
+ * ID only moves forward.
  */
 
 
@@ -415,6 +418,139 @@ ngx_http_llmgw_test_million(ngx_pool_t *pool)
 }
 
 
+/* a change through its line, applied by commit_line (no journal) */
+
+static ngx_int_t
+ngx_http_llmgw_test_line(ngx_shm_zone_t *zone,
+    ngx_http_llmgw_account_change_t *ch, u_char *buf, size_t *len)
+{
+    u_char      *p;
+    ngx_uint_t   expired;
+
+    *len = ngx_http_llmgw_account_change_len(ch);
+    p = ngx_http_llmgw_account_change_line(buf, ch);
+
+    if ((size_t) (p - buf) > *len || p[-1] != '\n') {
+        return NGX_ERROR;
+    }
+
+    *len = p - buf - 1;
+
+    return ngx_http_llmgw_account_commit_line(zone, buf, *len,
+                                              NGX_HTTP_LLMGW_TEST_NOW,
+                                              &expired,
+                                              &ngx_http_llmgw_unit_log);
+}
+
+
+static void
+ngx_http_llmgw_test_lines(ngx_pool_t *pool)
+{
+    size_t                            len;
+    u_char                            buf[1024], hex[64], last[64];
+    ngx_uint_t                        i, expired;
+    ngx_shm_zone_t                   *zone;
+    ngx_http_llmgw_account_change_t   ch;
+    static const char                *bad[] = {
+        "not json",
+        "{\"client_id\":\"a\",\"x\":1}",
+        "{\"client_id\":\"a\",\"remove\":false}",
+        "{\"jti_hash\":\"zz\",\"exp\":1}",
+        "{\"subject\":\"a\",\"not_before\":\"1\"}",
+        "{\"user_id\":\"a\",\"active\":1,\"department\":\"\",\"start\":0}",
+        "{\"kind\":\"client\"}",
+        "[]"
+    };
+
+    zone = ngx_http_llmgw_test_zone(pool, "lines:1m");
+    NGX_HTTP_LLMGW_CHECK(zone != NULL, "a zone for the lines");
+    if (zone == NULL) {
+        return;
+    }
+
+    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
+    ngx_http_llmgw_test_jti(hex, 7);
+    ch.kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
+    ch.id.data = hex;
+    ch.id.len = sizeof(hex);
+    ch.time = NGX_HTTP_LLMGW_TEST_NOW + 3600;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_line(zone, &ch, buf, &len)
+                         == NGX_OK
+                         && ngx_http_llmgw_test_check(zone, pool, 7, NULL,
+                                                      NULL, -1,
+                                                      NGX_HTTP_LLMGW_TEST_NOW,
+                                                      NULL)
+                            == NGX_HTTP_LLMGW_ACCOUNT_JTI_REVOKED,
+                         "a jti's line revokes it");
+
+    ch.remove = 1;
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_line(zone, &ch, buf, &len)
+                         == NGX_OK
+                         && ngx_strstr(buf, "\"remove\":true}") != NULL
+                         && ngx_http_llmgw_test_check(zone, pool, 7, NULL,
+                                                      NULL, -1,
+                                                      NGX_HTTP_LLMGW_TEST_NOW,
+                                                      NULL)
+                            == NGX_HTTP_LLMGW_ACCOUNT_UNKNOWN,
+                         "its removal's line lets it in again");
+
+    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
+    ch.kind = NGX_HTTP_LLMGW_ACCOUNT_USER;
+    ngx_str_set(&ch.id, "E1");
+    ngx_str_set(&ch.department, "\xe5\x96\xb6\xe6\xa5\xad \"x\"\\");
+    ch.time = NGX_HTTP_LLMGW_TEST_NOW - 10;
+    ch.end = NGX_HTTP_LLMGW_TEST_NOW + 10;
+    ch.active = 1;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_line(zone, &ch, buf, &len)
+                         == NGX_OK
+                         && ngx_http_llmgw_test_check(zone, pool, 1, "E1",
+                                                      NULL, -1,
+                                                      NGX_HTTP_LLMGW_TEST_NOW
+                                                      + 10, NULL)
+                            == NGX_HTTP_LLMGW_ACCOUNT_ENDED,
+                         "a user's line: its end kept");
+
+    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
+    ch.kind = NGX_HTTP_LLMGW_ACCOUNT_CLIENT;
+    ngx_str_set(&ch.id, "app");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_line(zone, &ch, buf, &len)
+                         == NGX_OK
+                         && len == sizeof("{\"client_id\":\"app\"}") - 1
+                         && ngx_strncmp(buf, "{\"client_id\":\"app\"}", len)
+                            == 0,
+                         "a client's line is the state file's");
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_commit_line(zone,
+                                 (u_char *) bad[i], ngx_strlen(bad[i]),
+                                 NGX_HTTP_LLMGW_TEST_NOW, &expired,
+                                 &ngx_http_llmgw_unit_log)
+                             == NGX_DECLINED,
+                             "a malformed line refused");
+    }
+
+    ngx_http_llmgw_account_set_last_id(zone, (u_char *) "10-5", 4, 0);
+    ngx_http_llmgw_account_set_last_id(zone, (u_char *) "9-9", 3, 0);
+    ngx_http_llmgw_account_set_last_id(zone, (u_char *) "10-4", 4, 0);
+
+    len = ngx_http_llmgw_account_last_id(zone, last);
+    NGX_HTTP_LLMGW_CHECK(len == 4 && ngx_strncmp(last, "10-5", 4) == 0,
+                         "the last ID does not go back");
+
+    ngx_http_llmgw_account_set_last_id(zone, (u_char *) "11-0", 4, 0);
+    ngx_http_llmgw_account_set_last_id(zone, (u_char *) "0-0", 3, 1);
+
+    len = ngx_http_llmgw_account_last_id(zone, last);
+    NGX_HTTP_LLMGW_CHECK(len == 3 && ngx_strncmp(last, "0-0", 3) == 0,
+                         "forward, or anywhere when forced (a resync)");
+
+    ngx_http_llmgw_test_zone_free(zone);
+}
+
+
 int
 main(void)
 {
@@ -429,6 +565,7 @@ main(void)
     ngx_http_llmgw_test_kinds(pool);
     ngx_http_llmgw_test_full(pool);
     ngx_http_llmgw_test_million(pool);
+    ngx_http_llmgw_test_lines(pool);
 
     ngx_destroy_pool(pool);
 

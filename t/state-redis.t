@@ -1,0 +1,356 @@
+# The account state across nodes (llmgw_state_redis): two nginx on one
+# redis-server of this suite's own.  A change published on node A (through
+# llmgw_state_test_publish, which calls ngx_http_llmgw_state_publish like
+# the admin API) is refused on node B within 1 s; B cut off from Redis (its
+# ACL user switched off and its connections killed) while A publishes,
+# then let back, catches up from the stream without a resync; the stream
+# trimmed meanwhile -> a full resync from the snapshot hash; the worker
+# reading the stream killed -> another takes over; Redis stopped for
+# longer than stale= -> B (on_stale=refuse) answers 503 with Retry-After,
+# A (serve) keeps serving; a single node restarted keeps what it
+# acknowledged (the journal).  Plain Test::More: processes stopped and
+# killed.
+
+use strict;
+use warnings;
+
+BEGIN { push @INC, 't/lib' }
+use Test::More;
+use HTTP::Tiny;
+use Digest::SHA qw(sha256_hex);
+use Time::HiRes qw(time sleep);
+use File::Temp ();
+use IO::Socket::INET;
+use LLMGW::Test qw(:all);
+use LLMGW::Nginx;
+use LLMGW::Redis qw(redis_start redis_stop redis_cmd);
+
+plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
+    unless $ENV{TEST_NGINX_LOAD_MODULES};
+plan skip_all => 'redis-server is not installed'
+    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH};
+
+my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
+my $keys = llmgw_keys_dir();
+my $stream = 'llmgw:t';
+my $now = time;
+my $exp = int($now) + 3600;
+
+
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+# waits up to $secs for $cond->() to be true; true if it was
+sub wait_for {
+    my ($secs, $cond) = @_;
+    my $end = time + $secs;
+
+    while (time < $end) {
+        return 1 if $cond->();
+        sleep 0.02;
+    }
+
+    return $cond->();
+}
+
+sub gateway {
+    my ($redis, %opt) = @_;
+    my $dir = nginx_prefix();
+    my $port = free_port();
+
+    open my $fh, '>', "$dir/html/ok.txt" or die;
+    print $fh "ok\n";
+    close $fh;
+
+    nginx_conf($dir, <<"_EOC_", workers => 2);
+    @{[ $redis ? "llmgw_redis $redis backoff=50ms:200ms;" : '' ]}
+    llmgw_state_zone state:1m;
+    @{[ $opt{state} // '' ]}
+    llmgw_jwt_issuer any;
+    llmgw_jwt_audience any;
+    llmgw_token_cache_zone tokens:1m;
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location = /t {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            alias $dir/html/ok.txt;
+        }
+
+        location = /publish {
+            allow 127.0.0.1;
+            deny all;
+            llmgw_state_test_publish;
+        }
+    }
+_EOC_
+
+    my $pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not start');
+
+    return { pid => $pid, port => $port, dir => $dir,
+             log => "$dir/logs/error.log" };
+}
+
+sub get {
+    my ($node, $token) = @_;
+    my $r = $http->get("http://127.0.0.1:$node->{port}/t",
+                       { headers => { Authorization => "Bearer $token" } });
+    diag("$r->{status}: $r->{content}") if $r->{status} == 599;
+    return $r;
+}
+
+sub status { get(@_)->{status} }
+
+sub publish {
+    my ($node, $query) = @_;
+    my $r = $http->get("http://127.0.0.1:$node->{port}/publish?$query");
+    return "$r->{status} $r->{content}";
+}
+
+sub revoke {
+    my ($node, $jti) = @_;
+    return publish($node, 'kind=jti&id=' . sha256_hex($jti) . "&time=$exp");
+}
+
+sub count_lines {
+    my ($node, $re) = @_;
+    return scalar(() = slurp($node->{log}) =~ /$re/g);
+}
+
+# the processes whose parent is $pid
+sub children {
+    my ($pid) = @_;
+    my @kids;
+
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $s = slurp($stat);
+        push @kids, $1 if $s =~ /\A(\d+) \(.*\) \S (\d+) / && $2 == $pid;
+    }
+
+    return @kids;
+}
+
+sub reader {
+    my ($node) = @_;
+    my @pids = slurp($node->{log})
+               =~ /llmgw state: worker (\d+) reads the stream/g;
+    return $pids[-1];
+}
+
+
+# --- two nodes on one Redis ------------------------------------------------
+
+my $rdir = File::Temp::tempdir('llmgw-redis-XXXXXX', TMPDIR => 1,
+                               CLEANUP => 1);
+my @rargs = (args => ['--appendonly', 'yes', '--appendfsync', 'always']);
+my $r = redis_start(dir => $rdir, @rargs);
+my $rport = $r->{port};
+
+is(redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'on', '>nodeb-secret', '~*',
+             '&*', '+@all'), 'OK', 'an ACL user for node B');
+
+open my $pf, '>', "$rdir/nodeb.pass" or die;
+print $pf "nodeb-secret\n";
+close $pf;
+
+my $na = gateway("127.0.0.1:$rport",
+                state => "llmgw_state_redis stream=$stream poll=50ms "
+                         . "resync=off stale=1s on_stale=serve;");
+my $nb = gateway("127.0.0.1:$rport user=nodeb "
+                . "password=file=$rdir/nodeb.pass",
+                state => "llmgw_state_redis stream=$stream poll=50ms "
+                         . "resync=off stale=3s on_stale=refuse;");
+
+for my $n ([A => $na], [B => $nb]) {
+    ok(wait_for(5, sub { slurp($n->[1]{log}) =~ /full resync .* done/ }),
+       "node $n->[0]: a worker read the snapshot at start");
+}
+
+is(count_lines($nb, qr/reads the stream/), 1, 'node B: one worker reads');
+
+# 1. propagation: revoked on A, refused on B within 1 s
+
+my @ms;
+
+for my $i (1 .. 5) {
+    my $t = llmgw_token(sub => 'U1', jti => "prop-$i", exp => 3600);
+
+    is(status($nb, $t), 200, "B accepts prop-$i before") if $i == 1;
+    status($nb, $t);   # cached on B: revocation is checked after the cache
+
+    my $t0 = time;
+    is(publish($na, 'kind=jti&id=' . sha256_hex("prop-$i") . "&time=$exp"),
+       "200 published\n", "A publishes the revocation of prop-$i");
+    is(status($na, $t), 401, "A refuses prop-$i at once") if $i == 1;
+
+    my $seen = wait_for(2, sub { status($nb, $t) == 401 });
+    push @ms, (time - $t0) * 1000;
+    ok($seen, "B refuses prop-$i");
+}
+
+@ms = sort { $a <=> $b } @ms;
+cmp_ok($ms[-1], '<', 1000, 'B refused each within 1 s of the publish');
+diag(sprintf 'propagation A -> B: %.0f to %.0f ms', $ms[0], $ms[-1]);
+
+like(get($nb, llmgw_token(sub => 'U1', jti => 'prop-1', exp => 3600))
+     ->{headers}{'www-authenticate'},
+     qr/error="invalid_token", error_description="token revoked"/,
+     'the refusal on B: invalid_token, token revoked');
+
+# the other kinds, and a removal
+
+my $old = llmgw_token(sub => 'U2', exp => 3600, iat => -60);
+is(status($nb, $old), 200, 'B accepts U2 before the log-out')
+    or diag explain get($nb, $old)->{headers};
+is(publish($na, 'kind=subject&id=U2&time=' . int(time)), "200 published\n",
+   'A publishes U2 logged out everywhere');
+ok(wait_for(2, sub { status($nb, $old) == 401 }), 'B refuses U2\'s old token');
+
+my $app = llmgw_token(sub => 'U3', exp => 3600,
+                      claims => { client_id => 'app-x' });
+is(publish($na, 'kind=client&id=app-x'), "200 published\n",
+   'A revokes client app-x');
+ok(wait_for(2, sub { status($nb, $app) == 401 }), 'B refuses app-x');
+is(publish($na, 'kind=client&id=app-x&remove=1'), "200 published\n",
+   'A lets app-x back');
+ok(wait_for(2, sub { status($nb, $app) == 200 }), 'B accepts app-x again');
+
+is(redis_cmd($rport, 'HGET', "$stream:snapshot", 'c:app-x'), undef,
+   'the snapshot forgot app-x');
+like(redis_cmd($rport, 'HGET', "$stream:snapshot", 's:U2'),
+     qr/\A\{"subject":"U2","not_before":\d+\}\z/,
+     'a snapshot value is the state file\'s line');
+
+# 2. B cut off; changes on A; B back: caught up from the stream, no resync
+
+my $resyncs = count_lines($nb, qr/full resync .* done/);
+
+# tokens made before: minting one takes a few hundred ms
+my @gap = map { llmgw_token(sub => 'U4', jti => "gap-$_", exp => 3600) }
+          1 .. 3;
+my $trim = llmgw_token(sub => 'U5', jti => 'trimmed', exp => 3600);
+
+is(redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'off'), 'OK',
+   'B\'s user switched off');
+redis_cmd($rport, 'CLIENT', 'KILL', 'USER', 'nodeb');
+ok(wait_for(3, sub { slurp($nb->{log}) =~ /llmgw_redis: connection to .* lost/ }),
+   'B lost its connection');
+
+for my $i (1 .. 3) {
+    is(revoke($na, "gap-$i"), "200 published\n", "A revokes gap-$i");
+}
+
+sleep 0.3;
+is(status($nb, $gap[0]), 200, 'B, cut off, still accepts gap-1')
+    or diag get($nb, $gap[0])->{content};
+
+is(redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'on'), 'OK',
+   'B\'s user back on');
+ok(wait_for(5, sub { !grep { status($nb, $_) != 401 } @gap }),
+   'B refuses gap-1 .. gap-3 once back');
+is(count_lines($nb, qr/full resync .* done/), $resyncs,
+   'from the stream: no full resync');
+
+# 3. B cut off, the stream trimmed past B's last entry: a full resync
+
+redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'off');
+redis_cmd($rport, 'CLIENT', 'KILL', 'USER', 'nodeb');
+sleep 0.3;
+
+is(revoke($na, 'trimmed'), "200 published\n", 'A revokes "trimmed"');
+is(redis_cmd($rport, 'XTRIM', $stream, 'MAXLEN', '0') > 0, 1,
+   'the stream trimmed to nothing');
+is(status($nb, $trim), 200, 'B, cut off, accepts "trimmed"');
+
+redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'on');
+ok(wait_for(5, sub { status($nb, $trim) == 401 }),
+   'B refuses "trimmed": from the snapshot');
+like(slurp($nb->{log}), qr/trimmed past the last entry read: full resync/,
+     'B says why it resynced');
+is(count_lines($nb, qr/full resync .* done/), $resyncs + 1, 'one resync');
+is(status($nb, $gap[2]), 401, 'what B had stays');
+
+# 4. the reading worker killed: another takes over
+
+my $reader = reader($nb);
+ok($reader, "B's reader is worker $reader");
+kill 'KILL', $reader;
+
+ok(wait_for(6, sub { my $p = reader($nb); $p && $p != $reader }),
+   'another worker reads the stream');
+
+my $after = llmgw_token(sub => 'U6', jti => 'after-kill', exp => 3600);
+is(revoke($na, 'after-kill'), "200 published\n", 'A revokes after-kill');
+ok(wait_for(1, sub { status($nb, $after) == 401 }),
+   'B refuses it within 1 s');
+
+# 5. Redis away for longer than stale=: B refuses, A serves
+
+my $fresh = llmgw_token(sub => 'U7', exp => 3600);
+is(status($nb, $fresh), 200, 'B accepts U7 while fresh');
+
+redis_stop($r);
+sleep 3.5;
+
+my $res = get($nb, $fresh);
+is($res->{status}, 503, 'B: 503 once stale (on_stale=refuse)');
+is($res->{headers}{'retry-after'}, '1', 'with Retry-After: 1');
+like($res->{content}, qr/account state stale/, 'the reason in the body');
+is(status($na, $fresh), 200, 'A serves (on_stale=serve)');
+like(slurp($nb->{log}), qr/llmgw state stream not read for over 3000 ms: tokens refused/,
+     'B\'s log says so');
+
+$r = redis_start(dir => $rdir, port => $rport, @rargs);
+redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'on', '>nodeb-secret', '~*',
+          '&*', '+@all');
+ok(wait_for(5, sub { status($nb, $fresh) == 200 }),
+   'Redis back: B serves again');
+is(status($nb, $after), 401, 'and still refuses after-kill');
+
+nginx_stop($na->{pid});
+nginx_stop($nb->{pid});
+
+for my $n ([A => $na], [B => $nb]) {
+    my $log = slurp($n->[1]{log});
+    $log =~ s/^.*\[alert\].*worker process $reader exited on signal 9\n//m;
+    unlike($log, qr/\[(?:alert|crit|emerg)\]|signal 11/,
+           "node $n->[0]: no alert, crash or emerg (but the kill -9)");
+}
+
+redis_stop($r);
+
+# --- one node: the journal ---------------------------------------------------
+
+my $c = gateway(undef, state => 'llmgw_state_file state.jsonl;');
+my $state = "$c->{dir}/state.jsonl";
+my $kept = llmgw_token(sub => 'U8', jti => 'kept', exp => 3600);
+
+is(status($c, $kept), 200, 'one node: accepted before');
+is(revoke($c, 'kept'), "200 published\n", 'one node: revoked');
+is(status($c, $kept), 401, 'one node: refused');
+is(slurp("$state.journal"),
+   '{"jti_hash":"' . sha256_hex('kept') . "\",\"exp\":$exp}\n",
+   'the journal has the line when the publish answered');
+
+# a crash: the master and its workers killed, nothing written at exit
+kill 'KILL', $c->{pid}, children($c->{pid});
+waitpid($c->{pid}, 0);
+ok(wait_for(5, sub { !IO::Socket::INET->new("127.0.0.1:$c->{port}") }),
+   'one node: down');
+
+$c->{pid} = nginx_start($c->{dir}, $c->{port})
+    or BAIL_OUT('nginx did not restart');
+is(status($c, $kept), 401, 'one node restarted: still refused');
+like(slurp($state), qr/"jti_hash":"@{[ sha256_hex('kept') ]}"/,
+     'the journal folded into the state file at start');
+is(-s "$state.journal", 0, 'and the journal emptied');
+
+nginx_stop($c->{pid});
+
+done_testing();
