@@ -547,7 +547,7 @@ ngx_http_llmgw_test_lines(ngx_pool_t *pool)
     NGX_HTTP_LLMGW_CHECK(len == 3 && ngx_strncmp(last, "0-0", 3) == 0,
                          "forward, or anywhere when forced (a resync)");
 
-    ngx_http_llmgw_test_zone_free(zone);
+    ngx_http_llmgw_unit_zone_free(zone);
 }
 
 
