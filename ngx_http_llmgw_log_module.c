@@ -291,6 +291,9 @@ static ngx_int_t ngx_http_llmgw_log_build_currency(
 static ngx_int_t ngx_http_llmgw_log_build_body(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
     size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_admin(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
 static ngx_int_t ngx_http_llmgw_log_build_body_truncated(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
     size_t offset);
@@ -593,6 +596,7 @@ static ngx_http_llmgw_log_builder_t  ngx_http_llmgw_log_builders[] = {
     { "response_body", ngx_http_llmgw_log_build_body, 1 },
     { "response_body_truncated", ngx_http_llmgw_log_build_body_truncated,
       1 },
+    { "admin", ngx_http_llmgw_log_build_admin, 0 },
     { NULL, NULL, 0 }
 };
 
@@ -1267,6 +1271,27 @@ ngx_http_llmgw_log_build_currency(ngx_http_llmgw_log_ctx_t *ctx,
     ngx_http_llmgw_log_set_str(f, &ctx->cost.currency);
 
     return NGX_OK;
+}
+
+
+/* an llmgw_admin call: its "admin" object; left out elsewhere */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_admin(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_llmgw_admin_audit(ctx->r, &f->str);
+
+    if (rc == NGX_DECLINED) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
+        return NGX_OK;
+    }
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_RAW;
+
+    return rc;
 }
 
 

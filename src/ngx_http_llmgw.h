@@ -379,5 +379,36 @@ ngx_uint_t ngx_http_llmgw_pass_error(ngx_http_request_t *r);
 char *ngx_http_llmgw_api_conf_check(ngx_conf_t *cf,
     ngx_http_llmgw_provider_t *pv);
 
+/*
+ * WWW-Authenticate for err with the llmgw_realm of r's location, as the
+ * access check's own refusals have it.  NGX_OK or NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_challenge(ngx_http_request_t *r,
+    ngx_http_llmgw_error_t *err);
+
+/*
+ * The account state of the configuration being read, for the admin API:
+ * the llmgw_state_zone (NULL without one) and llmgw_users' utc_offset
+ * (0 when not given) (ngx_http_llmgw_module.c).
+ */
+ngx_shm_zone_t *ngx_http_llmgw_state_conf(ngx_conf_t *cf,
+    time_t *utc_offset);
+
+/*
+ * The "admin" object of r's audit line, JSON text in r's pool: what the
+ * admin call was, on whom, the state before and after, allowed or
+ * refused.  NGX_OK; NGX_DECLINED where r's location has no llmgw_admin;
+ * NGX_ERROR (ngx_http_llmgw_admin_module.c).
+ */
+ngx_int_t ngx_http_llmgw_admin_audit(ngx_http_request_t *r,
+    ngx_str_t *json);
+
+/*
+ * The status of nginx's own error page on an llmgw_admin location (a
+ * body over client_max_body_size, read too slowly) that goes out as a
+ * JSON error instead, or 0, for the error filter.
+ */
+ngx_uint_t ngx_http_llmgw_admin_error(ngx_http_request_t *r);
+
 
 #endif /* _NGX_HTTP_LLMGW_H_INCLUDED_ */
