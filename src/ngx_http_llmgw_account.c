@@ -526,6 +526,12 @@ ngx_http_llmgw_account_apply_locked(ngx_http_llmgw_account_ctx_t *ctx,
 
     ctx->sh->count[ch->kind]++;
 
+    /* accounts from anywhere (a CSV, the state file, the admin API) */
+
+    if (ch->kind == NGX_HTTP_LLMGW_ACCOUNT_USER) {
+        ctx->sh->directory = 1;
+    }
+
     return NGX_OK;
 }
 
