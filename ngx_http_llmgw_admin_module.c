@@ -18,6 +18,7 @@
 #include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_account.h"
 #include "ngx_http_llmgw_jws.h"
+#include "ngx_http_llmgw_metrics.h"
 #include "ngx_http_llmgw_redis.h"
 #include "ngx_http_llmgw_users.h"
 
@@ -41,6 +42,7 @@ typedef struct {
     ngx_shm_zone_t            *zone;        /* llmgw_state_zone, or NULL */
     time_t                     utc_offset;  /* llmgw_users' */
     ngx_str_t                  csv_file;    /* llmgw_admin_csv; or empty */
+    ngx_http_llmgw_metrics_t  *metrics;     /* NULL: no metrics zone */
 } ngx_http_llmgw_admin_main_conf_t;
 
 
@@ -148,6 +150,16 @@ static ngx_int_t ngx_http_llmgw_admin_sync_status(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_admin_health(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_department(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_departments(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_usage(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_str_t *department, json_t *out);
+static ngx_int_t ngx_http_llmgw_admin_label(ngx_pool_t *pool,
+    ngx_str_t *labels, char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_llmgw_admin_count(json_t *o, ngx_str_t *type,
+    uint64_t n);
 static ngx_int_t ngx_http_llmgw_admin_id_valid(ngx_str_t *id);
 
 static void *ngx_http_llmgw_admin_create_main_conf(ngx_conf_t *cf);
@@ -235,6 +247,10 @@ static ngx_http_llmgw_admin_action_t  ngx_http_llmgw_admin_actions[] = {
       ngx_http_llmgw_admin_revoke, NGX_HTTP_LLMGW_ADMIN_MAX_JSON },
     { NGX_HTTP_GET, "revocations", "revocations.list",
       ngx_http_llmgw_admin_revocations, 0 },
+    { NGX_HTTP_GET, "departments/usage/summary", "departments.usage",
+      ngx_http_llmgw_admin_departments, 0 },
+    { NGX_HTTP_GET, "departments/*/usage", "department.usage",
+      ngx_http_llmgw_admin_department, 0 },
     { NGX_HTTP_GET, "system/health", "system.health",
       ngx_http_llmgw_admin_health, 0 },
     { 0, NULL, NULL, NULL, 0 }
@@ -408,7 +424,9 @@ ngx_http_llmgw_admin_run(ngx_http_request_t *r,
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
 
     if (amcf->zone == NULL
-        && ctx->action->handler != ngx_http_llmgw_admin_health)
+        && ctx->action->handler != ngx_http_llmgw_admin_health
+        && ctx->action->handler != ngx_http_llmgw_admin_department
+        && ctx->action->handler != ngx_http_llmgw_admin_departments)
     {
         return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
                                          "not_found",
@@ -524,7 +542,8 @@ ngx_http_llmgw_admin_route(ngx_http_request_t *r,
         ctx->target = id;
         ctx->routed = 1;
 
-        if (ngx_strchr(a->path, '*') && !ngx_http_llmgw_admin_id_valid(&id))
+        if (ngx_strncmp(a->path, "users/*", 7) == 0
+            && !ngx_http_llmgw_admin_id_valid(&id))
         {
             return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
                                              "invalid_request",
@@ -1834,6 +1853,333 @@ ngx_http_llmgw_admin_health(ngx_http_request_t *r,
 }
 
 
+/*
+ * GET /departments/{id}/usage: the tokens counted for the department
+ * (llmgw_tokens_total of the metrics zone, since the zone was created),
+ * in total and by provider and model.  A department is a label value of
+ * its own only when llmgw_metrics_departments lists it; "other" holds
+ * the rest.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_department(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx)
+{
+    json_t                            *j;
+    ngx_str_t                         *d, other = ngx_string("other");
+    ngx_uint_t                         i, found;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    if (amcf->metrics == NULL) {
+        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
+                                         "not_found", "no llmgw_metrics_zone");
+    }
+
+    found = (ctx->target.len == other.len
+             && ngx_strncmp(ctx->target.data, other.data, other.len) == 0);
+
+    if (amcf->metrics->departments) {
+        d = amcf->metrics->departments->elts;
+
+        for (i = 0; !found && i < amcf->metrics->departments->nelts; i++) {
+            found = (d[i].len == ctx->target.len
+                     && ngx_strncmp(d[i].data, ctx->target.data, d[i].len)
+                        == 0);
+        }
+    }
+
+    if (!found) {
+        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
+                                         "not_found",
+                                         "not a department of "
+                                         "llmgw_metrics_departments");
+    }
+
+    j = json_object();
+    if (j == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_admin_usage(r, ctx, &ctx->target, j) != NGX_OK) {
+        json_decref(j);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_admin_answer(r, ctx, j);
+}
+
+
+/* GET /departments/usage/summary: the tokens of every department */
+
+static ngx_int_t
+ngx_http_llmgw_admin_departments(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx)
+{
+    json_t                            *j;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    if (amcf->metrics == NULL) {
+        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
+                                         "not_found", "no llmgw_metrics_zone");
+    }
+
+    j = json_object();
+    if (j == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_admin_usage(r, ctx, NULL, j) != NGX_OK) {
+        json_decref(j);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_admin_answer(r, ctx, j);
+}
+
+
+/*
+ * The token series of the zone summed into out: for one department
+ * {"department":..,"tokens":{TYPE:N..},"models":[{"provider","model",
+ * "tokens"}..]}; for every one (department NULL) {"departments":
+ * {NAME:{TYPE:N..}..}}.  The series are sorted by their labels, so the
+ * output is in a stable order.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_usage(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_str_t *department, json_t *out)
+{
+    json_t                             *all, *tokens, *models, *m, *last;
+    ngx_str_t                           dept, type, provider, model;
+    ngx_uint_t                          i;
+    ngx_http_llmgw_metrics_series_t    *s;
+    ngx_http_llmgw_metrics_snapshot_t   snap;
+    ngx_http_llmgw_admin_main_conf_t   *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    if (ngx_http_llmgw_metrics_snapshot(amcf->metrics, r->pool, &snap)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    all = NULL;
+    tokens = NULL;
+    models = NULL;
+    last = NULL;
+
+    if (department) {
+        tokens = json_object();
+        models = json_array();
+
+        if (json_object_set_new(out, "department",
+                                json_stringn((char *) department->data,
+                                             department->len))
+            || json_object_set_new(out, "tokens", tokens)
+            || json_object_set_new(out, "models", models))
+        {
+            return NGX_ERROR;
+        }
+
+    } else {
+        all = json_object();
+
+        if (json_object_set_new(out, "departments", all)) {
+            return NGX_ERROR;
+        }
+    }
+
+    s = snap.series;
+
+    for (i = 0; i < snap.nseries; i++) {
+
+        if (s[i].family != NGX_HTTP_LLMGW_METRICS_TOKENS) {
+            continue;
+        }
+
+        if (ngx_http_llmgw_admin_label(r->pool, &s[i].labels, "department",
+                                       &dept)
+            != NGX_OK
+            || ngx_http_llmgw_admin_label(r->pool, &s[i].labels, "type",
+                                          &type)
+               != NGX_OK)
+        {
+            continue;
+        }
+
+        if (department == NULL) {
+
+            /* NUL-terminated by the label parser */
+
+            tokens = json_object_get(all, (char *) dept.data);
+
+            if (tokens == NULL) {
+                tokens = json_object();
+
+                if (json_object_set_new(all, (char *) dept.data, tokens)) {
+                    return NGX_ERROR;
+                }
+            }
+
+            if (ngx_http_llmgw_admin_count(tokens, &type, s[i].values[0])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (dept.len != department->len
+            || ngx_strncmp(dept.data, department->data, dept.len) != 0
+            || ngx_http_llmgw_admin_label(r->pool, &s[i].labels, "provider",
+                                          &provider)
+               != NGX_OK
+            || ngx_http_llmgw_admin_label(r->pool, &s[i].labels, "model",
+                                          &model)
+               != NGX_OK)
+        {
+            continue;
+        }
+
+        if (ngx_http_llmgw_admin_count(tokens, &type, s[i].values[0])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* series of one provider and model are next to each other */
+
+        if (last == NULL
+            || ngx_strcmp(json_string_value(json_object_get(last,
+                                                            "provider")),
+                          provider.data) != 0
+            || ngx_strcmp(json_string_value(json_object_get(last, "model")),
+                          model.data) != 0)
+        {
+            m = json_pack("{s:s,s:s,s:{}}", "provider", provider.data,
+                          "model", model.data, "tokens");
+
+            if (m == NULL || json_array_append_new(models, m)) {
+                return NGX_ERROR;
+            }
+
+            last = m;
+        }
+
+        if (ngx_http_llmgw_admin_count(json_object_get(last, "tokens"),
+                                       &type, s[i].values[0])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The value of label name in an escaped label text (name="value",...),
+ * unescaped and NUL-terminated into pool.  NGX_OK, or NGX_DECLINED when
+ * absent or the text is not as the metrics concern writes it.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_label(ngx_pool_t *pool, ngx_str_t *labels, char *name,
+    ngx_str_t *value)
+{
+    size_t   n;
+    u_char  *p, *last, *v;
+
+    n = ngx_strlen(name);
+    p = labels->data;
+    last = labels->data + labels->len;
+
+    while (p < last) {
+
+        if ((size_t) (last - p) > n + 1 && ngx_strncmp(p, name, n) == 0
+            && p[n] == '=' && p[n + 1] == '"')
+        {
+            p += n + 2;
+
+            v = ngx_pnalloc(pool, last - p + 1);
+            if (v == NULL) {
+                return NGX_DECLINED;
+            }
+
+            value->data = v;
+
+            while (p < last && *p != '"') {
+                if (*p == '\\' && p + 1 < last) {
+                    p++;
+                    *v++ = (*p == 'n') ? '\n' : *p;
+
+                } else {
+                    *v++ = *p;
+                }
+
+                p++;
+            }
+
+            if (p == last) {
+                return NGX_DECLINED;
+            }
+
+            value->len = v - value->data;
+            *v = '\0';
+
+            return NGX_OK;
+        }
+
+        /* the next label: past the closing quote of this one's value */
+
+        p = ngx_strlchr(p, last, '"');
+        if (p == NULL) {
+            return NGX_DECLINED;
+        }
+
+        for (p++; p < last && *p != '"'; p++) {
+            if (*p == '\\') {
+                p++;
+            }
+        }
+
+        p += 2;     /* the quote and the comma */
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* o[TYPE "_tokens"] += n */
+
+static ngx_int_t
+ngx_http_llmgw_admin_count(json_t *o, ngx_str_t *type, uint64_t n)
+{
+    u_char   key[64];
+    json_t  *v;
+
+    if (type->len > sizeof(key) - sizeof("_tokens")) {
+        return NGX_OK;
+    }
+
+    ngx_sprintf(key, "%V_tokens%Z", type);
+
+    v = json_object_get(o, (char *) key);
+
+    return json_object_set_new(o, (char *) key,
+                               json_integer((v ? json_integer_value(v) : 0)
+                                            + (json_int_t) n))
+           ? NGX_ERROR : NGX_OK;
+}
+
+
 /* a user_id as the CSV allows it */
 
 static ngx_int_t
@@ -2005,6 +2351,7 @@ ngx_http_llmgw_admin_init(ngx_conf_t *cf)
                                               ngx_http_llmgw_admin_module);
 
     amcf->zone = ngx_http_llmgw_state_conf(cf, &amcf->utc_offset);
+    amcf->metrics = ngx_http_llmgw_log_metrics_zone_conf(cf);
 
     return NGX_OK;
 }

@@ -3529,6 +3529,21 @@ ngx_http_llmgw_log_metrics_conf(ngx_conf_t *cf,
 }
 
 
+ngx_http_llmgw_metrics_t *
+ngx_http_llmgw_log_metrics_zone_conf(ngx_conf_t *cf)
+{
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_log_module);
+
+    if (lmcf->metrics == NULL || lmcf->metrics->zone == NULL) {
+        return NULL;
+    }
+
+    return lmcf->metrics;
+}
+
+
 /* llmgw_metrics_zone name:size; */
 
 static char *
