@@ -17,6 +17,7 @@
 
 #include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_account.h"
+#include "ngx_http_llmgw_jwks.h"
 #include "ngx_http_llmgw_jws.h"
 #include "ngx_http_llmgw_metrics.h"
 #include "ngx_http_llmgw_redis.h"
@@ -43,6 +44,8 @@ typedef struct {
     time_t                     utc_offset;  /* llmgw_users' */
     ngx_str_t                  csv_file;    /* llmgw_admin_csv; or empty */
     ngx_http_llmgw_metrics_t  *metrics;     /* NULL: no metrics zone */
+    ngx_array_t               *jwks;        /* ngx_http_llmgw_jwks_t *,
+                                               or NULL */
 } ngx_http_llmgw_admin_main_conf_t;
 
 
@@ -1829,25 +1832,67 @@ ngx_http_llmgw_admin_sync_status(ngx_http_request_t *r,
 
 
 /*
- * GET /system/health: this worker's Redis connection (null without
- * llmgw_redis), the account zone; the stream lag is null until the
- * replication of the state exists.
+ * GET /system/health: this worker's Redis connection (false without
+ * llmgw_redis), the account zone, the age of each JWKS zone's document,
+ * the admin location's audit sinks as this worker sees them; the stream
+ * lag is null until the replication of the state exists.
  */
 
 static ngx_int_t
 ngx_http_llmgw_admin_health(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
-    json_t                            *j;
+    json_t                            *j, *jwks, *audit;
+    ngx_str_t                         *name;
+    ngx_uint_t                         i;
+    ngx_msec_t                         age;
+    ngx_array_t                        sinks;
+    ngx_http_llmgw_jwks_t            **zones;
+    ngx_http_llmgw_audit_sink_t       *s;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
 
-    j = json_pack("{s:s,s:b,s:b,s:n}",
+    if (ngx_array_init(&sinks, r->pool, 2,
+                       sizeof(ngx_http_llmgw_audit_sink_t))
+        != NGX_OK
+        || ngx_http_llmgw_audit_sinks(r, &sinks) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    j = json_pack("{s:s,s:b,s:b,s:[],s:[],s:n}",
                   "status", "ok",
                   "redis", (int) ngx_http_llmgw_redis_up(),
                   "state_zone", amcf->zone != NULL,
-                  "stream_lag_ms");
+                  "jwks", "audit", "stream_lag_ms");
+    if (j == NULL) {
+        return NGX_ERROR;
+    }
+
+    jwks = json_object_get(j, "jwks");
+    audit = json_object_get(j, "audit");
+
+    zones = amcf->jwks ? amcf->jwks->elts : NULL;
+
+    for (i = 0; amcf->jwks && i < amcf->jwks->nelts; i++) {
+        name = ngx_http_llmgw_jwks_name(zones[i]);
+
+        json_array_append_new(jwks,
+            json_pack("{s:s%,s:o}", "zone", name->data, name->len,
+                      "age_ms",
+                      ngx_http_llmgw_jwks_age(zones[i], &age) == NGX_OK
+                      ? json_integer((json_int_t) age) : json_null()));
+    }
+
+    s = sinks.elts;
+
+    for (i = 0; i < sinks.nelts; i++) {
+        json_array_append_new(audit,
+            json_pack("{s:s%,s:b,s:I}", "sink", s[i].name.data,
+                      s[i].name.len, "failing", (int) s[i].failing,
+                      "lines_lost", (json_int_t) s[i].lost));
+    }
 
     return ngx_http_llmgw_admin_answer(r, ctx, j);
 }
@@ -2352,6 +2397,7 @@ ngx_http_llmgw_admin_init(ngx_conf_t *cf)
 
     amcf->zone = ngx_http_llmgw_state_conf(cf, &amcf->utc_offset);
     amcf->metrics = ngx_http_llmgw_log_metrics_zone_conf(cf);
+    amcf->jwks = ngx_http_llmgw_jwks_conf(cf);
 
     return NGX_OK;
 }

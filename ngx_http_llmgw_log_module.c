@@ -1274,6 +1274,37 @@ ngx_http_llmgw_log_build_currency(ngx_http_llmgw_log_ctx_t *ctx,
 }
 
 
+ngx_int_t
+ngx_http_llmgw_audit_sinks(ngx_http_request_t *r, ngx_array_t *out)
+{
+    ngx_uint_t                      i;
+    ngx_http_llmgw_log_file_t     **lf;
+    ngx_http_llmgw_audit_sink_t    *s;
+    ngx_http_llmgw_log_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (llcf->files == NULL) {
+        return NGX_OK;
+    }
+
+    lf = llcf->files->elts;
+
+    for (i = 0; i < llcf->files->nelts; i++) {
+        s = ngx_array_push(out);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        s->name = lf[i]->name;
+        s->lost = lf[i]->failures;
+        s->failing = (lf[i]->failed != 0);
+    }
+
+    return NGX_OK;
+}
+
+
 /* an llmgw_admin call: its "admin" object; left out elsewhere */
 
 static ngx_int_t

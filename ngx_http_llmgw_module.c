@@ -2354,6 +2354,17 @@ ngx_http_llmgw_challenge(ngx_http_request_t *r, ngx_http_llmgw_error_t *err)
 }
 
 
+ngx_array_t *
+ngx_http_llmgw_jwks_conf(ngx_conf_t *cf)
+{
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    return mcf->jwks_zones;
+}
+
+
 ngx_shm_zone_t *
 ngx_http_llmgw_state_conf(ngx_conf_t *cf, time_t *utc_offset)
 {

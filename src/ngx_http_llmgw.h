@@ -395,6 +395,30 @@ ngx_shm_zone_t *ngx_http_llmgw_state_conf(ngx_conf_t *cf,
     time_t *utc_offset);
 
 /*
+ * The llmgw_jwks_zone zones of the configuration being read: an array of
+ * ngx_http_llmgw_jwks_t *, or NULL (ngx_http_llmgw_module.c).
+ */
+ngx_array_t *ngx_http_llmgw_jwks_conf(ngx_conf_t *cf);
+
+/* an audit sink of a location as this worker sees it */
+
+typedef struct {
+    ngx_str_t                      name;       /* the file, or syslog's
+                                                  server */
+    ngx_uint_t                     lost;       /* lines this worker could
+                                                  not write, ever */
+    unsigned                       failing:1;  /* the last write failed */
+} ngx_http_llmgw_audit_sink_t;
+
+/*
+ * The audit sinks of r's location into out (an array of
+ * ngx_http_llmgw_audit_sink_t), none with llmgw_audit off.  NGX_OK or
+ * NGX_ERROR (ngx_http_llmgw_log_module.c).
+ */
+ngx_int_t ngx_http_llmgw_audit_sinks(ngx_http_request_t *r,
+    ngx_array_t *out);
+
+/*
  * The "admin" object of r's audit line, JSON text in r's pool: what the
  * admin call was, on whom, the state before and after, allowed or
  * refused.  NGX_OK; NGX_DECLINED where r's location has no llmgw_admin;

@@ -48,13 +48,14 @@ nginx_conf($dir, encode_utf8(<<"_EOC_"));
     llmgw_metrics_zone metrics:1m;
     llmgw_metrics_departments finance 営業部;
 
+    llmgw_jwks_zone idp:1m uri=/_jwks;
+
     server {
         listen 127.0.0.1:$port;
 
-        llmgw_jwt_keys $keys/jwks.json;
-
         location /azure/ {
             llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
             llmgw_provider azure_openai;
             llmgw_pass_strip_prefix /azure;
             llmgw_pass http://$mock;
@@ -62,13 +63,30 @@ nginx_conf($dir, encode_utf8(<<"_EOC_"));
             llmgw_api_scope chat openai.text;
         }
 
+        location = /_jwks {
+            internal;
+            proxy_pass http://127.0.0.1:$port/idp/jwks.json;
+        }
+
+        location /idp/ {
+            alias $dir/html/;
+            default_type application/json;
+        }
+
         location /admin/ {
             llmgw_auth jwt;
+            llmgw_jwt_jwks idp;
             llmgw_require_scope llmgw.admin;
             llmgw_admin;
         }
     }
 _EOC_
+
+# the workers' user reads the JWKS: a copy where it may
+open my $in, '<', "$keys/jwks.json" or die "$keys/jwks.json: $!";
+open my $out, '>', "$dir/html/jwks.json" or die "$dir/html/jwks.json: $!";
+print $out $_ while <$in>;
+close $out;
 
 my $pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not start');
 my $http = HTTP::Tiny->new(timeout => 10);
@@ -135,9 +153,13 @@ is(admin('/departments/usage/summary'),
    . qq("営業部":{"input_tokens":3,"output_tokens":6}}}\n),
    'the summary');
 
-is(admin('/system/health'),
-   qq(200 {"status":"ok","redis":false,"state_zone":false,)
-   . qq("stream_lag_ms":null}\n), 'health without a state zone');
+my $h = admin('/system/health');
+like($h, qr/^200\ \{"status":"ok","redis":false,"state_zone":false,
+             "jwks":\[\{"zone":"idp","age_ms":\d+\}\],
+             "audit":\[\],"stream_lag_ms":null\}\n\z/x,
+     'health: the JWKS zone\'s age, no state zone, no audit');
+$h =~ /"age_ms":(\d+)/;
+cmp_ok($1, '<', 60000, 'health: the JWKS document fetched by the calls');
 
 is(admin('/users/E1'),
    qq(404 {"error":{"code":"not_found","message":"no llmgw_state_zone"}}\n),

@@ -169,7 +169,9 @@ is($r->{status}, 403,
 
 ($s, $c) = admin('GET', '/system/health');
 is("$s $c", qq(200 {"status":"ok","redis":false,"state_zone":true,)
-            . qq("stream_lag_ms":null}\n), 'the admin token: health');
+            . qq("jwks":[],"audit":[{"sink":"$audit","failing":false,)
+            . qq("lines_lost":0}],"stream_lag_ms":null}\n),
+   'the admin token: health');
 
 # 2. CSV upload, download, status
 
