@@ -354,6 +354,42 @@ is("$s $c", qq(200 {"users":2,"added":["E1004"],"disabled":["E1002"],)
 ($s, $c) = admin('GET', '/users/E1002');
 like($c, qr/"active":false/, 'the missing user is disabled, not deleted');
 
+# 7b. tools/llmgw-users apply: validated here, uploaded, the summary
+
+my $csv3 = $csv2
+    . "E1002,佐藤 花子,sato\@example.co.jp,経理部,主任,,2021-10-01,,active\n";
+open my $fh, '>:raw', "$dir/users3.csv" or die $!;
+print $fh encode_utf8($csv3);
+close $fh;
+
+{
+    local $ENV{LLMGW_ADMIN_TOKEN} = $admin;
+    my $out = decode_utf8(scalar `tools/llmgw-users apply $dir/users3.csv --url $U 2>&1`);
+    is($? >> 8, 0, 'llmgw-users apply: exit 0');
+    is($out, "re-enabled E1002\n# 3 users, 0 added, 0 disabled, "
+             . "1 re-enabled, 0 moved, 1 accounts written\n",
+       'llmgw-users apply: what changed');
+
+    open $fh, '>:raw', "$dir/bad.csv" or die $!;
+    print $fh $H, "E1,x,y,,,,2020/01/01,,active\n";
+    close $fh;
+    $out = `tools/llmgw-users apply $dir/bad.csv --url $U 2>/dev/null`;
+    is($? >> 8, 1, 'llmgw-users apply, a bad file: exit 1');
+    is($out, "line 2: email: not an address\n",
+       'llmgw-users apply, a bad file: its errors, nothing sent');
+}
+
+{
+    local $ENV{LLMGW_ADMIN_TOKEN} = llmgw_token(sub => 'u', scope => 'all');
+    my $out = `tools/llmgw-users apply $dir/users3.csv --url $U 2>&1`;
+    is($? >> 8, 2, 'llmgw-users apply without the admin scope: exit 2');
+    like($out, qr/refused by the gateway: 403 insufficient scope$/,
+         'llmgw-users apply without the admin scope: the refusal');
+}
+
+($s, $c) = call('GET', '/users/csv/download', $admin);
+is(decode_utf8($c), $csv3, 'llmgw-users apply: the CSV kept');
+
 # 8. the state file has every change
 
 my @state = map { $json->decode($_) } do {
