@@ -277,32 +277,35 @@ ngx_http_llmgw_admin_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_llmgw_admin_module);
 
+    /* the endpoint first, for the audit; without the scope, 403 anyway */
+
     rc = ngx_http_llmgw_admin_route(r, ctx);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_OK) {
-        rc = ngx_http_llmgw_admin_authorized(r);
+    switch (ngx_http_llmgw_admin_authorized(r)) {
 
-        if (rc == NGX_ERROR) {
+    case NGX_OK:
+        ctx->allowed = 1;
+        break;
+
+    case NGX_DECLINED:
+        if (ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_FORBIDDEN,
+                                      "insufficient_scope",
+                                      "the admin API needs a token "
+                                      "that grants llmgw.admin itself")
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (rc == NGX_DECLINED) {
-            if (ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_FORBIDDEN,
-                                          "insufficient_scope",
-                                          "the admin API needs a token "
-                                          "that grants llmgw.admin itself")
-                != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
+        rc = NGX_DECLINED;
+        break;
 
-        } else {
-            ctx->allowed = 1;
-        }
+    default: /* NGX_ERROR */
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rc != NGX_OK || ctx->action->body == 0) {

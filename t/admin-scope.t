@@ -4,7 +4,8 @@
 # llmgw.admin, also where the location has no llmgw_require_scope; a
 # token granting llmgw.admin itself 200; llmgw.admin from an array claim
 # (Okta's scp); unknown endpoints 404, a wrong method 405; a user the zone
-# does not have 404; malformed revocations 400; a CSV with errors 400.
+# does not have 404; malformed revocations 400; a CSV with errors 400;
+# without the admin scope an unknown endpoint is 403, not 404.
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
@@ -190,5 +191,18 @@ user_id,name
 --- error_code: 400
 --- response_body
 {"error":{"code":"invalid_request","message":"the CSV has 1 error; nothing changed"},"errors":["line 1: header must be \"user_id,name,email,department,job_title,phone,start_date,end_date,status\""]}
+--- response_headers
+Content-Type: application/json
+
+
+
+=== TEST 12: without the admin scope, no endpoint is told apart: 403
+--- request
+GET /open/no/such/thing
+--- more_headers eval
+"Authorization: Bearer " . llmgw_token(scope => 'all')
+--- error_code: 403
+--- response_body
+{"error":{"code":"insufficient_scope","message":"the admin API needs a token that grants llmgw.admin itself","scope":"llmgw.admin"}}
 --- response_headers
 Content-Type: application/json
