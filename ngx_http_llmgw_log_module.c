@@ -294,6 +294,9 @@ static ngx_int_t ngx_http_llmgw_log_build_currency(
 static ngx_int_t ngx_http_llmgw_log_build_body(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
     size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_admin(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
 static ngx_int_t ngx_http_llmgw_log_build_body_truncated(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
     size_t offset);
@@ -597,6 +600,7 @@ static ngx_http_llmgw_log_builder_t  ngx_http_llmgw_log_builders[] = {
     { "response_body", ngx_http_llmgw_log_build_body, 1 },
     { "response_body_truncated", ngx_http_llmgw_log_build_body_truncated,
       1 },
+    { "admin", ngx_http_llmgw_log_build_admin, 0 },
     { NULL, NULL, 0 }
 };
 
@@ -1277,6 +1281,58 @@ ngx_http_llmgw_log_build_currency(ngx_http_llmgw_log_ctx_t *ctx,
     ngx_http_llmgw_log_set_str(f, &ctx->cost.currency);
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_audit_sinks(ngx_http_request_t *r, ngx_array_t *out)
+{
+    ngx_uint_t                      i;
+    ngx_http_llmgw_log_file_t     **lf;
+    ngx_http_llmgw_audit_sink_t    *s;
+    ngx_http_llmgw_log_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_log_module);
+
+    if (llcf->files == NULL) {
+        return NGX_OK;
+    }
+
+    lf = llcf->files->elts;
+
+    for (i = 0; i < llcf->files->nelts; i++) {
+        s = ngx_array_push(out);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        s->name = lf[i]->name;
+        s->lost = lf[i]->failures;
+        s->failing = (lf[i]->failed != 0);
+    }
+
+    return NGX_OK;
+}
+
+
+/* an llmgw_admin call: its "admin" object; left out elsewhere */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_admin(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_llmgw_admin_audit(ctx->r, &f->str);
+
+    if (rc == NGX_DECLINED) {
+        f->type = NGX_HTTP_LLMGW_AUDIT_SKIP;
+        return NGX_OK;
+    }
+
+    f->type = NGX_HTTP_LLMGW_AUDIT_RAW;
+
+    return rc;
 }
 
 
@@ -3466,6 +3522,21 @@ ngx_http_llmgw_log_metrics_conf(ngx_conf_t *cf,
     lmcf->metrics = m;
 
     return m;
+}
+
+
+ngx_http_llmgw_metrics_t *
+ngx_http_llmgw_log_metrics_zone_conf(ngx_conf_t *cf)
+{
+    ngx_http_llmgw_log_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_log_module);
+
+    if (lmcf->metrics == NULL || lmcf->metrics->zone == NULL) {
+        return NULL;
+    }
+
+    return lmcf->metrics;
 }
 
 

@@ -2632,6 +2632,10 @@ ngx_http_llmgw_error_header_filter(ngx_http_request_t *r)
             status = ngx_http_llmgw_pass_error(r);
 
             if (status == 0) {
+                status = ngx_http_llmgw_admin_error(r);
+            }
+
+            if (status == 0) {
                 return ngx_http_next_header_filter(r);
             }
 
@@ -2767,6 +2771,42 @@ ngx_http_llmgw_jwks_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
 
 /* the typed results */
+
+ngx_int_t
+ngx_http_llmgw_challenge(ngx_http_request_t *r, ngx_http_llmgw_error_t *err)
+{
+    ngx_http_llmgw_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_module);
+
+    return ngx_http_llmgw_error_www_authenticate(r, &llcf->realm, err);
+}
+
+
+ngx_array_t *
+ngx_http_llmgw_jwks_conf(ngx_conf_t *cf)
+{
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    return mcf->jwks_zones;
+}
+
+
+ngx_shm_zone_t *
+ngx_http_llmgw_state_conf(ngx_conf_t *cf, time_t *utc_offset)
+{
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    *utc_offset = (mcf->users_utc_offset == NGX_CONF_UNSET)
+                  ? 0 : mcf->users_utc_offset;
+
+    return mcf->state_zone;
+}
+
 
 ngx_int_t
 ngx_http_llmgw_access_result(ngx_http_request_t *r,

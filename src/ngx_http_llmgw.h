@@ -406,5 +406,60 @@ ngx_uint_t ngx_http_llmgw_pass_error(ngx_http_request_t *r);
 char *ngx_http_llmgw_api_conf_check(ngx_conf_t *cf,
     ngx_http_llmgw_provider_t *pv);
 
+/*
+ * WWW-Authenticate for err with the llmgw_realm of r's location, as the
+ * access check's own refusals have it.  NGX_OK or NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_challenge(ngx_http_request_t *r,
+    ngx_http_llmgw_error_t *err);
+
+/*
+ * The account state of the configuration being read, for the admin API:
+ * the llmgw_state_zone (NULL without one) and llmgw_users' utc_offset
+ * (0 when not given) (ngx_http_llmgw_module.c).
+ */
+ngx_shm_zone_t *ngx_http_llmgw_state_conf(ngx_conf_t *cf,
+    time_t *utc_offset);
+
+/*
+ * The llmgw_jwks_zone zones of the configuration being read: an array of
+ * ngx_http_llmgw_jwks_t *, or NULL (ngx_http_llmgw_module.c).
+ */
+ngx_array_t *ngx_http_llmgw_jwks_conf(ngx_conf_t *cf);
+
+/* an audit sink of a location as this worker sees it */
+
+typedef struct {
+    ngx_str_t                      name;       /* the file, or syslog's
+                                                  server */
+    ngx_uint_t                     lost;       /* lines this worker could
+                                                  not write, ever */
+    unsigned                       failing:1;  /* the last write failed */
+} ngx_http_llmgw_audit_sink_t;
+
+/*
+ * The audit sinks of r's location into out (an array of
+ * ngx_http_llmgw_audit_sink_t), none with llmgw_audit off.  NGX_OK or
+ * NGX_ERROR (ngx_http_llmgw_log_module.c).
+ */
+ngx_int_t ngx_http_llmgw_audit_sinks(ngx_http_request_t *r,
+    ngx_array_t *out);
+
+/*
+ * The "admin" object of r's audit line, JSON text in r's pool: what the
+ * admin call was, on whom, the state before and after, allowed or
+ * refused.  NGX_OK; NGX_DECLINED where r's location has no llmgw_admin;
+ * NGX_ERROR (ngx_http_llmgw_admin_module.c).
+ */
+ngx_int_t ngx_http_llmgw_admin_audit(ngx_http_request_t *r,
+    ngx_str_t *json);
+
+/*
+ * The status of nginx's own error page on an llmgw_admin location (a
+ * body over client_max_body_size, read too slowly) that goes out as a
+ * JSON error instead, or 0, for the error filter.
+ */
+ngx_uint_t ngx_http_llmgw_admin_error(ngx_http_request_t *r);
+
 
 #endif /* _NGX_HTTP_LLMGW_H_INCLUDED_ */

@@ -140,6 +140,9 @@ static void ngx_http_llmgw_account_node_change(
     u_char *hex);
 static u_char *ngx_http_llmgw_account_json_str(u_char *p, u_char *s,
     size_t len);
+static ngx_int_t ngx_http_llmgw_account_copy(
+    ngx_http_llmgw_account_node_t *an, ngx_pool_t *pool,
+    ngx_http_llmgw_account_change_t *ch);
 
 
 char *
@@ -576,6 +579,12 @@ ngx_http_llmgw_account_apply_locked(ngx_http_llmgw_account_ctx_t *ctx,
                           ? &ctx->sh->jtis : &ctx->sh->others, &an->queue);
 
     ctx->sh->count[ch->kind]++;
+
+    /* accounts from anywhere (a CSV, the state file, the admin API) */
+
+    if (ch->kind == NGX_HTTP_LLMGW_ACCOUNT_USER) {
+        ctx->sh->directory = 1;
+    }
 
     return NGX_OK;
 }
@@ -1705,4 +1714,129 @@ failed:
     json_decref(o);
 
     return NULL;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_account_lookup(ngx_shm_zone_t *zone, ngx_uint_t kind,
+    ngx_str_t *id, time_t now, ngx_pool_t *pool,
+    ngx_http_llmgw_account_change_t *ch)
+{
+    ngx_int_t                       rc;
+    ngx_str_t                       key;
+    u_char                          buf[NGX_HTTP_LLMGW_SHA256_LEN];
+    ngx_http_llmgw_account_ctx_t   *ctx;
+    ngx_http_llmgw_account_node_t  *an;
+
+    if (ngx_http_llmgw_account_key(kind, id, buf, &key) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    an = ngx_http_llmgw_account_find(ctx, kind, &key);
+
+    if (an == NULL
+        || (kind == NGX_HTTP_LLMGW_ACCOUNT_JTI
+            && an->time + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE < now))
+    {
+        rc = NGX_DECLINED;
+
+    } else {
+        rc = ngx_http_llmgw_account_copy(an, pool, ch);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_account_list(ngx_shm_zone_t *zone, ngx_uint_t kind,
+    time_t now, ngx_pool_t *pool, ngx_array_t *out)
+{
+    ngx_int_t                         rc;
+    ngx_queue_t                      *q, *queue;
+    ngx_http_llmgw_account_ctx_t     *ctx;
+    ngx_http_llmgw_account_node_t    *an;
+    ngx_http_llmgw_account_change_t  *ch;
+
+    ctx = zone->data;
+
+    queue = (kind == NGX_HTTP_LLMGW_ACCOUNT_JTI) ? &ctx->sh->jtis
+                                                 : &ctx->sh->others;
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (q = ngx_queue_head(queue);
+         q != ngx_queue_sentinel(queue);
+         q = ngx_queue_next(q))
+    {
+        an = ngx_queue_data(q, ngx_http_llmgw_account_node_t, queue);
+
+        if (an->kind != kind
+            || (kind == NGX_HTTP_LLMGW_ACCOUNT_JTI
+                && an->time + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE < now))
+        {
+            continue;
+        }
+
+        ch = ngx_array_push(out);
+        if (ch == NULL
+            || ngx_http_llmgw_account_copy(an, pool, ch) != NGX_OK)
+        {
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
+/* an entry as a change, its strings in pool; a jti's id in hex */
+
+static ngx_int_t
+ngx_http_llmgw_account_copy(ngx_http_llmgw_account_node_t *an,
+    ngx_pool_t *pool, ngx_http_llmgw_account_change_t *ch)
+{
+    size_t   len;
+    u_char  *p;
+
+    ngx_memzero(ch, sizeof(ngx_http_llmgw_account_change_t));
+
+    ch->kind = an->kind;
+    ch->time = an->time;
+    ch->end = an->end;
+    ch->active = an->active;
+
+    len = (an->kind == NGX_HTTP_LLMGW_ACCOUNT_JTI) ? 2 * an->id_len
+                                                   : an->id_len;
+
+    p = ngx_pnalloc(pool, len + an->dept_len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ch->id.data = p;
+    ch->id.len = len;
+
+    if (an->kind == NGX_HTTP_LLMGW_ACCOUNT_JTI) {
+        p = ngx_hex_dump(p, an->data, an->id_len);
+
+    } else {
+        p = ngx_cpymem(p, an->data, an->id_len);
+    }
+
+    ch->department.data = p;
+    ch->department.len = an->dept_len;
+    ngx_memcpy(p, an->data + an->id_len, an->dept_len);
+
+    return NGX_OK;
 }

@@ -200,5 +200,22 @@ ngx_int_t ngx_http_llmgw_account_check(ngx_shm_zone_t *zone,
     ngx_http_llmgw_account_query_t *q, time_t now, ngx_pool_t *pool,
     ngx_http_llmgw_account_result_t *res);
 
+/*
+ * The entry of kind and id (a jti as its hash's 64 hex digits), copied
+ * into pool as a change (a jti's id in hex): NGX_OK; NGX_DECLINED when
+ * there is none (or it is an expired jti); NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_account_lookup(ngx_shm_zone_t *zone,
+    ngx_uint_t kind, ngx_str_t *id, time_t now, ngx_pool_t *pool,
+    ngx_http_llmgw_account_change_t *ch);
+
+/*
+ * Every entry of kind, copied under one lock into out (an array of
+ * ngx_http_llmgw_account_change_t in pool), live jti only.  NGX_OK or
+ * NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_account_list(ngx_shm_zone_t *zone, ngx_uint_t kind,
+    time_t now, ngx_pool_t *pool, ngx_array_t *out);
+
 
 #endif /* _NGX_HTTP_LLMGW_ACCOUNT_H_INCLUDED_ */

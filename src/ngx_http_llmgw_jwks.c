@@ -376,6 +376,29 @@ ngx_http_llmgw_jwks_name(ngx_http_llmgw_jwks_t *jwks)
 }
 
 
+ngx_int_t
+ngx_http_llmgw_jwks_age(ngx_http_llmgw_jwks_t *jwks, ngx_msec_t *age)
+{
+    ngx_msec_t  fetched;
+
+    if (jwks->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&jwks->shpool->mutex);
+    fetched = jwks->sh->fetched;
+    ngx_shmtx_unlock(&jwks->shpool->mutex);
+
+    if (fetched == 0) {
+        return NGX_DECLINED;
+    }
+
+    *age = ngx_http_llmgw_jwks_now() - fetched;
+
+    return NGX_OK;
+}
+
+
 static ngx_http_llmgw_jwks_t *
 ngx_http_llmgw_jwks_find(ngx_array_t *zones, ngx_str_t *name)
 {

@@ -53,6 +53,13 @@ ngx_http_llmgw_jwks_t *ngx_http_llmgw_jwks_ref(ngx_conf_t *cf,
  */
 ngx_int_t ngx_http_llmgw_jwks_check(ngx_conf_t *cf, ngx_array_t *zones);
 
+/*
+ * How old the zone's document is, in ms, for the admin API's health:
+ * NGX_OK; NGX_DECLINED when none was fetched yet.
+ */
+ngx_int_t ngx_http_llmgw_jwks_age(ngx_http_llmgw_jwks_t *jwks,
+    ngx_msec_t *age);
+
 /* the zone's name, for log lines */
 ngx_str_t *ngx_http_llmgw_jwks_name(ngx_http_llmgw_jwks_t *jwks);
 

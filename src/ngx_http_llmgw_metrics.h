@@ -169,4 +169,13 @@ size_t ngx_http_llmgw_metrics_escape_len(ngx_str_t *value);
 u_char *ngx_http_llmgw_metrics_escape(u_char *p, ngx_str_t *value);
 
 
+/*
+ * The metrics of the configuration being read, or NULL without
+ * llmgw_metrics_zone: for the admin API's usage by department
+ * (ngx_http_llmgw_log_module.c).
+ */
+ngx_http_llmgw_metrics_t *ngx_http_llmgw_log_metrics_zone_conf(
+    ngx_conf_t *cf);
+
+
 #endif /* _NGX_HTTP_LLMGW_METRICS_H_INCLUDED_ */

@@ -551,6 +551,111 @@ ngx_http_llmgw_test_lines(ngx_pool_t *pool)
 }
 
 
+/* lookup and list, for the admin API: entries copied out as changes */
+
+static void
+ngx_http_llmgw_test_lookup(ngx_pool_t *pool)
+{
+    time_t                            now;
+    u_char                            hex[NGX_HTTP_LLMGW_JTI_HASH_LEN];
+    ngx_str_t                         id;
+    ngx_uint_t                        k;
+    ngx_array_t                       a;
+    ngx_shm_zone_t                   *zone;
+    ngx_http_llmgw_account_change_t   ch, *e;
+
+    static ngx_uint_t  kinds[] = { NGX_HTTP_LLMGW_ACCOUNT_JTI,
+                                   NGX_HTTP_LLMGW_ACCOUNT_SUBJECT,
+                                   NGX_HTTP_LLMGW_ACCOUNT_CLIENT,
+                                   NGX_HTTP_LLMGW_ACCOUNT_USER };
+    static char       *ids[] = { NULL, "alice", "app", "bob" };
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "lookup:1m");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone made");
+        return;
+    }
+
+    ngx_http_llmgw_test_revoke(zone, 1, now + 60, now);
+    ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_SUBJECT, "alice",
+                            now - 30, 0, NULL, 0, 0);
+    ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_CLIENT, "app",
+                            0, 0, NULL, 0, 0);
+    ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_USER, "bob",
+                            now - 86400, NGX_HTTP_LLMGW_ACCOUNT_NO_END,
+                            "営業部", 1, 0);
+
+    ngx_http_llmgw_test_jti(hex, 1);
+    id.data = hex;
+    id.len = sizeof(hex);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_lookup(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_JTI, &id, now, pool, &ch)
+                         == NGX_OK
+                         && ch.id.len == sizeof(hex)
+                         && ngx_memcmp(ch.id.data, hex, sizeof(hex)) == 0
+                         && ch.time == now + 60,
+                         "lookup: a revoked jti, its hash in hex, its exp");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_lookup(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_JTI, &id,
+                             now + 61 + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE,
+                             pool, &ch)
+                         == NGX_DECLINED,
+                         "lookup: an expired revoked jti is none");
+
+    ngx_str_set(&id, "bob");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_lookup(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_USER, &id, now, pool, &ch)
+                         == NGX_OK
+                         && ch.active && ch.time == now - 86400
+                         && ch.end == NGX_HTTP_LLMGW_ACCOUNT_NO_END
+                         && ch.department.len == sizeof("営業部") - 1
+                         && ngx_memcmp(ch.department.data, "営業部",
+                                       ch.department.len) == 0,
+                         "lookup: an account, its department and dates");
+
+    ngx_str_set(&id, "bobby");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_lookup(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_USER, &id, now, pool, &ch)
+                         == NGX_DECLINED
+                         && ngx_http_llmgw_account_lookup(zone,
+                                NGX_HTTP_LLMGW_ACCOUNT_SUBJECT, &id, now,
+                                pool, &ch)
+                            == NGX_DECLINED,
+                         "lookup: no such entry");
+
+    for (k = 0; k < 4; k++) {
+        if (ngx_array_init(&a, pool, 2,
+                           sizeof(ngx_http_llmgw_account_change_t))
+            != NGX_OK)
+        {
+            NGX_HTTP_LLMGW_CHECK(0, "array made");
+            return;
+        }
+
+        NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_list(zone, kinds[k], now,
+                                                         pool, &a)
+                             == NGX_OK
+                             && a.nelts == 1
+                             && (e = a.elts) != NULL
+                             && e->kind == kinds[k]
+                             && (ids[k] == NULL
+                                 ? e->id.len == sizeof(hex)
+                                 : e->id.len == ngx_strlen(ids[k])
+                                   && ngx_memcmp(e->id.data, ids[k],
+                                                 e->id.len) == 0),
+                             "list: each kind, only its entries");
+    }
+
+    ngx_http_llmgw_unit_zone_free(zone);
+}
+
+
 int
 main(void)
 {
@@ -563,6 +668,7 @@ main(void)
     pool = ngx_create_pool(16384, &ngx_http_llmgw_unit_log);
 
     ngx_http_llmgw_test_kinds(pool);
+    ngx_http_llmgw_test_lookup(pool);
     ngx_http_llmgw_test_full(pool);
     ngx_http_llmgw_test_million(pool);
     ngx_http_llmgw_test_lines(pool);
