@@ -5,7 +5,8 @@
  * Limits (llmgw_limit): what one limit is, the arithmetic of its kinds
  * (GCRA for rates, fixed windows in a time zone for quotas, a count of
  * requests in flight), and the interface every backend of limits offers
- * (shared memory here, ngx_http_llmgw_limit_shm.c; Redis next).
+ * (shared memory, ngx_http_llmgw_limit_shm.c; Redis,
+ * ngx_http_llmgw_limit_redis.c).
  *
  * The arithmetic is pure: integer milliseconds of wall-clock time in,
  * a verdict out, no request, no lock, no clock read; the unit test and
@@ -102,6 +103,7 @@ typedef struct {
     int64_t                    reset;
     int64_t                    retry;
     int64_t                    window;
+    int64_t                    amount;    /* units this take counts */
     void                      *pending;   /* the backend's: NULL at the
                                              first take of a request */
     unsigned                   allowed:1;
@@ -141,6 +143,11 @@ struct ngx_http_llmgw_limit_backend_s {
                                         ngx_http_llmgw_limit_t *limit,
                                         ngx_str_t *key, int64_t now,
                                         ngx_http_llmgw_limit_verdict_t *v);
+    void                     (*adjust)(ngx_log_t *log,
+                                       ngx_http_llmgw_limit_t *limit,
+                                       ngx_str_t *key, int64_t now,
+                                       ngx_http_llmgw_limit_verdict_t *v,
+                                       int64_t delta);
 };
 
 
