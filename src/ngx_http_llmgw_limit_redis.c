@@ -93,6 +93,8 @@ static void ngx_http_llmgw_limit_redis_down(
     ngx_http_llmgw_limit_redis_op_t *op, const char *what, int64_t now);
 static void ngx_http_llmgw_limit_redis_resume(ngx_http_request_t *r);
 static void ngx_http_llmgw_limit_redis_cleanup(void *data);
+static void ngx_http_llmgw_limit_redis_undo_late(
+    ngx_http_llmgw_limit_redis_op_t *op);
 static void ngx_http_llmgw_limit_redis_sent(void *data,
     ngx_http_llmgw_redis_status_e status, redisReply *reply);
 static void ngx_http_llmgw_limit_redis_forget(ngx_msec_t timeout,
@@ -582,6 +584,10 @@ ngx_http_llmgw_limit_redis_reply(void *data,
         }
 
     } else {
+        if (status != NGX_HTTP_LLMGW_REDIS_ERROR) {
+            ngx_http_llmgw_limit_redis_undo_late(op);
+        }
+
         ngx_http_llmgw_limit_redis_down(op,
             (status == NGX_HTTP_LLMGW_REDIS_TIMEOUT) ? "timed out"
             : (status == NGX_HTTP_LLMGW_REDIS_DOWN) ? "connection lost"
@@ -743,6 +749,40 @@ ngx_http_llmgw_limit_redis_cleanup(void *data)
         ngx_http_llmgw_redis_cancel(op->cmd);
         op->waiting = 0;
         op->cmd = NULL;
+
+        ngx_http_llmgw_limit_redis_undo_late(op);
+    }
+}
+
+
+/*
+ * A call whose answer nobody reads (timed out, its connection lost, its
+ * request gone) may still run in Redis: a lease it took or an amount it
+ * reserved would stay until the lease or the window ends.  Giving back
+ * the id behind it, on the same connection, runs after it; an id that
+ * took nothing gives back nothing.  A quota's count cannot be undone
+ * that way (the take may have been refused): it stays.
+ */
+
+static void
+ngx_http_llmgw_limit_redis_undo_late(ngx_http_llmgw_limit_redis_op_t *op)
+{
+    ngx_str_t                      args[2];
+    ngx_http_llmgw_limit_redis_t  *lr;
+
+    lr = op->limit->data;
+
+    if (op->limit->kind == NGX_HTTP_LLMGW_LIMIT_CONCURRENT) {
+        ngx_http_llmgw_limit_redis_forget(lr->zone->timeout, "release", 1,
+                                          op->keys, 1, &op->id);
+        return;
+    }
+
+    if (op->reserved) {
+        args[0] = op->id;
+        ngx_str_set(&args[1], "0");
+        ngx_http_llmgw_limit_redis_forget(lr->zone->timeout, "settle", 2,
+                                          op->keys, 2, args);
     }
 }
 
@@ -884,13 +924,10 @@ static void
 ngx_http_llmgw_limit_redis_forget(ngx_msec_t timeout, const char *name,
     ngx_uint_t nkeys, ngx_str_t *keys, ngx_uint_t nargs, ngx_str_t *args)
 {
-    if (ngx_http_llmgw_redis_call(timeout, ngx_http_llmgw_limit_redis_sent,
-                                  NULL, name, nkeys, keys, nargs, args)
-        == NULL)
-    {
-        ngx_http_llmgw_limit_redis_sent(NULL, NGX_HTTP_LLMGW_REDIS_DOWN,
-                                        NULL);
-    }
+    /* not sent: Redis is down, which the policy's line says already */
+
+    (void) ngx_http_llmgw_redis_call(timeout, ngx_http_llmgw_limit_redis_sent,
+                                     NULL, name, nkeys, keys, nargs, args);
 }
 
 
