@@ -342,6 +342,12 @@ ngx_http_llmgw_limit_redis_take(ngx_http_request_t *r,
         return op->done ? op->rc : NGX_AGAIN;
     }
 
+    /* refused as in shared memory, which keeps the node's part of it */
+
+    if (key->len > NGX_HTTP_LLMGW_LIMIT_SHM_KEY_MAX) {
+        return NGX_DECLINED;
+    }
+
     lr = limit->data;
 
     op = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_limit_redis_op_t));

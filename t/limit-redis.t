@@ -49,7 +49,7 @@ sub http_conf {
     llmgw_jwt_issuer any;
     llmgw_jwt_audience any;
     llmgw_redis 127.0.0.1:$rport;
-    llmgw_limit_zone shared:1m redis timeout=200ms down=closed;
+    llmgw_limit_zone shared:1m redis timeout=1s down=closed;
 
     server {
         listen 127.0.0.1:$port backlog=512;
