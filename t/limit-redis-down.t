@@ -250,8 +250,9 @@ my %per;
 my $lines = 0;
 
 while (<$fh>) {
-    next unless /^(\S+ \S+) \[error\] (\d+)#\d+: .*llmgw limit "\w+": Redis (.*), down=(\w+) applies/;
-    $per{"$2 $1"}++;
+    next unless /llmgw limit "\w+": Redis .*, down=\w+ applies/;
+    my ($when, $worker) = /^(\S+ \S+) \[error\] (\d+)#/ or next;
+    $per{"$worker $when"}++;
     $lines++;
 }
 

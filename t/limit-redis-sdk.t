@@ -1,9 +1,10 @@
 # t/limit-sdk.t with the limit in Redis (the suite's redis-server,
 # TEST_NGINX_REDIS_PORT): the openai Node SDK against a gateway location
-# with a rate limit (one chat a second per user): on the gateway's 429 the SDK backs off by the
-# retry-after-ms it was sent and retries by itself (maxRetries), as its
-# documentation says; with maxRetries 0 the caller gets a RateLimitError
-# carrying the gateway's Retry-After and JSON error.  The client is
+# with a rate limit (one chat a second per user): on the gateway's 429
+# the SDK backs off by the retry-after-ms it was sent and retries by
+# itself (maxRetries), as its documentation says; with maxRetries 0 the
+# caller gets a RateLimitError carrying the gateway's Retry-After and
+# JSON error.  The client is
 # t/sdk/limit-retry.mjs; this file starts the gateway and checks what
 # the client found.
 
