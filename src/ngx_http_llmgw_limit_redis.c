@@ -9,7 +9,8 @@
  * when the call could not be sent, failed or timed out.  Rates and
  * concurrency leases run on Redis's own clock (TIME inside the
  * function: one clock for every node); a quota's calendar window is the
- * node's (its start names the key, its end expires it).
+ * node's (its start names the key, its end expires it), and so is the
+ * time its reset is counted from (NOW passed to the function).
  *
  * Keys carry the limit's key as a hash tag, so that all of a subject's
  * keys sit in one Redis Cluster slot:
@@ -62,6 +63,7 @@ typedef struct {
     ngx_str_t                           id;       /* acquire, reserve */
     int64_t                             cost;
     int64_t                             end;      /* a quota window's */
+    int64_t                             now;      /* the node's, ms */
     ngx_int_t                           rc;
     unsigned                            done:1;
     unsigned                            waiting:1;
@@ -360,6 +362,7 @@ ngx_http_llmgw_limit_redis_take(ngx_http_request_t *r,
     op->v = v;
     op->key = key;
     op->cost = (v->amount > 0) ? v->amount : 1;
+    op->now = now;
     op->rc = NGX_OK;
 
     v->pending = op;
@@ -481,7 +484,7 @@ static ngx_int_t
 ngx_http_llmgw_limit_redis_send(ngx_pool_t *pool,
     ngx_http_llmgw_limit_redis_op_t *op)
 {
-    ngx_str_t                      args[5];
+    ngx_str_t                      args[6];
     ngx_uint_t                     nkeys, nargs;
     const char                    *name;
     ngx_http_llmgw_limit_t        *limit;
@@ -526,13 +529,15 @@ ngx_http_llmgw_limit_redis_send(ngx_pool_t *pool,
             if (ngx_http_llmgw_limit_redis_int(pool, op->cost, &args[1])
                     != NGX_OK
                 || ngx_http_llmgw_limit_redis_int(pool, op->end, &args[3])
+                    != NGX_OK
+                || ngx_http_llmgw_limit_redis_int(pool, op->now, &args[4])
                     != NGX_OK)
             {
                 return NGX_ERROR;
             }
 
             args[2] = op->id;
-            nargs = 4;
+            nargs = 5;
             op->reserved = 1;
             break;
         }
@@ -542,12 +547,14 @@ ngx_http_llmgw_limit_redis_send(ngx_pool_t *pool,
         if (ngx_http_llmgw_limit_redis_int(pool, op->cost, &args[1])
                 != NGX_OK
             || ngx_http_llmgw_limit_redis_int(pool, op->end, &args[2])
+                != NGX_OK
+            || ngx_http_llmgw_limit_redis_int(pool, op->now, &args[3])
                 != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        nargs = 3;
+        nargs = 4;
         break;
     }
 
