@@ -29,6 +29,7 @@
 #include "ngx_http_llmgw_limit_shm.h"
 #include "ngx_http_llmgw_price.h"
 #include "ngx_http_llmgw_estimate.h"
+#include "ngx_http_llmgw_limit_redis.h"
 
 
 #define NGX_HTTP_LLMGW_AUTH_OFF        0
@@ -81,6 +82,8 @@ typedef struct {
     ngx_http_llmgw_limit_tz_t     *limit_tz; /* llmgw_limit_timezone */
     ngx_int_t                      model_var; /* $llmgw_model's index + 1,
                                                  0: no limit names it */
+    ngx_array_t                   *limit_redis; /* the Redis zones:
+                                      ngx_http_llmgw_limit_redis_zone_t * */
 } ngx_http_llmgw_main_conf_t;
 
 
@@ -227,6 +230,8 @@ static ngx_int_t ngx_http_llmgw_limit_openai_headers(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_header_add(ngx_http_request_t *r,
     const char *name, u_char *value, size_t len);
 static int64_t ngx_http_llmgw_limit_now(void);
+static const char *ngx_http_llmgw_limit_busy(ngx_http_llmgw_ctx_t *ctx,
+    ngx_uint_t i);
 static ngx_int_t ngx_http_llmgw_find_token(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token);
 static ngx_int_t ngx_http_llmgw_cached(ngx_http_request_t *r,
@@ -369,6 +374,8 @@ static ngx_int_t ngx_http_llmgw_merge_limits(ngx_conf_t *cf,
     ngx_http_llmgw_loc_conf_t *conf, ngx_http_llmgw_loc_conf_t *prev);
 static ngx_int_t ngx_http_llmgw_limit_policy(ngx_conf_t *cf,
     ngx_http_llmgw_loc_conf_t *conf);
+static ngx_int_t ngx_http_llmgw_limits_redis(ngx_conf_t *cf,
+    ngx_http_llmgw_main_conf_t *mcf, ngx_http_llmgw_limit_t *limit);
 static ngx_int_t ngx_http_llmgw_limits_init(ngx_conf_t *cf,
     ngx_http_llmgw_main_conf_t *mcf);
 
@@ -649,7 +656,7 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       offsetof(ngx_http_llmgw_loc_conf_t, unknown_user),
       &ngx_http_llmgw_unknown_user_modes },
     { ngx_string("llmgw_limit_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_llmgw_limit_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -1460,7 +1467,7 @@ ngx_http_llmgw_limit_denied(ngx_http_request_t *r,
         }
 
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   NULL, "limit zone full");
+                                   NULL, ngx_http_llmgw_limit_busy(ctx, i));
     }
 
     /* NGX_DECLINED: no key (or one too long) */
@@ -2087,6 +2094,20 @@ ngx_http_llmgw_header_add(ngx_http_request_t *r, const char *name,
     h->value.len = len;
 
     return NGX_OK;
+}
+
+
+/* why limit i answered NGX_BUSY: its backend cannot decide now */
+
+static const char *
+ngx_http_llmgw_limit_busy(ngx_http_llmgw_ctx_t *ctx, ngx_uint_t i)
+{
+    ngx_http_llmgw_limit_t  *limit;
+
+    limit = ((ngx_http_llmgw_limit_t **) ctx->limits->elts)[i];
+
+    return (limit->backend == &ngx_http_llmgw_limit_redis_backend)
+           ? "limit store unavailable" : "limit zone full";
 }
 
 
@@ -3917,6 +3938,45 @@ ngx_http_llmgw_limits_init(ngx_conf_t *cf, ngx_http_llmgw_main_conf_t *mcf)
         }
 
         limit[i]->tz = mcf->limit_tz;
+
+        if (ngx_http_llmgw_limits_redis(cf, mcf, limit[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a limit in a zone declared with "redis" counts in Redis */
+
+static ngx_int_t
+ngx_http_llmgw_limits_redis(ngx_conf_t *cf, ngx_http_llmgw_main_conf_t *mcf,
+    ngx_http_llmgw_limit_t *limit)
+{
+    ngx_uint_t                           i;
+    ngx_http_llmgw_limit_redis_zone_t  **zone;
+
+    if (mcf->limit_redis == NULL) {
+        return NGX_OK;
+    }
+
+    zone = mcf->limit_redis->elts;
+
+    for (i = 0; i < mcf->limit_redis->nelts; i++) {
+        if (zone[i]->shm_zone != limit->data) {
+            continue;
+        }
+
+        if (mcf->redis == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "llmgw_limit \"%V\": llmgw_limit_zone \"%V\" "
+                          "is in Redis, but there is no \"llmgw_redis\"",
+                          &limit->name, &zone[i]->shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llmgw_limit_redis_init(cf, limit, zone[i]);
     }
 
     return NGX_OK;
@@ -4841,16 +4901,62 @@ done:
 }
 
 
+/*
+ * llmgw_limit_zone NAME:SIZE [redis [timeout=TIME] [down=open|closed|local]
+ *                  [nodes=N] [lease=TIME]];
+ * with "redis" the zone's limits count in Redis, and its shared memory
+ * keeps what the node decides alone (refusals, the down=local share).
+ */
+
 static char *
 ngx_http_llmgw_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t  *value;
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    ngx_str_t                           *value;
+    ngx_shm_zone_t                      *shm_zone;
+    ngx_http_llmgw_limit_redis_zone_t   *zone, **slot;
 
     value = cf->args->elts;
 
-    if (ngx_http_llmgw_limit_shm_zone(cf, &value[1]) == NULL) {
+    if (cf->args->nelts > 2
+        && (value[2].len != 5 || ngx_strncmp(value[2].data, "redis", 5) != 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_limit_zone: invalid parameter \"%V\" "
+                           "(\"redis\" expected)", &value[2]);
         return NGX_CONF_ERROR;
     }
+
+    shm_zone = ngx_http_llmgw_limit_shm_zone(cf, &value[1]);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    zone = ngx_http_llmgw_limit_redis_zone(cf, shm_zone, &value[3],
+                                           cf->args->nelts - 3);
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->limit_redis == NULL) {
+        mcf->limit_redis = ngx_array_create(cf->pool, 2,
+                               sizeof(ngx_http_llmgw_limit_redis_zone_t *));
+        if (mcf->limit_redis == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    slot = ngx_array_push(mcf->limit_redis);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = zone;
 
     return NGX_CONF_OK;
 }

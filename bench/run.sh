@@ -25,7 +25,11 @@
 # a zone that holds one million revoked jti (loaded from a state file made
 # once), set against row g.  Row j is row g with a shared-memory limit
 # (llmgw_limit, a GCRA rate that never refuses, its RateLimit fields on
-# every response), set against row g.  After the rows: time to the first
+# every response), set against row g.  Row k is row g with the same rate
+# in Redis (llmgw_limit_zone ... redis, a redis-server of the bench's own
+# on CPU 0), row l the same location with that Redis stopped (down=open,
+# timeout=50ms), both set against row g; Redis is started again after row
+# l, for the next round.  After the rows: time to the first
 # streamed body byte with usage extraction on and off (bench/ttfb.py), and
 # the worker's RSS while a 100 MiB stream passes with usage on.
 
@@ -41,6 +45,7 @@ keys=$work/keys
 port=${LLMGW_BENCH_PORT:-18480}
 up_port=$((port + 1))
 mock_port=$((port + 2))
+redis_port=$((port + 3))
 
 # On 2 or more CPUs the gateway's worker has CPU 1 to itself; wrk and the
 # upstream's worker share CPU 0, so every row runs on the same placement
@@ -53,9 +58,9 @@ if [ "${LLMGW_BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
     speed_pin=(taskset -c 1)
 fi
 
-rm -rf "$work/prefix" "$work/upstream"
+rm -rf "$work/prefix" "$work/upstream" "$work/redis"
 mkdir -p "$work/prefix/logs" "$work/prefix/html" "$work/jwt" \
-         "$work/upstream/logs" "$work/upstream/html"
+         "$work/upstream/logs" "$work/upstream/html" "$work/redis"
 printf '{"ok":true}\n' > "$work/prefix/html/ok.json"
 printf 'bench-provider-key' > "$work/prefix/provider.key"
 printf 'bench-audit-chain-key-0123456789abcdefghijklmnop\n' \
@@ -160,6 +165,10 @@ http {
     llmgw_audit_zone bench_audit:1m;
     llmgw_limit_zone bench_limits:1m;
 
+    # rows k and l: a limit in Redis, which row l stops
+    llmgw_redis 127.0.0.1:$redis_port backoff=50ms:200ms;
+    llmgw_limit_zone bench_redis:1m redis timeout=50ms down=open;
+
     # row i: 1M revoked jti take 122 MiB
     llmgw_state_zone bench_state:160m;
     llmgw_state_file state.jsonl;
@@ -231,6 +240,19 @@ http {
             llmgw_pass http://bench_upstream;
         }
 
+        # row g with the limit of row j in Redis (rows k and l)
+        location /full-redis/ {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope claude;
+            llmgw_state off;
+            llmgw_limit bench-redis zone=bench_redis key=\$llmgw_claim_iss
+                        rate=1000000r/s burst=1000000;
+            llmgw_provider openai;
+            llmgw_pass_api_key file=provider.key;
+            llmgw_pass http://bench_upstream;
+        }
+
         location /stream/ {
             llmgw_provider azure_openai;
             llmgw_pass_api_key file=secrets/azure.key;
@@ -278,8 +300,30 @@ stop_gateway() {
         -e "$work/prefix/logs/error.log" -s quit 2>/dev/null || true
 }
 
+# the bench's own Redis, on CPU 0 with wrk and the upstream
+start_redis() {
+    "${pin[@]}" redis-server --bind 127.0.0.1 --port "$redis_port" \
+        --save '' --appendonly no --dir "$work/redis" --daemonize yes \
+        --pidfile "$work/redis/redis.pid" --logfile "$work/redis/redis.log"
+    for _ in $(seq 100); do
+        redis-cli -p "$redis_port" ping > /dev/null 2>&1 && return
+        sleep 0.05
+    done
+    echo "bench: redis-server did not start" >&2
+    exit 1
+}
+
+stop_redis() {
+    redis-cli -p "$redis_port" shutdown nosave > /dev/null 2>&1 || true
+    for _ in $(seq 100); do
+        redis-cli -p "$redis_port" ping > /dev/null 2>&1 || return 0
+        sleep 0.05
+    done
+}
+
 stop_all() {
     stop_gateway
+    stop_redis
     "$nginx" -p "$work/upstream" -c "$work/upstream/nginx.conf" \
         -e "$work/upstream/logs/error.log" -s quit 2>/dev/null || true
     if [ -f "$work/mock.pid" ]; then
@@ -289,6 +333,7 @@ stop_all() {
 }
 trap stop_all EXIT
 
+start_redis
 "$nginx" -p "$work/upstream" -c "$work/upstream/nginx.conf" \
     -e "$work/upstream/logs/error.log"
 "$nginx" -p "$work/prefix" -c "$work/prefix/nginx.conf" \
@@ -399,6 +444,14 @@ all_rows() {
     row "h:full+audit" "$base/full-audit/v1/embeddings" "$work/jwt/rs256-one"
     row "i:full+state" "$base/full-state/v1/embeddings" "$work/jwt/rs256-one"
     row "j:full+limit" "$base/full-limit/v1/embeddings" "$work/jwt/rs256-one"
+    row "k:full+redis" "$base/full-redis/v1/embeddings" "$work/jwt/rs256-one"
+    if [[ l:full+redis-down =~ ${LLMGW_BENCH_ONLY:-.} ]]; then
+        stop_redis
+        row "l:full+redis-down" "$base/full-redis/v1/embeddings" \
+            "$work/jwt/rs256-one"
+        start_redis
+        sleep 0.5       # the worker reconnects (backoff=50ms:200ms)
+    fi
 }
 
 # openssl speed's RSA-2048 verification time, in us, on the worker's CPU:
@@ -438,7 +491,7 @@ awk '
                "ratio", "(low-high)", "p99", "us/req", "added", "xRSA"
         for (i = 1; i <= n; i++) {
             r = order[i]
-            base = r ~ /^[hij]:/ ? "g:full-gateway" \
+            base = r ~ /^[hijkl]:/ ? "g:full-gateway" \
                    : r ~ /^[efg]:/ ? "e:proxy_pass" : "a:no-auth"
             l_rps = l_ratio = l_cpu = l_add = l_x = ""
             for (k in rounds) {
@@ -468,8 +521,10 @@ awk '
                " auth, same request as b), rows e-g against e (nginx" \
                " proxy_pass),\nrow h (g with llmgw_audit buffer=64k" \
                " flush=1s and llmgw_audit_chain), row i (g with the" \
-               " account state check, 1M revoked jti) and row j (g with" \
-               " an llmgw_limit in shared memory) against g;\ntaken" \
+               " account state check, 1M revoked jti), row j (g with" \
+               " an llmgw_limit in shared memory), row k (the limit in" \
+               " Redis)\nand row l (k with Redis stopped, down=open" \
+               " timeout=50ms) against g; taken" \
                " within each round; medians over the rounds, (low-high)" \
                " the extreme rounds\n"
         printf "us/req: nginx worker CPU per request (user + system," \
@@ -483,7 +538,8 @@ awk '
                    " target <= 1.30x\n", m_x, xlo, xhi
         }
         printf "targets: b >= 0.90, f >= 0.95, g >= 0.85, h >= 0.95," \
-               " i >= 0.97, j >= 0.97\n"
+               " i >= 0.97, j >= 0.97, k >= 0.85 with p99 < g + 1 ms," \
+               " l p99 <= 51 ms\n"
     }' <<< "$raw"
 
 # row h wrote what it should: after the flush interval, the last round's

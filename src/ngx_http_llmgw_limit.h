@@ -5,7 +5,8 @@
  * Limits (llmgw_limit): what one limit is, the arithmetic of its kinds
  * (GCRA for rates, fixed windows in a time zone for quotas, a count of
  * requests in flight), and the interface every backend of limits offers
- * (shared memory here, ngx_http_llmgw_limit_shm.c; Redis next).
+ * (shared memory, ngx_http_llmgw_limit_shm.c; Redis,
+ * ngx_http_llmgw_limit_redis.c).
  *
  * The arithmetic is pure: integer milliseconds of wall-clock time in,
  * a verdict out, no request, no lock, no clock read; the unit test and

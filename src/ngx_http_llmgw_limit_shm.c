@@ -127,6 +127,102 @@ ngx_http_llmgw_limit_shm_declared(ngx_shm_zone_t *shm_zone)
 }
 
 
+/*
+ * A refusal kept for another backend (Redis) until its retry time: a
+ * state of no limit kind (0) whose value is the end of the refusal and
+ * whose window the verdict's; it expires like any other.  The limit
+ * given names it apart from the limit's own states ("!name").
+ */
+
+void
+ngx_http_llmgw_limit_shm_remember(ngx_log_t *log,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, int64_t now,
+    ngx_http_llmgw_limit_verdict_t *v)
+{
+    uint32_t                          hash;
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_llmgw_limit_shm_ctx_t   *ctx;
+    ngx_http_llmgw_limit_shm_node_t  *ln;
+
+    if (key->len > NGX_HTTP_LLMGW_LIMIT_SHM_KEY_MAX || v->retry <= 0) {
+        return;
+    }
+
+    shm_zone = limit->data;
+    ctx = shm_zone->data;
+
+    hash = ngx_http_llmgw_limit_shm_hash(limit, key);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ngx_http_llmgw_limit_shm_expire(ctx, now, 0);
+
+    ln = ngx_http_llmgw_limit_shm_lookup(ctx, limit, key, hash);
+
+    if (ln == NULL) {
+        ln = ngx_http_llmgw_limit_shm_alloc(ctx, log, limit, key, hash, now);
+        if (ln == NULL) {
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+            return;
+        }
+
+    } else {
+        ngx_queue_remove(&ln->queue);
+    }
+
+    ln->kind = 0;
+    ln->value = now + v->retry;
+    ln->window.start = v->window;
+    ln->window.end = now + ngx_max(v->reset, v->retry);
+    ln->expires = ln->value;
+
+    ngx_queue_insert_head(&ctx->sh->queue, &ln->queue);
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/* a refusal remembered and not over at now: 1 with *v said again */
+
+ngx_uint_t
+ngx_http_llmgw_limit_shm_recall(ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *key, int64_t now, ngx_http_llmgw_limit_verdict_t *v)
+{
+    uint32_t                          hash;
+    ngx_uint_t                        found;
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_llmgw_limit_shm_ctx_t   *ctx;
+    ngx_http_llmgw_limit_shm_node_t  *ln;
+
+    if (key->len > NGX_HTTP_LLMGW_LIMIT_SHM_KEY_MAX) {
+        return 0;
+    }
+
+    shm_zone = limit->data;
+    ctx = shm_zone->data;
+
+    hash = ngx_http_llmgw_limit_shm_hash(limit, key);
+    found = 0;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ln = ngx_http_llmgw_limit_shm_lookup(ctx, limit, key, hash);
+
+    if (ln != NULL && ln->kind == 0 && ln->value > now) {
+        v->allowed = 0;
+        v->remaining = 0;
+        v->retry = ln->value - now;
+        v->reset = ln->window.end - now;
+        v->window = ln->window.start;
+        found = 1;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return found;
+}
+
+
 /* like the token cache's: a reload keeps the states as they are */
 
 static ngx_int_t

@@ -42,5 +42,17 @@ ngx_shm_zone_t *ngx_http_llmgw_limit_shm_ref(ngx_conf_t *cf,
     ngx_str_t *name);
 ngx_uint_t ngx_http_llmgw_limit_shm_declared(ngx_shm_zone_t *shm_zone);
 
+/*
+ * A refusal another backend decided, kept in limit's zone (limit->data)
+ * until now + v->retry so that the key's next takes are answered here;
+ * recall says it again (1) while it lasts, else 0.  limit is the other
+ * backend's own, named apart from any limit of the zone.
+ */
+void ngx_http_llmgw_limit_shm_remember(ngx_log_t *log,
+    ngx_http_llmgw_limit_t *limit, ngx_str_t *key, int64_t now,
+    ngx_http_llmgw_limit_verdict_t *v);
+ngx_uint_t ngx_http_llmgw_limit_shm_recall(ngx_http_llmgw_limit_t *limit,
+    ngx_str_t *key, int64_t now, ngx_http_llmgw_limit_verdict_t *v);
+
 
 #endif /* _NGX_HTTP_LLMGW_LIMIT_SHM_H_INCLUDED_ */
