@@ -1352,7 +1352,7 @@ ngx_http_llmgw_dpop_proof(ngx_http_request_t *r,
     ngx_int_t                      rc;
     ngx_str_t                      text;
     const char                    *reason;
-    ngx_array_t                   *keys;
+    ngx_http_llmgw_key_t          *key;
     ngx_http_llmgw_dpop_request_t  req;
 
     rc = ngx_http_llmgw_dpop_header(r, &text);
@@ -1368,15 +1368,10 @@ ngx_http_llmgw_dpop_proof(ngx_http_request_t *r,
                                    &reason);
 
     if (rc == NGX_OK) {
-        keys = ngx_array_create(r->pool, 1, sizeof(ngx_http_llmgw_key_t));
-        if (keys == NULL) {
-            return NGX_ERROR;
-        }
+        rc = ngx_http_llmgw_dpop_key_cached(proof, ngx_cycle->log, &key,
+                                            &reason);
 
-        rc = ngx_http_llmgw_dpop_key(r->pool, proof, keys, &reason);
-
-        if (rc == NGX_OK
-            && ngx_http_llmgw_dpop_verify(proof, keys->elts) != NGX_OK)
+        if (rc == NGX_OK && ngx_http_llmgw_dpop_verify(proof, key) != NGX_OK)
         {
             reason = "invalid DPoP proof signature";
             rc = NGX_DECLINED;
@@ -4153,6 +4148,7 @@ ngx_http_llmgw_limits_init(ngx_conf_t *cf, ngx_http_llmgw_main_conf_t *mcf)
 static void
 ngx_http_llmgw_exit(ngx_cycle_t *cycle)
 {
+    ngx_http_llmgw_dpop_keys_cleanup();
     ngx_http_llmgw_jws_cleanup();
 }
 

@@ -37,6 +37,17 @@ static ngx_int_t ngx_http_llmgw_dpop_nonce_mac(u_char *key, uint64_t slot,
 
 /* RFC 7517/7518: members that only a private or symmetric key has */
 
+typedef struct {
+    u_char                     jkt[NGX_HTTP_LLMGW_DPOP_JKT_LEN];
+    ngx_pool_t                *pool;        /* the key's; NULL: empty */
+    ngx_http_llmgw_key_t      *key;
+} ngx_http_llmgw_dpop_slot_t;
+
+
+static ngx_http_llmgw_dpop_slot_t
+    ngx_http_llmgw_dpop_keys[NGX_HTTP_LLMGW_DPOP_KEYS];
+
+
 static const char  *ngx_http_llmgw_dpop_private[] = {
     "d", "p", "q", "dp", "dq", "qi", "oth", "k", NULL
 };
@@ -233,6 +244,77 @@ ngx_http_llmgw_dpop_key(ngx_pool_t *pool, ngx_http_llmgw_dpop_proof_t *proof,
     }
 
     return rc;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_dpop_key_cached(ngx_http_llmgw_dpop_proof_t *proof,
+    ngx_log_t *log, ngx_http_llmgw_key_t **key, const char **reason)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   i;
+    ngx_pool_t                  *pool;
+    ngx_array_t                 *keys;
+    ngx_http_llmgw_dpop_slot_t  *slot;
+
+    /* the thumbprint is base64url of a hash: any 2 characters are uniform */
+
+    i = (ngx_uint_t) (proof->jkt[0] << 8 | proof->jkt[1])
+        & (NGX_HTTP_LLMGW_DPOP_KEYS - 1);
+
+    slot = &ngx_http_llmgw_dpop_keys[i];
+
+    if (slot->pool != NULL
+        && ngx_memcmp(slot->jkt, proof->jkt, NGX_HTTP_LLMGW_DPOP_JKT_LEN)
+           == 0)
+    {
+        *key = slot->key;
+        return NGX_OK;
+    }
+
+    pool = ngx_create_pool(1024, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    keys = ngx_array_create(pool, 1, sizeof(ngx_http_llmgw_key_t));
+    if (keys == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llmgw_dpop_key(pool, proof, keys, reason);
+
+    if (rc != NGX_OK) {
+        ngx_destroy_pool(pool);
+        return rc;
+    }
+
+    if (slot->pool != NULL) {
+        ngx_destroy_pool(slot->pool);
+    }
+
+    ngx_memcpy(slot->jkt, proof->jkt, NGX_HTTP_LLMGW_DPOP_JKT_LEN);
+    slot->pool = pool;
+    slot->key = keys->elts;
+
+    *key = slot->key;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_llmgw_dpop_keys_cleanup(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_LLMGW_DPOP_KEYS; i++) {
+        if (ngx_http_llmgw_dpop_keys[i].pool != NULL) {
+            ngx_destroy_pool(ngx_http_llmgw_dpop_keys[i].pool);
+            ngx_http_llmgw_dpop_keys[i].pool = NULL;
+        }
+    }
 }
 
 

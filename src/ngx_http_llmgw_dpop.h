@@ -25,6 +25,9 @@
 #define NGX_HTTP_LLMGW_DPOP_JKT_LEN        43
 
 #define NGX_HTTP_LLMGW_DPOP_NONCE_KEY_LEN  32
+
+/* slots of a process's table of proof keys: a power of two */
+#define NGX_HTTP_LLMGW_DPOP_KEYS           256
 #define NGX_HTTP_LLMGW_DPOP_NONCE_LEN      43  /* 8 + 24 bytes, base64url */
 
 
@@ -77,6 +80,24 @@ ngx_int_t ngx_http_llmgw_dpop_parse(ngx_pool_t *pool, ngx_str_t *text,
 ngx_int_t ngx_http_llmgw_dpop_key(ngx_pool_t *pool,
     ngx_http_llmgw_dpop_proof_t *proof, ngx_array_t *keys,
     const char **reason);
+
+/*
+ * The proof's key from the process's table of recent proof keys, made
+ * there (ngx_http_llmgw_dpop_key) on a miss: a client signs all its
+ * proofs with one key, and making a key (decoding the point, checking it
+ * is on the curve and of the group's order, preparing verification)
+ * costs twice the verification itself.  A key is found by its RFC 7638
+ * thumbprint, which covers exactly the members that define the key; the
+ * table is direct-mapped, NGX_HTTP_LLMGW_DPOP_KEYS slots, a newcomer
+ * replacing the slot's key.  The key stays valid until the next call.
+ * Not for fuzz/ and unit tests, which call ngx_http_llmgw_dpop_key.
+ * NGX_OK with *key; NGX_DECLINED with *reason; NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_dpop_key_cached(ngx_http_llmgw_dpop_proof_t *proof,
+    ngx_log_t *log, ngx_http_llmgw_key_t **key, const char **reason);
+
+/* frees the table of ngx_http_llmgw_dpop_key_cached; for exit hooks */
+void ngx_http_llmgw_dpop_keys_cleanup(void);
 
 /* NGX_OK when key (the proof's own) verifies the proof, else NGX_DECLINED */
 ngx_int_t ngx_http_llmgw_dpop_verify(ngx_http_llmgw_dpop_proof_t *proof,

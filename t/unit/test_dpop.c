@@ -37,6 +37,7 @@ static void ngx_http_llmgw_test_normalize(void);
 static void ngx_http_llmgw_test_proofs(void);
 static void ngx_http_llmgw_test_token_jkt(void);
 static void ngx_http_llmgw_test_nonces(void);
+static void ngx_http_llmgw_test_key_table(void);
 
 
 static ngx_pool_t  *pool;
@@ -467,6 +468,64 @@ ngx_http_llmgw_test_nonces(void)
 }
 
 
+/* the process's table of proof keys: one key per thumbprint, reused */
+
+static void
+ngx_http_llmgw_test_key_table(void)
+{
+    u_char                        claims[256];
+    ngx_str_t                     a, b;
+    const char                   *reason;
+    ngx_http_llmgw_key_t         *k1, *k2, *k3;
+    ngx_http_llmgw_dpop_proof_t   p1, p2, p3;
+
+    ngx_sprintf(claims, "{\"jti\":\"j\",\"htm\":\"POST\",\"htu\":\""
+                NGX_HTTP_LLMGW_TEST_URL "\",\"iat\":1,\"ath\":\"x\"}%Z");
+
+    k1 = k2 = k3 = NULL;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_proof(ec256, ec256,
+                             NGX_HTTP_LLMGW_ALG_ES256, "dpop+jwt", NULL,
+                             (char *) claims, &a) == NGX_OK
+                         && ngx_http_llmgw_test_proof(ec256, ec256,
+                                NGX_HTTP_LLMGW_ALG_ES256, "dpop+jwt",
+                                "\"kid\":\"other members\"",
+                                (char *) claims, &b) == NGX_OK
+                         && ngx_http_llmgw_dpop_parse(pool, &a,
+                                NGX_HTTP_LLMGW_ALGS_ALL, &p1, &reason)
+                            == NGX_OK
+                         && ngx_http_llmgw_dpop_parse(pool, &b,
+                                NGX_HTTP_LLMGW_ALGS_ALL, &p2, &reason)
+                            == NGX_OK
+                         && ngx_http_llmgw_dpop_key_cached(&p1,
+                                &ngx_http_llmgw_unit_log, &k1, &reason)
+                            == NGX_OK
+                         && ngx_http_llmgw_dpop_key_cached(&p2,
+                                &ngx_http_llmgw_unit_log, &k2, &reason)
+                            == NGX_OK
+                         && k1 == k2
+                         && ngx_http_llmgw_dpop_verify(&p2, k2) == NGX_OK,
+                         "the same key (other members): made once, reused");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_proof(ed, ed,
+                             NGX_HTTP_LLMGW_ALG_EDDSA, "dpop+jwt", NULL,
+                             (char *) claims, &a) == NGX_OK
+                         && ngx_http_llmgw_dpop_parse(pool, &a,
+                                NGX_HTTP_LLMGW_ALGS_ALL, &p3, &reason)
+                            == NGX_OK
+                         && ngx_http_llmgw_dpop_key_cached(&p3,
+                                &ngx_http_llmgw_unit_log, &k3, &reason)
+                            == NGX_OK
+                         && k3 != k1
+                         && ngx_http_llmgw_dpop_verify(&p3, k3) == NGX_OK
+                         && ngx_http_llmgw_dpop_verify(&p1, k3)
+                            == NGX_DECLINED,
+                         "another key: its own entry");
+
+    ngx_http_llmgw_dpop_keys_cleanup();
+}
+
+
 int
 main(void)
 {
@@ -500,6 +559,7 @@ main(void)
     ngx_http_llmgw_test_proofs();
     ngx_http_llmgw_test_token_jkt();
     ngx_http_llmgw_test_nonces();
+    ngx_http_llmgw_test_key_table();
 
     rc = ngx_http_llmgw_unit_done();
 
