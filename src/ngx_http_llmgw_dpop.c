@@ -231,13 +231,41 @@ ngx_http_llmgw_dpop_claim_str(json_t *claims, const char *name,
 }
 
 
+/*
+ * The key is made from the members its thumbprint covers, and those
+ * alone: "alg", "use" or "key_ops" in a proof's jwk would otherwise bind
+ * the key kept under that thumbprint (ngx_http_llmgw_dpop_key_cached) to
+ * what a stranger's proof, which need not even verify, said of it.
+ */
+
 ngx_int_t
 ngx_http_llmgw_dpop_key(ngx_pool_t *pool, ngx_http_llmgw_dpop_proof_t *proof,
     ngx_array_t *keys, const char **reason)
 {
-    ngx_int_t  rc;
+    json_t       *jwk, *v;
+    ngx_int_t     rc;
+    const char  **name;
 
-    rc = ngx_http_llmgw_jwk_key(pool, proof->jwk, keys, reason);
+    static const char  *members[] = { "kty", "crv", "x", "y", "n", "e",
+                                      NULL };
+
+    jwk = json_object();
+    if (jwk == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (name = members; *name; name++) {
+        v = json_object_get(proof->jwk, *name);
+
+        if (v != NULL && json_object_set(jwk, *name, v) != 0) {
+            json_decref(jwk);
+            return NGX_ERROR;
+        }
+    }
+
+    rc = ngx_http_llmgw_jwk_key(pool, jwk, keys, reason);
+
+    json_decref(jwk);
 
     if (rc == NGX_DECLINED) {
         *reason = "invalid DPoP proof jwk";

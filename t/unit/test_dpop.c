@@ -489,7 +489,7 @@ ngx_http_llmgw_test_key_table(void)
                              (char *) claims, &a) == NGX_OK
                          && ngx_http_llmgw_test_proof(ec256, ec256,
                                 NGX_HTTP_LLMGW_ALG_ES256, "dpop+jwt",
-                                "\"kid\":\"other members\"",
+                                "\"alg\":\"ES384\",\"use\":\"enc\"",
                                 (char *) claims, &b) == NGX_OK
                          && ngx_http_llmgw_dpop_parse(pool, &a,
                                 NGX_HTTP_LLMGW_ALGS_ALL, &p1, &reason)
@@ -497,15 +497,16 @@ ngx_http_llmgw_test_key_table(void)
                          && ngx_http_llmgw_dpop_parse(pool, &b,
                                 NGX_HTTP_LLMGW_ALGS_ALL, &p2, &reason)
                             == NGX_OK
-                         && ngx_http_llmgw_dpop_key_cached(&p1,
-                                &ngx_http_llmgw_unit_log, &k1, &reason)
-                            == NGX_OK
                          && ngx_http_llmgw_dpop_key_cached(&p2,
                                 &ngx_http_llmgw_unit_log, &k2, &reason)
                             == NGX_OK
+                         && ngx_http_llmgw_dpop_key_cached(&p1,
+                                &ngx_http_llmgw_unit_log, &k1, &reason)
+                            == NGX_OK
                          && k1 == k2
-                         && ngx_http_llmgw_dpop_verify(&p2, k2) == NGX_OK,
-                         "the same key (other members): made once, reused");
+                         && ngx_http_llmgw_dpop_verify(&p1, k1) == NGX_OK,
+                         "a key made once, whatever alg and use the first "
+                         "jwk said, and reused");
 
     NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_proof(ed, ed,
                              NGX_HTTP_LLMGW_ALG_EDDSA, "dpop+jwt", NULL,
