@@ -533,6 +533,8 @@ static ngx_http_llmgw_error_t  ngx_http_llmgw_log_unavailable = {
     ngx_string("audit_unavailable"),
     ngx_string("the call cannot be recorded; try again later"),
     ngx_null_string,
+    ngx_null_string,
+    ngx_null_string,
     ngx_null_string
 };
 
@@ -567,6 +569,8 @@ static ngx_http_llmgw_log_builder_t  ngx_http_llmgw_log_builders[] = {
     { "required", ngx_http_llmgw_log_build_required, 0 },
     { "jti_sha256", ngx_http_llmgw_log_build_access_str,
       offsetof(ngx_http_llmgw_access_result_t, jti_hash) },
+    { "token_binding", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, binding) },
     { "provider", ngx_http_llmgw_log_build_pass_str,
       offsetof(ngx_http_llmgw_pass_result_t, provider) },
     { "api", ngx_http_llmgw_log_build_pass_str,

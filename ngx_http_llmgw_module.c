@@ -30,6 +30,11 @@
 #include "ngx_http_llmgw_price.h"
 #include "ngx_http_llmgw_estimate.h"
 #include "ngx_http_llmgw_limit_redis.h"
+#include "ngx_http_llmgw_dpop.h"
+#include "ngx_http_llmgw_replay.h"
+#include "ngx_http_llmgw_secret.h"
+
+#include <openssl/rand.h>
 
 
 #define NGX_HTTP_LLMGW_AUTH_OFF        0
@@ -52,6 +57,15 @@
 
 /* a budget's output tokens reserved for a call that names no maximum */
 #define NGX_HTTP_LLMGW_LIMIT_ESTIMATE  4096
+#define NGX_HTTP_LLMGW_DPOP_OFF       0
+#define NGX_HTTP_LLMGW_DPOP_OPTIONAL  1
+#define NGX_HTTP_LLMGW_DPOP_REQUIRED  2
+
+/* FAPI 2.0's algorithms: the default of llmgw_dpop_algorithms */
+#define NGX_HTTP_LLMGW_DPOP_ALGS                                              \
+    (NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES256)                         \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_PS256)                        \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_EDDSA))
 
 /* how long a verified token without exp stays cached */
 #define NGX_HTTP_LLMGW_CACHE_NOEXP_TTL 60
@@ -84,6 +98,13 @@ typedef struct {
                                                  0: no limit names it */
     ngx_array_t                   *limit_redis; /* the Redis zones:
                                       ngx_http_llmgw_limit_redis_zone_t * */
+    ngx_shm_zone_t                *dpop_zone; /* seen DPoP proofs */
+    u_char                         dpop_nonce_key[
+                                       NGX_HTTP_LLMGW_DPOP_NONCE_KEY_LEN];
+                                             /* random per configuration,
+                                                or llmgw_dpop_nonce_secret's
+                                                SHA-256 */
+    ngx_flag_t                     dpop_nonce_secret;
 } ngx_http_llmgw_main_conf_t;
 
 
@@ -111,6 +132,13 @@ typedef struct {
                                                 the outer levels' first */
     ngx_str_t                      limit_policy; /* RateLimit-Policy */
     ngx_uint_t                     limit_headers;
+    ngx_uint_t                     dpop;          /* off/optional/required */
+    ngx_uint_t                     dpop_algs;
+    ngx_str_t                      dpop_algs_text; /* for algs="..." */
+    time_t                         dpop_window;
+    time_t                         dpop_nonce;    /* lifetime; 0: off */
+    ngx_str_t                      dpop_url;      /* external origin, or
+                                                     empty: the request's */
 } ngx_http_llmgw_loc_conf_t;
 
 
@@ -138,6 +166,7 @@ typedef enum {
     NGX_HTTP_LLMGW_STAGE_KEYS,
     NGX_HTTP_LLMGW_STAGE_SIGNATURE,
     NGX_HTTP_LLMGW_STAGE_CLAIMS,
+    NGX_HTTP_LLMGW_STAGE_DPOP,
     NGX_HTTP_LLMGW_STAGE_SCOPE,
     NGX_HTTP_LLMGW_STAGE_STATE,
     NGX_HTTP_LLMGW_STAGE_LIMITS,
@@ -180,6 +209,9 @@ typedef struct {
     unsigned                       jti_done:1;
     unsigned                       json_sent:1;
     unsigned                       cache_hit:1;
+    unsigned                       dpop_scheme:1;  /* Authorization: DPoP */
+    unsigned                       dpop_verified:1; /* the proof passed:
+                                                      sender-constrained */
 } ngx_http_llmgw_ctx_t;
 
 
@@ -194,6 +226,21 @@ static ngx_int_t ngx_http_llmgw_stage_signature(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_claims(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_stage_dpop(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_dpop_header(ngx_http_request_t *r,
+    ngx_str_t *proof);
+static ngx_int_t ngx_http_llmgw_dpop_url(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *url);
+static ngx_int_t ngx_http_llmgw_dpop_proof(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_dpop_proof_t *proof);
+static ngx_int_t ngx_http_llmgw_dpop_nonce(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_dpop_proof_t *proof);
+static ngx_int_t ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_dpop_proof_t *proof);
 static ngx_int_t ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
@@ -233,7 +280,7 @@ static int64_t ngx_http_llmgw_limit_now(void);
 static const char *ngx_http_llmgw_limit_busy(ngx_http_llmgw_ctx_t *ctx,
     ngx_uint_t i);
 static ngx_int_t ngx_http_llmgw_find_token(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token);
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token, ngx_uint_t *dpop);
 static ngx_int_t ngx_http_llmgw_cached(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_array_t *jwks_keys);
@@ -340,6 +387,14 @@ static char *ngx_http_llmgw_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_set_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_set_dpop_nonce(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_set_dpop_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_set_dpop_nonce_secret(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_llmgw_merge_dpop(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf, ngx_http_llmgw_loc_conf_t *prev);
 static char *ngx_http_llmgw_set_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_set_realm(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -383,6 +438,14 @@ static ngx_int_t ngx_http_llmgw_limits_init(ngx_conf_t *cf,
 static ngx_conf_enum_t  ngx_http_llmgw_auth_modes[] = {
     { ngx_string("off"), NGX_HTTP_LLMGW_AUTH_OFF },
     { ngx_string("jwt"), NGX_HTTP_LLMGW_AUTH_JWT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_llmgw_dpop_modes[] = {
+    { ngx_string("off"), NGX_HTTP_LLMGW_DPOP_OFF },
+    { ngx_string("optional"), NGX_HTTP_LLMGW_DPOP_OPTIONAL },
+    { ngx_string("required"), NGX_HTTP_LLMGW_DPOP_REQUIRED },
     { ngx_null_string, 0 }
 };
 
@@ -499,7 +562,7 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_llmgw_set_algorithms,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_llmgw_loc_conf_t, algs),
       NULL },
 
     { ngx_string("llmgw_jwt_keys"),
@@ -683,6 +746,55 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       offsetof(ngx_http_llmgw_loc_conf_t, limit_headers),
       &ngx_http_llmgw_limit_headers_modes },
 
+    { ngx_string("llmgw_dpop"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, dpop),
+      &ngx_http_llmgw_dpop_modes },
+
+    { ngx_string("llmgw_dpop_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_algorithms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, dpop_algs),
+      NULL },
+
+    { ngx_string("llmgw_dpop_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, dpop_window),
+      NULL },
+
+    { ngx_string("llmgw_dpop_nonce"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_set_dpop_nonce,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_dpop_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_set_dpop_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_dpop_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_replay_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_main_conf_t, dpop_zone),
+      NULL },
+
+    { ngx_string("llmgw_dpop_nonce_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_set_dpop_nonce_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -728,6 +840,7 @@ ngx_module_t  ngx_http_llmgw_module = {
 #define NGX_HTTP_LLMGW_VAR_STATUS       5
 #define NGX_HTTP_LLMGW_VAR_CACHE        6
 #define NGX_HTTP_LLMGW_VAR_FAILED       7
+#define NGX_HTTP_LLMGW_VAR_BINDING      8
 
 
 static ngx_http_variable_t  ngx_http_llmgw_vars[] = {
@@ -764,6 +877,10 @@ static ngx_http_variable_t  ngx_http_llmgw_vars[] = {
     { ngx_string("llmgw_token_cache"), NULL, ngx_http_llmgw_result_variable,
       NGX_HTTP_LLMGW_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llmgw_token_binding"), NULL,
+      ngx_http_llmgw_result_variable,
+      NGX_HTTP_LLMGW_VAR_BINDING, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -798,6 +915,7 @@ static const char  *ngx_http_llmgw_stage_names[] = {
     "keys",
     "signature",
     "claims",
+    "dpop",
     "scope",
     "state",
     "limits",
@@ -926,6 +1044,10 @@ ngx_http_llmgw_run_stages(ngx_http_request_t *r,
             rc = ngx_http_llmgw_stage_claims(r, llcf, ctx);
             break;
 
+        case NGX_HTTP_LLMGW_STAGE_DPOP:
+            rc = ngx_http_llmgw_stage_dpop(r, llcf, ctx);
+            break;
+
         case NGX_HTTP_LLMGW_STAGE_SCOPE:
             rc = ngx_http_llmgw_stage_scope(r, llcf, ctx);
             break;
@@ -957,19 +1079,30 @@ static ngx_int_t
 ngx_http_llmgw_stage_token(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    ngx_uint_t  dpop;
 
-    rc = ngx_http_llmgw_find_token(r, llcf, &ctx->token);
+    rc = ngx_http_llmgw_find_token(r, llcf, &ctx->token, &dpop);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED, NULL,
-                                   "missing bearer token");
+                                   llcf->dpop == NGX_HTTP_LLMGW_DPOP_REQUIRED
+                                   ? "missing DPoP token"
+                                   : "missing bearer token");
     }
 
     if (rc != NGX_OK) {
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                    "invalid_request",
                                    "more than one credential given");
+    }
+
+    ctx->dpop_scheme = dpop;
+
+    if (llcf->dpop == NGX_HTTP_LLMGW_DPOP_REQUIRED && !dpop) {
+        /* RFC 9449 section 7.1: a challenge without error code */
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED, NULL,
+                                   "DPoP required");
     }
 
     if (ctx->token.len > llcf->max_token_size) {
@@ -1098,6 +1231,355 @@ ngx_http_llmgw_stage_claims(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * RFC 9449: a token presented with the DPoP scheme comes with one proof,
+ * signed by the key the token is bound to (cnf.jkt), made for this
+ * request, fresh and never seen before; a token bound to a key is never
+ * accepted as a bearer token (section 7.2), whatever llmgw_dpop says.
+ * Runs on every request, a cached token's too: a proof is per request.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_stage_dpop(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                    jkt;
+    ngx_http_llmgw_dpop_proof_t  proof;
+
+    rc = ngx_http_llmgw_dpop_token_jkt(ctx->claims, &jkt);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token", "invalid cnf claim");
+    }
+
+    if (!ctx->dpop_scheme) {
+        if (rc == NGX_OK) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       "invalid_token",
+                                       "DPoP-bound token presented as a "
+                                       "bearer token");
+        }
+
+        return NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token",
+                                   "token is not DPoP-bound");
+    }
+
+    rc = ngx_http_llmgw_dpop_proof(r, llcf, ctx, &proof);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (jkt.len != NGX_HTTP_LLMGW_DPOP_JKT_LEN
+        || ngx_memcmp(jkt.data, proof.jkt, NGX_HTTP_LLMGW_DPOP_JKT_LEN) != 0)
+    {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token",
+                                   "DPoP proof key does not match the "
+                                   "token's cnf.jkt");
+    }
+
+    rc = ngx_http_llmgw_dpop_nonce(r, llcf, ctx, &proof);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* last: a proof refused for another reason takes no room */
+
+    rc = ngx_http_llmgw_dpop_replay(r, llcf, ctx, &proof);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->dpop_verified = 1;
+
+    return NGX_OK;
+}
+
+
+/* the one DPoP header: NGX_OK, NGX_DECLINED (none), NGX_BUSY (several) */
+
+static ngx_int_t
+ngx_http_llmgw_dpop_header(ngx_http_request_t *r, ngx_str_t *proof)
+{
+    ngx_uint_t        i, found;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    found = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("dpop") - 1
+            || ngx_memcmp(h[i].lowcase_key, "dpop", sizeof("dpop") - 1) != 0)
+        {
+            continue;
+        }
+
+        if (found++) {
+            return NGX_BUSY;
+        }
+
+        *proof = h[i].value;
+    }
+
+    return found ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * The URL a proof's htu must name: the configured external origin
+ * (llmgw_dpop_url, behind a proxy) or the request's scheme and Host,
+ * then the path as the client sent it; normalised as htu is.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_dpop_url(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *url)
+{
+    u_char     *p, *q, *last;
+    ngx_str_t   origin, host, raw;
+
+    if (llcf->dpop_url.len) {
+        origin = llcf->dpop_url;
+        ngx_str_null(&host);
+
+    } else {
+#if (NGX_HTTP_SSL)
+        if (r->connection->ssl) {
+            ngx_str_set(&origin, "https://");
+
+        } else
+#endif
+        {
+            ngx_str_set(&origin, "http://");
+        }
+
+        host = r->headers_in.host ? r->headers_in.host->value
+                                  : r->headers_in.server;
+
+        if (host.len == 0) {
+            return NGX_DECLINED;
+        }
+    }
+
+    last = r->unparsed_uri.data + r->unparsed_uri.len;
+
+    for (q = r->unparsed_uri.data; q < last && *q != '?' && *q != '#'; q++) {
+        /* void */
+    }
+
+    raw.len = origin.len + host.len + (q - r->unparsed_uri.data);
+    raw.data = ngx_pnalloc(r->pool, raw.len);
+    if (raw.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(raw.data, origin.data, origin.len);
+    p = ngx_cpymem(p, host.data, host.len);
+    ngx_memcpy(p, r->unparsed_uri.data, q - r->unparsed_uri.data);
+
+    return ngx_http_llmgw_dpop_normalize_url(r->pool, &raw, url);
+}
+
+
+/* section 4.3: the proof itself, and against this request and token */
+
+static ngx_int_t
+ngx_http_llmgw_dpop_proof(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_dpop_proof_t *proof)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      text;
+    const char                    *reason;
+    ngx_http_llmgw_key_t          *key;
+    ngx_http_llmgw_dpop_request_t  req;
+
+    rc = ngx_http_llmgw_dpop_header(r, &text);
+
+    if (rc != NGX_OK) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_dpop_proof",
+                                   rc == NGX_BUSY ? "more than one DPoP proof"
+                                                  : "missing DPoP proof");
+    }
+
+    rc = ngx_http_llmgw_dpop_parse(r->pool, &text, llcf->dpop_algs, proof,
+                                   &reason);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_llmgw_dpop_key_cached(proof, ngx_cycle->log, &key,
+                                            &reason);
+
+        if (rc == NGX_OK && ngx_http_llmgw_dpop_verify(proof, key) != NGX_OK)
+        {
+            reason = "invalid DPoP proof signature";
+            rc = NGX_DECLINED;
+        }
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_llmgw_dpop_url(r, llcf, &req.url);
+
+        if (rc == NGX_DECLINED) {
+            reason = "DPoP proof htu does not match the request";
+        }
+    }
+
+    if (rc == NGX_OK) {
+        req.method = r->method_name;
+        req.token = ctx->token;
+        req.now = ngx_time();
+        req.window = llcf->dpop_window;
+
+        rc = ngx_http_llmgw_dpop_check(r->pool, proof, &req, &reason);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_dpop_proof", reason);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Server nonces (section 9), where llmgw_dpop_nonce is on: a proof
+ * without the current or the previous slot's nonce is refused with
+ * use_dpop_nonce and a fresh one; a proof with the previous slot's passes
+ * and gets a fresh one (section 8.2).
+ */
+
+static ngx_int_t
+ngx_http_llmgw_dpop_nonce(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_dpop_proof_t *proof)
+{
+    u_char                      *fresh;
+    time_t                       now;
+    ngx_int_t                    rc;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    if (llcf->dpop_nonce == 0) {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+    now = ngx_time();
+
+    rc = NGX_DECLINED;
+
+    if (proof->nonce.len) {
+        rc = ngx_http_llmgw_dpop_nonce_check(mcf->dpop_nonce_key, now,
+                                             llcf->dpop_nonce, &proof->nonce);
+    }
+
+    if (rc == NGX_OK || rc == NGX_ERROR) {
+        return rc;
+    }
+
+    fresh = ngx_pnalloc(r->pool, NGX_HTTP_LLMGW_DPOP_NONCE_LEN);
+    if (fresh == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_dpop_nonce_make(mcf->dpop_nonce_key, now,
+                                       llcf->dpop_nonce, fresh)
+        != NGX_OK
+        || ngx_http_llmgw_header_add(r, "DPoP-Nonce", fresh,
+                                     NGX_HTTP_LLMGW_DPOP_NONCE_LEN)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DONE) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                               "use_dpop_nonce",
+                               proof->nonce.len ? "DPoP nonce invalid or stale"
+                                                : "DPoP nonce required");
+}
+
+
+/*
+ * Section 11.1: a proof's jti once per key within the window; the entry
+ * outlives the last moment its iat is accepted
+ */
+
+static ngx_int_t
+ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_dpop_proof_t *proof)
+{
+    u_char                       buf[NGX_HTTP_LLMGW_DPOP_JKT_LEN
+                                     + NGX_HTTP_LLMGW_DPOP_MAX_JTI];
+    u_char                       key[NGX_HTTP_LLMGW_SHA256_LEN];
+    ngx_int_t                    rc;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    ngx_memcpy(buf, proof->jkt, NGX_HTTP_LLMGW_DPOP_JKT_LEN);
+    ngx_memcpy(buf + NGX_HTTP_LLMGW_DPOP_JKT_LEN, proof->jti.data,
+               proof->jti.len);
+
+    if (ngx_http_llmgw_sha256(buf, NGX_HTTP_LLMGW_DPOP_JKT_LEN
+                                   + proof->jti.len, key)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llmgw_replay_check(mcf->dpop_zone, key,
+                                     proof->iat + llcf->dpop_window + 1,
+                                     ngx_time());
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_dpop_proof",
+                                   "DPoP proof replayed");
+    }
+
+    if (rc == NGX_BUSY) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw: DPoP zone \"%V\" is full of live proofs",
+                      &mcf->dpop_zone->shm.name);
+
+        if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   NULL, "DPoP replay cache full");
+    }
+
+    return rc;
 }
 
 
@@ -2126,18 +2608,19 @@ ngx_http_llmgw_limit_now(void)
 
 /*
  * The token from the first configured header present.  Authorization must
- * use the Bearer scheme (RFC 6750 section 2.1); other headers (the api-key
- * of Azure SDKs, the x-goog-api-key of Gemini SDKs) carry the bare token.
+ * use the Bearer scheme (RFC 6750 section 2.1), or DPoP (RFC 9449 section
+ * 7.1, *dpop set) where llmgw_dpop is on; other headers (the api-key of
+ * Azure SDKs, the x-goog-api-key of Gemini SDKs) carry the bare token.
  * NGX_DECLINED: none; NGX_ERROR: a header given twice.
  */
 
 static ngx_int_t
 ngx_http_llmgw_find_token(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token)
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_str_t *token, ngx_uint_t *dpop)
 {
     u_char           *p, *last;
     ngx_str_t        *name, value;
-    ngx_uint_t        i, n, found;
+    ngx_uint_t        i, n, found, scheme;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
@@ -2184,18 +2667,28 @@ ngx_http_llmgw_find_token(ngx_http_request_t *r,
 
         p = value.data;
         last = p + value.len;
+        scheme = 0;
 
         if (name[n].len == sizeof("authorization") - 1
             && ngx_memcmp(name[n].data, "authorization", name[n].len) == 0)
         {
-            if (value.len < sizeof("Bearer ") - 1
-                || ngx_strncasecmp(p, (u_char *) "Bearer ",
-                                   sizeof("Bearer ") - 1) != 0)
+            if (value.len >= sizeof("Bearer ") - 1
+                && ngx_strncasecmp(p, (u_char *) "Bearer ",
+                                   sizeof("Bearer ") - 1) == 0)
             {
+                p += sizeof("Bearer ") - 1;
+
+            } else if (llcf->dpop != NGX_HTTP_LLMGW_DPOP_OFF
+                       && value.len >= sizeof("DPoP ") - 1
+                       && ngx_strncasecmp(p, (u_char *) "DPoP ",
+                                          sizeof("DPoP ") - 1) == 0)
+            {
+                p += sizeof("DPoP ") - 1;
+                scheme = 1;
+
+            } else {
                 continue;
             }
-
-            p += sizeof("Bearer ") - 1;
 
             while (p < last && *p == ' ') {
                 p++;
@@ -2212,6 +2705,7 @@ ngx_http_llmgw_find_token(ngx_http_request_t *r,
 
         token->data = p;
         token->len = last - p;
+        *dpop = scheme;
 
         return NGX_OK;
     }
@@ -2574,6 +3068,15 @@ ngx_http_llmgw_denial(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
     err->message.data = (u_char *) ctx->reason;
     err->message.len = ngx_strlen(ctx->reason);
 
+    /* RFC 9449 section 7.1: the DPoP scheme, with the algorithms */
+
+    if (llcf->dpop == NGX_HTTP_LLMGW_DPOP_REQUIRED
+        || (llcf->dpop == NGX_HTTP_LLMGW_DPOP_OPTIONAL && ctx->dpop_scheme))
+    {
+        ngx_str_set(&err->scheme, "DPoP");
+        err->algs = llcf->dpop_algs_text;
+    }
+
     if (ctx->required != NULL
         && ngx_http_llmgw_scope_list(r->pool, ctx->required, &err->scope)
            != NGX_OK)
@@ -2892,6 +3395,10 @@ ngx_http_llmgw_access_result(ngx_http_request_t *r,
     res->jti_hash = ctx->jti_hash;
     res->department = ctx->department;
 
+    if (ctx->dpop_verified) {
+        ngx_str_set(&res->binding, "dpop");
+    }
+
     return NGX_OK;
 }
 
@@ -3138,6 +3645,9 @@ ngx_http_llmgw_result_variable(ngx_http_request_t *r,
                                            ngx_sprintf(p, "%ui", res.status)
                                            - p);
 
+    case NGX_HTTP_LLMGW_VAR_BINDING:
+        return ngx_http_llmgw_str_variable(v, &res.binding);
+
     case NGX_HTTP_LLMGW_VAR_CACHE:
 
         if (!res.verified) {
@@ -3296,6 +3806,15 @@ ngx_http_llmgw_create_main_conf(ngx_conf_t *cf)
 
     mcf->users_utc_offset = NGX_CONF_UNSET;
 
+    /* a reload makes a new key: older nonces get use_dpop_nonce once */
+
+    if (RAND_bytes(mcf->dpop_nonce_key, NGX_HTTP_LLMGW_DPOP_NONCE_KEY_LEN)
+        != 1)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "RAND_bytes() failed");
+        return NULL;
+    }
+
     return mcf;
 }
 
@@ -3342,6 +3861,10 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->unknown_user = NGX_CONF_UNSET_UINT;
     conf->limits = NGX_CONF_UNSET_PTR;
     conf->limit_headers = NGX_CONF_UNSET_UINT;
+    conf->dpop = NGX_CONF_UNSET_UINT;
+    conf->dpop_algs = NGX_CONF_UNSET_UINT;
+    conf->dpop_window = NGX_CONF_UNSET;
+    conf->dpop_nonce = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -3416,6 +3939,10 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_llmgw_merge_dpop(cf, conf, prev) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->scope_source.claims == NGX_CONF_UNSET_PTR) {
         if (prev->scope_source.claims == NGX_CONF_UNSET_PTR) {
             prev->scope_source.claims = ngx_http_llmgw_default_scope_claims(cf);
@@ -3472,6 +3999,194 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              ? NULL : conf->audiences;
 
     return ngx_http_llmgw_merge_scopes(cf, conf);
+}
+
+
+/*
+ * llmgw_dpop and its companions: the algorithms' names for algs="...",
+ * the external origin normalised once, and the replay zone that any
+ * location checking proofs needs.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_merge_dpop(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf,
+    ngx_http_llmgw_loc_conf_t *prev)
+{
+    u_char                      *p;
+    ngx_str_t                   *name;
+    ngx_uint_t                   alg;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    ngx_conf_merge_uint_value(conf->dpop, prev->dpop, NGX_HTTP_LLMGW_DPOP_OFF);
+    ngx_conf_merge_uint_value(conf->dpop_algs, prev->dpop_algs,
+                              NGX_HTTP_LLMGW_DPOP_ALGS);
+    ngx_conf_merge_sec_value(conf->dpop_window, prev->dpop_window, 60);
+    ngx_conf_merge_sec_value(conf->dpop_nonce, prev->dpop_nonce, 0);
+    ngx_conf_merge_str_value(conf->dpop_url, prev->dpop_url, "");
+
+    if (conf->dpop_algs == prev->dpop_algs && prev->dpop_algs_text.len) {
+        conf->dpop_algs_text = prev->dpop_algs_text;
+
+    } else {
+        p = ngx_pnalloc(cf->pool, NGX_HTTP_LLMGW_ALG_COUNT * 6);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        conf->dpop_algs_text.data = p;
+
+        for (alg = 0; alg < NGX_HTTP_LLMGW_ALG_COUNT; alg++) {
+            if (!(conf->dpop_algs & NGX_HTTP_LLMGW_ALG_BIT(alg))) {
+                continue;
+            }
+
+            if (p != conf->dpop_algs_text.data) {
+                *p++ = ' ';
+            }
+
+            name = ngx_http_llmgw_alg_name(alg);
+            p = ngx_cpymem(p, name->data, name->len);
+        }
+
+        conf->dpop_algs_text.len = p - conf->dpop_algs_text.data;
+    }
+
+    if (conf->dpop != NGX_HTTP_LLMGW_DPOP_OFF) {
+        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+        if (mcf->dpop_zone == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"llmgw_dpop\" needs \"llmgw_dpop_zone\": "
+                               "the replay cache of proofs");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* "llmgw_dpop_nonce off | lifetime" */
+
+static char *
+ngx_http_llmgw_set_dpop_nonce(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t  *value;
+
+    if (llcf->dpop_nonce != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        llcf->dpop_nonce = 0;
+        return NGX_CONF_OK;
+    }
+
+    llcf->dpop_nonce = ngx_parse_time(&value[1], 1);
+
+    if (llcf->dpop_nonce == (time_t) NGX_ERROR || llcf->dpop_nonce < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"llmgw_dpop_nonce\" \"%V\": expected "
+                           "\"off\" or a lifetime", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+
+/*
+ * "llmgw_dpop_url http(s)://host[:port]": the origin clients see behind a
+ * proxy, normalised now as every htu is, kept without its "/"
+ */
+
+static char *
+ngx_http_llmgw_set_dpop_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    u_char     *slash;
+    ngx_str_t  *value, url;
+
+    if (llcf->dpop_url.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '?') != NULL
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '#')
+           != NULL
+        || ngx_http_llmgw_dpop_normalize_url(cf->pool, &value[1], &url)
+           != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    /* the first '/' after "scheme://" must be the path's only one */
+
+    slash = ngx_strlchr(url.data, url.data + url.len, ':') + 3;
+    slash = ngx_strlchr(slash, url.data + url.len, '/');
+
+    if (slash != url.data + url.len - 1) {
+        goto invalid;
+    }
+
+    url.len--;
+    llcf->dpop_url = url;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"llmgw_dpop_url\" \"%V\": expected "
+                       "http(s)://host[:port]", &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+
+/*
+ * "llmgw_dpop_nonce_secret file=PATH | env=NAME": the nonces' key, shared
+ * by the nodes of one gateway (a nonce one gave is good at the others)
+ * and kept across reloads; its SHA-256, whatever the secret's length
+ */
+
+static char *
+ngx_http_llmgw_set_dpop_nonce_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value, secret;
+
+    if (mcf->dpop_nonce_secret) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_llmgw_secret_load(cf, &value[1], &secret) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llmgw_sha256(secret.data, secret.len, mcf->dpop_nonce_key)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(secret.data, secret.len);
+    mcf->dpop_nonce_secret = 1;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -3986,6 +4701,7 @@ ngx_http_llmgw_limits_redis(ngx_conf_t *cf, ngx_http_llmgw_main_conf_t *mcf,
 static void
 ngx_http_llmgw_exit(ngx_cycle_t *cycle)
 {
+    ngx_http_llmgw_dpop_keys_cleanup();
     ngx_http_llmgw_jws_cleanup();
 }
 
@@ -4539,17 +5255,19 @@ ngx_http_llmgw_set_token_header(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *
 ngx_http_llmgw_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_llmgw_loc_conf_t *llcf = conf;
+    char  *p = conf;
 
     ngx_int_t    alg;
     ngx_str_t   *value;
-    ngx_uint_t   i;
+    ngx_uint_t   i, *algs;
 
-    if (llcf->algs != NGX_CONF_UNSET_UINT) {
+    algs = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*algs != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
-    llcf->algs = 0;
+    *algs = 0;
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
@@ -4561,7 +5279,7 @@ ngx_http_llmgw_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        llcf->algs |= NGX_HTTP_LLMGW_ALG_BIT(alg);
+        *algs |= NGX_HTTP_LLMGW_ALG_BIT(alg);
     }
 
     return NGX_CONF_OK;

@@ -139,6 +139,22 @@ mint ps256 --key "$keys/rsa.key" --alg PS256 --kid rsa1-ps --count 2000
 mint es256 --key "$keys/ec256.key" --count 2000
 mint eddsa --key "$keys/ed25519.key" --count 2000
 
+# row d of the instructions: a token bound to ec256's key (cnf.jkt), and
+# one ES256 proof per request for /jwt/dpop ("TOKEN<tab>PROOF" lines; a
+# proof is good once, so as many as requests are counted)
+mint dpop-token --key "$keys/rsa.key" --sub bench-user \
+    --claim "cnf={\"jkt\":\"$("$root/tools/llmgw-dpop" --key "$keys/ec256.key" --jkt)\"}"
+if [ ! -s "$work/jwt/dpop" ] || [ -z "$(find "$work/jwt/dpop" -mmin -50)" ] \
+    || [ "$work/jwt/dpop-token" -nt "$work/jwt/dpop" ] \
+    || [ "$(wc -l < "$work/jwt/dpop")" -lt "${LLMGW_BENCH_CG_REQUESTS:-1000}" ]
+then
+    "$root/tools/llmgw-dpop" --key "$keys/ec256.key" \
+        --htu "http://127.0.0.1:$port/jwt/dpop" \
+        --token "$(cat "$work/jwt/dpop-token")" \
+        --count "${LLMGW_BENCH_CG_REQUESTS:-1000}" \
+        | sed "s/^/$(cat "$work/jwt/dpop-token")\t/" > "$work/jwt/dpop"
+fi
+
 cat > "$work/prefix/nginx.conf" <<_EOC_
 load_module $module;
 worker_processes 1;
@@ -150,6 +166,7 @@ http {
     access_log off;
     default_type application/json;
     llmgw_token_cache_zone bench_tokens:16m;
+    llmgw_dpop_zone bench_dpop:16m;
     llmgw_jwt_issuer https://idp.example.com/;
     llmgw_jwt_audience llmgw;
     keepalive_requests 100000;
@@ -284,6 +301,12 @@ http {
             llmgw_require_scope claude;
 
             location = /jwt/cached { alias html/ok.json; }
+            location = /jwt/dpop {
+                # the proofs are minted before the run
+                llmgw_dpop required;
+                llmgw_dpop_window 3600s;
+                alias html/ok.json;
+            }
             location = /jwt/uncached {
                 llmgw_token_cache off;
                 alias html/ok.json;

@@ -198,6 +198,9 @@ typedef struct {
     ngx_str_t                  sub;
     ngx_str_t                  client_id;    /* client_id, azp or cid */
     ngx_str_t                  jti_hash;     /* lowercase hex, never jti */
+    ngx_str_t                  binding;      /* "dpop" when a DPoP proof
+                                                bound the token to this
+                                                request, else empty */
     ngx_str_t                  department;   /* the user directory's, when
                                                 the state check found the
                                                 user there */

@@ -150,10 +150,17 @@ ngx_int_t
 ngx_http_llmgw_error_challenge(ngx_pool_t *pool, ngx_str_t *realm,
     ngx_http_llmgw_error_t *err, ngx_str_t *value)
 {
-    u_char  *p;
-    size_t   len;
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   scheme;
 
-    len = sizeof("Bearer realm=\"\"") - 1
+    scheme = err->scheme;
+
+    if (scheme.len == 0) {
+        ngx_str_set(&scheme, "Bearer");
+    }
+
+    len = scheme.len + sizeof(" realm=\"\"") - 1
           + ngx_http_llmgw_error_quoted_len(realm);
 
     if (err->error.len) {
@@ -167,6 +174,11 @@ ngx_http_llmgw_error_challenge(ngx_pool_t *pool, ngx_str_t *realm,
                + ngx_http_llmgw_error_quoted_len(&err->scope);
     }
 
+    if (err->algs.len) {
+        len += sizeof(", algs=\"\"") - 1
+               + ngx_http_llmgw_error_quoted_len(&err->algs);
+    }
+
     p = ngx_pnalloc(pool, len);
     if (p == NULL) {
         return NGX_ERROR;
@@ -174,7 +186,8 @@ ngx_http_llmgw_error_challenge(ngx_pool_t *pool, ngx_str_t *realm,
 
     value->data = p;
 
-    p = ngx_cpymem(p, "Bearer realm=\"", sizeof("Bearer realm=\"") - 1);
+    p = ngx_cpymem(p, scheme.data, scheme.len);
+    p = ngx_cpymem(p, " realm=\"", sizeof(" realm=\"") - 1);
     p = ngx_http_llmgw_error_quoted(p, realm);
     *p++ = '"';
 
@@ -192,6 +205,12 @@ ngx_http_llmgw_error_challenge(ngx_pool_t *pool, ngx_str_t *realm,
     if (err->scope.len) {
         p = ngx_cpymem(p, ", scope=\"", sizeof(", scope=\"") - 1);
         p = ngx_http_llmgw_error_quoted(p, &err->scope);
+        *p++ = '"';
+    }
+
+    if (err->algs.len) {
+        p = ngx_cpymem(p, ", algs=\"", sizeof(", algs=\"") - 1);
+        p = ngx_http_llmgw_error_quoted(p, &err->algs);
         *p++ = '"';
     }
 

@@ -35,6 +35,10 @@ typedef struct {
     ngx_str_t                  message;   /* "message"; error_description */
     ngx_str_t                  error;     /* RFC 6750 error code, or empty */
     ngx_str_t                  scope;     /* space-separated, or empty */
+    ngx_str_t                  scheme;    /* of the challenge; empty:
+                                             Bearer (DPoP: RFC 9449) */
+    ngx_str_t                  algs;      /* a DPoP challenge's algs, or
+                                             empty */
 } ngx_http_llmgw_error_t;
 
 
@@ -58,8 +62,9 @@ ngx_int_t ngx_http_llmgw_error_body(ngx_pool_t *pool,
 ngx_uint_t ngx_http_llmgw_error_challenged(ngx_http_llmgw_error_t *err);
 
 /*
- * The Bearer challenge of err in pool: realm, then error,
- * error_description and scope when err has them.  NGX_OK or NGX_ERROR.
+ * The challenge of err in pool, Bearer unless err->scheme says otherwise:
+ * realm, then error, error_description, scope and algs when err has them.
+ * NGX_OK or NGX_ERROR.
  */
 ngx_int_t ngx_http_llmgw_error_challenge(ngx_pool_t *pool, ngx_str_t *realm,
     ngx_http_llmgw_error_t *err, ngx_str_t *value);

@@ -138,6 +138,25 @@ ngx_http_llmgw_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
 }
 
 
+ngx_int_t
+ngx_http_llmgw_jwk_key(ngx_pool_t *pool, json_t *jwk, ngx_array_t *keys,
+    const char **reason)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_llmgw_jwk_parse(pool, jwk, keys, reason);
+
+    if (rc == NGX_DONE) {
+        *reason = "unsupported JWK";
+        rc = NGX_DECLINED;
+    }
+
+    ERR_clear_error();
+
+    return rc;
+}
+
+
 /* NGX_OK: added; NGX_DONE: skipped; NGX_DECLINED: malformed; NGX_ERROR */
 
 static ngx_int_t

@@ -31,6 +31,15 @@
 ngx_int_t ngx_http_llmgw_jwks_parse(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_array_t *keys, const char **reason);
 
+/*
+ * One JWK (a JSON object) as one key appended to keys, taken as
+ * ngx_http_llmgw_jwks_parse takes a key of a set: NGX_OK; NGX_DECLINED
+ * with *reason when it is malformed or of a kind, curve or size this
+ * module does not verify (a DPoP proof's "jwk"); NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_jwk_key(ngx_pool_t *pool, json_t *jwk,
+    ngx_array_t *keys, const char **reason);
+
 /* one PEM public key (SubjectPublicKeyInfo or PKCS#1 RSA) with an optional
  * kid given by the configuration */
 ngx_int_t ngx_http_llmgw_pem_parse(ngx_pool_t *pool, u_char *data,

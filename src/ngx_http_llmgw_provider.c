@@ -322,6 +322,7 @@ static ngx_str_t  ngx_http_llmgw_provider_dropped[] = {
     ngx_string("expect"),
     ngx_string("accept-encoding"),
     ngx_string("authorization"),
+    ngx_string("dpop"),
     ngx_string("api-key"),
     ngx_string("x-api-key"),
     ngx_string("x-goog-api-key"),

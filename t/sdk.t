@@ -36,6 +36,7 @@ nginx_conf($dir, <<"_EOC_");
     include $examples/scopes.conf;
 
     llmgw_token_cache_zone llmgw_tokens:1m;
+    llmgw_dpop_zone llmgw_dpop:1m;
     llmgw_jwt_keys $keys/jwks.json;
     llmgw_jwt_issuer https://idp.example.com/;
     llmgw_jwt_audience llmgw;
@@ -52,6 +53,16 @@ nginx_conf($dir, <<"_EOC_");
             include $examples/apis/azure-openai.conf;
             llmgw_provider azure_openai;
             llmgw_pass_strip_prefix /azure-openai;
+            llmgw_pass_api_key file=$secrets/azure.key;
+            llmgw_pass http://$mock;
+        }
+
+        location /dpop-azure-openai/ {
+            llmgw_auth jwt;
+            llmgw_dpop required;
+            include $examples/apis/azure-openai.conf;
+            llmgw_provider azure_openai;
+            llmgw_pass_strip_prefix /dpop-azure-openai;
             llmgw_pass_api_key file=$secrets/azure.key;
             llmgw_pass http://$mock;
         }
@@ -88,6 +99,13 @@ my $token = llmgw_token(key => 'rsa', iss => 'https://idp.example.com/',
                         aud => 'llmgw', sub => 'sdk-user',
                         scope => 'text audio', exp => 900);
 
+# bound to ec256's key for the DPoP tests (t/sdk/azure-openai-dpop.test.mjs)
+$ENV{LLMGW_SDK_DPOP_TOKEN} = llmgw_token(key => 'rsa',
+    iss => 'https://idp.example.com/', aud => 'llmgw', sub => 'sdk-user',
+    scope => 'text audio', exp => 900,
+    claims => { cnf => { jkt => llmgw_dpop_jkt('ec256') } });
+$ENV{LLMGW_SDK_DPOP_KEY} = "$keys/ec256.key";
+
 $ENV{LLMGW_SDK_BASE} = "https://127.0.0.1:$port";
 $ENV{LLMGW_SDK_TOKEN} = $token;
 $ENV{LLMGW_SDK_MOCK} = "http://$mock";
@@ -105,8 +123,8 @@ my ($fail) = $out =~ /^# fail (\d+)$/m;
 
 is($status, 0, 'the SDK tests exited 0') or diag($out);
 is($fail, 0, 'no SDK test failed');
-cmp_ok($pass // 0, '>=', 15, 'the SDK tests ran (chat, streams, audio, '
-       . 'InvokeModel, Converse and their streams, generateContent)');
+cmp_ok($pass // 0, '>=', 16, 'the SDK tests ran (chat, streams, audio, '
+       . 'InvokeModel, Converse and their streams, generateContent, DPoP)');
 
 # the client's JWT never reached the provider: the mock refuses any request
 # carrying one, so a request it recorded as refused would show here

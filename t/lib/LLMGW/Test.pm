@@ -35,6 +35,7 @@ our @ISA = ('Exporter');
 
 our @EXPORT = qw(llmgw_keys_dir llmgw_token llmgw_libjwt_token);
 our @EXPORT_OK = qw(llmgw_root llmgw_run llmgw_jwt_decode
+    llmgw_dpop llmgw_dpop_jkt llmgw_dpop_nonce
                     llmgw_late_headers llmgw_quiet_must_die $PYTHON);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
@@ -271,6 +272,78 @@ sub llmgw_token {
         File::Spec->catfile($ROOT, 'tools', 'llmgw-token'), @args);
 
     die "llmgw_token: " . ($err ne '' ? $err : _status_text($status) . "\n")
+        if $status != 0;
+
+    $out =~ s/\n\z//;
+
+    return $out;
+}
+
+
+my %DPOP_OPTS = map { $_ => 1 } qw(key alg htm htu token no_ath jti iat now
+    nonce typ claims private_jwk jwk_of hs256);
+
+
+# llmgw_dpop(%opts): a DPoP proof from tools/llmgw-dpop.
+#
+#   key => 'ec256'          the client's key (DIR/NAME.key), the default
+#   htm => 'POST', htu => 'http://localhost/t'   (GET, required)
+#   token => JWT            ath from it (no_ath => 1: none)
+#   jti, nonce, typ, alg    strings; iat => seconds from now
+#   claims => { name => value }
+#   private_jwk => 1, jwk_of => 'ed25519', hs256 => 1   hostile proofs
+sub llmgw_dpop {
+    my (%o) = @_;
+
+    for my $k (sort keys %o) {
+        die "llmgw_dpop: unknown option \"$k\"\n" unless $DPOP_OPTS{$k};
+    }
+
+    my @args = ('--key', _key_path($o{key} // 'ec256', '.key'));
+
+    for my $k (qw(alg htm htu token jti iat now nonce typ)) {
+        push @args, "--$k", $o{$k} if defined $o{$k};
+    }
+
+    push @args, '--jwk-of', _key_path($o{jwk_of}, '.key') if $o{jwk_of};
+
+    for my $k (qw(no_ath private_jwk hs256)) {
+        (my $opt = $k) =~ s/_/-/g;
+        push @args, "--$opt" if $o{$k};
+    }
+
+    for my $name (sort keys %{ $o{claims} || {} }) {
+        push @args, '--claim', "$name=" . _json($o{claims}{$name});
+    }
+
+    return _dpop_tool(@args);
+}
+
+
+# the RFC 7638 thumbprint of DIR/NAME.key: the cnf.jkt of a bound token
+sub llmgw_dpop_jkt {
+    my ($key) = @_;
+
+    return _dpop_tool('--key', _key_path($key // 'ec256', '.key'), '--jkt');
+}
+
+
+# the nonce llmgw gives now (or at epoch \$now) under
+# llmgw_dpop_nonce_secret file=PATH
+sub llmgw_dpop_nonce {
+    my ($file, $lifetime, $now) = @_;
+
+    return _dpop_tool('--nonce-secret-file', $file,
+                      '--nonce-lifetime', $lifetime // 300,
+                      defined $now ? ('--now', $now) : ());
+}
+
+
+sub _dpop_tool {
+    my ($status, $out, $err) = llmgw_run($PYTHON,
+        File::Spec->catfile($ROOT, 'tools', 'llmgw-dpop'), @_);
+
+    die "llmgw-dpop: " . ($err ne '' ? $err : _status_text($status) . "\n")
         if $status != 0;
 
     $out =~ s/\n\z//;
