@@ -272,7 +272,8 @@ ngx_http_llmgw_mtls_peer_thumbprint(ngx_connection_t *c, u_char *tp)
     len = i2d_X509(cert, NULL);
 
     if (len <= 0) {
-        ngx_ssl_error(NGX_LOG_ALERT, c->log, 0, "i2d_X509() failed");
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_ALERT, c->log, 0, "llmgw: i2d_X509() failed");
         return NGX_ERROR;
     }
 
@@ -284,7 +285,8 @@ ngx_http_llmgw_mtls_peer_thumbprint(ngx_connection_t *c, u_char *tp)
     p = der;
 
     if (i2d_X509(cert, &p) != len) {
-        ngx_ssl_error(NGX_LOG_ALERT, c->log, 0, "i2d_X509() failed");
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_ALERT, c->log, 0, "llmgw: i2d_X509() failed");
         ngx_free(der);
         return NGX_ERROR;
     }
