@@ -33,6 +33,7 @@
 #include "ngx_http_llmgw_dpop.h"
 #include "ngx_http_llmgw_replay.h"
 #include "ngx_http_llmgw_secret.h"
+#include "ngx_http_llmgw_mtls.h"
 
 #include <openssl/rand.h>
 
@@ -57,6 +58,7 @@
 
 /* a budget's output tokens reserved for a call that names no maximum */
 #define NGX_HTTP_LLMGW_LIMIT_ESTIMATE  4096
+
 #define NGX_HTTP_LLMGW_DPOP_OFF       0
 #define NGX_HTTP_LLMGW_DPOP_OPTIONAL  1
 #define NGX_HTTP_LLMGW_DPOP_REQUIRED  2
@@ -65,6 +67,17 @@
 #define NGX_HTTP_LLMGW_DPOP_ALGS                                              \
     (NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES256)                         \
      |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_PS256)                        \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_EDDSA))
+
+/* llmgw_cert_binding */
+#define NGX_HTTP_LLMGW_BINDING_OFF       0
+#define NGX_HTTP_LLMGW_BINDING_OPTIONAL  1
+#define NGX_HTTP_LLMGW_BINDING_REQUIRED  2
+
+/* the algorithms llmgw_fapi allows (FAPI 2.0 Security Profile 5.4) */
+#define NGX_HTTP_LLMGW_ALGS_FAPI                                              \
+    (NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_PS256)                         \
+     |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_ES256)                        \
      |NGX_HTTP_LLMGW_ALG_BIT(NGX_HTTP_LLMGW_ALG_EDDSA))
 
 /* how long a verified token without exp stays cached */
@@ -105,6 +118,8 @@ typedef struct {
                                                 or llmgw_dpop_nonce_secret's
                                                 SHA-256 */
     ngx_flag_t                     dpop_nonce_secret;
+    ngx_int_t                      realip_index; /* $realip_remote_addr,
+                                                    or NGX_ERROR */
 } ngx_http_llmgw_main_conf_t;
 
 
@@ -139,6 +154,9 @@ typedef struct {
     time_t                         dpop_nonce;    /* lifetime; 0: off */
     ngx_str_t                      dpop_url;      /* external origin, or
                                                      empty: the request's */
+    ngx_uint_t                     cert_binding;
+    ngx_array_t                   *cert_proxies; /* ngx_cidr_t, or NULL */
+    ngx_flag_t                     fapi;
 } ngx_http_llmgw_loc_conf_t;
 
 
@@ -167,6 +185,7 @@ typedef enum {
     NGX_HTTP_LLMGW_STAGE_SIGNATURE,
     NGX_HTTP_LLMGW_STAGE_CLAIMS,
     NGX_HTTP_LLMGW_STAGE_DPOP,
+    NGX_HTTP_LLMGW_STAGE_BINDING,
     NGX_HTTP_LLMGW_STAGE_SCOPE,
     NGX_HTTP_LLMGW_STAGE_STATE,
     NGX_HTTP_LLMGW_STAGE_LIMITS,
@@ -205,7 +224,10 @@ typedef struct {
     unsigned                       late:1;     /* denied after the body */
     unsigned                       requests_told:1; /* x-ratelimit-*-
                                                        requests sent */
+    ngx_str_t                      client_cert; /* DER, of a trusted
+                                                   Client-Cert header */
     unsigned                       decided:1;
+    unsigned                       cert_bound:1;  /* x5t#S256 matched */
     unsigned                       jti_done:1;
     unsigned                       json_sent:1;
     unsigned                       cache_hit:1;
@@ -241,6 +263,14 @@ static ngx_int_t ngx_http_llmgw_dpop_nonce(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_http_llmgw_dpop_proof_t *proof);
+static ngx_int_t ngx_http_llmgw_stage_binding(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_client_cert(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_uint_t ngx_http_llmgw_client_cert_trusted(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf);
+static ngx_int_t ngx_http_llmgw_cert_thumbprint(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, u_char *tp);
 static ngx_int_t ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
@@ -356,6 +386,8 @@ static ngx_array_t *ngx_http_llmgw_resolve_scopes(ngx_conf_t *cf,
     ngx_array_t *names);
 static ngx_array_t *ngx_http_llmgw_default_scope_claims(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llmgw_init(ngx_conf_t *cf);
+static ngx_uint_t ngx_http_llmgw_has_variable(
+    ngx_http_core_main_conf_t *cmcf, ngx_str_t *name);
 static void ngx_http_llmgw_exit(ngx_cycle_t *cycle);
 
 static char *ngx_http_llmgw_scopes_block(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -399,6 +431,10 @@ static char *ngx_http_llmgw_set_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_set_realm(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_set_cert_proxy(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_llmgw_merge_fapi(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf);
 static char *ngx_http_llmgw_set_user_claim(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_set_state_file(ngx_conf_t *cf,
@@ -454,6 +490,14 @@ static ngx_conf_enum_t  ngx_http_llmgw_limit_headers_modes[] = {
     { ngx_string("off"), NGX_HTTP_LLMGW_LIMIT_HEADERS_OFF },
     { ngx_string("on"), NGX_HTTP_LLMGW_LIMIT_HEADERS_ON },
     { ngx_string("openai"), NGX_HTTP_LLMGW_LIMIT_HEADERS_OPENAI },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_llmgw_cert_binding_modes[] = {
+    { ngx_string("off"), NGX_HTTP_LLMGW_BINDING_OFF },
+    { ngx_string("optional"), NGX_HTTP_LLMGW_BINDING_OPTIONAL },
+    { ngx_string("required"), NGX_HTTP_LLMGW_BINDING_REQUIRED },
     { ngx_null_string, 0 }
 };
 
@@ -795,6 +839,27 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       0,
       NULL },
 
+    { ngx_string("llmgw_cert_binding"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, cert_binding),
+      &ngx_http_llmgw_cert_binding_modes },
+
+    { ngx_string("llmgw_client_cert_proxy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_cert_proxy,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, cert_proxies),
+      NULL },
+
+    { ngx_string("llmgw_fapi"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, fapi),
+      NULL },
+
       ngx_null_command
 };
 
@@ -907,6 +972,9 @@ static ngx_str_t  ngx_http_llmgw_sub_claim[] = {
 
 static ngx_str_t  ngx_http_llmgw_jti_claim = ngx_string("jti");
 
+static ngx_str_t  ngx_http_llmgw_realip_var =
+    ngx_string("realip_remote_addr");
+
 
 #if (NGX_DEBUG)
 
@@ -916,6 +984,7 @@ static const char  *ngx_http_llmgw_stage_names[] = {
     "signature",
     "claims",
     "dpop",
+    "binding",
     "scope",
     "state",
     "limits",
@@ -1048,6 +1117,10 @@ ngx_http_llmgw_run_stages(ngx_http_request_t *r,
             rc = ngx_http_llmgw_stage_dpop(r, llcf, ctx);
             break;
 
+        case NGX_HTTP_LLMGW_STAGE_BINDING:
+            rc = ngx_http_llmgw_stage_binding(r, llcf, ctx);
+            break;
+
         case NGX_HTTP_LLMGW_STAGE_SCOPE:
             rc = ngx_http_llmgw_stage_scope(r, llcf, ctx);
             break;
@@ -1073,7 +1146,10 @@ ngx_http_llmgw_run_stages(ngx_http_request_t *r,
 }
 
 
-/* the credential, from the first configured header that has one */
+/*
+ * The credential, from the first configured header that has one; and
+ * a Client-Cert header, judged before any signature is verified.
+ */
 
 static ngx_int_t
 ngx_http_llmgw_stage_token(ngx_http_request_t *r,
@@ -1082,7 +1158,16 @@ ngx_http_llmgw_stage_token(ngx_http_request_t *r,
     ngx_int_t   rc;
     ngx_uint_t  dpop;
 
+    if (llcf->cert_binding != NGX_HTTP_LLMGW_BINDING_OFF || llcf->fapi) {
+        rc = ngx_http_llmgw_client_cert(r, llcf, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     rc = ngx_http_llmgw_find_token(r, llcf, &ctx->token, &dpop);
+
 
     if (rc == NGX_DECLINED) {
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED, NULL,
@@ -1306,6 +1391,78 @@ ngx_http_llmgw_stage_dpop(ngx_http_request_t *r,
 }
 
 
+/*
+ * The token's sender binding (RFC 8705 section 3): a token with
+ * cnf.x5t#S256 is the certificate's it names, whoever presents it, and
+ * is refused without that certificate; it runs on every request, a
+ * token from the cache too, since the certificate is the connection's.
+ * "llmgw_cert_binding required" refuses a token without x5t#S256;
+ * llmgw_fapi refuses one bound neither to the certificate nor by DPoP.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_stage_binding(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    u_char     want[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char     have[NGX_HTTP_LLMGW_SHA256_LEN];
+    ngx_int_t  rc;
+
+    if (llcf->cert_binding == NGX_HTTP_LLMGW_BINDING_OFF && !llcf->fapi) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_mtls_cnf_x5t(ctx->claims, want);
+
+    if (rc == NGX_ABORT) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token",
+                                   "malformed certificate binding (cnf)");
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_llmgw_cert_thumbprint(r, ctx, have);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       "invalid_token",
+                                       "certificate-bound token without a "
+                                       "client certificate");
+        }
+
+        if (!ngx_http_llmgw_mtls_match(want, have)) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                       "invalid_token",
+                                       "client certificate does not match "
+                                       "the token");
+        }
+
+        ctx->cert_bound = 1;
+
+        return NGX_OK;
+    }
+
+    if (llcf->cert_binding == NGX_HTTP_LLMGW_BINDING_REQUIRED) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token",
+                                   "certificate-bound token required");
+    }
+
+    if (llcf->fapi && !ctx->dpop_verified) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_token",
+                                   "sender-constrained token required: "
+                                   "bearer token without binding");
+    }
+
+    return NGX_OK;
+}
+
+
 /* the one DPoP header: NGX_OK, NGX_DECLINED (none), NGX_BUSY (several) */
 
 static ngx_int_t
@@ -1524,6 +1681,135 @@ ngx_http_llmgw_dpop_nonce(ngx_http_request_t *r,
                                "use_dpop_nonce",
                                proof->nonce.len ? "DPoP nonce invalid or stale"
                                                 : "DPoP nonce required");
+}
+
+
+/*
+ * A Client-Cert header (RFC 9440) is the client certificate a
+ * TLS-terminating proxy saw, and is believed only from the addresses of
+ * llmgw_client_cert_proxy; from any other a request carrying it is
+ * refused, so that nobody can name a certificate they do not hold.  The
+ * address judged is the TCP peer's, before realip replaced it: the proxy
+ * is the peer, and a client may write X-Forwarded-For.  The certificate
+ * chain is not verified here: the proxy did that, at its handshake.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_client_cert(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_str_t        *value;
+    ngx_uint_t        i, n;
+    const char       *reason;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+    value = NULL;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("client-cert") - 1
+            && ngx_memcmp(h[i].lowcase_key, "client-cert",
+                          sizeof("client-cert") - 1) == 0)
+        {
+            n++;
+            value = &h[i].value;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    if (!ngx_http_llmgw_client_cert_trusted(r, llcf)) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_request",
+                                   "Client-Cert header from an untrusted "
+                                   "address");
+    }
+
+    if (n > 1) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_request",
+                                   "more than one Client-Cert header");
+    }
+
+    switch (ngx_http_llmgw_mtls_client_cert_parse(r->pool, value,
+                                                  &ctx->client_cert,
+                                                  &reason))
+    {
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_DECLINED:
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_request", reason);
+
+    default:
+        return NGX_ERROR;
+    }
+}
+
+
+/* whether the TCP peer is one of llmgw_client_cert_proxy's addresses */
+
+static ngx_uint_t
+ngx_http_llmgw_client_cert_trusted(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf)
+{
+    ngx_addr_t                   addr;
+    ngx_http_variable_value_t   *v;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    if (llcf->cert_proxies == NULL) {
+        return 0;
+    }
+
+    addr.sockaddr = r->connection->sockaddr;
+    addr.socklen = r->connection->socklen;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    if (mcf->realip_index != NGX_ERROR) {
+        v = ngx_http_get_indexed_variable(r, mcf->realip_index);
+
+        if (v == NULL || v->not_found
+            || ngx_parse_addr(r->pool, &addr, v->data, v->len) != NGX_OK)
+        {
+            /* "unix:", or an address nginx cannot read: not a proxy's */
+            return 0;
+        }
+    }
+
+    return ngx_cidr_match(addr.sockaddr, llcf->cert_proxies) == NGX_OK;
+}
+
+
+/* the thumbprint of the client's certificate: a trusted header's, or TLS's */
+
+static ngx_int_t
+ngx_http_llmgw_cert_thumbprint(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, u_char *tp)
+{
+    if (ctx->client_cert.data != NULL) {
+        return ngx_http_llmgw_sha256(ctx->client_cert.data,
+                                     ctx->client_cert.len, tp);
+    }
+
+    return ngx_http_llmgw_mtls_peer_thumbprint(r->connection, tp);
 }
 
 
@@ -2624,6 +2910,7 @@ ngx_http_llmgw_find_token(ngx_http_request_t *r,
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
+    *dpop = 0;
     ngx_str_null(&value);
     name = llcf->token_headers->elts;
 
@@ -2765,7 +3052,9 @@ ngx_http_llmgw_cached(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
     known = (llcf->keys && ngx_http_llmgw_keys_have(llcf->keys, entry.key_fp))
             || (jwks_keys && ngx_http_llmgw_keys_have(jwks_keys, entry.key_fp));
 
-    if (!known) {
+    /* verified by an algorithm this location refuses: parsed, refused */
+
+    if (!known || !(llcf->algs & NGX_HTTP_LLMGW_ALG_BIT(entry.alg))) {
         return NGX_DECLINED;
     }
 
@@ -2939,6 +3228,7 @@ ngx_http_llmgw_cache_verified(ngx_http_request_t *r,
 
     entry.expires = exp;
     ngx_memcpy(entry.key_fp, key->fp, NGX_HTTP_LLMGW_SHA256_LEN);
+    entry.alg = ctx->jws->alg;
     entry.typ = ctx->jws->typ;
     entry.payload = ctx->jws->payload;
     entry.claims = ctx->jws->claims;
@@ -3397,6 +3687,9 @@ ngx_http_llmgw_access_result(ngx_http_request_t *r,
 
     if (ctx->dpop_verified) {
         ngx_str_set(&res->binding, "dpop");
+
+    } else if (ctx->cert_bound) {
+        ngx_str_set(&res->binding, "x5t#S256");
     }
 
     return NGX_OK;
@@ -3805,6 +4098,7 @@ ngx_http_llmgw_create_main_conf(ngx_conf_t *cf)
      */
 
     mcf->users_utc_offset = NGX_CONF_UNSET;
+    mcf->realip_index = NGX_ERROR;
 
     /* a reload makes a new key: older nonces get use_dpop_nonce once */
 
@@ -3865,6 +4159,9 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->dpop_algs = NGX_CONF_UNSET_UINT;
     conf->dpop_window = NGX_CONF_UNSET;
     conf->dpop_nonce = NGX_CONF_UNSET;
+    conf->cert_binding = NGX_CONF_UNSET_UINT;
+    conf->cert_proxies = NGX_CONF_UNSET_PTR;
+    conf->fapi = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -3934,6 +4231,14 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->limit_headers, prev->limit_headers,
                               NGX_HTTP_LLMGW_LIMIT_HEADERS_ON);
+    ngx_conf_merge_uint_value(conf->cert_binding, prev->cert_binding,
+                              NGX_HTTP_LLMGW_BINDING_OPTIONAL);
+    ngx_conf_merge_ptr_value(conf->cert_proxies, prev->cert_proxies, NULL);
+    ngx_conf_merge_value(conf->fapi, prev->fapi, 0);
+
+    if (conf->fapi && ngx_http_llmgw_merge_fapi(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_llmgw_merge_limits(cf, conf, prev) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -4229,6 +4534,43 @@ ngx_http_llmgw_merge_checks(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf,
                * sizeof(ngx_http_llmgw_claim_check_t));
 
     conf->claims.checks = a;
+
+    return NGX_OK;
+}
+
+
+/*
+ * llmgw_fapi (FAPI 2.0 Security Profile): PS256, ES256 and EdDSA only,
+ * of those the location allows; the token only from Authorization
+ * (llmgw_token_header's other headers are not read); a sender-constrained
+ * token, which ngx_http_llmgw_stage_binding() requires.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_merge_fapi(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
+{
+    ngx_str_t    *name;
+    ngx_array_t  *a;
+
+    conf->algs &= NGX_HTTP_LLMGW_ALGS_FAPI;
+
+    if (conf->algs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_fapi on\" allows PS256, ES256 and EdDSA "
+                           "only, and \"llmgw_jwt_algorithms\" lists none "
+                           "of them");
+        return NGX_ERROR;
+    }
+
+    a = ngx_array_create(cf->pool, 1, sizeof(ngx_str_t));
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    name = ngx_array_push(a);
+    *name = ngx_http_llmgw_default_header;
+
+    conf->token_headers = a;
 
     return NGX_OK;
 }
@@ -4572,7 +4914,25 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_llmgw_mtls_init(cf->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The TCP peer that sent a Client-Cert header: realip's
+     * $realip_remote_addr when nginx has the realip module (it replaces
+     * the connection's address before the access phase)
+     */
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    if (ngx_http_llmgw_has_variable(cmcf, &ngx_http_llmgw_realip_var)) {
+        mcf->realip_index = ngx_http_get_variable_index(cf,
+                                                 &ngx_http_llmgw_realip_var);
+        if (mcf->realip_index == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
@@ -4604,6 +4964,36 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     ngx_http_top_body_filter = ngx_http_llmgw_error_body_filter;
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether a module declared the variable: ngx_http_get_variable_index()
+ * would make an unknown one, and fail the configuration.
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_has_variable(ngx_http_core_main_conf_t *cmcf,
+    ngx_str_t *name)
+{
+    ngx_uint_t       i;
+    ngx_hash_key_t  *key;
+
+    if (cmcf->variables_keys == NULL) {
+        return 0;
+    }
+
+    key = cmcf->variables_keys->keys.elts;
+
+    for (i = 0; i < cmcf->variables_keys->keys.nelts; i++) {
+        if (key[i].key.len == name->len
+            && ngx_strncmp(key[i].key.data, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -5374,6 +5764,56 @@ ngx_http_llmgw_set_realm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /* "llmgw_user_claim PATH": the claim that names the directory's user */
+
+/* "llmgw_client_cert_proxy address|CIDR ...", as set_real_ip_from reads */
+
+static char *
+ngx_http_llmgw_set_cert_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (llcf->cert_proxies != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    llcf->cert_proxies = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                          sizeof(ngx_cidr_t));
+    if (llcf->cert_proxies == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(llcf->cert_proxies);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid address or network \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "low address bits of %V are meaningless",
+                               &value[i]);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
 
 static char *
 ngx_http_llmgw_set_user_claim(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -17,7 +17,7 @@
 # count), LLMGW_BENCH_PIN=0 (no CPU pinning), LLMGW_BENCH_IDLE_POLL=0
 # (idle CPUs may halt), LLMGW_BENCH_PERF=1 (row c's added time by
 # library, with perf), LLMGW_BENCH_STREAM_MB (default 100, the memory
-# row's stream), LLMGW_BENCH_PORT (default 18480, and the next two).
+# row's stream), LLMGW_BENCH_PORT (default 18480, and the next four).
 # One nginx worker, one wrk thread.  Uncached rows turn the token cache
 # off and cycle through 2000 distinct tokens, so every request verifies a
 # signature.  Row h is row g with the audit on (buffered, chained), set
@@ -32,6 +32,13 @@
 # l, for the next round.  After the rows: time to the first
 # streamed body byte with usage extraction on and off (bench/ttfb.py), and
 # the worker's RSS while a 100 MiB stream passes with usage on.
+# Rows m are two cached RS256 tokens on one TLS listener with client
+# certificates (ssl_verify_client optional_no_ca): a bearer token, and
+# one bound to the client's certificate (cnf.x5t#S256, checked on every
+# request); wrk cannot present a client certificate, so it talks plain
+# HTTP to a proxy in the upstream nginx that holds one, over kept-alive
+# TLS connections to the gateway.  The bound row is set against the
+# bearer row.
 
 set -euo pipefail
 
@@ -46,6 +53,8 @@ port=${LLMGW_BENCH_PORT:-18480}
 up_port=$((port + 1))
 mock_port=$((port + 2))
 redis_port=$((port + 3))
+client_port=$((port + 4))
+tls_port=$((port + 5))
 
 # On 2 or more CPUs the gateway's worker has CPU 1 to itself; wrk and the
 # upstream's worker share CPU 0, so every row runs on the same placement
@@ -82,6 +91,24 @@ http {
     default_type application/json;
     keepalive_requests 100000;
     types { text/event-stream sse; }
+    # rows k: the client with a certificate, in front of the gateway's
+    # TLS listener
+    upstream tls_gateway {
+        server 127.0.0.1:$tls_port;
+        keepalive 64;
+    }
+
+    server {
+        listen 127.0.0.1:$client_port;
+        location / {
+            proxy_pass https://tls_gateway;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_ssl_certificate $work/tls/client.crt;
+            proxy_ssl_certificate_key $work/tls/client.key;
+        }
+    }
+
     server {
         listen 127.0.0.1:$up_port;
         location / { try_files /v1.json =404; root html; }
@@ -131,9 +158,25 @@ mint() {    # name, then llmgw-token options
         > "$work/jwt/$name"
 }
 
+# rows k: a server and a client certificate, made once and kept; the
+# bound token names the client's (its SHA-256 thumbprint)
+if [ ! -s "$work/tls/client.crt" ]; then
+    mkdir -p "$work/tls"
+    for c in server client; do
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+            -nodes -keyout "$work/tls/$c.key" -out "$work/tls/$c.crt" \
+            -subj "/CN=bench-$c" -days 3650 2> /dev/null
+    done
+    rm -f "$work/jwt/rs256-bound"
+fi
+x5t=$(openssl x509 -in "$work/tls/client.crt" -outform DER \
+      | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')
+
 echo "bench: minting tokens"
 # a sub and a jti: row i looks both up (the other rows ignore them)
 mint rs256-one --key "$keys/rsa.key" --sub bench-user --jti bench-jti-1
+mint rs256-bound --key "$keys/rsa.key" --sub bench-user --jti bench-jti-2 \
+    --claim "cnf={\"x5t#S256\":\"$x5t\"}"
 mint rs256 --key "$keys/rsa.key" --count 2000
 mint ps256 --key "$keys/rsa.key" --alg PS256 --kid rsa1-ps --count 2000
 mint es256 --key "$keys/ec256.key" --count 2000
@@ -313,6 +356,21 @@ http {
             }
         }
     }
+
+    # rows k: TLS, a client certificate asked for, any accepted
+    server {
+        listen 127.0.0.1:$tls_port ssl;
+        ssl_certificate $work/tls/server.crt;
+        ssl_certificate_key $work/tls/server.key;
+        ssl_verify_client optional_no_ca;
+
+        location = /tls/cached {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope claude;
+            alias html/ok.json;
+        }
+    }
 }
 _EOC_
 
@@ -443,6 +501,7 @@ row() {
 }
 
 base="http://127.0.0.1:$port"
+client="http://127.0.0.1:$client_port"
 
 echo "bench: ${secs}s a row, ${LLMGW_BENCH_ROUNDS:-5} rounds (medians)," \
      "$conns connections, 1 nginx worker, 1 wrk thread; idle CPUs $idle"
@@ -475,6 +534,8 @@ all_rows() {
         start_redis
         sleep 0.5       # the worker reconnects (backoff=50ms:200ms)
     fi
+    row "m:TLS-bearer" "$client/tls/cached" "$work/jwt/rs256-one"
+    row "m:TLS-bound" "$client/tls/cached" "$work/jwt/rs256-bound"
 }
 
 # openssl speed's RSA-2048 verification time, in us, on the worker's CPU:
@@ -514,8 +575,9 @@ awk '
                "ratio", "(low-high)", "p99", "us/req", "added", "xRSA"
         for (i = 1; i <= n; i++) {
             r = order[i]
-            base = r ~ /^[hijkl]:/ ? "g:full-gateway" \
-                   : r ~ /^[efg]:/ ? "e:proxy_pass" : "a:no-auth"
+            base = r ~ /^[hijkln]:/ ? "g:full-gateway" \
+                   : r ~ /^[efg]:/ ? "e:proxy_pass" \
+                   : r ~ /^m:/ ? "m:TLS-bearer" : "a:no-auth"
             l_rps = l_ratio = l_cpu = l_add = l_x = ""
             for (k in rounds) {
                 if (!((k, r) in rps) || !((k, base) in rps)) continue
@@ -547,7 +609,9 @@ awk '
                " account state check, 1M revoked jti), row j (g with" \
                " an llmgw_limit in shared memory), row k (the limit in" \
                " Redis)\nand row l (k with Redis stopped, down=open" \
-               " timeout=50ms) against g; taken" \
+               " timeout=50ms) against g;\nrow m:TLS-bound" \
+               " (a certificate-bound token, cached) against m:TLS-bearer" \
+               " (a bearer token, cached), on one TLS listener;\ntaken" \
                " within each round; medians over the rounds, (low-high)" \
                " the extreme rounds\n"
         printf "us/req: nginx worker CPU per request (user + system," \
@@ -562,7 +626,7 @@ awk '
         }
         printf "targets: b >= 0.90, f >= 0.95, g >= 0.85, h >= 0.95," \
                " i >= 0.97, j >= 0.97, k >= 0.85 with p99 < g + 1 ms," \
-               " l p99 <= 51 ms\n"
+               " l p99 <= 51 ms, m:TLS-bound >= 0.97\n"
     }' <<< "$raw"
 
 # row h wrote what it should: after the flush interval, the last round's

@@ -162,6 +162,9 @@ typedef struct {
 typedef struct {
     time_t                     expires;      /* never after the token's exp */
     u_char                     key_fp[NGX_HTTP_LLMGW_SHA256_LEN];
+    ngx_http_llmgw_alg_e       alg;          /* that verified it: a hit is
+                                                refused where it is not
+                                                allowed */
     ngx_str_t                  typ;
     ngx_str_t                  payload;      /* claims JSON text */
     json_t                    *claims;       /* payload parsed, or NULL */

@@ -45,6 +45,7 @@ typedef struct {
     u_char                       key[NGX_HTTP_LLMGW_SHA256_LEN];
     u_char                       key_fp[NGX_HTTP_LLMGW_SHA256_LEN];
     size_t                       payload_len;
+    u_char                       alg;
     u_char                       typ_len;
     u_char                       data[1];     /* typ, then payload */
 } ngx_http_llmgw_cache_node_t;
@@ -68,6 +69,7 @@ struct ngx_http_llmgw_cache_local_node_s {
     size_t                              size;     /* claims text bytes */
     u_char                              key[NGX_HTTP_LLMGW_SHA256_LEN];
     u_char                              key_fp[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                              alg;
     u_char                              typ_len;
     u_char                              typ[NGX_HTTP_LLMGW_CACHE_MAX_TYP];
 };
@@ -416,6 +418,7 @@ ngx_http_llmgw_cache_lookup(ngx_shm_zone_t *zone, u_char *key, time_t now,
 
     entry->expires = cn->expires;
     ngx_memcpy(entry->key_fp, cn->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
+    entry->alg = cn->alg;
 
     /* the node holds typ and payload back to back, as the copy does */
 
@@ -500,6 +503,7 @@ ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
     cn->expires = entry->expires;
     ngx_memcpy(cn->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
     ngx_memcpy(cn->key_fp, entry->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
+    cn->alg = (u_char) entry->alg;
 
     cn->typ_len = (u_char) entry->typ.len;
     cn->payload_len = entry->payload.len;
@@ -578,6 +582,7 @@ ngx_http_llmgw_cache_local_lookup(ngx_shm_zone_t *zone, u_char *key,
 
     entry->expires = node->expires;
     ngx_memcpy(entry->key_fp, node->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
+    entry->alg = node->alg;
     entry->typ.len = node->typ_len;
     entry->typ.data = typ;
     ngx_str_null(&entry->payload);
@@ -650,6 +655,7 @@ ngx_http_llmgw_cache_local_store(ngx_shm_zone_t *zone, u_char *key,
     node->size = entry->payload.len;
     ngx_memcpy(node->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
     ngx_memcpy(node->key_fp, entry->key_fp, NGX_HTTP_LLMGW_SHA256_LEN);
+    node->alg = (u_char) entry->alg;
     node->typ_len = (u_char) entry->typ.len;
 
     if (entry->typ.len) {

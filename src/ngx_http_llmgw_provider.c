@@ -330,6 +330,8 @@ static ngx_str_t  ngx_http_llmgw_provider_dropped[] = {
     ngx_string("x-amz-security-token"),
     ngx_string("x-amz-content-sha256"),
     ngx_string("cookie"),
+    ngx_string("client-cert"),
+    ngx_string("client-cert-chain"),
     ngx_null_string
 };
 

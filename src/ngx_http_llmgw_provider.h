@@ -95,7 +95,9 @@ ngx_http_llmgw_provider_t *ngx_http_llmgw_provider_find(ngx_str_t *name);
  * Upgrade, Proxy-*), what the gateway sets itself (Host, Content-Length,
  * Expect, Accept-Encoding) and every credential a client may send
  * (Authorization, api-key, x-goog-api-key, x-amz-date,
- * x-amz-security-token, x-amz-content-sha256, Cookie).
+ * x-amz-security-token, x-amz-content-sha256, Cookie) and the client
+ * certificate a TLS-terminating proxy forwards (Client-Cert,
+ * Client-Cert-Chain, RFC 9440).
  */
 ngx_uint_t ngx_http_llmgw_provider_drop_request_header(u_char *lowcase,
     size_t len);

@@ -1,11 +1,12 @@
 # The access handler runs its checks as stages (token, keys, signature,
-# claims, dpop, scope, state, limits, done) and keeps in the request's ctx the
-# stage it is at: a request that waits (here for a JWKS fetch) resumes at
-# the stage that waited, and the token is parsed and its signature checked
-# once a request.  The handler's debug lines show it: "llmgw access stage:
-# NAME" each time a stage runs, "llmgw access: signature checked with key
-# ..." for each signature verification.  A handler that started again from
-# the token after a wait would show the earlier stages twice.
+# claims, dpop, binding, scope, state, limits, done) and keeps in the
+# request's ctx the stage it is at: a request that waits (here for a JWKS
+# fetch) resumes at the stage that waited, and the token is parsed and
+# its signature checked once a request.  The handler's debug lines show
+# it: "llmgw access stage: NAME" each time a stage runs, "llmgw access:
+# signature checked with key ..." for each signature verification.  A
+# handler that started again from the token after a wait would show the
+# earlier stages twice.
 #
 # The IdP is this nginx, as in t/jwks-remote.t; in TEST 2 it is two
 # servers behind one round-robin upstream, so that the two fetches of one
@@ -51,7 +52,7 @@ sub stages { join '', map { "llmgw access stage: $_\n" } @_ }
 
 sub checked { qq{llmgw access: signature checked with key "$_[0]": $_[1]\n} }
 
-sub passed { stages(qw(claims dpop scope state limits done)) }
+sub passed { stages(qw(claims dpop binding scope state limits done)) }
 
 run_tests();
 
@@ -188,4 +189,4 @@ GET /t
 {"error":{"code":"insufficient_scope","message":"insufficient scope","scope":"all"}}
 --- grep_error_log_out eval
 main::stages(qw(token keys signature)) . main::checked('rsa1', 'valid')
-. main::stages(qw(claims dpop scope))
+. main::stages(qw(claims dpop binding scope))

@@ -115,6 +115,35 @@ refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
 refused($loc->("llmgw_auth basic;"),
         qr/invalid value "basic"/, 'an unknown auth mode');
 
+# certificate-bound tokens and the FAPI mode (t/mtls.t, t/fapi.t)
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_jwt_algorithms RS256 ES384; llmgw_fapi on;"),
+        qr/"llmgw_fapi on" allows PS256, ES256 and EdDSA only/,
+        'llmgw_fapi with none of its algorithms');
+
+($ok, $out) = check($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+                           . "llmgw_jwt_algorithms RS256 PS256; "
+                           . "llmgw_fapi on; llmgw_cert_binding required; "
+                           . "llmgw_client_cert_proxy 10.0.0.0/8 ::1 "
+                           . "192.0.2.7;"));
+ok($ok, 'llmgw_fapi with PS256 among its algorithms, proxies by address')
+    or diag $out;
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_cert_binding always;"),
+        qr/invalid value "always"/, 'an unknown llmgw_cert_binding mode');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_client_cert_proxy 10.0.0.0/33;"),
+        qr{invalid address or network "10\.0\.0\.0/33"},
+        'a network llmgw_client_cert_proxy cannot read');
+
+refused($loc->("llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json; "
+               . "llmgw_client_cert_proxy 10.0.0.1; "
+               . "llmgw_client_cert_proxy 10.0.0.2;"),
+        qr/is duplicate/, 'llmgw_client_cert_proxy twice');
+
 # issuer and audience are required (RFC 9068 section 4, RFC 8725 3.8-3.9)
 
 my $jwt = "llmgw_auth jwt; llmgw_jwt_keys $keys/jwks.json;";

@@ -14,7 +14,7 @@ use File::Temp;
 
 repeat_each(1);
 
-plan tests => repeat_each() * 93;
+plan tests => repeat_each() * 99;
 
 no_shuffle();
 
@@ -357,3 +357,28 @@ GET /t
 --- must_die
 --- error_log
 invalid "llmgw_dpop_url" "https://api.example.com/v1": expected http(s)://host[:port]
+
+
+
+=== TEST 99: llmgw_fapi takes a DPoP-bound token with a verified proof as sender-constrained; an unbound bearer token and a bound one without the DPoP scheme are refused
+--- config
+location = /t {
+    llmgw_auth jwt;
+    llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
+    llmgw_fapi on;
+    llmgw_dpop optional;
+    proxy_set_header X-Binding $llmgw_token_binding;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+}
+--- more_headers_late
+my $t = bound_token(key => 'ec256');
+my $u = bound_token(key => 'ec256', bound => 0);
+[dpop_headers($t), "Authorization: Bearer $u", "Authorization: Bearer $t"]
+--- request eval
+["GET /t", "GET /t", "GET /t"]
+--- error_code eval
+[200, 401, 401]
+--- response_body eval
+["binding=dpop cache=\n",
+ qq({"error":{"code":"invalid_token","message":"sender-constrained token required: bearer token without binding"}}\n),
+ qq({"error":{"code":"invalid_token","message":"DPoP-bound token presented as a bearer token"}}\n)]

@@ -134,6 +134,7 @@ ngx_http_llmgw_test_store(ngx_shm_zone_t *zone, ngx_uint_t n, size_t len,
 
     entry.expires = expires;
     ngx_memset(entry.key_fp, (int) (n & 0xff), NGX_HTTP_LLMGW_SHA256_LEN);
+    entry.alg = (ngx_http_llmgw_alg_e) (n % NGX_HTTP_LLMGW_ALG_COUNT);
     ngx_str_set(&entry.typ, "at+jwt");
     entry.payload.data = p;
     entry.payload.len = len;
@@ -171,6 +172,7 @@ ngx_http_llmgw_test_hit(ngx_shm_zone_t *zone, ngx_pool_t *pool,
         || entry.typ.len != 6
         || ngx_strncmp(entry.typ.data, "at+jwt", 6) != 0
         || ngx_memcmp(entry.key_fp, fp, NGX_HTTP_LLMGW_SHA256_LEN) != 0
+        || entry.alg != (ngx_http_llmgw_alg_e) (n % NGX_HTTP_LLMGW_ALG_COUNT)
         || entry.payload.data[len] != '\0')
     {
         return 0;
@@ -687,6 +689,7 @@ ngx_http_llmgw_test_local_store(ngx_shm_zone_t *zone, ngx_uint_t n,
 
     entry.expires = expires;
     ngx_memset(entry.key_fp, (int) (n & 0xff), NGX_HTTP_LLMGW_SHA256_LEN);
+    entry.alg = (ngx_http_llmgw_alg_e) (n % NGX_HTTP_LLMGW_ALG_COUNT);
     entry.typ.data = typ;
     entry.typ.len = 6;
     entry.payload.len = len;
@@ -725,6 +728,7 @@ ngx_http_llmgw_test_local_hit(ngx_shm_zone_t *zone, ngx_pool_t *pool,
     if (entry.typ.len != 6
         || ngx_strncmp(entry.typ.data, "at+jwt", 6) != 0
         || ngx_memcmp(entry.key_fp, fp, NGX_HTTP_LLMGW_SHA256_LEN) != 0
+        || entry.alg != (ngx_http_llmgw_alg_e) (n % NGX_HTTP_LLMGW_ALG_COUNT)
         || entry.payload.len != 0
         || !json_is_object(entry.claims))
     {
