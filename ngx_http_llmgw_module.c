@@ -24,6 +24,7 @@
 #include "ngx_http_llmgw_redis.h"
 #include "ngx_http_llmgw_account.h"
 #include "ngx_http_llmgw_users.h"
+#include "ngx_http_llmgw_clients.h"
 #include "ngx_http_llmgw_limit.h"
 #include "ngx_http_llmgw_limit_shm.h"
 
@@ -36,6 +37,9 @@
 
 #define NGX_HTTP_LLMGW_UNKNOWN_ALLOW   0
 #define NGX_HTTP_LLMGW_UNKNOWN_DENY    1
+
+/* clients in an llmgw_clients file at most */
+#define NGX_HTTP_LLMGW_CLIENTS_MAX     1000000
 
 /* users in an llmgw_users file at most */
 #define NGX_HTTP_LLMGW_USERS_MAX       10000000
@@ -59,6 +63,24 @@ typedef struct {
 } ngx_http_llmgw_api_scope_t;
 
 
+/*
+ * "llmgw_clients": the registered clients and what the others get.  The
+ * ceilings are resolved in the scope tree at postconfiguration (the
+ * llmgw_scopes block may come after the directive).
+ */
+
+typedef struct {
+    ngx_str_t                      file;
+    ngx_array_t                   *clients;  /* ngx_http_llmgw_client_t */
+    ngx_array_t                   *unknown_names;  /* ngx_str_t; NULL:
+                                                      deny */
+    ngx_array_t                   *pending_names;  /* ngx_str_t; NULL:
+                                                      nothing */
+    ngx_array_t                   *unknown;  /* scope_t *, or NULL */
+    ngx_array_t                   *pending;  /* scope_t *, or NULL */
+} ngx_http_llmgw_clients_conf_t;
+
+
 typedef struct {
     ngx_http_llmgw_scope_tree_t    scopes;
     ngx_shm_zone_t                *cache_zone;
@@ -72,6 +94,7 @@ typedef struct {
     ngx_array_t                   *limits;   /* every llmgw_limit line:
                                                 ngx_http_llmgw_limit_t * */
     ngx_http_llmgw_limit_tz_t     *limit_tz; /* llmgw_limit_timezone */
+    ngx_http_llmgw_clients_conf_t *clients;  /* NULL: no llmgw_clients */
 } ngx_http_llmgw_main_conf_t;
 
 
@@ -142,6 +165,10 @@ typedef struct {
     const char                    *reason;
     json_t                        *claims;   /* once the token is authentic */
     ngx_array_t                    granted;  /* ngx_str_t */
+    ngx_array_t                   *ceiling;  /* scope_t * of the client's
+                                                ceiling, or NULL: none */
+    ngx_str_t                      client_status; /* "approved" ...; empty:
+                                                     no llmgw_clients */
     ngx_array_t                   *required; /* the scopes not satisfied */
     ngx_uint_t                     status;   /* 0: allowed, or the denial */
     ngx_http_llmgw_error_t         denial;   /* what the client is told */
@@ -172,6 +199,8 @@ static ngx_int_t ngx_http_llmgw_stage_claims(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
@@ -304,6 +333,12 @@ static char *ngx_http_llmgw_set_state_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_clients_param(ngx_conf_t *cf, ngx_str_t *value,
+    const char *off, ngx_array_t **names);
+static ngx_int_t ngx_http_llmgw_clients_init(ngx_conf_t *cf,
+    ngx_http_llmgw_main_conf_t *mcf);
 static ngx_int_t ngx_http_llmgw_utc_offset(ngx_str_t *value, time_t *offset);
 static ngx_int_t ngx_http_llmgw_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *content);
@@ -414,6 +449,13 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
     { ngx_string("llmgw_users"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_llmgw_set_users,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_clients"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_llmgw_set_clients,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -712,11 +754,12 @@ static ngx_str_t  ngx_http_llmgw_default_scope_claim_names[] = {
     ngx_null_string
 };
 
-/* where IdPs put the OAuth client: RFC 9068, OIDC, Okta */
+/* where IdPs put the OAuth client: RFC 9068, OIDC, Okta, Entra ID v1 */
 static ngx_str_t  ngx_http_llmgw_client_id_claims[] = {
     ngx_string("client_id"),
     ngx_string("azp"),
     ngx_string("cid"),
+    ngx_string("appid"),
     ngx_null_string
 };
 
@@ -1066,6 +1109,12 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    rc = ngx_http_llmgw_client_ceiling(r, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     /* the API's scopes and the location's, when both are set */
 
     if (api_required
@@ -1085,6 +1134,88 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
                                    "insufficient_scope",
                                    "insufficient scope");
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The most the token's client may be granted (llmgw_clients): ctx->granted
+ * cut down to the client's ceiling, its pending ceiling while it waits
+ * for approval, or the ceiling of clients not in the file.  A client
+ * that gets no ceiling at all is refused: 403 without a challenge, as no
+ * other token of the same client would do.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_str_t                       id;
+    ngx_array_t                     cut;
+    ngx_http_llmgw_client_t        *c;
+    ngx_http_llmgw_main_conf_t     *mcf;
+    ngx_http_llmgw_clients_conf_t  *ccf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+    ccf = mcf->clients;
+
+    if (ccf == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llmgw_first_claim(r, ctx->claims,
+                                   ngx_http_llmgw_client_id_claims, &id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    c = id.len ? ngx_http_llmgw_clients_find(ccf->clients, &id) : NULL;
+
+    if (c == NULL) {
+        ngx_str_set(&ctx->client_status, "unknown");
+        ctx->ceiling = ccf->unknown;
+
+        if (ctx->ceiling == NULL) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                       id.len ? "client not registered"
+                                              : "token names no client");
+        }
+
+    } else if (c->status == NGX_HTTP_LLMGW_CLIENT_PENDING) {
+        ngx_str_set(&ctx->client_status, "pending");
+        ctx->ceiling = c->pending ? c->pending : ccf->pending;
+
+        if (ctx->ceiling == NULL) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                       "client pending approval");
+        }
+
+    } else {
+        ngx_str_set(&ctx->client_status, "approved");
+        ctx->ceiling = c->ceiling;
+    }
+
+    if (ngx_array_init(&cut, r->pool, ctx->granted.nelts + 1,
+                       sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_clients_cut(&mcf->scopes, ctx->ceiling, &ctx->granted,
+                                   &cut)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llmgw client \"%V\" %V: %ui scopes within its ceiling",
+                   &id, &ctx->client_status, cut.nelts);
+
+    ctx->granted = cut;
 
     return NGX_OK;
 }
@@ -2386,6 +2517,8 @@ ngx_http_llmgw_access_result(ngx_http_request_t *r,
     res->verified = 1;
     res->cache_hit = ctx->cache_hit;
     res->granted = ctx->granted.elts ? &ctx->granted : NULL;
+    res->ceiling = ctx->ceiling;
+    res->client_status = ctx->client_status;
 
     if (ngx_http_llmgw_first_claim(r, ctx->claims,
                                    ngx_http_llmgw_sub_claim, &res->sub)
@@ -3351,6 +3484,10 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_llmgw_clients_init(cf, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
@@ -4249,6 +4386,233 @@ ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mcf->users = &users->users;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * "llmgw_clients FILE [unknown=deny|SCOPE,...] [pending=none|SCOPE,...]":
+ * the file is read and checked here, so that nginx -t names each wrong
+ * line; its scopes are looked up in the tree at postconfiguration.  A
+ * reload reads it again.
+ */
+
+static char *
+ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    u_char                         *p, text[512];
+    char                           *rv;
+    ngx_int_t                       rc;
+    ngx_str_t                      *value, content;
+    ngx_uint_t                      i;
+    ngx_http_llmgw_clients_t       *parsed;
+    ngx_http_llmgw_clients_conf_t  *ccf;
+
+    if (mcf->clients) {
+        return "is duplicate";
+    }
+
+    ccf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_clients_conf_t));
+    if (ccf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "unknown=", 8) == 0) {
+            rv = ngx_http_llmgw_clients_param(cf, &value[i], "deny",
+                                              &ccf->unknown_names);
+
+        } else if (ngx_strncmp(value[i].data, "pending=", 8) == 0) {
+            rv = ngx_http_llmgw_clients_param(cf, &value[i], "none",
+                                              &ccf->pending_names);
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    ccf->file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &ccf->file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llmgw_read_file(cf, &ccf->file, &content) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    parsed = ngx_palloc(cf->pool, sizeof(ngx_http_llmgw_clients_t));
+    if (parsed == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_llmgw_clients_parse(cf->pool, content.data, content.len,
+                                      NGX_HTTP_LLMGW_CLIENTS_MAX, parsed);
+
+    if (rc == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        for (i = 0;
+             i < ngx_min(parsed->nerrors, NGX_HTTP_LLMGW_CLIENTS_MAX_ERRORS);
+             i++)
+        {
+            p = ngx_http_llmgw_clients_error_text(text, text + sizeof(text),
+                                                  &parsed->errors[i]);
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llmgw_clients \"%V\", %*s", &ccf->file,
+                               p - text, text);
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_clients \"%V\" refused: %ui error%s",
+                           &ccf->file, parsed->nerrors,
+                           parsed->nerrors == 1 ? "" : "s");
+        return NGX_CONF_ERROR;
+    }
+
+    ccf->clients = &parsed->clients;
+    mcf->clients = ccf;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "NAME=" then the word off ("deny", "none": no ceiling, *names stays
+ * NULL) or scopes separated by commas; both names are 8 bytes with '='.
+ */
+
+static char *
+ngx_http_llmgw_clients_param(ngx_conf_t *cf, ngx_str_t *value,
+    const char *off, ngx_array_t **names)
+{
+    u_char     *p, *last, *comma;
+    ngx_str_t  *name;
+
+    p = value->data + sizeof("unknown=") - 1;
+    last = value->data + value->len;
+
+    if ((size_t) (last - p) == ngx_strlen(off)
+        && ngx_strncmp(p, off, last - p) == 0)
+    {
+        return NGX_CONF_OK;
+    }
+
+    *names = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+    if (*names == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for ( ;; ) {
+        comma = ngx_strlchr(p, last, ',');
+
+        name = ngx_array_push(*names);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        name->data = p;
+        name->len = (comma ? comma : last) - p;
+
+        if (ngx_http_llmgw_scope_name_valid(name) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid scope in \"%V\"", value);
+            return NGX_CONF_ERROR;
+        }
+
+        if (comma == NULL) {
+            return NGX_CONF_OK;
+        }
+
+        p = comma + 1;
+    }
+}
+
+
+/* the ceilings looked up in the complete scope tree */
+
+static ngx_int_t
+ngx_http_llmgw_clients_init(ngx_conf_t *cf, ngx_http_llmgw_main_conf_t *mcf)
+{
+    u_char                          *p, text[512];
+    ngx_int_t                        rc;
+    ngx_str_t                        bad;
+    ngx_http_llmgw_clients_conf_t   *ccf;
+    ngx_http_llmgw_clients_error_t   e;
+
+    ccf = mcf->clients;
+
+    if (ccf == NULL) {
+        return NGX_OK;
+    }
+
+    if (mcf->scopes.scopes.elts == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"llmgw_clients\" needs \"llmgw_scopes\": a "
+                      "ceiling is cut in the scope tree");
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llmgw_clients_resolve(cf->pool, &mcf->scopes, ccf->clients,
+                                        &e);
+
+    if (rc == NGX_DECLINED) {
+        p = ngx_http_llmgw_clients_error_text(text, text + sizeof(text), &e);
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "llmgw_clients \"%V\", %*s", &ccf->file,
+                      p - text, text);
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&bad);
+
+    if (ccf->unknown_names) {
+        ccf->unknown = ngx_http_llmgw_clients_scopes(cf->pool, &mcf->scopes,
+                                                     ccf->unknown_names,
+                                                     &bad);
+        if (ccf->unknown == NULL) {
+            goto failed;
+        }
+    }
+
+    if (ccf->pending_names) {
+        ccf->pending = ngx_http_llmgw_clients_scopes(cf->pool, &mcf->scopes,
+                                                     ccf->pending_names,
+                                                     &bad);
+        if (ccf->pending == NULL) {
+            goto failed;
+        }
+    }
+
+    return NGX_OK;
+
+failed:
+
+    if (bad.len) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "llmgw_clients: scope \"%V\" is not in "
+                      "\"llmgw_scopes\"", &bad);
+    }
+
+    return NGX_ERROR;
 }
 
 
