@@ -1152,6 +1152,7 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx)
 {
     ngx_str_t                       id;
+    ngx_uint_t                      granted;
     ngx_array_t                     cut;
     ngx_http_llmgw_client_t        *c;
     ngx_http_llmgw_main_conf_t     *mcf;
@@ -1172,6 +1173,11 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
     }
 
     c = id.len ? ngx_http_llmgw_clients_find(ccf->clients, &id) : NULL;
+
+    /* a client refused is granted nothing, whatever its token says */
+
+    granted = ctx->granted.nelts;
+    ctx->granted.nelts = 0;
 
     if (c == NULL) {
         ngx_str_set(&ctx->client_status, "unknown");
@@ -1196,6 +1202,8 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
         ngx_str_set(&ctx->client_status, "approved");
         ctx->ceiling = c->ceiling;
     }
+
+    ctx->granted.nelts = granted;
 
     if (ngx_array_init(&cut, r->pool, ctx->granted.nelts + 1,
                        sizeof(ngx_str_t))
