@@ -529,6 +529,7 @@ static ngx_http_llmgw_error_t  ngx_http_llmgw_log_unavailable = {
     ngx_string("audit_unavailable"),
     ngx_string("the call cannot be recorded; try again later"),
     ngx_null_string,
+    ngx_null_string,
     ngx_null_string
 };
 

@@ -25,6 +25,7 @@
 #include "ngx_http_llmgw_account.h"
 #include "ngx_http_llmgw_users.h"
 #include "ngx_http_llmgw_clients.h"
+#include "ngx_http_llmgw_metadata.h"
 #include "ngx_http_llmgw_limit.h"
 #include "ngx_http_llmgw_limit_shm.h"
 
@@ -98,6 +99,27 @@ typedef struct {
 } ngx_http_llmgw_main_conf_t;
 
 
+/*
+ * How the location's tokens are bound to their client, as the protected-
+ * resource metadata says it (llmgw_resource_metadata).  The DPoP and
+ * mTLS directives fill these in their part of the merge, before
+ * ngx_http_llmgw_merge_metadata() renders the document (the last step of
+ * ngx_http_llmgw_merge_loc_conf): nothing else reads them.
+ */
+
+typedef struct {
+    ngx_uint_t                     dpop_algs;     /* ALG_BIT mask of the
+                                                     proofs accepted; 0:
+                                                     no DPoP */
+    unsigned                       dpop_required:1;  /* only DPoP-bound
+                                                        tokens */
+    unsigned                       cert_bound:1;  /* tokens must be bound
+                                                     to the client's
+                                                     certificate
+                                                     (RFC 8705) */
+} ngx_http_llmgw_binding_t;
+
+
 typedef struct {
     ngx_uint_t                     auth;
     ngx_array_t                   *token_headers;   /* ngx_str_t */
@@ -122,6 +144,12 @@ typedef struct {
                                                 the outer levels' first */
     ngx_str_t                      limit_policy; /* RateLimit-Policy */
     ngx_uint_t                     limit_headers;
+    ngx_http_complex_value_t      *metadata_url; /* the challenges'
+                                                    resource_metadata */
+    ngx_str_t                      resource;  /* llmgw_resource_metadata:
+                                                 empty where it is not */
+    ngx_str_t                      metadata;  /* its document */
+    ngx_http_llmgw_binding_t       binding;
 } ngx_http_llmgw_loc_conf_t;
 
 
@@ -248,6 +276,7 @@ static ngx_int_t ngx_http_llmgw_denial(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_scope_list(ngx_pool_t *pool,
     ngx_array_t *required, ngx_str_t *list);
+static ngx_int_t ngx_http_llmgw_metadata_handler(ngx_http_request_t *r);
 
 static ngx_int_t ngx_http_llmgw_error_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llmgw_error_body_filter(ngx_http_request_t *r,
@@ -291,6 +320,8 @@ static char *ngx_http_llmgw_merge_scopes(ngx_conf_t *cf,
 static ngx_array_t *ngx_http_llmgw_resolve_scopes(ngx_conf_t *cf,
     ngx_array_t *names);
 static ngx_array_t *ngx_http_llmgw_default_scope_claims(ngx_conf_t *cf);
+static char *ngx_http_llmgw_merge_metadata(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf);
 static ngx_int_t ngx_http_llmgw_init(ngx_conf_t *cf);
 static void ngx_http_llmgw_exit(ngx_cycle_t *cycle);
 
@@ -335,6 +366,8 @@ static char *ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_resource_metadata(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_clients_param(ngx_conf_t *cf, ngx_str_t *value,
     const char *off, ngx_array_t **names);
 static ngx_int_t ngx_http_llmgw_clients_init(ngx_conf_t *cf,
@@ -634,6 +667,20 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llmgw_loc_conf_t, unknown_user),
       &ngx_http_llmgw_unknown_user_modes },
+    { ngx_string("llmgw_resource_metadata"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_resource_metadata,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_resource_metadata_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, metadata_url),
+      NULL },
+
     { ngx_string("llmgw_limit_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_llmgw_limit_zone,
@@ -2275,6 +2322,15 @@ ngx_http_llmgw_denial(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
         return NGX_ERROR;
     }
 
+    if (llcf->metadata_url != NULL
+        && ngx_http_llmgw_error_challenged(err)
+        && ngx_http_complex_value(r, llcf->metadata_url,
+                                  &err->resource_metadata)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_llmgw_error_www_authenticate(r, &llcf->realm, err);
 }
 
@@ -2315,6 +2371,61 @@ ngx_http_llmgw_scope_list(ngx_pool_t *pool, ngx_array_t *required,
     list->len = p - list->data;
 
     return NGX_OK;
+}
+
+
+/* the protected-resource metadata, made at configuration time */
+
+static ngx_int_t
+ngx_http_llmgw_metadata_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
+    ngx_http_llmgw_loc_conf_t  *llcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_module);
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = llcf->metadata.len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (r->method == NGX_HTTP_HEAD) {
+        return ngx_http_send_header(r);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = llcf->metadata.data;
+    b->last = llcf->metadata.data + llcf->metadata.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
 }
 
 
@@ -2993,6 +3104,7 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->unknown_user = NGX_CONF_UNSET_UINT;
     conf->limits = NGX_CONF_UNSET_PTR;
     conf->limit_headers = NGX_CONF_UNSET_UINT;
+    conf->metadata_url = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -3122,7 +3234,100 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->claims.audiences = (conf->audiences == NGX_CONF_UNSET_PTR)
                              ? NULL : conf->audiences;
 
-    return ngx_http_llmgw_merge_scopes(cf, conf);
+    ngx_conf_merge_ptr_value(conf->metadata_url, prev->metadata_url, NULL);
+
+    if (ngx_http_llmgw_merge_scopes(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* last: the document says what the merge above decided */
+
+    return ngx_http_llmgw_merge_metadata(cf, conf);
+}
+
+
+/*
+ * The protected-resource metadata of a location with
+ * llmgw_resource_metadata, rendered once: the issuers the location
+ * accepts are its authorization servers, the scope tree its scopes, the
+ * binding what the DPoP and mTLS directives set.  The document is public
+ * (RFC 9728 section 3): llmgw_auth is off where it is served.
+ */
+
+static char *
+ngx_http_llmgw_merge_metadata(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
+{
+    ngx_str_t                   *name;
+    ngx_uint_t                   i;
+    ngx_http_llmgw_scope_t      *scope;
+    ngx_http_llmgw_metadata_t    md;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    if (conf->resource.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    ngx_memzero(&md, sizeof(ngx_http_llmgw_metadata_t));
+
+    md.resource = conf->resource;
+    md.servers = conf->claims.issuers;
+    md.cert_bound = conf->binding.cert_bound;
+    md.dpop_required = conf->binding.dpop_required;
+
+    if (mcf->scopes.scopes.elts) {
+        md.scopes = ngx_array_create(cf->pool, mcf->scopes.scopes.nelts,
+                                     sizeof(ngx_str_t));
+        if (md.scopes == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        scope = mcf->scopes.scopes.elts;
+
+        for (i = 0; i < mcf->scopes.scopes.nelts; i++) {
+            name = ngx_array_push(md.scopes);
+            if (name == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *name = scope[i].name;
+        }
+    }
+
+    if (conf->binding.dpop_algs) {
+        md.dpop_algs = ngx_array_create(cf->pool, NGX_HTTP_LLMGW_ALG_COUNT,
+                                        sizeof(ngx_str_t));
+        if (md.dpop_algs == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        for (i = 0; i < NGX_HTTP_LLMGW_ALG_COUNT; i++) {
+            if (!(conf->binding.dpop_algs & NGX_HTTP_LLMGW_ALG_BIT(i))) {
+                continue;
+            }
+
+            name = ngx_array_push(md.dpop_algs);
+            if (name == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *name = *ngx_http_llmgw_alg_name(i);
+        }
+    }
+
+    if (ngx_http_llmgw_metadata_document(cf->pool, &md, &conf->metadata)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the resource metadata document of \"%V\" "
+                           "could not be made", &conf->resource);
+        return NGX_CONF_ERROR;
+    }
+
+    conf->auth = NGX_HTTP_LLMGW_AUTH_OFF;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -4621,6 +4826,48 @@ failed:
     }
 
     return NGX_ERROR;
+}
+
+
+/*
+ * "llmgw_resource_metadata RESOURCE": the location serves the protected-
+ * resource metadata of RESOURCE, the gateway's resource identifier (RFC
+ * 9728 section 1.2: an http(s) URL without a fragment).
+ */
+
+static char *
+ngx_http_llmgw_resource_metadata(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (llcf->resource.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (!(ngx_strncmp(value[1].data, "https://", 8) == 0
+          || ngx_strncmp(value[1].data, "http://", 7) == 0)
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '#')
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '"')
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '\\'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid resource \"%V\": an https URL "
+                           "without a fragment", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    llcf->resource = value[1];
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_llmgw_metadata_handler;
+
+    return NGX_CONF_OK;
 }
 
 
