@@ -4618,7 +4618,7 @@ ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char                           *rv;
     ngx_int_t                       rc;
     ngx_str_t                      *value, content;
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, seen;
     ngx_http_llmgw_clients_t       *parsed;
     ngx_http_llmgw_clients_conf_t  *ccf;
 
@@ -4633,15 +4633,21 @@ ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    seen = 0;
+
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "unknown=", 8) == 0) {
+        if (ngx_strncmp(value[i].data, "unknown=", 8) == 0 && !(seen & 1)) {
             rv = ngx_http_llmgw_clients_param(cf, &value[i], "deny",
                                               &ccf->unknown_names);
+            seen |= 1;
 
-        } else if (ngx_strncmp(value[i].data, "pending=", 8) == 0) {
+        } else if (ngx_strncmp(value[i].data, "pending=", 8) == 0
+                   && !(seen & 2))
+        {
             rv = ngx_http_llmgw_clients_param(cf, &value[i], "none",
                                               &ccf->pending_names);
+            seen |= 2;
 
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
