@@ -138,6 +138,7 @@ typedef struct {
     ngx_flag_t                     cache;
     ngx_str_t                      realm;
     ngx_flag_t                     state;
+    ngx_flag_t                     client_ceiling;
     ngx_http_llmgw_claim_path_t   *user_claim;    /* NULL: sub */
     ngx_uint_t                     unknown_user;  /* UNSET: by directory */
     ngx_array_t                   *limits;   /* ngx_http_llmgw_limit_t *,
@@ -228,7 +229,7 @@ static ngx_int_t ngx_http_llmgw_stage_claims(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
-    ngx_http_llmgw_ctx_t *ctx);
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
@@ -652,6 +653,13 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llmgw_loc_conf_t, state),
+      NULL },
+
+    { ngx_string("llmgw_client_ceiling"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, client_ceiling),
       NULL },
 
     { ngx_string("llmgw_state_user_claim"),
@@ -1156,7 +1164,7 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_llmgw_client_ceiling(r, ctx);
+    rc = ngx_http_llmgw_client_ceiling(r, llcf, ctx);
 
     if (rc != NGX_OK) {
         return rc;
@@ -1196,7 +1204,7 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
-    ngx_http_llmgw_ctx_t *ctx)
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
     ngx_str_t                       id;
     ngx_uint_t                      granted;
@@ -1208,7 +1216,7 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
     ccf = mcf->clients;
 
-    if (ccf == NULL) {
+    if (ccf == NULL || !llcf->client_ceiling) {
         return NGX_OK;
     }
 
@@ -3100,6 +3108,7 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->api_unknown = NGX_CONF_UNSET_UINT;
     conf->cache = NGX_CONF_UNSET;
     conf->state = NGX_CONF_UNSET;
+    conf->client_ceiling = NGX_CONF_UNSET;
     conf->user_claim = NGX_CONF_UNSET_PTR;
     conf->unknown_user = NGX_CONF_UNSET_UINT;
     conf->limits = NGX_CONF_UNSET_PTR;
@@ -3165,6 +3174,7 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "llmgw");
     ngx_conf_merge_value(conf->state, prev->state, 1);
+    ngx_conf_merge_value(conf->client_ceiling, prev->client_ceiling, 1);
     ngx_conf_merge_ptr_value(conf->user_claim, prev->user_claim, NULL);
 
     /* left unset: the state stage decides by whether a directory is in */

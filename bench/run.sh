@@ -25,7 +25,9 @@
 # a zone that holds one million revoked jti (loaded from a state file made
 # once), set against row g.  Row j is row g with a shared-memory limit
 # (llmgw_limit, a GCRA rate that never refuses, its RateLimit fields on
-# every response), set against row g.  After the rows: time to the first
+# every response), set against row g.  Row k is row g with llmgw_clients
+# (100000 registered clients; the token's "all" cut to its client's
+# ceiling "text"), set against row g.  After the rows: time to the first
 # streamed body byte with usage extraction on and off (bench/ttfb.py), and
 # the worker's RSS while a 100 MiB stream passes with usage on.
 
@@ -116,6 +118,12 @@ _EOP_
 fi
 cp "$work/state-1m.jsonl" "$work/prefix/state.jsonl"
 
+# row k: 100000 registered clients
+awk 'BEGIN { print "client_id,status,ceiling,pending_ceiling"
+             for (i = 0; i < 100000; i++)
+                 printf "bench-client-%d,approved,text,\n", i }' \
+    > "$work/prefix/clients.csv"
+
 mint() {    # name, then llmgw-token options
     local name=$1
     shift
@@ -129,6 +137,8 @@ mint() {    # name, then llmgw-token options
 echo "bench: minting tokens"
 # a sub and a jti: row i looks both up (the other rows ignore them)
 mint rs256-one --key "$keys/rsa.key" --sub bench-user --jti bench-jti-1
+mint rs256-client --key "$keys/rsa.key" --sub bench-user --scope all \
+    --claim client_id='"bench-client-50000"'
 mint rs256 --key "$keys/rsa.key" --count 2000
 mint ps256 --key "$keys/rsa.key" --alg PS256 --kid rsa1-ps --count 2000
 mint es256 --key "$keys/ec256.key" --count 2000
@@ -168,6 +178,10 @@ http {
         all   text audio;
         text  claude;
     }
+
+    # row k alone cuts scopes to a client's ceiling
+    llmgw_clients clients.csv;
+    llmgw_client_ceiling off;
 
     server {
         listen 127.0.0.1:$port;
@@ -214,6 +228,18 @@ http {
             llmgw_auth jwt;
             llmgw_jwt_keys $keys/jwks.json;
             llmgw_require_scope claude;
+            llmgw_provider openai;
+            llmgw_pass_api_key file=provider.key;
+            llmgw_pass http://bench_upstream;
+        }
+
+        # row g with a client ceiling: the token's all cut to text
+        location /full-clients/ {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope claude;
+            llmgw_state off;
+            llmgw_client_ceiling on;
             llmgw_provider openai;
             llmgw_pass_api_key file=provider.key;
             llmgw_pass http://bench_upstream;
@@ -399,6 +425,8 @@ all_rows() {
     row "h:full+audit" "$base/full-audit/v1/embeddings" "$work/jwt/rs256-one"
     row "i:full+state" "$base/full-state/v1/embeddings" "$work/jwt/rs256-one"
     row "j:full+limit" "$base/full-limit/v1/embeddings" "$work/jwt/rs256-one"
+    row "k:full+clients" "$base/full-clients/v1/embeddings" \
+        "$work/jwt/rs256-client"
 }
 
 # openssl speed's RSA-2048 verification time, in us, on the worker's CPU:
@@ -438,7 +466,7 @@ awk '
                "ratio", "(low-high)", "p99", "us/req", "added", "xRSA"
         for (i = 1; i <= n; i++) {
             r = order[i]
-            base = r ~ /^[hij]:/ ? "g:full-gateway" \
+            base = r ~ /^[hijk]:/ ? "g:full-gateway" \
                    : r ~ /^[efg]:/ ? "e:proxy_pass" : "a:no-auth"
             l_rps = l_ratio = l_cpu = l_add = l_x = ""
             for (k in rounds) {
@@ -468,8 +496,9 @@ awk '
                " auth, same request as b), rows e-g against e (nginx" \
                " proxy_pass),\nrow h (g with llmgw_audit buffer=64k" \
                " flush=1s and llmgw_audit_chain), row i (g with the" \
-               " account state check, 1M revoked jti) and row j (g with" \
-               " an llmgw_limit in shared memory) against g;\ntaken" \
+               " account state check, 1M revoked jti), row j (g with" \
+               " an llmgw_limit in shared memory) and row k (g with" \
+               " llmgw_clients, 100000 clients) against g;\ntaken" \
                " within each round; medians over the rounds, (low-high)" \
                " the extreme rounds\n"
         printf "us/req: nginx worker CPU per request (user + system," \
@@ -483,7 +512,7 @@ awk '
                    " target <= 1.30x\n", m_x, xlo, xhi
         }
         printf "targets: b >= 0.90, f >= 0.95, g >= 0.85, h >= 0.95," \
-               " i >= 0.97, j >= 0.97\n"
+               " i >= 0.97, j >= 0.97, k >= 0.97\n"
     }' <<< "$raw"
 
 # row h wrote what it should: after the flush interval, the last round's

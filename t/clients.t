@@ -57,6 +57,11 @@ _EOF_
         alias html/ok.txt;
     }
     location = /audio { llmgw_require_scope openai.stt; alias html/ok.txt; }
+    location = /audio-uncut {
+        llmgw_client_ceiling off;
+        llmgw_require_scope openai.stt;
+        alias html/ok.txt;
+    }
 _EOC_
 });
 
@@ -374,6 +379,22 @@ WWW-Authenticate: Bearer realm="llmgw", error="insufficient_scope", error_descri
 --- http_config
 --- request
 GET /audio
+--- more_headers eval
+"Authorization: Bearer " . llmgw_token(scope => 'all',
+                                       claims => { client_id => 'web-chat' })
+--- response_body
+ok
+--- response_headers
+X-Scopes: all
+!WWW-Authenticate
+
+
+
+=== TEST 21: llmgw_client_ceiling off: the location grants the token's scopes
+--- http_config
+    llmgw_clients ../html/clients.csv;
+--- request
+GET /audio-uncut
 --- more_headers eval
 "Authorization: Bearer " . llmgw_token(scope => 'all',
                                        claims => { client_id => 'web-chat' })
