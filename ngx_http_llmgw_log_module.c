@@ -255,6 +255,9 @@ static ngx_int_t ngx_http_llmgw_log_build_scopes(
 static ngx_int_t ngx_http_llmgw_log_build_required(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
     size_t offset);
+static ngx_int_t ngx_http_llmgw_log_build_ceiling(
+    ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
+    size_t offset);
 static ngx_int_t ngx_http_llmgw_log_build_pass_str(
     ngx_http_llmgw_log_ctx_t *ctx, ngx_http_llmgw_audit_field_t *f,
     size_t offset);
@@ -535,6 +538,7 @@ static ngx_http_llmgw_error_t  ngx_http_llmgw_log_unavailable = {
     ngx_null_string,
     ngx_null_string,
     ngx_null_string,
+    ngx_null_string,
     ngx_null_string
 };
 
@@ -566,7 +570,12 @@ static ngx_http_llmgw_log_builder_t  ngx_http_llmgw_log_builders[] = {
       offsetof(ngx_http_llmgw_access_result_t, client_id) },
     { "department", ngx_http_llmgw_log_build_department, 0 },
     { "scopes", ngx_http_llmgw_log_build_scopes, 0 },
-    { "required", ngx_http_llmgw_log_build_required, 0 },
+    { "required", ngx_http_llmgw_log_build_required,
+      offsetof(ngx_http_llmgw_access_result_t, failed) },
+    { "client_status", ngx_http_llmgw_log_build_access_str,
+      offsetof(ngx_http_llmgw_access_result_t, client_status) },
+    { "ceiling", ngx_http_llmgw_log_build_ceiling,
+      offsetof(ngx_http_llmgw_access_result_t, ceiling) },
     { "jti_sha256", ngx_http_llmgw_log_build_access_str,
       offsetof(ngx_http_llmgw_access_result_t, jti_hash) },
     { "token_binding", ngx_http_llmgw_log_build_access_str,
@@ -1074,7 +1083,10 @@ ngx_http_llmgw_log_build_scopes(ngx_http_llmgw_log_ctx_t *ctx,
 }
 
 
-/* the required scopes that failed, always an array */
+/*
+ * The names of scopes of the access check's result at offset (the
+ * required scopes that failed), always an array
+ */
 
 static ngx_int_t
 ngx_http_llmgw_log_build_required(ngx_http_llmgw_log_ctx_t *ctx,
@@ -1086,7 +1098,7 @@ ngx_http_llmgw_log_build_required(ngx_http_llmgw_log_ctx_t *ctx,
 
     f->type = NGX_HTTP_LLMGW_AUDIT_STRS;
 
-    a = ctx->ares.failed;
+    a = *(ngx_array_t **) ((u_char *) &ctx->ares + offset);
 
     if (a == NULL) {
         return NGX_OK;
@@ -1106,6 +1118,20 @@ ngx_http_llmgw_log_build_required(ngx_http_llmgw_log_ctx_t *ctx,
     f->nstrs = a->nelts;
 
     return NGX_OK;
+}
+
+
+/* the client's ceiling that applied (llmgw_clients), or null */
+
+static ngx_int_t
+ngx_http_llmgw_log_build_ceiling(ngx_http_llmgw_log_ctx_t *ctx,
+    ngx_http_llmgw_audit_field_t *f, size_t offset)
+{
+    if (ctx->ares.ceiling == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_llmgw_log_build_required(ctx, f, offset);
 }
 
 

@@ -25,6 +25,8 @@
 #include "ngx_http_llmgw_account.h"
 #include "ngx_http_llmgw_state.h"
 #include "ngx_http_llmgw_users.h"
+#include "ngx_http_llmgw_clients.h"
+#include "ngx_http_llmgw_metadata.h"
 #include "ngx_http_llmgw_limit.h"
 #include "ngx_http_llmgw_limit_shm.h"
 #include "ngx_http_llmgw_price.h"
@@ -46,6 +48,9 @@
 
 #define NGX_HTTP_LLMGW_UNKNOWN_ALLOW   0
 #define NGX_HTTP_LLMGW_UNKNOWN_DENY    1
+
+/* clients in an llmgw_clients file at most */
+#define NGX_HTTP_LLMGW_CLIENTS_MAX     1000000
 
 /* users in an llmgw_users file at most */
 #define NGX_HTTP_LLMGW_USERS_MAX       10000000
@@ -93,6 +98,24 @@ typedef struct {
 } ngx_http_llmgw_api_scope_t;
 
 
+/*
+ * "llmgw_clients": the registered clients and what the others get.  The
+ * ceilings are resolved in the scope tree at postconfiguration (the
+ * llmgw_scopes block may come after the directive).
+ */
+
+typedef struct {
+    ngx_str_t                      file;
+    ngx_array_t                   *clients;  /* ngx_http_llmgw_client_t */
+    ngx_array_t                   *unknown_names;  /* ngx_str_t; NULL:
+                                                      deny */
+    ngx_array_t                   *pending_names;  /* ngx_str_t; NULL:
+                                                      nothing */
+    ngx_array_t                   *unknown;  /* scope_t *, or NULL */
+    ngx_array_t                   *pending;  /* scope_t *, or NULL */
+} ngx_http_llmgw_clients_conf_t;
+
+
 typedef struct {
     ngx_http_llmgw_scope_tree_t    scopes;
     ngx_shm_zone_t                *cache_zone;
@@ -120,7 +143,29 @@ typedef struct {
     ngx_flag_t                     dpop_nonce_secret;
     ngx_int_t                      realip_index; /* $realip_remote_addr,
                                                     or NGX_ERROR */
+    ngx_http_llmgw_clients_conf_t *clients;  /* NULL: no llmgw_clients */
 } ngx_http_llmgw_main_conf_t;
+
+
+/*
+ * How the location's tokens are bound to their client, as the protected-
+ * resource metadata says it (llmgw_resource_metadata): set from
+ * llmgw_dpop and llmgw_cert_binding at the end of the merge, before
+ * ngx_http_llmgw_merge_metadata() renders the document (the last step of
+ * ngx_http_llmgw_merge_loc_conf): nothing else reads them.
+ */
+
+typedef struct {
+    ngx_uint_t                     dpop_algs;     /* ALG_BIT mask of the
+                                                     proofs accepted; 0:
+                                                     no DPoP */
+    unsigned                       dpop_required:1;  /* only DPoP-bound
+                                                        tokens */
+    unsigned                       cert_bound:1;  /* tokens must be bound
+                                                     to the client's
+                                                     certificate
+                                                     (RFC 8705) */
+} ngx_http_llmgw_binding_t;
 
 
 typedef struct {
@@ -141,6 +186,7 @@ typedef struct {
     ngx_flag_t                     cache;
     ngx_str_t                      realm;
     ngx_flag_t                     state;
+    ngx_flag_t                     client_ceiling;
     ngx_http_llmgw_claim_path_t   *user_claim;    /* NULL: sub */
     ngx_uint_t                     unknown_user;  /* UNSET: by directory */
     ngx_array_t                   *limits;   /* ngx_http_llmgw_limit_t *,
@@ -157,6 +203,12 @@ typedef struct {
     ngx_uint_t                     cert_binding;
     ngx_array_t                   *cert_proxies; /* ngx_cidr_t, or NULL */
     ngx_flag_t                     fapi;
+    ngx_http_complex_value_t      *metadata_url; /* the challenges'
+                                                    resource_metadata */
+    ngx_str_t                      resource;  /* llmgw_resource_metadata:
+                                                 empty where it is not */
+    ngx_str_t                      metadata;  /* its document */
+    ngx_http_llmgw_binding_t       binding;
 } ngx_http_llmgw_loc_conf_t;
 
 
@@ -204,6 +256,10 @@ typedef struct {
     const char                    *reason;
     json_t                        *claims;   /* once the token is authentic */
     ngx_array_t                    granted;  /* ngx_str_t */
+    ngx_array_t                   *ceiling;  /* scope_t * of the client's
+                                                ceiling, or NULL: none */
+    ngx_str_t                      client_status; /* "approved" ...; empty:
+                                                     no llmgw_clients */
     ngx_array_t                   *required; /* the scopes not satisfied */
     ngx_uint_t                     status;   /* 0: allowed, or the denial */
     ngx_http_llmgw_error_t         denial;   /* what the client is told */
@@ -273,6 +329,8 @@ static ngx_int_t ngx_http_llmgw_cert_thumbprint(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx, u_char *tp);
 static ngx_int_t ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
@@ -334,6 +392,7 @@ static ngx_int_t ngx_http_llmgw_denial(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_scope_list(ngx_pool_t *pool,
     ngx_array_t *required, ngx_str_t *list);
+static ngx_int_t ngx_http_llmgw_metadata_handler(ngx_http_request_t *r);
 
 static ngx_int_t ngx_http_llmgw_error_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llmgw_error_body_filter(ngx_http_request_t *r,
@@ -385,6 +444,8 @@ static char *ngx_http_llmgw_merge_scopes(ngx_conf_t *cf,
 static ngx_array_t *ngx_http_llmgw_resolve_scopes(ngx_conf_t *cf,
     ngx_array_t *names);
 static ngx_array_t *ngx_http_llmgw_default_scope_claims(ngx_conf_t *cf);
+static char *ngx_http_llmgw_merge_metadata(ngx_conf_t *cf,
+    ngx_http_llmgw_loc_conf_t *conf);
 static ngx_int_t ngx_http_llmgw_init(ngx_conf_t *cf);
 static ngx_uint_t ngx_http_llmgw_has_variable(
     ngx_http_core_main_conf_t *cmcf, ngx_str_t *name);
@@ -441,6 +502,14 @@ static char *ngx_http_llmgw_set_state_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_llmgw_resource_metadata(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llmgw_clients_param(ngx_conf_t *cf, ngx_str_t *value,
+    const char *off, ngx_array_t **names);
+static ngx_int_t ngx_http_llmgw_clients_init(ngx_conf_t *cf,
+    ngx_http_llmgw_main_conf_t *mcf);
 static ngx_int_t ngx_http_llmgw_utc_offset(ngx_str_t *value, time_t *offset);
 static ngx_int_t ngx_http_llmgw_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *content);
@@ -584,6 +653,13 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
     { ngx_string("llmgw_users"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_llmgw_set_users,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_clients"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_llmgw_set_clients,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -749,6 +825,13 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       offsetof(ngx_http_llmgw_loc_conf_t, state),
       NULL },
 
+    { ngx_string("llmgw_client_ceiling"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, client_ceiling),
+      NULL },
+
     { ngx_string("llmgw_state_user_claim"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_llmgw_set_user_claim,
@@ -762,6 +845,20 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llmgw_loc_conf_t, unknown_user),
       &ngx_http_llmgw_unknown_user_modes },
+    { ngx_string("llmgw_resource_metadata"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llmgw_resource_metadata,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llmgw_resource_metadata_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llmgw_loc_conf_t, metadata_url),
+      NULL },
+
     { ngx_string("llmgw_limit_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_llmgw_limit_zone,
@@ -957,11 +1054,12 @@ static ngx_str_t  ngx_http_llmgw_default_scope_claim_names[] = {
     ngx_null_string
 };
 
-/* where IdPs put the OAuth client: RFC 9068, OIDC, Okta */
+/* where IdPs put the OAuth client: RFC 9068, OIDC, Okta, Entra ID v1 */
 static ngx_str_t  ngx_http_llmgw_client_id_claims[] = {
     ngx_string("client_id"),
     ngx_string("azp"),
     ngx_string("cid"),
+    ngx_string("appid"),
     ngx_null_string
 };
 
@@ -1897,6 +1995,12 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    rc = ngx_http_llmgw_client_ceiling(r, llcf, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     /* the API's scopes and the location's, when both are set */
 
     if (api_required
@@ -1916,6 +2020,96 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
                                    "insufficient_scope",
                                    "insufficient scope");
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The most the token's client may be granted (llmgw_clients): ctx->granted
+ * cut down to the client's ceiling, its pending ceiling while it waits
+ * for approval, or the ceiling of clients not in the file.  A client
+ * that gets no ceiling at all is refused: 403 without a challenge, as no
+ * other token of the same client would do.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
+{
+    ngx_str_t                       id;
+    ngx_uint_t                      granted;
+    ngx_array_t                     cut;
+    ngx_http_llmgw_client_t        *c;
+    ngx_http_llmgw_main_conf_t     *mcf;
+    ngx_http_llmgw_clients_conf_t  *ccf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+    ccf = mcf->clients;
+
+    if (ccf == NULL || !llcf->client_ceiling) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llmgw_first_claim(r, ctx->claims,
+                                   ngx_http_llmgw_client_id_claims, &id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    c = id.len ? ngx_http_llmgw_clients_find(ccf->clients, &id) : NULL;
+
+    /* a client refused is granted nothing, whatever its token says */
+
+    granted = ctx->granted.nelts;
+    ctx->granted.nelts = 0;
+
+    if (c == NULL) {
+        ngx_str_set(&ctx->client_status, "unknown");
+        ctx->ceiling = ccf->unknown;
+
+        if (ctx->ceiling == NULL) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                       id.len ? "client not registered"
+                                              : "token names no client");
+        }
+
+    } else if (c->status == NGX_HTTP_LLMGW_CLIENT_PENDING) {
+        ngx_str_set(&ctx->client_status, "pending");
+        ctx->ceiling = c->pending ? c->pending : ccf->pending;
+
+        if (ctx->ceiling == NULL) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                       "client pending approval");
+        }
+
+    } else {
+        ngx_str_set(&ctx->client_status, "approved");
+        ctx->ceiling = c->ceiling;
+    }
+
+    ctx->granted.nelts = granted;
+
+    if (ngx_array_init(&cut, r->pool, ctx->granted.nelts + 1,
+                       sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_clients_cut(&mcf->scopes, ctx->ceiling, &ctx->granted,
+                                   &cut)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llmgw client \"%V\" %V: %ui scopes within its ceiling",
+                   &id, &ctx->client_status, cut.nelts);
+
+    ctx->granted = cut;
 
     return NGX_OK;
 }
@@ -3374,6 +3568,15 @@ ngx_http_llmgw_denial(ngx_http_request_t *r, ngx_http_llmgw_loc_conf_t *llcf,
         return NGX_ERROR;
     }
 
+    if (llcf->metadata_url != NULL
+        && ngx_http_llmgw_error_challenged(err)
+        && ngx_http_complex_value(r, llcf->metadata_url,
+                                  &err->resource_metadata)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_llmgw_error_www_authenticate(r, &llcf->realm, err);
 }
 
@@ -3414,6 +3617,61 @@ ngx_http_llmgw_scope_list(ngx_pool_t *pool, ngx_array_t *required,
     list->len = p - list->data;
 
     return NGX_OK;
+}
+
+
+/* the protected-resource metadata, made at configuration time */
+
+static ngx_int_t
+ngx_http_llmgw_metadata_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
+    ngx_http_llmgw_loc_conf_t  *llcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llmgw_module);
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = llcf->metadata.len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (r->method == NGX_HTTP_HEAD) {
+        return ngx_http_send_header(r);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = llcf->metadata.data;
+    b->last = llcf->metadata.data + llcf->metadata.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
 }
 
 
@@ -3669,6 +3927,8 @@ ngx_http_llmgw_access_result(ngx_http_request_t *r,
     res->verified = 1;
     res->cache_hit = ctx->cache_hit;
     res->granted = ctx->granted.elts ? &ctx->granted : NULL;
+    res->ceiling = ctx->ceiling;
+    res->client_status = ctx->client_status;
 
     if (ngx_http_llmgw_first_claim(r, ctx->claims,
                                    ngx_http_llmgw_sub_claim, &res->sub)
@@ -4151,6 +4411,7 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->api_unknown = NGX_CONF_UNSET_UINT;
     conf->cache = NGX_CONF_UNSET;
     conf->state = NGX_CONF_UNSET;
+    conf->client_ceiling = NGX_CONF_UNSET;
     conf->user_claim = NGX_CONF_UNSET_PTR;
     conf->unknown_user = NGX_CONF_UNSET_UINT;
     conf->limits = NGX_CONF_UNSET_PTR;
@@ -4162,6 +4423,7 @@ ngx_http_llmgw_create_loc_conf(ngx_conf_t *cf)
     conf->cert_binding = NGX_CONF_UNSET_UINT;
     conf->cert_proxies = NGX_CONF_UNSET_PTR;
     conf->fapi = NGX_CONF_UNSET;
+    conf->metadata_url = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -4222,6 +4484,7 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "llmgw");
     ngx_conf_merge_value(conf->state, prev->state, 1);
+    ngx_conf_merge_value(conf->client_ceiling, prev->client_ceiling, 1);
     ngx_conf_merge_ptr_value(conf->user_claim, prev->user_claim, NULL);
 
     /* left unset: the state stage decides by whether a directory is in */
@@ -4303,7 +4566,111 @@ ngx_http_llmgw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->claims.audiences = (conf->audiences == NGX_CONF_UNSET_PTR)
                              ? NULL : conf->audiences;
 
-    return ngx_http_llmgw_merge_scopes(cf, conf);
+    ngx_conf_merge_ptr_value(conf->metadata_url, prev->metadata_url, NULL);
+
+    if (ngx_http_llmgw_merge_scopes(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * last: the document says what the merge above decided, the binding
+     * as the location's DPoP and certificate directives (inherited from
+     * the server where they are set for all its locations) require it
+     */
+
+    conf->binding.dpop_algs = (conf->dpop == NGX_HTTP_LLMGW_DPOP_OFF)
+                              ? 0 : conf->dpop_algs;
+    conf->binding.dpop_required = (conf->dpop
+                                   == NGX_HTTP_LLMGW_DPOP_REQUIRED);
+    conf->binding.cert_bound = (conf->cert_binding
+                                == NGX_HTTP_LLMGW_BINDING_REQUIRED);
+
+    return ngx_http_llmgw_merge_metadata(cf, conf);
+}
+
+
+/*
+ * The protected-resource metadata of a location with
+ * llmgw_resource_metadata, rendered once: the issuers the location
+ * accepts are its authorization servers, the scope tree its scopes, the
+ * binding what the DPoP and mTLS directives set.  The document is public
+ * (RFC 9728 section 3): llmgw_auth is off where it is served.
+ */
+
+static char *
+ngx_http_llmgw_merge_metadata(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf)
+{
+    ngx_str_t                   *name;
+    ngx_uint_t                   i;
+    ngx_http_llmgw_scope_t      *scope;
+    ngx_http_llmgw_metadata_t    md;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    if (conf->resource.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    ngx_memzero(&md, sizeof(ngx_http_llmgw_metadata_t));
+
+    md.resource = conf->resource;
+    md.servers = conf->claims.issuers;
+    md.cert_bound = conf->binding.cert_bound;
+    md.dpop_required = conf->binding.dpop_required;
+
+    if (mcf->scopes.scopes.elts) {
+        md.scopes = ngx_array_create(cf->pool, mcf->scopes.scopes.nelts,
+                                     sizeof(ngx_str_t));
+        if (md.scopes == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        scope = mcf->scopes.scopes.elts;
+
+        for (i = 0; i < mcf->scopes.scopes.nelts; i++) {
+            name = ngx_array_push(md.scopes);
+            if (name == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *name = scope[i].name;
+        }
+    }
+
+    if (conf->binding.dpop_algs) {
+        md.dpop_algs = ngx_array_create(cf->pool, NGX_HTTP_LLMGW_ALG_COUNT,
+                                        sizeof(ngx_str_t));
+        if (md.dpop_algs == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        for (i = 0; i < NGX_HTTP_LLMGW_ALG_COUNT; i++) {
+            if (!(conf->binding.dpop_algs & NGX_HTTP_LLMGW_ALG_BIT(i))) {
+                continue;
+            }
+
+            name = ngx_array_push(md.dpop_algs);
+            if (name == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *name = *ngx_http_llmgw_alg_name(i);
+        }
+    }
+
+    if (ngx_http_llmgw_metadata_document(cf->pool, &md, &conf->metadata)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the resource metadata document of \"%V\" "
+                           "could not be made", &conf->resource);
+        return NGX_CONF_ERROR;
+    }
+
+    conf->auth = NGX_HTTP_LLMGW_AUTH_OFF;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -4911,6 +5278,10 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     }
 
     if (ngx_http_llmgw_limits_init(cf, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_clients_init(cf, mcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -5967,6 +6338,281 @@ ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mcf->users = &users->users;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "llmgw_clients FILE [unknown=deny|SCOPE,...] [pending=none|SCOPE,...]":
+ * the file is read and checked here, so that nginx -t names each wrong
+ * line; its scopes are looked up in the tree at postconfiguration.  A
+ * reload reads it again.
+ */
+
+static char *
+ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    u_char                         *p, text[512];
+    char                           *rv;
+    ngx_int_t                       rc;
+    ngx_str_t                      *value, content;
+    ngx_uint_t                      i, seen;
+    ngx_http_llmgw_clients_t       *parsed;
+    ngx_http_llmgw_clients_conf_t  *ccf;
+
+    if (mcf->clients) {
+        return "is duplicate";
+    }
+
+    ccf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_clients_conf_t));
+    if (ccf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    seen = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "unknown=", 8) == 0 && !(seen & 1)) {
+            rv = ngx_http_llmgw_clients_param(cf, &value[i], "deny",
+                                              &ccf->unknown_names);
+            seen |= 1;
+
+        } else if (ngx_strncmp(value[i].data, "pending=", 8) == 0
+                   && !(seen & 2))
+        {
+            rv = ngx_http_llmgw_clients_param(cf, &value[i], "none",
+                                              &ccf->pending_names);
+            seen |= 2;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    ccf->file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &ccf->file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llmgw_read_file(cf, &ccf->file, &content) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    parsed = ngx_palloc(cf->pool, sizeof(ngx_http_llmgw_clients_t));
+    if (parsed == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_llmgw_clients_parse(cf->pool, content.data, content.len,
+                                      NGX_HTTP_LLMGW_CLIENTS_MAX, parsed);
+
+    if (rc == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        for (i = 0;
+             i < ngx_min(parsed->nerrors, NGX_HTTP_LLMGW_CLIENTS_MAX_ERRORS);
+             i++)
+        {
+            p = ngx_http_llmgw_clients_error_text(text, text + sizeof(text),
+                                                  &parsed->errors[i]);
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llmgw_clients \"%V\", %*s", &ccf->file,
+                               p - text, text);
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_clients \"%V\" refused: %ui error%s",
+                           &ccf->file, parsed->nerrors,
+                           parsed->nerrors == 1 ? "" : "s");
+        return NGX_CONF_ERROR;
+    }
+
+    ccf->clients = &parsed->clients;
+    mcf->clients = ccf;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "NAME=" then the word off ("deny", "none": no ceiling, *names stays
+ * NULL) or scopes separated by commas; both names are 8 bytes with '='.
+ */
+
+static char *
+ngx_http_llmgw_clients_param(ngx_conf_t *cf, ngx_str_t *value,
+    const char *off, ngx_array_t **names)
+{
+    u_char     *p, *last, *comma;
+    ngx_str_t  *name;
+
+    p = value->data + sizeof("unknown=") - 1;
+    last = value->data + value->len;
+
+    if ((size_t) (last - p) == ngx_strlen(off)
+        && ngx_strncmp(p, off, last - p) == 0)
+    {
+        return NGX_CONF_OK;
+    }
+
+    *names = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+    if (*names == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for ( ;; ) {
+        comma = ngx_strlchr(p, last, ',');
+
+        name = ngx_array_push(*names);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        name->data = p;
+        name->len = (comma ? comma : last) - p;
+
+        if (ngx_http_llmgw_scope_name_valid(name) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid scope in \"%V\"", value);
+            return NGX_CONF_ERROR;
+        }
+
+        if (comma == NULL) {
+            return NGX_CONF_OK;
+        }
+
+        p = comma + 1;
+    }
+}
+
+
+/* the ceilings looked up in the complete scope tree */
+
+static ngx_int_t
+ngx_http_llmgw_clients_init(ngx_conf_t *cf, ngx_http_llmgw_main_conf_t *mcf)
+{
+    u_char                          *p, text[512];
+    ngx_int_t                        rc;
+    ngx_str_t                        bad;
+    ngx_http_llmgw_clients_conf_t   *ccf;
+    ngx_http_llmgw_clients_error_t   e;
+
+    ccf = mcf->clients;
+
+    if (ccf == NULL) {
+        return NGX_OK;
+    }
+
+    if (mcf->scopes.scopes.elts == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"llmgw_clients\" needs \"llmgw_scopes\": a "
+                      "ceiling is cut in the scope tree");
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llmgw_clients_resolve(cf->pool, &mcf->scopes, ccf->clients,
+                                        &e);
+
+    if (rc == NGX_DECLINED) {
+        p = ngx_http_llmgw_clients_error_text(text, text + sizeof(text), &e);
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "llmgw_clients \"%V\", %*s", &ccf->file,
+                      p - text, text);
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&bad);
+
+    if (ccf->unknown_names) {
+        ccf->unknown = ngx_http_llmgw_clients_scopes(cf->pool, &mcf->scopes,
+                                                     ccf->unknown_names,
+                                                     &bad);
+        if (ccf->unknown == NULL) {
+            goto failed;
+        }
+    }
+
+    if (ccf->pending_names) {
+        ccf->pending = ngx_http_llmgw_clients_scopes(cf->pool, &mcf->scopes,
+                                                     ccf->pending_names,
+                                                     &bad);
+        if (ccf->pending == NULL) {
+            goto failed;
+        }
+    }
+
+    return NGX_OK;
+
+failed:
+
+    if (bad.len) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "llmgw_clients: scope \"%V\" is not in "
+                      "\"llmgw_scopes\"", &bad);
+    }
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * "llmgw_resource_metadata RESOURCE": the location serves the protected-
+ * resource metadata of RESOURCE, the gateway's resource identifier (RFC
+ * 9728 section 1.2: an http(s) URL without a fragment).
+ */
+
+static char *
+ngx_http_llmgw_resource_metadata(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llmgw_loc_conf_t *llcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (llcf->resource.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (!(ngx_strncmp(value[1].data, "https://", 8) == 0
+          || ngx_strncmp(value[1].data, "http://", 7) == 0)
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '#')
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '"')
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '\\'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid resource \"%V\": an https URL "
+                           "without a fragment", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    llcf->resource = value[1];
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_llmgw_metadata_handler;
 
     return NGX_CONF_OK;
 }

@@ -30,6 +30,8 @@
 # on CPU 0), row l the same location with that Redis stopped (down=open,
 # timeout=50ms), both set against row g; Redis is started again after row
 # l, for the next round.  After the rows: time to the first
+# Row n is row g with llmgw_clients (100000 registered clients; the
+# token's "all" cut to its client's ceiling "text"), set against g.
 # streamed body byte with usage extraction on and off (bench/ttfb.py), and
 # the worker's RSS while a 100 MiB stream passes with usage on.
 # Rows m are two cached RS256 tokens on one TLS listener with client
@@ -148,6 +150,12 @@ _EOP_
 fi
 cp "$work/state-1m.jsonl" "$work/prefix/state.jsonl"
 
+# row k: 100000 registered clients
+awk 'BEGIN { print "client_id,status,ceiling,pending_ceiling"
+             for (i = 0; i < 100000; i++)
+                 printf "bench-client-%d,approved,text,\n", i }' \
+    > "$work/prefix/clients.csv"
+
 mint() {    # name, then llmgw-token options
     local name=$1
     shift
@@ -177,6 +185,8 @@ echo "bench: minting tokens"
 mint rs256-one --key "$keys/rsa.key" --sub bench-user --jti bench-jti-1
 mint rs256-bound --key "$keys/rsa.key" --sub bench-user --jti bench-jti-2 \
     --claim "cnf={\"x5t#S256\":\"$x5t\"}"
+mint rs256-client --key "$keys/rsa.key" --sub bench-user --scope all \
+    --claim client_id='"bench-client-50000"'
 mint rs256 --key "$keys/rsa.key" --count 2000
 mint ps256 --key "$keys/rsa.key" --alg PS256 --kid rsa1-ps --count 2000
 mint es256 --key "$keys/ec256.key" --count 2000
@@ -238,6 +248,10 @@ http {
         text  claude;
     }
 
+    # row k alone cuts scopes to a client's ceiling
+    llmgw_clients clients.csv;
+    llmgw_client_ceiling off;
+
     server {
         listen 127.0.0.1:$port;
         root html;
@@ -283,6 +297,18 @@ http {
             llmgw_auth jwt;
             llmgw_jwt_keys $keys/jwks.json;
             llmgw_require_scope claude;
+            llmgw_provider openai;
+            llmgw_pass_api_key file=provider.key;
+            llmgw_pass http://bench_upstream;
+        }
+
+        # row g with a client ceiling: the token's all cut to text
+        location /full-clients/ {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope claude;
+            llmgw_state off;
+            llmgw_client_ceiling on;
             llmgw_provider openai;
             llmgw_pass_api_key file=provider.key;
             llmgw_pass http://bench_upstream;
@@ -536,6 +562,8 @@ all_rows() {
     fi
     row "m:TLS-bearer" "$client/tls/cached" "$work/jwt/rs256-one"
     row "m:TLS-bound" "$client/tls/cached" "$work/jwt/rs256-bound"
+    row "n:full+clients" "$base/full-clients/v1/embeddings" \
+        "$work/jwt/rs256-client"
 }
 
 # openssl speed's RSA-2048 verification time, in us, on the worker's CPU:
@@ -611,7 +639,8 @@ awk '
                " Redis)\nand row l (k with Redis stopped, down=open" \
                " timeout=50ms) against g;\nrow m:TLS-bound" \
                " (a certificate-bound token, cached) against m:TLS-bearer" \
-               " (a bearer token, cached), on one TLS listener;\ntaken" \
+               " (a bearer token, cached), on one TLS listener;\nrow n (g with llmgw_clients," \
+               " 100000 clients) against g; taken" \
                " within each round; medians over the rounds, (low-high)" \
                " the extreme rounds\n"
         printf "us/req: nginx worker CPU per request (user + system," \
@@ -626,7 +655,7 @@ awk '
         }
         printf "targets: b >= 0.90, f >= 0.95, g >= 0.85, h >= 0.95," \
                " i >= 0.97, j >= 0.97, k >= 0.85 with p99 < g + 1 ms," \
-               " l p99 <= 51 ms, m:TLS-bound >= 0.97\n"
+               " l p99 <= 51 ms, m:TLS-bound >= 0.97, n >= 0.97\n"
     }' <<< "$raw"
 
 # row h wrote what it should: after the flush interval, the last round's

@@ -213,6 +213,14 @@ typedef struct {
     ngx_array_t               *failed;       /* ngx_http_llmgw_scope_t *:
                                                 the required scopes not
                                                 satisfied, or NULL */
+    ngx_array_t               *ceiling;      /* ngx_http_llmgw_scope_t *:
+                                                the client's ceiling that
+                                                cut granted (llmgw_clients),
+                                                or NULL */
+    ngx_str_t                  client_status; /* "approved", "pending",
+                                                 "unknown"; empty: no
+                                                 llmgw_clients, or the
+                                                 scope check not reached */
     unsigned                   verified:1;
     unsigned                   cache_hit:1;
     unsigned                   enabled:1;    /* llmgw_auth is on in r's

@@ -179,6 +179,11 @@ ngx_http_llmgw_error_challenge(ngx_pool_t *pool, ngx_str_t *realm,
                + ngx_http_llmgw_error_quoted_len(&err->algs);
     }
 
+    if (err->resource_metadata.len) {
+        len += sizeof(", resource_metadata=\"\"") - 1
+               + ngx_http_llmgw_error_quoted_len(&err->resource_metadata);
+    }
+
     p = ngx_pnalloc(pool, len);
     if (p == NULL) {
         return NGX_ERROR;
@@ -211,6 +216,13 @@ ngx_http_llmgw_error_challenge(ngx_pool_t *pool, ngx_str_t *realm,
     if (err->algs.len) {
         p = ngx_cpymem(p, ", algs=\"", sizeof(", algs=\"") - 1);
         p = ngx_http_llmgw_error_quoted(p, &err->algs);
+        *p++ = '"';
+    }
+
+    if (err->resource_metadata.len) {
+        p = ngx_cpymem(p, ", resource_metadata=\"",
+                       sizeof(", resource_metadata=\"") - 1);
+        p = ngx_http_llmgw_error_quoted(p, &err->resource_metadata);
         *p++ = '"';
     }
 

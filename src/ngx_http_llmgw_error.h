@@ -25,8 +25,10 @@
  *
  * and, for a problem with the credential, a Bearer challenge of the same
  * words (RFC 6750 section 3): error is its error code, message its
- * error_description, scope its scope.  The texts are fixed or rendered
- * safe at configuration time; they are escaped all the same.
+ * error_description, scope its scope; resource_metadata is the URL of the
+ * protected-resource metadata (RFC 9728 section 5.1), which MCP clients
+ * read to find the authorization server.  The texts are fixed or
+ * rendered safe at configuration time; they are escaped all the same.
  */
 
 typedef struct {
@@ -39,6 +41,7 @@ typedef struct {
                                              Bearer (DPoP: RFC 9449) */
     ngx_str_t                  algs;      /* a DPoP challenge's algs, or
                                              empty */
+    ngx_str_t                  resource_metadata;  /* a URL, or empty */
 } ngx_http_llmgw_error_t;
 
 
@@ -63,7 +66,8 @@ ngx_uint_t ngx_http_llmgw_error_challenged(ngx_http_llmgw_error_t *err);
 
 /*
  * The challenge of err in pool, Bearer unless err->scheme says otherwise:
- * realm, then error, error_description, scope and algs when err has them.
+ * realm, then error, error_description, scope, algs and resource_metadata
+ * when err has them.
  * NGX_OK or NGX_ERROR.
  */
 ngx_int_t ngx_http_llmgw_error_challenge(ngx_pool_t *pool, ngx_str_t *realm,

@@ -240,6 +240,34 @@ ngx_http_llmgw_test_challenges(ngx_pool_t *pool)
                                   "scope=\"openai.stt\""),
         "insufficient_scope with the scope");
 
+    /* RFC 9728 section 5.1, quoted like the rest */
+
+    ngx_str_set(&err.resource_metadata,
+                "https://gw.example.com/.well-known/oauth-protected-resource");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_error_challenge(pool,
+                             &ngx_http_llmgw_test_realm, &err, &v) == NGX_OK
+        && ngx_http_llmgw_test_is(&v, "Bearer realm=\"llmgw\", "
+                                  "error=\"insufficient_scope\", "
+                                  "error_description=\"insufficient scope\", "
+                                  "scope=\"openai.stt\", resource_metadata="
+                                  "\"https://gw.example.com/.well-known/"
+                                  "oauth-protected-resource\""),
+        "resource_metadata after the scope");
+
+    ngx_str_set(&err.resource_metadata, "https://a\"b\\c");
+    ngx_str_null(&err.scope);
+    ngx_str_null(&err.error);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_error_challenge(pool,
+                             &ngx_http_llmgw_test_realm, &err, &v) == NGX_OK
+        && ngx_http_llmgw_test_is(&v, "Bearer realm=\"llmgw\", "
+                                  "resource_metadata=\"https://a\\\"b"
+                                  "\\\\c\""),
+        "resource_metadata alone, quote and backslash escaped");
+
+    ngx_str_null(&err.resource_metadata);
+
     ngx_http_llmgw_test_err(&err, 400, "invalid_request",
                             "request path cannot be forwarded", NULL);
 
