@@ -390,11 +390,13 @@ close $fh;
 ($s, $c) = call('GET', '/users/csv/download', $admin);
 is(decode_utf8($c), $csv3, 'llmgw-users apply: the CSV kept');
 
-# 8. the state file has every change
+# 8. the state file and its journal (ngx_http_llmgw_state_publish appends
+# every change to FILE.journal; the master folds it into FILE at a reload)
+# have every change
 
-my @state = map { $json->decode($_) } do {
-    open my $fh, '<:raw', $state or die "$state: $!"; <$fh>
-};
+my @state = map { $json->decode($_) } map {
+    open my $fh, '<:raw', $_ or die "$_: $!"; <$fh>
+} grep { -e } $state, "$state.journal";
 is_deeply([ grep { $_->{client_id} } @state ], [ { client_id => 'app-1' } ],
           'the state file has the revoked client');
 
