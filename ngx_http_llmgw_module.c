@@ -5248,7 +5248,7 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
     }
 
     if (mcf->state_zone) {
-        if (ngx_http_llmgw_account_configure(cf->pool, mcf->state_zone,
+        if (ngx_http_llmgw_account_configure(cf, mcf->state_zone,
                                              &mcf->state_file, mcf->users,
                                              mcf->users_utc_offset
                                              == NGX_CONF_UNSET

@@ -178,7 +178,7 @@ ngx_http_llmgw_account_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 ngx_int_t
-ngx_http_llmgw_account_configure(ngx_pool_t *pool, ngx_shm_zone_t *zone,
+ngx_http_llmgw_account_configure(ngx_conf_t *cf, ngx_shm_zone_t *zone,
     ngx_str_t *state_file, ngx_array_t *users, time_t utc_offset)
 {
     ngx_pool_cleanup_t            *cln;
@@ -195,7 +195,8 @@ ngx_http_llmgw_account_configure(ngx_pool_t *pool, ngx_shm_zone_t *zone,
         return NGX_OK;
     }
 
-    ctx->journal = ngx_pnalloc(pool, state_file->len + sizeof(".journal"));
+    ctx->journal = ngx_pnalloc(cf->pool,
+                               state_file->len + sizeof(".journal"));
     if (ctx->journal == NULL) {
         return NGX_ERROR;
     }
@@ -204,7 +205,7 @@ ngx_http_llmgw_account_configure(ngx_pool_t *pool, ngx_shm_zone_t *zone,
 
     /* opened by the zone's init, closed with the configuration */
 
-    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_pool_cleanup_file_t));
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_pool_cleanup_file_t));
     if (cln == NULL) {
         return NGX_ERROR;
     }
@@ -214,7 +215,12 @@ ngx_http_llmgw_account_configure(ngx_pool_t *pool, ngx_shm_zone_t *zone,
     clnf = cln->data;
     clnf->fd = NGX_INVALID_FILE;
     clnf->name = ctx->journal;
-    clnf->log = ngx_cycle->log;
+
+    /*
+     * not ngx_cycle->log: on a reload that is the old cycle's, freed
+     * before this configuration's pool is destroyed (at a worker's exit)
+     */
+    clnf->log = &cf->cycle->new_log;
 
     ctx->journal_clnf = clnf;
 

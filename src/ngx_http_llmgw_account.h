@@ -125,7 +125,7 @@ char *ngx_http_llmgw_account_zone(ngx_conf_t *cf, ngx_command_t *cmd,
  * the zone's init; state_file stays in the caller's memory.  NGX_OK or
  * NGX_ERROR.
  */
-ngx_int_t ngx_http_llmgw_account_configure(ngx_pool_t *pool,
+ngx_int_t ngx_http_llmgw_account_configure(ngx_conf_t *cf,
     ngx_shm_zone_t *zone, ngx_str_t *state_file, ngx_array_t *users,
     time_t utc_offset);
 
