@@ -1891,8 +1891,9 @@ ngx_http_llmgw_admin_sync_status(ngx_http_request_t *r,
 /*
  * GET /system/health: this worker's Redis connection (false without
  * llmgw_redis), the account zone, the age of each JWKS zone's document,
- * the admin location's audit sinks as this worker sees them; the stream
- * lag is null until the replication of the state exists.
+ * the admin location's audit sinks as this worker sees them, and the ms
+ * since this node last read the state stream (null without
+ * llmgw_state_redis).
  */
 
 static ngx_int_t
@@ -1918,11 +1919,13 @@ ngx_http_llmgw_admin_health(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    j = json_pack("{s:s,s:b,s:b,s:[],s:[],s:n}",
+    j = json_pack("{s:s,s:b,s:b,s:[],s:[],s:o}",
                   "status", "ok",
                   "redis", (int) ngx_http_llmgw_redis_up(),
                   "state_zone", amcf->zone != NULL,
-                  "jwks", "audit", "stream_lag_ms");
+                  "jwks", "audit", "stream_lag_ms",
+                  ngx_http_llmgw_state_lag(&age) == NGX_OK
+                  ? json_integer((json_int_t) age) : json_null());
     if (j == NULL) {
         return NGX_ERROR;
     }

@@ -8,9 +8,11 @@
 # trimmed meanwhile -> a full resync from the snapshot hash; the worker
 # reading the stream killed -> another takes over; Redis stopped for
 # longer than stale= -> B (on_stale=refuse) answers 503 with Retry-After,
-# A (serve) keeps serving; a single node restarted keeps what its admin
-# API acknowledged (the journal).  Plain Test::More: processes stopped
-# and killed.
+# A (serve) keeps serving; GET /admin/system/health's stream_lag_ms on B
+# small while B reads the stream, over stale= while Redis is away, null on
+# a node without llmgw_state_redis; a single node restarted keeps what its
+# admin API acknowledged (the journal).  Plain Test::More: processes
+# stopped and killed.
 
 use strict;
 use warnings;
@@ -146,6 +148,13 @@ sub revoked {
            . "\",\"exp\":$exp}}\n";
 }
 
+# GET /system/health's stream_lag_ms: a number, "null", or the answer
+sub lag {
+    my ($node) = @_;
+    my $r = admin($node, 'GET', 'system/health');
+    return $r =~ /\A200 \{.*,"stream_lag_ms":(\d+|null)\}\n\z/ ? $1 : $r;
+}
+
 sub count_lines {
     my ($node, $re) = @_;
     return scalar(() = slurp($node->{log}) =~ /$re/g);
@@ -201,6 +210,14 @@ for my $n ([A => $na], [B => $nb]) {
 }
 
 is(count_lines($nb, qr/reads the stream/), 1, 'node B: one worker reads');
+
+# the health's stream lag: B reads every 50 ms (each worker answers)
+
+for my $i (1 .. 4) {
+    my $lag = lag($nb);
+    like($lag, qr/\A\d+\z/, "B's stream_lag_ms is a number ($i)")
+        and cmp_ok($lag, '<', 500, "B's stream_lag_ms under 500 ms ($i)");
+}
 
 # 1. propagation: revoked on A, refused on B within 1 s
 
@@ -335,12 +352,16 @@ like($res->{content}, qr/account state stale/, 'the reason in the body');
 is(status($na, $fresh), 200, 'A serves (on_stale=serve)');
 like(slurp($nb->{log}), qr/llmgw state stream not read for over 3000 ms: tokens refused/,
      'B\'s log says so');
+my $stale = lag($nb);
+like($stale, qr/\A\d+\z/, 'B\'s health answers while stale (llmgw_state off)')
+    and cmp_ok($stale, '>', 3000, 'B\'s stream_lag_ms over stale= (3000)');
 
 $r = redis_start(dir => $rdir, port => $rport, @rargs);
 redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'on', '>nodeb-secret', '~*',
           '&*', '+@all');
 ok(wait_for(5, sub { status($nb, $fresh) == 200 }),
    'Redis back: B serves again');
+cmp_ok(lag($nb), '<', 500, 'B\'s stream_lag_ms small again');
 is(status($nb, $after), 401, 'and still refuses after-kill');
 
 nginx_stop($na->{pid});
@@ -363,6 +384,7 @@ my $kept = llmgw_token(sub => 'U8', jti => 'kept', exp => 3600);
 
 is(status($c, $kept), 200, 'one node: accepted before');
 is(revoke($c, 'kept'), revoked('kept'), 'one node: revoked');
+is(lag($c), 'null', 'one node: no stream, stream_lag_ms null');
 is(status($c, $kept), 401, 'one node: refused');
 is(slurp("$state.journal"),
    '{"jti_hash":"' . sha256_hex('kept') . "\",\"exp\":$exp}\n",
