@@ -439,8 +439,11 @@ is(decode_utf8($c), $csv3, 'llmgw-users apply: the CSV kept');
 my @state = map { $json->decode($_) } map {
     open my $fh, '<:raw', $_ or die "$_: $!"; <$fh>
 } grep { -e } $state, "$state.journal";
-is_deeply([ grep { $_->{client_id} } @state ], [ { client_id => 'app-1' } ],
-          'the state file has the revoked client');
+is_deeply([ grep { $_->{client_id} } @state ],
+          [ { client_id => 'app-1' }, { client_id => 'app-2' },
+            { client_id => 'app-2', remove => JSON::PP::true },
+            { client_id => 'never', remove => JSON::PP::true } ],
+          'the state file has the revoked clients and the lifted ones');
 
 # 9. the audit lines' admin objects
 
