@@ -331,7 +331,7 @@ is_deeply($json->decode(encode_utf8($c)), $list,
 # 6b. revocations lifted: the token passes again; the list as before
 
 my $lifted = llmgw_token(sub => 'E1001', jti => 'lifted-1');
-my $app2 = llmgw_token(sub => 'E1002', claims => { client_id => 'app-2' });
+my $app2 = llmgw_token(sub => 'E1001', claims => { client_id => 'app-2' });
 
 ($s, $c) = admin('POST', '/tokens/revoke',
                  qq({"jti":"lifted-1","exp":$exp}));
