@@ -127,8 +127,15 @@ static ngx_int_t ngx_http_llmgw_admin_user_delete(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_admin_revoke(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_unrevoke(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_revocation(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t remove);
 static ngx_int_t ngx_http_llmgw_admin_revoke_parse(ngx_http_request_t *r,
-    json_t *o, ngx_http_llmgw_account_change_t *ch, const char **err);
+    json_t *o, ngx_uint_t remove, ngx_http_llmgw_account_change_t *ch,
+    const char **err);
+static json_t *ngx_http_llmgw_admin_key_json(
+    ngx_http_llmgw_account_change_t *ch);
 static ngx_int_t ngx_http_llmgw_admin_revocations(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
 static json_t *ngx_http_llmgw_admin_entry_json(
@@ -247,6 +254,8 @@ static ngx_http_llmgw_admin_action_t  ngx_http_llmgw_admin_actions[] = {
       ngx_http_llmgw_admin_user_get, 0 },
     { NGX_HTTP_POST, "tokens/revoke", "tokens.revoke",
       ngx_http_llmgw_admin_revoke, NGX_HTTP_LLMGW_ADMIN_MAX_JSON },
+    { NGX_HTTP_POST, "tokens/unrevoke", "tokens.unrevoke",
+      ngx_http_llmgw_admin_unrevoke, NGX_HTTP_LLMGW_ADMIN_MAX_JSON },
     { NGX_HTTP_GET, "revocations", "revocations.list",
       ngx_http_llmgw_admin_revocations, 0 },
     { NGX_HTTP_GET, "departments/usage/summary", "departments.usage",
@@ -1026,6 +1035,30 @@ static ngx_int_t
 ngx_http_llmgw_admin_revoke(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
+    return ngx_http_llmgw_admin_revocation(r, ctx, 0);
+}
+
+
+/*
+ * POST /tokens/unrevoke: one of {"jti":..}, {"sub":..}, {"client_id":..}:
+ * the revocation lifted (a client let back in, a not-before time
+ * removed).  Lifting what is not revoked is no error: the removal is
+ * published all the same, so that a node that missed an earlier one
+ * gets it.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_unrevoke(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx)
+{
+    return ngx_http_llmgw_admin_revocation(r, ctx, 1);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_admin_revocation(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t remove)
+{
     json_t                            *o;
     ngx_int_t                          rc;
     const char                        *err;
@@ -1043,7 +1076,7 @@ ngx_http_llmgw_admin_revoke(ngx_http_request_t *r,
     o = json_loadb((const char *) ctx->in.data, ctx->in.len,
                    JSON_REJECT_DUPLICATES, &jerr);
 
-    rc = ngx_http_llmgw_admin_revoke_parse(r, o, ch, &err);
+    rc = ngx_http_llmgw_admin_revoke_parse(r, o, remove, ch, &err);
 
     json_decref(o);
 
@@ -1073,14 +1106,25 @@ ngx_http_llmgw_admin_revoke(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ngx_http_llmgw_admin_json(r->pool,
-                                  ngx_http_llmgw_admin_entry_json(ch),
-                                  &ctx->after)
-        != NGX_OK
-        || ngx_http_llmgw_admin_answer(r, ctx,
-                                       json_pack("{s:o}", "revoked",
-                                        ngx_http_llmgw_admin_entry_json(ch)))
-           != NGX_OK)
+    if (remove) {
+        /* the audit's "after": null, nothing is revoked any more */
+
+        if (ngx_http_llmgw_admin_answer(r, ctx,
+                                        json_pack("{s:o}", "unrevoked",
+                                         ngx_http_llmgw_admin_key_json(ch)))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_http_llmgw_admin_json(r->pool,
+                                         ngx_http_llmgw_admin_entry_json(ch),
+                                         &ctx->after)
+               != NGX_OK
+               || ngx_http_llmgw_admin_answer(r, ctx,
+                                              json_pack("{s:o}", "revoked",
+                                         ngx_http_llmgw_admin_entry_json(ch)))
+                  != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1092,11 +1136,14 @@ ngx_http_llmgw_admin_revoke(ngx_http_request_t *r,
 }
 
 
-/* NGX_OK: ch is the revocation; NGX_DECLINED: *err says why not */
+/*
+ * NGX_OK: ch is the revocation (remove: its removal, a jti without exp);
+ * NGX_DECLINED: *err says why not
+ */
 
 static ngx_int_t
 ngx_http_llmgw_admin_revoke_parse(ngx_http_request_t *r, json_t *o,
-    ngx_http_llmgw_account_change_t *ch, const char **err)
+    ngx_uint_t remove, ngx_http_llmgw_account_change_t *ch, const char **err)
 {
     u_char       *p;
     json_t       *v, *exp;
@@ -1105,18 +1152,33 @@ ngx_http_llmgw_admin_revoke_parse(ngx_http_request_t *r, json_t *o,
     const char   *s;
     u_char        hash[NGX_HTTP_LLMGW_SHA256_LEN];
 
-    *err = "the body must be one of {\"jti\":..,\"exp\":..}, {\"sub\":..}, "
-           "{\"client_id\":..}";
+    *err = remove
+           ? "the body must be one of {\"jti\":..}, {\"sub\":..}, "
+             "{\"client_id\":..}"
+           : "the body must be one of {\"jti\":..,\"exp\":..}, "
+             "{\"sub\":..}, {\"client_id\":..}";
 
     if (!json_is_object(o)) {
         return NGX_DECLINED;
     }
 
+    ch->remove = remove;
+
     if ((v = json_object_get(o, "jti")) != NULL) {
         exp = json_object_get(o, "exp");
 
-        if (json_object_size(o) != 2 || !json_is_string(v)
-            || !json_is_integer(exp) || json_integer_value(exp) <= 0
+        if (remove) {
+            if (json_object_size(o) != 1) {
+                return NGX_DECLINED;
+            }
+
+        } else if (json_object_size(o) != 2 || !json_is_integer(exp)
+                   || json_integer_value(exp) <= 0)
+        {
+            return NGX_DECLINED;
+        }
+
+        if (!json_is_string(v)
             || json_string_length(v) == 0
             || json_string_length(v) > NGX_HTTP_LLMGW_ADMIN_MAX_JTI)
         {
@@ -1140,9 +1202,11 @@ ngx_http_llmgw_admin_revoke_parse(ngx_http_request_t *r, json_t *o,
         ch->kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
         ch->id.data = p;
         ch->id.len = NGX_HTTP_LLMGW_JTI_HASH_LEN;
-        ch->time = (time_t) json_integer_value(exp);
+        ch->time = remove ? 0 : (time_t) json_integer_value(exp);
 
-        if (ch->time + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE < ngx_time()) {
+        if (!remove
+            && ch->time + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE < ngx_time())
+        {
             *err = "the token has expired: nothing to revoke";
             return NGX_DECLINED;
         }
@@ -1152,7 +1216,7 @@ ngx_http_llmgw_admin_revoke_parse(ngx_http_request_t *r, json_t *o,
 
     if ((v = json_object_get(o, "sub")) != NULL) {
         ch->kind = NGX_HTTP_LLMGW_ACCOUNT_SUBJECT;
-        ch->time = ngx_time();
+        ch->time = remove ? 0 : ngx_time();
 
     } else if ((v = json_object_get(o, "client_id")) != NULL) {
         ch->kind = NGX_HTTP_LLMGW_ACCOUNT_CLIENT;
@@ -1247,6 +1311,21 @@ ngx_http_llmgw_admin_revocations(ngx_http_request_t *r,
     }
 
     return ngx_http_llmgw_admin_answer(r, ctx, j);
+}
+
+
+/* what a revocation is of, as the API names it */
+
+static json_t *
+ngx_http_llmgw_admin_key_json(ngx_http_llmgw_account_change_t *ch)
+{
+    char  *name;
+
+    name = (ch->kind == NGX_HTTP_LLMGW_ACCOUNT_JTI) ? "jti_sha256"
+           : (ch->kind == NGX_HTTP_LLMGW_ACCOUNT_SUBJECT) ? "sub"
+           : "client_id";
+
+    return json_pack("{s:s%}", name, ch->id.data, ch->id.len);
 }
 
 
@@ -1812,8 +1891,9 @@ ngx_http_llmgw_admin_sync_status(ngx_http_request_t *r,
 /*
  * GET /system/health: this worker's Redis connection (false without
  * llmgw_redis), the account zone, the age of each JWKS zone's document,
- * the admin location's audit sinks as this worker sees them; the stream
- * lag is null until the replication of the state exists.
+ * the admin location's audit sinks as this worker sees them, and the ms
+ * since this node last read the state stream (null without
+ * llmgw_state_redis).
  */
 
 static ngx_int_t
@@ -1839,11 +1919,13 @@ ngx_http_llmgw_admin_health(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    j = json_pack("{s:s,s:b,s:b,s:[],s:[],s:n}",
+    j = json_pack("{s:s,s:b,s:b,s:[],s:[],s:o}",
                   "status", "ok",
                   "redis", (int) ngx_http_llmgw_redis_up(),
                   "state_zone", amcf->zone != NULL,
-                  "jwks", "audit", "stream_lag_ms");
+                  "jwks", "audit", "stream_lag_ms",
+                  ngx_http_llmgw_state_lag(&age) == NGX_OK
+                  ? json_integer((json_int_t) age) : json_null());
     if (j == NULL) {
         return NGX_ERROR;
     }

@@ -2,13 +2,13 @@
 
 # Propagation of a revocation between two nodes (llmgw_state_redis):
 # node A and node B, two workers each, on one redis-server of this
-# script's own, with the defaults (poll=100ms).  Each trial publishes the
-# revocation of one token's jti on A (llmgw_state_test_publish, through
-# ngx_http_llmgw_state_publish as the admin API does) and asks B with
-# that token until B answers 401; the time from sending the publish to
-# B's first 401 is the trial's.  The revocation is then removed and B
-# seen to accept the token again before the next trial.  Prints p50, p99
-# and the worst, in ms.
+# script's own, with the defaults (poll=100ms).  Each trial revokes one
+# token's jti through A's admin API (POST /admin/tokens/revoke, with a
+# token granting llmgw.admin) and asks B with that token until B answers
+# 401; the time from sending the revocation to B's first 401 is the
+# trial's.  The revocation is then lifted (POST /admin/tokens/unrevoke)
+# and B seen to accept the token again before the next trial.  Prints
+# p50, p99 and the worst, in ms.
 #
 #   bench/state-propagation.pl NGINX MODULE [TRIALS]     (make bench-state)
 
@@ -19,7 +19,6 @@ use FindBin;
 BEGIN { unshift @INC, "$FindBin::Bin/../t/lib" }
 
 use HTTP::Tiny;
-use Digest::SHA qw(sha256_hex);
 use File::Temp ();
 use Time::HiRes qw(time sleep);
 
@@ -60,6 +59,11 @@ for my $name (qw(A B)) {
     llmgw_jwt_audience any;
     llmgw_token_cache_zone tokens:1m;
 
+    llmgw_scopes {
+        all     text;
+        admin   llmgw.admin;
+    }
+
     server {
         listen 127.0.0.1:$port;
 
@@ -69,10 +73,12 @@ for my $name (qw(A B)) {
             alias $dir/html/ok.txt;
         }
 
-        location = /publish {
-            allow 127.0.0.1;
-            deny all;
-            llmgw_state_test_publish;
+        location /admin/ {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope llmgw.admin;
+            llmgw_state off;
+            llmgw_admin;
         }
     }
 _EOC_
@@ -84,7 +90,7 @@ _EOC_
 my ($na, $nb) = @nodes;
 my $jti = 'bench-' . $$;
 my $token = llmgw_token(sub => 'bench', jti => $jti, exp => 3600);
-my $id = sha256_hex($jti);
+my $admin = llmgw_token(sub => 'ops', scope => 'llmgw.admin');
 my $exp = int(time) + 3600;
 
 sub status {
@@ -94,10 +100,13 @@ sub status {
            ->{status};
 }
 
+# POST /admin/tokens/$what on A with the JSON $body
 sub publish {
-    my ($query) = @_;
-    my $res = $http->get("http://127.0.0.1:$na->{port}/publish?$query");
-    die "publish: $res->{status} $res->{content}" unless $res->{status} == 200;
+    my ($what, $body) = @_;
+    my $res = $http->post("http://127.0.0.1:$na->{port}/admin/tokens/$what",
+                          { headers => { Authorization => "Bearer $admin" },
+                            content => $body });
+    die "$what: $res->{status} $res->{content}" unless $res->{status} == 200;
 }
 
 # waits for B's answer to be $want; the seconds it took, or undef
@@ -119,12 +128,12 @@ my @ms;
 
 for my $i (1 .. $trials) {
     my $t0 = time;
-    publish("kind=jti&id=$id&time=$exp");
+    publish('revoke', qq({"jti":"$jti","exp":$exp}));
     my $dt = until_b(401, $t0);
     die "trial $i: B did not refuse within 5 s\n" unless defined $dt;
     push @ms, $dt * 1000;
 
-    publish("kind=jti&id=$id&time=$exp&remove=1");
+    publish('unrevoke', qq({"jti":"$jti"}));
     die "trial $i: B did not accept again\n"
         unless defined until_b(200, time);
 

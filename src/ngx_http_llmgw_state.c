@@ -925,3 +925,22 @@ ngx_http_llmgw_state_refuse(void)
            && (ngx_msec_int_t) (ngx_current_msec - w->repl->read_at)
               > (ngx_msec_int_t) w->conf->stale;
 }
+
+
+ngx_int_t
+ngx_http_llmgw_state_lag(ngx_msec_t *lag)
+{
+    ngx_msec_int_t                  d;
+    ngx_http_llmgw_state_worker_t  *w = &ngx_http_llmgw_state_worker;
+
+    if (w->conf == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* read_at is another worker's clock, which may be a little ahead */
+
+    d = (ngx_msec_int_t) (ngx_current_msec - w->repl->read_at);
+    *lag = (d > 0) ? (ngx_msec_t) d : 0;
+
+    return NGX_OK;
+}

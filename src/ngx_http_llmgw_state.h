@@ -83,5 +83,12 @@ ngx_int_t ngx_http_llmgw_state_publish(ngx_http_request_t *r,
  */
 ngx_uint_t ngx_http_llmgw_state_refuse(void);
 
+/*
+ * With llmgw_state_redis: NGX_OK and *lag the ms since this node last had
+ * an answer from the stream (a read or a full resync; before the first,
+ * since its first worker started).  NGX_DECLINED without it.
+ */
+ngx_int_t ngx_http_llmgw_state_lag(ngx_msec_t *lag);
+
 
 #endif /* _NGX_HTTP_LLMGW_STATE_H_INCLUDED_ */

@@ -328,6 +328,48 @@ is("$s $c", qq(413 {"error":{"code":"payload_too_large","message":"the )
 is_deeply($json->decode(encode_utf8($c)), $list,
           'malformed calls: the revocations unchanged');
 
+# 6b. revocations lifted: the token passes again; the list as before
+
+my $lifted = llmgw_token(sub => 'E1001', jti => 'lifted-1');
+my $app2 = llmgw_token(sub => 'E1001', claims => { client_id => 'app-2' });
+
+($s, $c) = admin('POST', '/tokens/revoke',
+                 qq({"jti":"lifted-1","exp":$exp}));
+is($s, 200, 'revoke lifted-1');
+($s, $c) = admin('POST', '/tokens/revoke', '{"client_id":"app-2"}');
+is($s, 200, 'revoke app-2');
+like(gw($lifted), qr/^401 .*"token revoked"/, 'lifted-1 revoked: 401');
+like(gw($app2), qr/^401 .*"client revoked"/, 'app-2 revoked: 401');
+
+($s, $c) = admin('POST', '/tokens/unrevoke', '{"jti":"lifted-1"}');
+is("$s $c", qq(200 {"unrevoked":{"jti_sha256":") . sha256_hex('lifted-1')
+            . qq("}}\n), 'unrevoke a jti');
+is(gw($lifted), "200 ok\n", 'the jti lifted: the token passes again');
+
+($s, $c) = admin('POST', '/tokens/unrevoke', '{"client_id":"app-2"}');
+is("$s $c", qq(200 {"unrevoked":{"client_id":"app-2"}}\n),
+   'unrevoke a client');
+is(gw($app2), "200 ok\n", 'the client lifted: app-2 passes again');
+
+($s, $c) = admin('POST', '/tokens/unrevoke', '{"client_id":"never"}');
+is("$s $c", qq(200 {"unrevoked":{"client_id":"never"}}\n),
+   'unrevoke what is not revoked: 200 all the same');
+
+for my $t ([ 'a jti with exp', qq({"jti":"lifted-1","exp":$exp}) ],
+           [ 'two kinds', '{"sub":"a","client_id":"b"}' ],
+           [ 'not JSON', '{' ])
+{
+    ($s, $c) = admin('POST', '/tokens/unrevoke', $t->[1]);
+    is("$s $c", qq(400 {"error":{"code":"invalid_request","message":"the )
+                . qq(body must be one of {\\"jti\\":..}, )
+                . qq({\\"sub\\":..}, {\\"client_id\\":..}"}}\n),
+       "unrevoke, $t->[0]: 400");
+}
+
+($s, $c) = admin('GET', '/revocations');
+is_deeply($json->decode(encode_utf8($c)), $list,
+          'lifted: the revocations as before');
+
 ($s, $c) = admin('GET', '/users/E1001/disable');
 is("$s $c", qq(405 {"error":{"code":"method_not_allowed","message":)
             . qq("method not allowed here"}}\n), 'a wrong method: 405');
@@ -397,8 +439,11 @@ is(decode_utf8($c), $csv3, 'llmgw-users apply: the CSV kept');
 my @state = map { $json->decode($_) } map {
     open my $fh, '<:raw', $_ or die "$_: $!"; <$fh>
 } grep { -e } $state, "$state.journal";
-is_deeply([ grep { $_->{client_id} } @state ], [ { client_id => 'app-1' } ],
-          'the state file has the revoked client');
+is_deeply([ grep { $_->{client_id} } @state ],
+          [ { client_id => 'app-1' }, { client_id => 'app-2' },
+            { client_id => 'app-2', remove => JSON::PP::true },
+            { client_id => 'never', remove => JSON::PP::true } ],
+          'the state file has the revoked clients and the lifted ones');
 
 # 9. the audit lines' admin objects
 
@@ -436,6 +481,15 @@ is_deeply($rev->{admin},
                        exp => $exp } },
           'audit: a revocation names the jti by its hash');
 unlike(join('', lines()), qr/"stolen-1"/, 'audit: the jti itself never');
+
+my ($unrev) = grep { $_->{path} eq '/admin/tokens/unrevoke'
+                     && $_->{status} == 200 } @all;
+is_deeply($unrev->{admin},
+          { action => 'tokens.unrevoke', target => sha256_hex('lifted-1'),
+            result => 'allowed',
+            before => { jti_sha256 => sha256_hex('lifted-1'), exp => $exp },
+            after => undef },
+          'audit: a lifted revocation, before and after');
 
 my ($up) = grep { $_->{path} eq '/admin/users/csv/upload'
                   && $_->{status} == 400 } @all;

@@ -1,15 +1,18 @@
 # The account state across nodes (llmgw_state_redis): two nginx on one
-# redis-server of this suite's own.  A change published on node A (through
-# llmgw_state_test_publish, which calls ngx_http_llmgw_state_publish like
-# the admin API) is refused on node B within 1 s; B cut off from Redis (its
+# redis-server of this suite's own.  A change made through node A's admin
+# API (POST /admin/tokens/revoke and /admin/tokens/unrevoke with a token
+# granting llmgw.admin) is refused on node B within 1 s; B cut off from
+# Redis (its
 # ACL user switched off and its connections killed) while A publishes,
 # then let back, catches up from the stream without a resync; the stream
 # trimmed meanwhile -> a full resync from the snapshot hash; the worker
 # reading the stream killed -> another takes over; Redis stopped for
 # longer than stale= -> B (on_stale=refuse) answers 503 with Retry-After,
-# A (serve) keeps serving; a single node restarted keeps what it
-# acknowledged (the journal).  Plain Test::More: processes stopped and
-# killed.
+# A (serve) keeps serving; GET /admin/system/health's stream_lag_ms on B
+# small while B reads the stream, over stale= while Redis is away, null on
+# a node without llmgw_state_redis; a single node restarted keeps what its
+# admin API acknowledged (the journal).  Plain Test::More: processes
+# stopped and killed.
 
 use strict;
 use warnings;
@@ -24,6 +27,7 @@ use IO::Socket::INET;
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
 use LLMGW::Redis qw(redis_start redis_stop redis_cmd);
+use JSON::PP;
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -35,6 +39,7 @@ my $keys = llmgw_keys_dir();
 my $stream = 'llmgw:t';
 my $now = time;
 my $exp = int($now) + 3600;
+my $admin = llmgw_token(sub => 'ops', scope => 'llmgw.admin');
 
 
 sub slurp {
@@ -74,6 +79,11 @@ sub gateway {
     llmgw_jwt_audience any;
     llmgw_token_cache_zone tokens:1m;
 
+    llmgw_scopes {
+        all     text;
+        admin   llmgw.admin;
+    }
+
     server {
         listen 127.0.0.1:$port;
 
@@ -83,10 +93,12 @@ sub gateway {
             alias $dir/html/ok.txt;
         }
 
-        location = /publish {
-            allow 127.0.0.1;
-            deny all;
-            llmgw_state_test_publish;
+        location /admin/ {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope llmgw.admin;
+            llmgw_state off;
+            llmgw_admin;
         }
     }
 _EOC_
@@ -107,15 +119,40 @@ sub get {
 
 sub status { get(@_)->{status} }
 
-sub publish {
-    my ($node, $query) = @_;
-    my $r = $http->get("http://127.0.0.1:$node->{port}/publish?$query");
+# an admin API call on $node: "STATUS BODY"
+sub admin {
+    my ($node, $method, $path, $body) = @_;
+    my $r = $http->request($method,
+                           "http://127.0.0.1:$node->{port}/admin/$path",
+                           { headers => { Authorization => "Bearer $admin" },
+                             defined $body ? (content => $body) : () });
     return "$r->{status} $r->{content}";
+}
+
+# POST /tokens/revoke or /tokens/unrevoke with the JSON of %what
+sub publish {
+    my ($node, $path, %what) = @_;
+    return admin($node, 'POST', "tokens/$path",
+                 JSON::PP->new->canonical->encode(\%what));
 }
 
 sub revoke {
     my ($node, $jti) = @_;
-    return publish($node, 'kind=jti&id=' . sha256_hex($jti) . "&time=$exp");
+    return publish($node, 'revoke', jti => $jti, exp => $exp);
+}
+
+# the answer to revoking $jti until $exp
+sub revoked {
+    my ($jti) = @_;
+    return '200 {"revoked":{"jti_sha256":"' . sha256_hex($jti)
+           . "\",\"exp\":$exp}}\n";
+}
+
+# GET /system/health's stream_lag_ms: a number, "null", or the answer
+sub lag {
+    my ($node) = @_;
+    my $r = admin($node, 'GET', 'system/health');
+    return $r =~ /\A200 \{.*,"stream_lag_ms":(\d+|null)\}\n\z/ ? $1 : $r;
 }
 
 sub count_lines {
@@ -174,6 +211,14 @@ for my $n ([A => $na], [B => $nb]) {
 
 is(count_lines($nb, qr/reads the stream/), 1, 'node B: one worker reads');
 
+# the health's stream lag: B reads every 50 ms (each worker answers)
+
+for my $i (1 .. 4) {
+    my $lag = lag($nb);
+    like($lag, qr/\A\d+\z/, "B's stream_lag_ms is a number ($i)")
+        and cmp_ok($lag, '<', 500, "B's stream_lag_ms under 500 ms ($i)");
+}
+
 # 1. propagation: revoked on A, refused on B within 1 s
 
 my @ms;
@@ -185,8 +230,8 @@ for my $i (1 .. 5) {
     status($nb, $t);   # cached on B: revocation is checked after the cache
 
     my $t0 = time;
-    is(publish($na, 'kind=jti&id=' . sha256_hex("prop-$i") . "&time=$exp"),
-       "200 published\n", "A publishes the revocation of prop-$i");
+    is(revoke($na, "prop-$i"), revoked("prop-$i"),
+       "A's admin API revokes prop-$i");
     is(status($na, $t), 401, "A refuses prop-$i at once") if $i == 1;
 
     my $seen = wait_for(2, sub { status($nb, $t) == 401 });
@@ -208,17 +253,18 @@ like(get($nb, llmgw_token(sub => 'U1', jti => 'prop-1', exp => 3600))
 my $old = llmgw_token(sub => 'U2', exp => 3600, iat => -60);
 is(status($nb, $old), 200, 'B accepts U2 before the log-out')
     or diag explain get($nb, $old)->{headers};
-is(publish($na, 'kind=subject&id=U2&time=' . int(time)), "200 published\n",
-   'A publishes U2 logged out everywhere');
+like(publish($na, 'revoke', sub => 'U2'),
+     qr/\A200 \{"revoked":\{"sub":"U2","not_before":\d+\}\}\n\z/,
+     'A logs U2 out everywhere');
 ok(wait_for(2, sub { status($nb, $old) == 401 }), 'B refuses U2\'s old token');
 
 my $app = llmgw_token(sub => 'U3', exp => 3600,
                       claims => { client_id => 'app-x' });
-is(publish($na, 'kind=client&id=app-x'), "200 published\n",
-   'A revokes client app-x');
+is(publish($na, 'revoke', client_id => 'app-x'),
+   qq(200 {"revoked":{"client_id":"app-x"}}\n), 'A revokes client app-x');
 ok(wait_for(2, sub { status($nb, $app) == 401 }), 'B refuses app-x');
-is(publish($na, 'kind=client&id=app-x&remove=1'), "200 published\n",
-   'A lets app-x back');
+is(publish($na, 'unrevoke', client_id => 'app-x'),
+   qq(200 {"unrevoked":{"client_id":"app-x"}}\n), 'A lets app-x back');
 ok(wait_for(2, sub { status($nb, $app) == 200 }), 'B accepts app-x again');
 
 is(redis_cmd($rport, 'HGET', "$stream:snapshot", 'c:app-x'), undef,
@@ -243,7 +289,7 @@ ok(wait_for(3, sub { slurp($nb->{log}) =~ /llmgw_redis: connection to .* lost/ }
    'B lost its connection');
 
 for my $i (1 .. 3) {
-    is(revoke($na, "gap-$i"), "200 published\n", "A revokes gap-$i");
+    is(revoke($na, "gap-$i"), revoked("gap-$i"), "A revokes gap-$i");
 }
 
 sleep 0.3;
@@ -263,7 +309,7 @@ redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'off');
 redis_cmd($rport, 'CLIENT', 'KILL', 'USER', 'nodeb');
 sleep 0.3;
 
-is(revoke($na, 'trimmed'), "200 published\n", 'A revokes "trimmed"');
+is(revoke($na, 'trimmed'), revoked('trimmed'), 'A revokes "trimmed"');
 is(redis_cmd($rport, 'XTRIM', $stream, 'MAXLEN', '0') > 0, 1,
    'the stream trimmed to nothing');
 is(status($nb, $trim), 200, 'B, cut off, accepts "trimmed"');
@@ -286,7 +332,8 @@ ok(wait_for(6, sub { my $p = reader($nb); $p && $p != $reader }),
    'another worker reads the stream');
 
 my $after = llmgw_token(sub => 'U6', jti => 'after-kill', exp => 3600);
-is(revoke($na, 'after-kill'), "200 published\n", 'A revokes after-kill');
+is(revoke($na, 'after-kill'), revoked('after-kill'),
+   'A revokes after-kill');
 ok(wait_for(1, sub { status($nb, $after) == 401 }),
    'B refuses it within 1 s');
 
@@ -305,12 +352,16 @@ like($res->{content}, qr/account state stale/, 'the reason in the body');
 is(status($na, $fresh), 200, 'A serves (on_stale=serve)');
 like(slurp($nb->{log}), qr/llmgw state stream not read for over 3000 ms: tokens refused/,
      'B\'s log says so');
+my $stale = lag($nb);
+like($stale, qr/\A\d+\z/, 'B\'s health answers while stale (llmgw_state off)')
+    and cmp_ok($stale, '>', 3000, 'B\'s stream_lag_ms over stale= (3000)');
 
 $r = redis_start(dir => $rdir, port => $rport, @rargs);
 redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'on', '>nodeb-secret', '~*',
           '&*', '+@all');
 ok(wait_for(5, sub { status($nb, $fresh) == 200 }),
    'Redis back: B serves again');
+cmp_ok(lag($nb), '<', 500, 'B\'s stream_lag_ms small again');
 is(status($nb, $after), 401, 'and still refuses after-kill');
 
 nginx_stop($na->{pid});
@@ -332,7 +383,8 @@ my $state = "$c->{dir}/state.jsonl";
 my $kept = llmgw_token(sub => 'U8', jti => 'kept', exp => 3600);
 
 is(status($c, $kept), 200, 'one node: accepted before');
-is(revoke($c, 'kept'), "200 published\n", 'one node: revoked');
+is(revoke($c, 'kept'), revoked('kept'), 'one node: revoked');
+is(lag($c), 'null', 'one node: no stream, stream_lag_ms null');
 is(status($c, $kept), 401, 'one node: refused');
 is(slurp("$state.journal"),
    '{"jti_hash":"' . sha256_hex('kept') . "\",\"exp\":$exp}\n",
