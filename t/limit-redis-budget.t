@@ -353,6 +353,15 @@ sub settled {
     is($b->[0], 9, 'too large: nothing counted in Redis');
     is_deeply($b->[1], {}, 'too large: nothing reserved');
 
+    # a budget's refusal is the amount's, not the key's: a call that fits
+    # goes through at once on the nginx that refused (no refusal
+    # remembered there as a quota's is)
+    $res = send_one($AZURE, $t, $body, port => $ports[1]);
+    is(status($res), 200, 'too large: a call that fits then passes');
+    is(left($res, 'tok'), 1000 - 9 - $e,
+       'too large: reserved from what is left');
+    $b = settled('fail', 'tok', 18);
+    is($b->[0], 18, 'too large: the next call settled, 18');
 }
 
 # 4. two nginx, 50 calls at once, each reserving exactly 100 of 1000, held
