@@ -906,7 +906,8 @@ ngx_http_llmgw_limit_redis_release(ngx_log_t *log,
 /*
  * The true-up of a reservation (a budget's, issue 10): the amount used
  * is the one reserved plus delta; settled in Redis, once, fire and
- * forget.  Only takes that reserved in Redis have anything to settle.
+ * forget.  A reservation down=local made in shared memory is trued up
+ * there; one down=open let through reserved nothing.
  */
 
 static void
@@ -923,7 +924,20 @@ ngx_http_llmgw_limit_redis_adjust(ngx_log_t *log,
     op = v->pending;
     lr = limit->data;
 
-    if (op == NULL || !op->reserved || op->open || op->local) {
+    if (op == NULL || op->open) {
+        return;
+    }
+
+    if (op->local) {
+        if (op->rc == NGX_OK && v->allowed) {
+            ngx_http_llmgw_limit_shm_backend.adjust(log, &lr->local, key,
+                                                    now, v, delta);
+        }
+
+        return;
+    }
+
+    if (!op->reserved) {
         return;
     }
 

@@ -21,7 +21,8 @@
 #   - a cost budget by llmgw_price; two budgets, the second refusing;
 #   - Redis slower than the timeout (down=open), the client leaving while
 #     its reservation waits for Redis: the late reservation given back;
-#   - a reload while a call is in flight: settled once.
+#   - a reload while a call is in flight: settled once;
+#   - Redis stopped, down=local: reserved and trued up in shared memory.
 #
 # Plain Test::More: two nginx, a client that leaves, many sockets.
 
@@ -69,6 +70,7 @@ sub http_conf {
     llmgw_redis 127.0.0.1:$rport;
     llmgw_limit_zone budgets:1m redis timeout=1s down=closed;
     llmgw_limit_zone quick:1m redis timeout=200ms down=open;
+    llmgw_limit_zone near:1m redis timeout=200ms down=local;
 
     llmgw_price gpt-4o input=2.5 output=10;
 
@@ -112,6 +114,15 @@ $auth
             llmgw_limit tok zone=quick key=\$llmgw_sub tokens=1000/day;
             llmgw_provider azure_openai;
             llmgw_pass_strip_prefix /quick;
+            llmgw_pass http://$mock;
+            llmgw_pass_api_key file=$secrets/azure.key;
+        }
+
+        location /near/ {
+$auth
+            llmgw_limit tok zone=near key=\$llmgw_sub tokens=1000/day;
+            llmgw_provider azure_openai;
+            llmgw_pass_strip_prefix /near;
             llmgw_pass http://$mock;
             llmgw_pass_api_key file=$secrets/azure.key;
         }
@@ -564,6 +575,35 @@ sub settled {
     is_deeply($b->[1], {}, 'reload: none left behind');
 }
 
+# 10. Redis stopped, down=local: the node reserves in its shared memory
+#     and trues up there, as a zone without Redis does
+redis_stop($redis);
+
+{
+    my $t = token('near');
+    my $NEAR = '/near/openai/deployments/gpt-4o/chat/completions'
+               . '?api-version=2024-10-21';
+    my $body = chat(max => 50);
+    my $e = reserve($body, 50);
+
+    my $res = send_one($NEAR, $t, $body);
+    is(status($res), 200, 'down=local: the call through');
+    is(left($res, 'tok'), 1000 - $e, "down=local: $e reserved locally");
+
+    # a probe always refused (counts nothing) until the true-up is in
+    my $deadline = time() + 3;
+
+    while (time() < $deadline) {
+        $res = send_one($NEAR, $t, '{"max_tokens":100000000}');
+        last if left($res, 'tok') eq 1000 - 9;
+        sleep 0.05;
+    }
+
+    $res = send_one($NEAR, $t, $body);
+    is(left($res, 'tok'), 1000 - 9 - $e,
+       'down=local: the first trued up to its usage, 9, in shared memory');
+}
+
 nginx_stop($_->{pid}) for @nginx;
 
 # no worker died, nothing nginx calls critical
@@ -575,7 +615,5 @@ for my $n (@nginx) {
     is(scalar @bad, 0, 'error log: no alert, no worker crash')
         or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
 }
-
-redis_stop($redis);
 
 done_testing();
