@@ -529,7 +529,7 @@ sub settled {
 
     my $s = connect_to($ports[1]);
     print $s request($AZURE, $t, $body);
-    sleep 0.2;
+    sleep 0.4;      # nginx has read the body and sent the reservation
     close $s;
 
     is(redis_read($sleeper), 'OK', 'client gone: DEBUG SLEEP ended');
