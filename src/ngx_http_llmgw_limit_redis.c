@@ -38,6 +38,17 @@
 #define NGX_HTTP_LLMGW_LIMIT_REDIS_MAX_NODES 1000
 
 
+/*
+ * Whose refusals are remembered locally until their retry time: a rate's
+ * and a quota's, which refuse the key whatever comes next.  A budget
+ * refuses an amount (a smaller call may fit, a settle may give some
+ * back), a concurrency limit a moment: theirs are not.
+ */
+#define ngx_http_llmgw_limit_redis_remembers(limit)                           \
+    ((limit)->kind == NGX_HTTP_LLMGW_LIMIT_RATE                               \
+     || (limit)->kind == NGX_HTTP_LLMGW_LIMIT_QUOTA)
+
+
 /* one limit in Redis: read-only at request time */
 
 typedef struct {
@@ -325,8 +336,8 @@ ngx_http_llmgw_limit_redis_divide(ngx_http_llmgw_limit_t *local,
 /*
  * The first take of a request sends the call and waits (NGX_AGAIN); the
  * take after the resume answers what the reply (or the policy) decided.
- * A key Redis refused a moment ago is refused here until its retry time,
- * without a round trip.
+ * A key whose rate or quota Redis refused a moment ago is refused here
+ * until its retry time, without a round trip.
  */
 
 static ngx_int_t
@@ -367,7 +378,7 @@ ngx_http_llmgw_limit_redis_take(ngx_http_request_t *r,
 
     v->pending = op;
 
-    if (limit->kind != NGX_HTTP_LLMGW_LIMIT_CONCURRENT
+    if (ngx_http_llmgw_limit_redis_remembers(limit)
         && ngx_http_llmgw_limit_shm_recall(&lr->refused, key, now, v))
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -591,7 +602,7 @@ ngx_http_llmgw_limit_redis_reply(void *data,
         && ngx_http_llmgw_limit_redis_verdict(op, reply) == NGX_OK)
     {
         if (!op->v->allowed
-            && op->limit->kind != NGX_HTTP_LLMGW_LIMIT_CONCURRENT)
+            && ngx_http_llmgw_limit_redis_remembers(op->limit))
         {
             ngx_http_llmgw_limit_shm_remember(r->connection->log,
                                               &lr->refused, op->key, now,
@@ -895,7 +906,8 @@ ngx_http_llmgw_limit_redis_release(ngx_log_t *log,
 /*
  * The true-up of a reservation (a budget's, issue 10): the amount used
  * is the one reserved plus delta; settled in Redis, once, fire and
- * forget.  Only takes that reserved in Redis have anything to settle.
+ * forget.  A reservation down=local made in shared memory is trued up
+ * there; one down=open let through reserved nothing.
  */
 
 static void
@@ -912,7 +924,20 @@ ngx_http_llmgw_limit_redis_adjust(ngx_log_t *log,
     op = v->pending;
     lr = limit->data;
 
-    if (op == NULL || !op->reserved || op->open || op->local) {
+    if (op == NULL || op->open) {
+        return;
+    }
+
+    if (op->local) {
+        if (op->rc == NGX_OK && v->allowed) {
+            ngx_http_llmgw_limit_shm_backend.adjust(log, &lr->local, key,
+                                                    now, v, delta);
+        }
+
+        return;
+    }
+
+    if (!op->reserved) {
         return;
     }
 
