@@ -13,7 +13,7 @@ BEGIN { push @INC, 't/lib' }
 use Test::More;
 use IO::Socket::INET;
 use Digest::SHA qw(sha256_hex);
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
 use LLMGW::Redis qw(redis_start redis_stop redis_cmd);
@@ -55,6 +55,13 @@ _EOC_
 }
 
 my (%node, @started);
+
+# whatever ends the test, nothing of it keeps running
+END {
+    kill 'CONT', $redis->{pid} if $redis && $redis->{pid};
+    nginx_stop($_) for @started;
+    redis_stop($redis) if $redis;
+}
 
 for my $n (['A', 'dpop:1m redis timeout=1s'],
            ['B', 'dpop:1m redis timeout=1s down=open'])
@@ -136,7 +143,7 @@ like(get('B', $p), qr{\AHTTP/1\.1 200 }, 'B accepts another fresh proof');
 like(get('A', $p), qr{\AHTTP/1\.1 401 }, 'A refuses the proof B accepted');
 
 # 3. the key: SHA-256 of jkt and jti, expiring at iat + 60 s + 1 s (ms)
-my $iat = time() - 10;
+my $iat = int(time()) - 10;
 my $jti = "three-$run";
 $p = proof(jti => $jti, now => $iat);
 like(get('A', $p), qr{\AHTTP/1\.1 200 }, 'a proof of 10 s ago accepted');
@@ -154,7 +161,35 @@ like(get('A', proof(jti => "four-$run", htm => 'POST')),
      qr{\AHTTP/1\.1 401 }, 'a proof for another method refused');
 is(redis_cmd($rport, 'DBSIZE'), 3, 'and not recorded in Redis');
 
-# 5. Redis stopped
+# 5. Redis too slow (paused): the policies after timeout=1s; a client
+# that goes while its command is pending leaves nothing behind
+kill 'STOP', $redis->{pid};
+
+my $gone = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$node{A}{port}")
+    or die "connect: $!";
+print $gone "GET /t HTTP/1.1\r\nHost: localhost\r\n"
+            . "Authorization: DPoP $token\r\n"
+            . "DPoP: " . proof(jti => "gone-$run") . "\r\n\r\n";
+sleep 0.2;
+close $gone;
+
+my $t0 = time();
+$res = get('A', proof(jti => "slow-$run"));
+my $waited = time() - $t0;
+like($res, qr{\AHTTP/1\.1 503 }, 'Redis paused, down=closed: 503');
+ok($waited >= 0.9 && $waited < 3, "after timeout=1s ($waited s)");
+like(get('B', proof(jti => "slow-b-$run")), qr{\AHTTP/1\.1 200 },
+     'Redis paused, down=open: accepted');
+
+kill 'CONT', $redis->{pid};
+sleep 0.5;
+
+like(get('A', proof(jti => "back-$run")), qr{\AHTTP/1\.1 200 },
+     'Redis back: A accepts a fresh proof again');
+like(error_log('A'), qr{DPoP replay check: Redis timed out, down=closed},
+     'A: the timeout in the error log');
+
+# 6. Redis stopped
 redis_stop($redis);
 sleep 0.2;
 
@@ -181,7 +216,11 @@ like(error_log('B'),
 unlike(error_log('A') . error_log('B'), qr{\Q$token\E|\Q$p\E},
        'neither the token nor a proof in the error logs');
 
-# 6. nginx -t refusals
+unlike(error_log('A') . error_log('B'),
+       qr{\[(?:alert|crit|emerg)\]|exited on signal},
+       'no worker crashed, nothing worse than an error logged');
+
+# 7. nginx -t refusals
 sub refused {
     my ($http, $want, $name) = @_;
     my $dir = nginx_prefix();
@@ -201,7 +240,5 @@ refused("llmgw_redis 127.0.0.1:$rport;\n"
 refused("llmgw_dpop_zone d:1m rediss;\n",
         qr{llmgw_dpop_zone: invalid parameter "rediss" \("redis" expected\)},
         'a parameter other than redis');
-
-nginx_stop($_) for @started;
 
 done_testing();
