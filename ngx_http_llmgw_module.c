@@ -136,8 +136,8 @@ typedef struct {
     ngx_array_t                   *limit_redis; /* the Redis zones:
                                       ngx_http_llmgw_limit_redis_zone_t * */
     ngx_shm_zone_t                *dpop_zone; /* seen DPoP proofs */
-    ngx_http_llmgw_replay_redis_conf_t  *dpop_redis; /* NULL: the zone
-                                                        alone */
+    ngx_http_llmgw_replay_redis_conf_t *dpop_redis; /* NULL: the zone
+                                                       alone */
     u_char                         dpop_nonce_key[
                                        NGX_HTTP_LLMGW_DPOP_NONCE_KEY_LEN];
                                              /* random per configuration,
@@ -4872,7 +4872,6 @@ invalid:
 
     return NGX_CONF_ERROR;
 }
-
 
 
 /*
