@@ -32,6 +32,7 @@
 #include "ngx_http_llmgw_price.h"
 #include "ngx_http_llmgw_estimate.h"
 #include "ngx_http_llmgw_limit_redis.h"
+#include "ngx_http_llmgw_replay_redis.h"
 #include "ngx_http_llmgw_dpop.h"
 #include "ngx_http_llmgw_replay.h"
 #include "ngx_http_llmgw_secret.h"
@@ -135,6 +136,8 @@ typedef struct {
     ngx_array_t                   *limit_redis; /* the Redis zones:
                                       ngx_http_llmgw_limit_redis_zone_t * */
     ngx_shm_zone_t                *dpop_zone; /* seen DPoP proofs */
+    ngx_http_llmgw_replay_redis_conf_t *dpop_redis; /* NULL: the zone
+                                                       alone */
     u_char                         dpop_nonce_key[
                                        NGX_HTTP_LLMGW_DPOP_NONCE_KEY_LEN];
                                              /* random per configuration,
@@ -290,6 +293,8 @@ typedef struct {
     unsigned                       dpop_scheme:1;  /* Authorization: DPoP */
     unsigned                       dpop_verified:1; /* the proof passed:
                                                       sender-constrained */
+    void                          *dpop_redis;  /* the replay check in
+                                                   Redis, once sent */
 } ngx_http_llmgw_ctx_t;
 
 
@@ -319,6 +324,8 @@ static ngx_int_t ngx_http_llmgw_dpop_nonce(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_http_llmgw_dpop_proof_t *proof);
+static ngx_int_t ngx_http_llmgw_dpop_replay_redis(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, u_char *key, time_t expires);
 static ngx_int_t ngx_http_llmgw_stage_binding(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_client_cert(ngx_http_request_t *r,
@@ -476,6 +483,8 @@ static char *ngx_http_llmgw_set_dpop_nonce(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_set_dpop_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llmgw_set_dpop_zone(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_llmgw_set_dpop_nonce_secret(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_llmgw_merge_dpop(ngx_conf_t *cf,
@@ -908,8 +917,8 @@ static ngx_command_t  ngx_http_llmgw_commands[] = {
       NULL },
 
     { ngx_string("llmgw_dpop_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_llmgw_replay_zone,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llmgw_set_dpop_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_llmgw_main_conf_t, dpop_zone),
       NULL },
@@ -1417,6 +1426,17 @@ ngx_http_llmgw_stage_dpop(ngx_http_request_t *r,
     ngx_int_t                    rc;
     ngx_str_t                    jkt;
     ngx_http_llmgw_dpop_proof_t  proof;
+
+    if (ctx->dpop_redis != NULL) {
+        /* resumed: the proof passed every check but Redis's */
+
+        rc = ngx_http_llmgw_dpop_replay_redis(r, ctx, NULL, 0);
+        if (rc == NGX_OK) {
+            ctx->dpop_verified = 1;
+        }
+
+        return rc;
+    }
 
     rc = ngx_http_llmgw_dpop_token_jkt(ctx->claims, &jkt);
 
@@ -1946,6 +1966,51 @@ ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
 
         return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    NULL, "DPoP replay cache full");
+    }
+
+    if (rc != NGX_OK || mcf->dpop_redis == NULL) {
+        return rc;
+    }
+
+    /* not seen here: perhaps by another node sharing the Redis */
+
+    return ngx_http_llmgw_dpop_replay_redis(r, ctx, key,
+                                            proof->iat + llcf->dpop_window
+                                            + 1);
+}
+
+
+/*
+ * The replay check in Redis ("llmgw_dpop_zone ... redis"): sent once
+ * (key, expires), then asked again on each resume until it answers
+ */
+
+static ngx_int_t
+ngx_http_llmgw_dpop_replay_redis(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, u_char *key, time_t expires)
+{
+    ngx_int_t                    rc;
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_module);
+
+    rc = ngx_http_llmgw_replay_redis_check(r, mcf->dpop_redis, key,
+                                           (int64_t) expires * 1000,
+                                           &ctx->dpop_redis);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   "invalid_dpop_proof",
+                                   "DPoP proof replayed");
+    }
+
+    if (rc == NGX_BUSY) {
+        if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   NULL, "DPoP replay store unavailable");
     }
 
     return rc;
@@ -4809,6 +4874,43 @@ invalid:
 }
 
 
+/*
+ * llmgw_dpop_zone NAME:SIZE [redis [timeout=TIME] [down=open|closed]];
+ * with "redis" a proof the zone has not seen is also checked in Redis,
+ * for the nodes sharing it (llmgw_redis, checked at postconfiguration)
+ */
+
+static char *
+ngx_http_llmgw_set_dpop_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llmgw_main_conf_t *mcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts > 2
+        && (value[2].len != 5 || ngx_strncmp(value[2].data, "redis", 5) != 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_dpop_zone: invalid parameter \"%V\" "
+                           "(\"redis\" expected)", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_llmgw_replay_zone(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK || cf->args->nelts == 2) {
+        return rv;
+    }
+
+    mcf->dpop_redis = ngx_http_llmgw_replay_redis_conf(cf, &value[3],
+                                                       cf->args->nelts - 3);
+
+    return (mcf->dpop_redis != NULL) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
 
 /*
  * "llmgw_dpop_nonce_secret file=PATH | env=NAME": the nonces' key, shared
@@ -5259,6 +5361,14 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\" needs \"llmgw_state_zone\"",
                            mcf->users ? "llmgw_users" : "llmgw_state_file");
+        return NGX_ERROR;
+    }
+
+    if (mcf->dpop_redis && mcf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llmgw_dpop_zone \"%V\" is in Redis, but there "
+                           "is no \"llmgw_redis\"",
+                           &mcf->dpop_zone->shm.name);
         return NGX_ERROR;
     }
 
