@@ -25,6 +25,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_llmgw_wait.h"
 #include "ngx_http_llmgw_jwks.h"
 #include "ngx_http_llmgw_jwk.h"
 #include "ngx_http_llmgw_zone.h"
@@ -142,7 +143,6 @@ static ngx_int_t ngx_http_llmgw_jwks_wait(ngx_http_request_t *r,
     ngx_http_llmgw_jwks_t *jwks, ngx_http_llmgw_jwks_req_t *st,
     ngx_uint_t id, ngx_msec_t until);
 static void ngx_http_llmgw_jwks_poll_handler(ngx_event_t *ev);
-static void ngx_http_llmgw_jwks_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llmgw_jwks_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 static void ngx_http_llmgw_jwks_finish(ngx_http_request_t *sr,
@@ -1182,33 +1182,9 @@ ngx_http_llmgw_jwks_poll_handler(ngx_event_t *ev)
     st->waiting = 0;
     st->polling = 0;
 
-    ngx_http_llmgw_jwks_resume(st->request);
+    ngx_http_llmgw_wait_resume(st->request);
 }
 
-
-static void
-ngx_http_llmgw_jwks_resume(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->count--;
-
-    r->read_event_handler = ngx_http_block_reading;
-
-    if (c->error) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-
-    } else {
-        r->write_event_handler = ngx_http_core_run_phases;
-        ngx_http_core_run_phases(r);
-    }
-
-    ngx_http_run_posted_requests(c);
-}
 
 
 static ngx_int_t

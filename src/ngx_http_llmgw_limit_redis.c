@@ -26,6 +26,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_llmgw_wait.h"
 #include "ngx_http_llmgw_limit.h"
 #include "ngx_http_llmgw_limit_shm.h"
 #include "ngx_http_llmgw_limit_redis.h"
@@ -104,7 +105,6 @@ static ngx_int_t ngx_http_llmgw_limit_redis_verdict(
     ngx_http_llmgw_limit_redis_op_t *op, redisReply *reply);
 static void ngx_http_llmgw_limit_redis_down(
     ngx_http_llmgw_limit_redis_op_t *op, const char *what, int64_t now);
-static void ngx_http_llmgw_limit_redis_resume(ngx_http_request_t *r);
 static void ngx_http_llmgw_limit_redis_cleanup(void *data);
 static void ngx_http_llmgw_limit_redis_undo_late(
     ngx_http_llmgw_limit_redis_op_t *op);
@@ -622,7 +622,7 @@ ngx_http_llmgw_limit_redis_reply(void *data,
 
     op->done = 1;
 
-    ngx_http_llmgw_limit_redis_resume(r);
+    ngx_http_llmgw_wait_resume(r);
 }
 
 
@@ -736,32 +736,6 @@ ngx_http_llmgw_limit_redis_down(ngx_http_llmgw_limit_redis_op_t *op,
     }
 }
 
-
-/* as jwks.c resumes a request after its wait (STYLE.md rule 8) */
-
-static void
-ngx_http_llmgw_limit_redis_resume(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->count--;
-
-    r->read_event_handler = ngx_http_block_reading;
-
-    if (c->error) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-
-    } else {
-        r->write_event_handler = ngx_http_core_run_phases;
-        ngx_http_core_run_phases(r);
-    }
-
-    ngx_http_run_posted_requests(c);
-}
 
 
 /* the request went while its call was in flight: the reply is dropped */

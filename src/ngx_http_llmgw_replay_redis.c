@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_llmgw_wait.h"
 #include "ngx_http_llmgw_redis.h"
 #include "ngx_http_llmgw_replay_redis.h"
 
@@ -41,7 +42,6 @@ static void ngx_http_llmgw_replay_redis_reply(void *data,
     ngx_http_llmgw_redis_status_e status, redisReply *reply);
 static void ngx_http_llmgw_replay_redis_down(
     ngx_http_llmgw_replay_redis_op_t *op, const char *what);
-static void ngx_http_llmgw_replay_redis_resume(ngx_http_request_t *r);
 static void ngx_http_llmgw_replay_redis_cleanup(void *data);
 
 
@@ -235,7 +235,7 @@ ngx_http_llmgw_replay_redis_reply(void *data,
 
     op->done = 1;
 
-    ngx_http_llmgw_replay_redis_resume(op->request);
+    ngx_http_llmgw_wait_resume(op->request);
 }
 
 
@@ -261,32 +261,6 @@ ngx_http_llmgw_replay_redis_down(ngx_http_llmgw_replay_redis_op_t *op,
              ? NGX_OK : NGX_BUSY;
 }
 
-
-/* as limit_redis.c and jwks.c resume a request after its wait */
-
-static void
-ngx_http_llmgw_replay_redis_resume(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->count--;
-
-    r->read_event_handler = ngx_http_block_reading;
-
-    if (c->error) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-
-    } else {
-        r->write_event_handler = ngx_http_core_run_phases;
-        ngx_http_core_run_phases(r);
-    }
-
-    ngx_http_run_posted_requests(c);
-}
 
 
 /* the request went while its command was in flight: the reply is dropped */
