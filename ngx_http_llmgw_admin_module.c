@@ -18,6 +18,7 @@
 
 #include "ngx_http_llmgw.h"
 #include "ngx_http_llmgw_account.h"
+#include "ngx_http_llmgw_clients.h"
 #include "ngx_http_llmgw_jwks.h"
 #include "ngx_http_llmgw_jws.h"
 #include "ngx_http_llmgw_metrics.h"
@@ -48,6 +49,12 @@ typedef struct {
     ngx_http_llmgw_metrics_t  *metrics;     /* NULL: no metrics zone */
     ngx_array_t               *jwks;        /* ngx_http_llmgw_jwks_t *,
                                                or NULL */
+    ngx_str_t                  clients_file;  /* llmgw_clients' */
+    ngx_array_t               *clients;     /* ngx_http_llmgw_client_t,
+                                               or NULL: no llmgw_clients */
+    ngx_http_llmgw_scope_tree_t  *tree;
+    ngx_file_uniq_t            clients_uniq;  /* the file this
+                                                 configuration read */
 } ngx_http_llmgw_admin_main_conf_t;
 
 
@@ -151,6 +158,8 @@ static int ngx_libc_cdecl ngx_http_llmgw_admin_cmp_change(const void *one,
     const void *two);
 static int ngx_libc_cdecl ngx_http_llmgw_admin_cmp_user(const void *one,
     const void *two);
+static ngx_int_t ngx_http_llmgw_admin_save(ngx_http_request_t *r,
+    ngx_str_t *file, ngx_str_t *text, ngx_uint_t access);
 static ngx_int_t ngx_http_llmgw_admin_csv_save(ngx_http_request_t *r,
     ngx_str_t *csv);
 static ngx_int_t ngx_http_llmgw_admin_csv_download(ngx_http_request_t *r,
@@ -170,6 +179,36 @@ static ngx_int_t ngx_http_llmgw_admin_label(ngx_pool_t *pool,
 static ngx_int_t ngx_http_llmgw_admin_count(json_t *o, ngx_str_t *type,
     uint64_t n);
 static ngx_int_t ngx_http_llmgw_admin_id_valid(ngx_str_t *id);
+
+static json_t *ngx_http_llmgw_admin_names_json(ngx_array_t *names);
+static json_t *ngx_http_llmgw_admin_client_json(ngx_http_llmgw_client_t *c);
+static ngx_int_t ngx_http_llmgw_admin_clients_conf(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx,
+    ngx_http_llmgw_admin_main_conf_t **amcf);
+static ngx_int_t ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_http_llmgw_client_t *ngx_http_llmgw_admin_client_find(
+    ngx_http_request_t *r, ngx_http_llmgw_admin_ctx_t *ctx,
+    ngx_http_llmgw_admin_main_conf_t *amcf);
+static ngx_int_t ngx_http_llmgw_admin_client_get(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_client_put(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_client_line(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_str_t *line);
+static ngx_uint_t ngx_http_llmgw_admin_client_word(u_char *s, size_t len);
+static ngx_int_t ngx_http_llmgw_admin_client_bad(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, char *message);
+static ngx_int_t ngx_http_llmgw_admin_client_invalid(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_clients_error_t *e);
+static ngx_int_t ngx_http_llmgw_admin_client_approve(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_client_delete(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_client_change(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
+    ngx_http_llmgw_client_t *c);
+static ngx_int_t ngx_http_llmgw_admin_reload(ngx_http_request_t *r);
 
 static void *ngx_http_llmgw_admin_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llmgw_admin_create_loc_conf(ngx_conf_t *cf);
@@ -264,6 +303,16 @@ static ngx_http_llmgw_admin_action_t  ngx_http_llmgw_admin_actions[] = {
       ngx_http_llmgw_admin_department, 0 },
     { NGX_HTTP_GET, "system/health", "system.health",
       ngx_http_llmgw_admin_health, 0 },
+    { NGX_HTTP_GET, "clients", "clients.list",
+      ngx_http_llmgw_admin_clients_list, 0 },
+    { NGX_HTTP_GET, "clients/*", "client.get",
+      ngx_http_llmgw_admin_client_get, 0 },
+    { NGX_HTTP_PUT, "clients/*", "client.set",
+      ngx_http_llmgw_admin_client_put, NGX_HTTP_LLMGW_ADMIN_MAX_JSON },
+    { NGX_HTTP_POST, "clients/*/approve", "client.approve",
+      ngx_http_llmgw_admin_client_approve, 0 },
+    { NGX_HTTP_DELETE, "clients/*", "client.delete",
+      ngx_http_llmgw_admin_client_delete, 0 },
     { 0, NULL, NULL, NULL, 0 }
 };
 
@@ -437,7 +486,10 @@ ngx_http_llmgw_admin_run(ngx_http_request_t *r,
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
 
+    /* the clients are llmgw_clients', not the account state's */
+
     if (amcf->zone == NULL
+        && ngx_strncmp(ctx->action->path, "clients", 7) != 0
         && ctx->action->handler != ngx_http_llmgw_admin_health
         && ctx->action->handler != ngx_http_llmgw_admin_department
         && ctx->action->handler != ngx_http_llmgw_admin_departments)
@@ -1709,9 +1761,6 @@ ngx_http_llmgw_admin_cmp_user(const void *one, const void *two)
 static ngx_int_t
 ngx_http_llmgw_admin_csv_save(ngx_http_request_t *r, ngx_str_t *csv)
 {
-    u_char                            *tmp;
-    ssize_t                            n;
-    ngx_fd_t                           fd;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
@@ -1720,14 +1769,32 @@ ngx_http_llmgw_admin_csv_save(ngx_http_request_t *r, ngx_str_t *csv)
         return NGX_OK;
     }
 
-    tmp = ngx_pnalloc(r->pool, amcf->csv_file.len + sizeof(".tmp"));
+    return ngx_http_llmgw_admin_save(r, &amcf->csv_file, csv, 0600);
+}
+
+
+/*
+ * text written to FILE.tmp, synced, and renamed over file: a reader
+ * sees the old file or the new one whole.  The workers' user must be
+ * able to create files in file's directory.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_save(ngx_http_request_t *r, ngx_str_t *file,
+    ngx_str_t *text, ngx_uint_t access)
+{
+    u_char    *tmp;
+    ssize_t    n;
+    ngx_fd_t   fd;
+
+    tmp = ngx_pnalloc(r->pool, file->len + sizeof(".tmp"));
     if (tmp == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf(tmp, "%V.tmp%Z", &amcf->csv_file);
+    ngx_sprintf(tmp, "%V.tmp%Z", file);
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE, 0600);
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE, access);
 
     if (fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
@@ -1735,9 +1802,9 @@ ngx_http_llmgw_admin_csv_save(ngx_http_request_t *r, ngx_str_t *csv)
         return NGX_ERROR;
     }
 
-    n = ngx_write_fd(fd, csv->data, csv->len);
+    n = ngx_write_fd(fd, text->data, text->len);
 
-    if (n != (ssize_t) csv->len || fsync(fd) == -1) {
+    if (n != (ssize_t) text->len || fsync(fd) == -1) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
                       "writing \"%s\" failed", tmp);
         (void) ngx_close_file(fd);
@@ -1746,10 +1813,10 @@ ngx_http_llmgw_admin_csv_save(ngx_http_request_t *r, ngx_str_t *csv)
     }
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR
-        || ngx_rename_file(tmp, amcf->csv_file.data) == NGX_FILE_ERROR)
+        || ngx_rename_file(tmp, file->data) == NGX_FILE_ERROR)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
-                      "writing \"%V\" failed", &amcf->csv_file);
+                      "writing \"%V\" failed", file);
         (void) ngx_delete_file(tmp);
         return NGX_ERROR;
     }
@@ -2285,6 +2352,616 @@ ngx_http_llmgw_admin_count(json_t *o, ngx_str_t *type, uint64_t n)
 }
 
 
+/*
+ * The registered clients (llmgw_clients).  The configuration is read-only
+ * while requests run, so a change is made to the file: the clients of
+ * this configuration with the change, rendered, written beside the file
+ * and renamed over it, then the master is asked to reload.  The answer,
+ * 202, says the change is made and applies within a moment.  A change
+ * while an earlier one waits for its reload is refused (409): it would
+ * be made to clients that lack the earlier one.
+ */
+
+static json_t *
+ngx_http_llmgw_admin_names_json(ngx_array_t *names)
+{
+    json_t      *a;
+    ngx_str_t   *n;
+    ngx_uint_t   i;
+
+    if (names == NULL) {
+        return json_array();
+    }
+
+    a = json_array();
+    if (a == NULL) {
+        return NULL;
+    }
+
+    n = names->elts;
+
+    for (i = 0; i < names->nelts; i++) {
+        if (json_array_append_new(a, json_stringn((char *) n[i].data,
+                                                  n[i].len))
+            != 0)
+        {
+            json_decref(a);
+            return NULL;
+        }
+    }
+
+    return a;
+}
+
+
+static json_t *
+ngx_http_llmgw_admin_client_json(ngx_http_llmgw_client_t *c)
+{
+    return json_pack("{s:s%,s:s,s:o,s:o}",
+                     "client_id", c->client_id.data, c->client_id.len,
+                     "status", c->status == NGX_HTTP_LLMGW_CLIENT_PENDING
+                               ? "pending" : "approved",
+                     "ceiling", ngx_http_llmgw_admin_names_json(c->names),
+                     "pending_ceiling",
+                     ngx_http_llmgw_admin_names_json(c->pending_names));
+}
+
+
+/* llmgw_clients configured: NGX_OK; else ctx has the 404, NGX_DECLINED */
+
+static ngx_int_t
+ngx_http_llmgw_admin_clients_conf(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t **amcf)
+{
+    *amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    if ((*amcf)->clients == NULL) {
+        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
+                                         "not_found", "no llmgw_clients")
+               == NGX_OK ? NGX_DECLINED : NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* GET /clients: the clients of the configuration in effect */
+
+static ngx_int_t
+ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx)
+{
+    json_t                            *a;
+    ngx_int_t                          rc;
+    ngx_uint_t                         i;
+    ngx_http_llmgw_client_t           *c;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    a = json_array();
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    c = amcf->clients->elts;
+
+    for (i = 0; i < amcf->clients->nelts; i++) {
+        if (json_array_append_new(a, ngx_http_llmgw_admin_client_json(&c[i]))
+            != 0)
+        {
+            json_decref(a);
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_llmgw_admin_answer(r, ctx,
+                                       json_pack("{s:o}", "clients", a));
+}
+
+
+/* the client of the path in the configuration, or NULL and ctx's 404 */
+
+static ngx_http_llmgw_client_t *
+ngx_http_llmgw_admin_client_find(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf)
+{
+    ngx_http_llmgw_client_t  *c;
+
+    c = ngx_http_llmgw_clients_find(amcf->clients, &ctx->target);
+
+    if (c == NULL) {
+        (void) ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
+                                         "not_found", "no such client");
+    }
+
+    return c;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_get(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx)
+{
+    ngx_int_t                          rc;
+    ngx_http_llmgw_client_t           *c;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    c = ngx_http_llmgw_admin_client_find(r, ctx, amcf);
+    if (c == NULL) {
+        return (ctx->status == 0) ? NGX_ERROR : NGX_OK;
+    }
+
+    return ngx_http_llmgw_admin_answer(r, ctx,
+                                       ngx_http_llmgw_admin_client_json(c));
+}
+
+
+/*
+ * PUT /clients/{id}: {"status":..,"ceiling":[..],"pending_ceiling":[..]}
+ * made into the line of the file it stands for and read by the file's
+ * own parser, then resolved in the scope tree: what the file would
+ * refuse, the API refuses, with the same words.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_put(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx)
+{
+    ngx_int_t                          rc;
+    ngx_str_t                          line;
+    ngx_http_llmgw_client_t           *c;
+    ngx_http_llmgw_clients_t          *parsed;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+    ngx_http_llmgw_clients_error_t     e;
+
+    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    rc = ngx_http_llmgw_admin_client_line(r, ctx, &line);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    parsed = ngx_palloc(r->pool, sizeof(ngx_http_llmgw_clients_t));
+    if (parsed == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llmgw_clients_parse(r->pool, line.data, line.len, 1,
+                                      parsed);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llmgw_admin_client_invalid(r, ctx, &parsed->errors[0]);
+    }
+
+    /* the id is one the parser took whole: no line of its own hid in it */
+
+    c = parsed->clients.elts;
+
+    if (parsed->clients.nelts != 1
+        || c->client_id.len != ctx->target.len
+        || ngx_strncmp(c->client_id.data, ctx->target.data,
+                       ctx->target.len) != 0)
+    {
+        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_request",
+                                         "not a valid client_id");
+    }
+
+    rc = ngx_http_llmgw_clients_resolve(r->pool, amcf->tree,
+                                        &parsed->clients, &e);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llmgw_admin_client_invalid(r, ctx, &e);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_admin_client_change(r, ctx, amcf, c);
+}
+
+
+/*
+ * The body of a PUT as the file's line, after the header: NGX_OK;
+ * NGX_DECLINED with ctx's 400 (not the JSON asked for, or a value that
+ * would change the line's shape: a separator, a space in a scope, a
+ * control character); NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_line(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_str_t *line)
+{
+    u_char        *p;
+    size_t         len;
+    json_t        *o, *v, *status, *lists[2];
+    const char    *key;
+    ngx_uint_t     i, k;
+    json_error_t   jerr;
+
+    o = json_loadb((char *) ctx->in.data, ctx->in.len, JSON_REJECT_DUPLICATES,
+                   &jerr);
+
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return ngx_http_llmgw_admin_client_bad(r, ctx,
+                                               "the body must be a JSON "
+                                               "object");
+    }
+
+    status = json_object_get(o, "status");
+    lists[0] = json_object_get(o, "ceiling");
+    lists[1] = json_object_get(o, "pending_ceiling");
+
+    json_object_foreach(o, key, v) {
+        if (ngx_strcmp(key, "status") != 0
+            && ngx_strcmp(key, "ceiling") != 0
+            && ngx_strcmp(key, "pending_ceiling") != 0)
+        {
+            json_decref(o);
+            return ngx_http_llmgw_admin_client_bad(r, ctx,
+                                                   "unknown member (status, "
+                                                   "ceiling, "
+                                                   "pending_ceiling)");
+        }
+    }
+
+    if (!json_is_string(status)
+        || !json_is_array(lists[0])
+        || !(lists[1] == NULL || json_is_null(lists[1])
+             || json_is_array(lists[1])))
+    {
+        json_decref(o);
+        return ngx_http_llmgw_admin_client_bad(r, ctx,
+                                               "status must be a string, "
+                                               "ceiling an array, "
+                                               "pending_ceiling an array "
+                                               "or null");
+    }
+
+    len = sizeof("client_id,status,ceiling,pending_ceiling\n") - 1
+          + ctx->target.len + json_string_length(status) + sizeof(",,,\n");
+
+    for (k = 0; k < 2; k++) {
+        if (!json_is_array(lists[k])) {
+            continue;
+        }
+
+        json_array_foreach(lists[k], i, v) {
+            if (!json_is_string(v)
+                || !ngx_http_llmgw_admin_client_word(
+                        (u_char *) json_string_value(v),
+                        json_string_length(v)))
+            {
+                json_decref(o);
+                return ngx_http_llmgw_admin_client_bad(r, ctx,
+                                                       "a scope must be a "
+                                                       "string without "
+                                                       "spaces, commas or "
+                                                       "control characters");
+            }
+
+            len += json_string_length(v) + 1;
+        }
+    }
+
+    if (!ngx_http_llmgw_admin_client_word(
+             (u_char *) json_string_value(status), json_string_length(status))
+        || !ngx_http_llmgw_admin_client_word(ctx->target.data,
+                                             ctx->target.len))
+    {
+        json_decref(o);
+        return ngx_http_llmgw_admin_client_bad(r, ctx,
+                                               "status or client_id has a "
+                                               "space, a comma or a control "
+                                               "character");
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        json_decref(o);
+        return NGX_ERROR;
+    }
+
+    line->data = p;
+
+    p = ngx_sprintf(p, "client_id,status,ceiling,pending_ceiling\n%V,%s,",
+                    &ctx->target, json_string_value(status));
+
+    for (k = 0; k < 2; k++) {
+        if (k) {
+            *p++ = ',';
+        }
+
+        if (!json_is_array(lists[k])) {
+            continue;
+        }
+
+        json_array_foreach(lists[k], i, v) {
+            if (i) {
+                *p++ = ' ';
+            }
+
+            p = ngx_cpymem(p, json_string_value(v), json_string_length(v));
+        }
+    }
+
+    *p++ = '\n';
+
+    line->len = p - line->data;
+
+    json_decref(o);
+
+    return NGX_OK;
+}
+
+
+/* no byte that would change a line's columns or lines */
+
+static ngx_uint_t
+ngx_http_llmgw_admin_client_word(u_char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] <= ' ' || s[i] == ',' || s[i] == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_bad(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, char *message)
+{
+    return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request", message)
+           == NGX_OK ? NGX_DECLINED : NGX_ERROR;
+}
+
+
+/* 400 with the file parser's words for the line ("ceiling: empty") */
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_invalid(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_clients_error_t *e)
+{
+    u_char  *p, *text;
+    size_t   skip;
+
+    text = ngx_pnalloc(r->pool, NGX_HTTP_LLMGW_CLIENTS_MAX_LINE);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_llmgw_clients_error_text(text,
+                                          text + NGX_HTTP_LLMGW_CLIENTS_MAX_LINE
+                                          - 1, e);
+    *p = '\0';
+
+    /* the line number is the API's own line 2: not the caller's */
+
+    skip = ngx_strncmp(text, "line 2: ", sizeof("line 2: ") - 1) == 0
+           ? sizeof("line 2: ") - 1 : 0;
+
+    return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request", (char *) text + skip);
+}
+
+
+/* POST /clients/{id}/approve: the status approved, the ceilings kept */
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_approve(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx)
+{
+    ngx_int_t                          rc;
+    ngx_http_llmgw_client_t           *c, approved;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    c = ngx_http_llmgw_admin_client_find(r, ctx, amcf);
+    if (c == NULL) {
+        return (ctx->status == 0) ? NGX_ERROR : NGX_OK;
+    }
+
+    approved = *c;
+    approved.status = NGX_HTTP_LLMGW_CLIENT_APPROVED;
+
+    return ngx_http_llmgw_admin_client_change(r, ctx, amcf, &approved);
+}
+
+
+/* DELETE /clients/{id} */
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_delete(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx)
+{
+    ngx_int_t                          rc;
+    ngx_http_llmgw_client_t           *c;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    c = ngx_http_llmgw_admin_client_find(r, ctx, amcf);
+    if (c == NULL) {
+        return (ctx->status == 0) ? NGX_ERROR : NGX_OK;
+    }
+
+    return ngx_http_llmgw_admin_client_change(r, ctx, amcf, NULL);
+}
+
+
+/*
+ * The configuration's clients with c (NULL: without the client of the
+ * path) written to the file, the master asked to reload; ctx has the
+ * audit's before and after and the 202.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_change(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
+    ngx_http_llmgw_client_t *c)
+{
+    json_t                   *j;
+    ngx_int_t                 reload;
+    ngx_str_t                 text;
+    ngx_array_t              *clients;
+    ngx_file_info_t           fi;
+    ngx_http_llmgw_client_t  *old;
+
+    /* the file is still the one this configuration read */
+
+    if (ngx_file_info(amcf->clients_file.data, &fi) == NGX_FILE_ERROR
+        || ngx_file_uniq(&fi) != amcf->clients_uniq)
+    {
+        if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_CONFLICT,
+                                         "conflict",
+                                         "an earlier change waits for its "
+                                         "reload; retry in a moment");
+    }
+
+    old = ngx_http_llmgw_clients_find(amcf->clients, &ctx->target);
+
+    if (old != NULL
+        && ngx_http_llmgw_admin_json(r->pool,
+                                     ngx_http_llmgw_admin_client_json(old),
+                                     &ctx->before)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (c != NULL
+        && ngx_http_llmgw_admin_json(r->pool,
+                                     ngx_http_llmgw_admin_client_json(c),
+                                     &ctx->after)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    clients = (c != NULL)
+              ? ngx_http_llmgw_clients_set(r->pool, amcf->clients, c)
+              : ngx_http_llmgw_clients_remove(r->pool, amcf->clients,
+                                              &ctx->target);
+
+    if (clients == NULL
+        || ngx_http_llmgw_clients_render(r->pool, clients, &text) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llmgw_admin_save(r, &amcf->clients_file, &text, 0644)
+        != NGX_OK)
+    {
+        ctx->after.len = 0;
+        return ngx_http_llmgw_admin_fail(r, ctx,
+                                         NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                         "internal_error",
+                                         "the clients file could not be "
+                                         "written, see the error log");
+    }
+
+    /* written: the change is made, whether or not the master can be told */
+
+    reload = ngx_http_llmgw_admin_reload(r);
+
+    j = json_pack("{s:s%,s:o,s:b,s:s}",
+                  "client_id", ctx->target.data, ctx->target.len,
+                  "client", (c != NULL) ? ngx_http_llmgw_admin_client_json(c)
+                                        : json_null(),
+                  "reload", reload == NGX_OK,
+                  "message", (reload == NGX_OK)
+                             ? "written to the clients file; the reload "
+                               "asked for applies it within a moment"
+                             : "written to the clients file; the master "
+                               "could not be asked to reload (see the "
+                               "error log): reload nginx to apply it");
+
+    if (ngx_http_llmgw_admin_answer(r, ctx, j) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->status = NGX_HTTP_ACCEPTED;
+
+    return NGX_OK;
+}
+
+
+/*
+ * SIGHUP to the master.  In a worker, ngx_parent is the master's pid as
+ * the master knew it when it made the worker (the pid file may be stale,
+ * absent or another nginx's); it is signalled only while it is still the
+ * worker's parent, never a process that took its pid or init.  Without
+ * a master (master_process off), the process reloads itself.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_reload(ngx_http_request_t *r)
+{
+    ngx_pid_t  master;
+
+    if (ngx_process == NGX_PROCESS_SINGLE) {
+        master = ngx_pid;
+
+    } else if (ngx_process == NGX_PROCESS_WORKER && ngx_parent == getppid()) {
+        master = ngx_parent;
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llmgw_admin: no master to reload (it exited?)");
+        return NGX_ERROR;
+    }
+
+    /* EPERM: the master runs as another user than the workers (root) */
+
+    if (kill(master, ngx_signal_value(NGX_RECONFIGURE_SIGNAL)) == -1) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      "llmgw_admin: kill(%P, SIGHUP) failed; the clients "
+                      "file is written, reload nginx to apply it", master);
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "llmgw_admin: clients changed, reload asked of %P",
+                  master);
+
+    return NGX_OK;
+}
+
+
 /* a user_id as the CSV allows it */
 
 static ngx_int_t
@@ -2450,6 +3127,7 @@ ngx_http_llmgw_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t
 ngx_http_llmgw_admin_init(ngx_conf_t *cf)
 {
+    ngx_file_info_t                    fi;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     amcf = ngx_http_conf_get_module_main_conf(cf,
@@ -2458,6 +3136,20 @@ ngx_http_llmgw_admin_init(ngx_conf_t *cf)
     amcf->zone = ngx_http_llmgw_state_conf(cf, &amcf->utc_offset);
     amcf->metrics = ngx_http_llmgw_log_metrics_zone_conf(cf);
     amcf->jwks = ngx_http_llmgw_jwks_conf(cf);
+
+    if (ngx_http_llmgw_registered_clients_conf(cf, &amcf->clients_file,
+                                               &amcf->clients, &amcf->tree)
+        == NGX_OK)
+    {
+        if (ngx_file_info(amcf->clients_file.data, &fi) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                          ngx_file_info_n " \"%V\" failed",
+                          &amcf->clients_file);
+            return NGX_ERROR;
+        }
+
+        amcf->clients_uniq = ngx_file_uniq(&fi);
+    }
 
     return NGX_OK;
 }

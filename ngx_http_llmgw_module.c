@@ -3916,6 +3916,26 @@ ngx_http_llmgw_jwks_conf(ngx_conf_t *cf)
 }
 
 
+ngx_int_t
+ngx_http_llmgw_registered_clients_conf(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_array_t **clients, ngx_http_llmgw_scope_tree_t **tree)
+{
+    ngx_http_llmgw_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llmgw_module);
+
+    if (mcf->clients == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *file = mcf->clients->file;
+    *clients = mcf->clients->clients;
+    *tree = &mcf->scopes;
+
+    return NGX_OK;
+}
+
+
 ngx_shm_zone_t *
 ngx_http_llmgw_state_conf(ngx_conf_t *cf, time_t *utc_offset)
 {

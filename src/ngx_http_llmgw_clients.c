@@ -760,6 +760,41 @@ ngx_http_llmgw_clients_set(ngx_pool_t *pool, ngx_array_t *clients,
 }
 
 
+ngx_array_t *
+ngx_http_llmgw_clients_remove(ngx_pool_t *pool, ngx_array_t *clients,
+    ngx_str_t *id)
+{
+    ngx_uint_t                i;
+    ngx_array_t              *a;
+    ngx_http_llmgw_client_t  *src, *dst;
+
+    a = ngx_array_create(pool, clients->nelts + 1,
+                         sizeof(ngx_http_llmgw_client_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    src = clients->elts;
+
+    for (i = 0; i < clients->nelts; i++) {
+        if (src[i].client_id.len == id->len
+            && ngx_memcmp(src[i].client_id.data, id->data, id->len) == 0)
+        {
+            continue;
+        }
+
+        dst = ngx_array_push(a);
+        if (dst == NULL) {
+            return NULL;
+        }
+
+        *dst = src[i];
+    }
+
+    return a;
+}
+
+
 ngx_int_t
 ngx_http_llmgw_clients_render(ngx_pool_t *pool, ngx_array_t *clients,
     ngx_str_t *text)

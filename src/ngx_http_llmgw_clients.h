@@ -120,7 +120,7 @@ ngx_int_t ngx_http_llmgw_clients_cut(ngx_http_llmgw_scope_tree_t *tree,
     ngx_array_t *ceiling, ngx_array_t *granted, ngx_array_t *out);
 
 /*
- * For the admin API (not built yet): clients with one client added or
+ * For the admin API: clients with one client added or
  * changed, as a new sorted array in pool (clients itself is left as it
  * is: the configuration is read-only while requests run).  c's ceilings
  * must be resolved already (ngx_http_llmgw_clients_scopes).  The admin
@@ -130,6 +130,13 @@ ngx_int_t ngx_http_llmgw_clients_cut(ngx_http_llmgw_scope_tree_t *tree,
  */
 ngx_array_t *ngx_http_llmgw_clients_set(ngx_pool_t *pool,
     ngx_array_t *clients, ngx_http_llmgw_client_t *c);
+
+/*
+ * clients without the client of id, as a new sorted array in pool
+ * (clients itself is left as it is); NULL when out of memory.
+ */
+ngx_array_t *ngx_http_llmgw_clients_remove(ngx_pool_t *pool,
+    ngx_array_t *clients, ngx_str_t *id);
 
 /* clients as the file ngx_http_llmgw_clients_parse() reads, in pool */
 ngx_int_t ngx_http_llmgw_clients_render(ngx_pool_t *pool,

@@ -538,6 +538,21 @@ ngx_http_llmgw_test_admin(ngx_pool_t *pool)
                          && ngx_http_llmgw_clients_find(&again.clients, &id)
                             ->status == NGX_HTTP_LLMGW_CLIENT_PENDING,
                          "and says the same");
+
+    /* remove: the copy without it, the old one as it was */
+
+    a = ngx_http_llmgw_clients_remove(pool, b, &id);
+
+    NGX_HTTP_LLMGW_CHECK(a != NULL && a->nelts == 4 && b->nelts == 5
+                         && ngx_http_llmgw_clients_find(a, &id) == NULL
+                         && ngx_http_llmgw_clients_find(b, &id) != NULL,
+                         "remove: gone from the copy only");
+
+    ngx_str_set(&id, "no-such");
+    b = ngx_http_llmgw_clients_remove(pool, a, &id);
+
+    NGX_HTTP_LLMGW_CHECK(b != NULL && b->nelts == 4,
+                         "remove: an unknown id removes nothing");
 }
 
 
