@@ -130,6 +130,8 @@ static ngx_int_t ngx_http_llmgw_admin_user_enable(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_admin_user_set(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t active);
+static ngx_int_t ngx_http_llmgw_admin_user_before(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t **chp);
 static ngx_int_t ngx_http_llmgw_admin_user_delete(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_admin_revoke(ngx_http_request_t *r,
@@ -961,11 +963,15 @@ ngx_http_llmgw_admin_user_enable(ngx_http_request_t *r,
 }
 
 
-/* the account's active flag set, the rest of it kept */
+/*
+ * The account ctx->target names, as a change in r's pool, recorded as
+ * the audit's before: NGX_DECLINED with *chp set to go on, else what the
+ * handler answers (404 no such user, NGX_ERROR).
+ */
 
 static ngx_int_t
-ngx_http_llmgw_admin_user_set(ngx_http_request_t *r,
-    ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t active)
+ngx_http_llmgw_admin_user_before(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t **chp)
 {
     ngx_int_t                          rc;
     ngx_http_llmgw_account_change_t   *ch;
@@ -997,6 +1003,29 @@ ngx_http_llmgw_admin_user_set(ngx_http_request_t *r,
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    *chp = ch;
+
+    return NGX_DECLINED;
+}
+
+
+/* the account's active flag set, the rest of it kept */
+
+static ngx_int_t
+ngx_http_llmgw_admin_user_set(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t active)
+{
+    ngx_int_t                          rc;
+    ngx_http_llmgw_account_change_t   *ch;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    rc = ngx_http_llmgw_admin_user_before(r, ctx, &ch);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     ch->active = active;
@@ -1033,30 +1062,9 @@ ngx_http_llmgw_admin_user_delete(ngx_http_request_t *r,
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
 
-    ch = ngx_palloc(r->pool, sizeof(ngx_http_llmgw_account_change_t));
-    if (ch == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_llmgw_account_lookup(amcf->zone,
-                                       NGX_HTTP_LLMGW_ACCOUNT_USER,
-                                       &ctx->target, ngx_time(), r->pool,
-                                       ch);
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
-                                         "not_found", "no such user");
-    }
-
-    if (ngx_http_llmgw_admin_json(r->pool,
-                                  ngx_http_llmgw_admin_user_json(ch),
-                                  &ctx->before)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    rc = ngx_http_llmgw_admin_user_before(r, ctx, &ch);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     ch->remove = 1;

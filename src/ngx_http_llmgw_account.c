@@ -1806,43 +1806,33 @@ ngx_http_llmgw_account_list(ngx_shm_zone_t *zone, ngx_uint_t kind,
 }
 
 
-/* an entry as a change, its strings in pool; a jti's id in hex */
+/*
+ * An entry as a change, its strings copied into pool (the change
+ * node_change makes points into the zone, valid only under its lock).
+ */
 
 static ngx_int_t
 ngx_http_llmgw_account_copy(ngx_http_llmgw_account_node_t *an,
     ngx_pool_t *pool, ngx_http_llmgw_account_change_t *ch)
 {
-    size_t   len;
     u_char  *p;
+    u_char   hex[NGX_HTTP_LLMGW_JTI_HASH_LEN];
 
-    ngx_memzero(ch, sizeof(ngx_http_llmgw_account_change_t));
+    ngx_http_llmgw_account_node_change(an, ch, hex);
 
-    ch->kind = an->kind;
-    ch->time = an->time;
-    ch->end = an->end;
-    ch->active = an->active;
-
-    len = (an->kind == NGX_HTTP_LLMGW_ACCOUNT_JTI) ? 2 * an->id_len
-                                                   : an->id_len;
-
-    p = ngx_pnalloc(pool, len + an->dept_len);
+    p = ngx_pnalloc(pool, ch->id.len + ch->department.len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
+    ngx_memcpy(p, ch->id.data, ch->id.len);
     ch->id.data = p;
-    ch->id.len = len;
+    p += ch->id.len;
 
-    if (an->kind == NGX_HTTP_LLMGW_ACCOUNT_JTI) {
-        p = ngx_hex_dump(p, an->data, an->id_len);
-
-    } else {
-        p = ngx_cpymem(p, an->data, an->id_len);
+    if (ch->department.len) {   /* a jti's is none: data NULL */
+        ngx_memcpy(p, ch->department.data, ch->department.len);
+        ch->department.data = p;
     }
-
-    ch->department.data = p;
-    ch->department.len = an->dept_len;
-    ngx_memcpy(p, an->data + an->id_len, an->dept_len);
 
     return NGX_OK;
 }
