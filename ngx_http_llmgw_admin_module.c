@@ -123,6 +123,15 @@ static json_t *ngx_http_llmgw_admin_user_json(
     ngx_http_llmgw_account_change_t *ch);
 static json_t *ngx_http_llmgw_admin_time_json(time_t t);
 
+static ngx_int_t ngx_http_llmgw_admin_before(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t kind, ngx_str_t *id,
+    ngx_http_llmgw_account_change_t *ch);
+static ngx_int_t ngx_http_llmgw_admin_change(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t *ch,
+    json_t *j);
+static ngx_int_t ngx_http_llmgw_admin_publish(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, json_t *j,
+    ngx_http_llmgw_account_change_t *changes, ngx_uint_t n);
 static ngx_int_t ngx_http_llmgw_admin_commit_rc(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_int_t rc);
 
@@ -882,6 +891,85 @@ ngx_http_llmgw_admin_time_json(time_t t)
 }
 
 
+/*
+ * The entry of kind and id as it is before a change, copied into ch and
+ * recorded as the audit's before: NGX_OK; NGX_DECLINED: there is none
+ * (before stays null); NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_before(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t kind, ngx_str_t *id,
+    ngx_http_llmgw_account_change_t *ch)
+{
+    ngx_int_t                          rc;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    rc = ngx_http_llmgw_account_lookup(amcf->zone, kind, id, ngx_time(),
+                                       r->pool, ch);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_llmgw_admin_json(r->pool,
+                                     ngx_http_llmgw_admin_entry_json(ch),
+                                     &ctx->before);
+}
+
+
+/*
+ * One change: the audit's after is what it makes (null for a removal),
+ * j (released) the answer; then published as publish() does.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_change(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t *ch,
+    json_t *j)
+{
+    if (!ch->remove
+        && ngx_http_llmgw_admin_json(r->pool,
+                                     ngx_http_llmgw_admin_entry_json(ch),
+                                     &ctx->after)
+           != NGX_OK)
+    {
+        json_decref(j);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_admin_publish(r, ctx, j, ch, 1);
+}
+
+
+/*
+ * The end every change shares: j (released) prepared as the answer,
+ * then the changes applied and made durable (the audit's after set
+ * before).  NGX_OK answered now, NGX_AGAIN by done, else failed.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_publish(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, json_t *j,
+    ngx_http_llmgw_account_change_t *changes, ngx_uint_t n)
+{
+    ngx_int_t                          rc;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    if (ngx_http_llmgw_admin_answer(r, ctx, j) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llmgw_state_publish(r, amcf->zone, changes, n,
+                                      ngx_http_llmgw_admin_done, r);
+
+    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+}
+
+
 /* after commit: NGX_OK answered now, NGX_AGAIN by done, else failed */
 
 static ngx_int_t
@@ -981,21 +1069,16 @@ static ngx_int_t
 ngx_http_llmgw_admin_user_before(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t **chp)
 {
-    ngx_int_t                          rc;
-    ngx_http_llmgw_account_change_t   *ch;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+    ngx_int_t                         rc;
+    ngx_http_llmgw_account_change_t  *ch;
 
     ch = ngx_palloc(r->pool, sizeof(ngx_http_llmgw_account_change_t));
     if (ch == NULL) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_llmgw_account_lookup(amcf->zone,
-                                       NGX_HTTP_LLMGW_ACCOUNT_USER,
-                                       &ctx->target, ngx_time(), r->pool,
-                                       ch);
+    rc = ngx_http_llmgw_admin_before(r, ctx, NGX_HTTP_LLMGW_ACCOUNT_USER,
+                                     &ctx->target, ch);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
@@ -1003,14 +1086,6 @@ ngx_http_llmgw_admin_user_before(ngx_http_request_t *r,
     if (rc == NGX_DECLINED) {
         return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
                                          "not_found", "no such user");
-    }
-
-    if (ngx_http_llmgw_admin_json(r->pool,
-                                  ngx_http_llmgw_admin_user_json(ch),
-                                  &ctx->before)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
     }
 
     *chp = ch;
@@ -1025,11 +1100,8 @@ static ngx_int_t
 ngx_http_llmgw_admin_user_set(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t active)
 {
-    ngx_int_t                          rc;
-    ngx_http_llmgw_account_change_t   *ch;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+    ngx_int_t                         rc;
+    ngx_http_llmgw_account_change_t  *ch;
 
     rc = ngx_http_llmgw_admin_user_before(r, ctx, &ch);
     if (rc != NGX_DECLINED) {
@@ -1038,25 +1110,8 @@ ngx_http_llmgw_admin_user_set(ngx_http_request_t *r,
 
     ch->active = active;
 
-    if (ngx_http_llmgw_admin_json(r->pool,
-                                  ngx_http_llmgw_admin_user_json(ch),
-                                  &ctx->after)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_llmgw_admin_answer(r, ctx,
-                                    ngx_http_llmgw_admin_user_json(ch))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_llmgw_state_publish(r, amcf->zone, ch, 1,
-                                      ngx_http_llmgw_admin_done, r);
-
-    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+    return ngx_http_llmgw_admin_change(r, ctx, ch,
+                                       ngx_http_llmgw_admin_user_json(ch));
 }
 
 
@@ -1064,11 +1119,8 @@ static ngx_int_t
 ngx_http_llmgw_admin_user_delete(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
-    ngx_int_t                          rc;
-    ngx_http_llmgw_account_change_t   *ch;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+    ngx_int_t                         rc;
+    ngx_http_llmgw_account_change_t  *ch;
 
     rc = ngx_http_llmgw_admin_user_before(r, ctx, &ch);
     if (rc != NGX_DECLINED) {
@@ -1077,19 +1129,10 @@ ngx_http_llmgw_admin_user_delete(ngx_http_request_t *r,
 
     ch->remove = 1;
 
-    if (ngx_http_llmgw_admin_answer(r, ctx,
-                                    json_pack("{s:s%,s:b}",
-                                              "user_id", ch->id.data,
-                                              ch->id.len, "deleted", 1))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_llmgw_state_publish(r, amcf->zone, ch, 1,
-                                      ngx_http_llmgw_admin_done, r);
-
-    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+    return ngx_http_llmgw_admin_change(r, ctx, ch,
+                                       json_pack("{s:s%,s:b}",
+                                                 "user_id", ch->id.data,
+                                                 ch->id.len, "deleted", 1));
 }
 
 
@@ -1127,14 +1170,11 @@ static ngx_int_t
 ngx_http_llmgw_admin_revocation(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t remove)
 {
-    json_t                            *o;
-    ngx_int_t                          rc;
-    const char                        *err;
-    json_error_t                       jerr;
-    ngx_http_llmgw_account_change_t   *ch, old;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+    json_t                           *o, *j;
+    ngx_int_t                         rc;
+    const char                       *err;
+    json_error_t                      jerr;
+    ngx_http_llmgw_account_change_t  *ch, old;
 
     ch = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_account_change_t));
     if (ch == NULL) {
@@ -1159,48 +1199,20 @@ ngx_http_llmgw_admin_revocation(ngx_http_request_t *r,
 
     ctx->target = ch->id;
 
-    rc = ngx_http_llmgw_account_lookup(amcf->zone, ch->kind, &ch->id,
-                                       ngx_time(), r->pool, &old);
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_OK
-        && ngx_http_llmgw_admin_json(r->pool,
-                                     ngx_http_llmgw_admin_entry_json(&old),
-                                     &ctx->before)
-           != NGX_OK)
+    if (ngx_http_llmgw_admin_before(r, ctx, ch->kind, &ch->id, &old)
+        == NGX_ERROR)
     {
         return NGX_ERROR;
     }
 
-    if (remove) {
-        /* the audit's "after": null, nothing is revoked any more */
+    /* a removal's answer names what is no longer revoked */
 
-        if (ngx_http_llmgw_admin_answer(r, ctx,
-                                        json_pack("{s:o}", "unrevoked",
-                                         ngx_http_llmgw_admin_key_json(ch)))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    j = remove ? json_pack("{s:o}", "unrevoked",
+                           ngx_http_llmgw_admin_key_json(ch))
+               : json_pack("{s:o}", "revoked",
+                           ngx_http_llmgw_admin_entry_json(ch));
 
-    } else if (ngx_http_llmgw_admin_json(r->pool,
-                                         ngx_http_llmgw_admin_entry_json(ch),
-                                         &ctx->after)
-               != NGX_OK
-               || ngx_http_llmgw_admin_answer(r, ctx,
-                                              json_pack("{s:o}", "revoked",
-                                         ngx_http_llmgw_admin_entry_json(ch)))
-                  != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_llmgw_state_publish(r, amcf->zone, ch, 1,
-                                      ngx_http_llmgw_admin_done, r);
-
-    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+    return ngx_http_llmgw_admin_change(r, ctx, ch, j);
 }
 
 
@@ -1615,25 +1627,23 @@ ngx_http_llmgw_admin_csv_upload(ngx_http_request_t *r,
     json_object_set_new(summary, "changes",
                         json_integer((json_int_t) changes.nelts));
 
-    if (ngx_http_llmgw_admin_json(r->pool, json_deep_copy(summary),
-                                  &ctx->after)
-        != NGX_OK
-        || ngx_http_llmgw_admin_answer(r, ctx, summary) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     /* kept for the download before it is applied: a failure changes none */
 
     if (ngx_http_llmgw_admin_csv_save(r, &ctx->in) != NGX_OK) {
+        json_decref(summary);
         return ngx_http_llmgw_admin_commit_rc(r, ctx, NGX_ERROR);
     }
 
-    rc = ngx_http_llmgw_state_publish(r, amcf->zone, changes.elts,
-                                      changes.nelts,
-                                      ngx_http_llmgw_admin_done, r);
+    if (ngx_http_llmgw_admin_json(r->pool, json_deep_copy(summary),
+                                  &ctx->after)
+        != NGX_OK)
+    {
+        json_decref(summary);
+        return NGX_ERROR;
+    }
 
-    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+    return ngx_http_llmgw_admin_publish(r, ctx, summary, changes.elts,
+                                        changes.nelts);
 }
 
 
