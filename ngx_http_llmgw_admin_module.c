@@ -41,6 +41,10 @@
 
 #define NGX_HTTP_LLMGW_ADMIN_DAY        86400
 
+/* GET /revocations: revocations a page, by default and at most */
+#define NGX_HTTP_LLMGW_ADMIN_PAGE       1000
+#define NGX_HTTP_LLMGW_ADMIN_MAX_PAGE   10000
+
 
 typedef struct {
     ngx_shm_zone_t            *zone;        /* llmgw_state_zone, or NULL */
@@ -119,6 +123,15 @@ static json_t *ngx_http_llmgw_admin_user_json(
     ngx_http_llmgw_account_change_t *ch);
 static json_t *ngx_http_llmgw_admin_time_json(time_t t);
 
+static ngx_int_t ngx_http_llmgw_admin_before(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t kind, ngx_str_t *id,
+    ngx_http_llmgw_account_change_t *ch);
+static ngx_int_t ngx_http_llmgw_admin_change(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t *ch,
+    json_t *j);
+static ngx_int_t ngx_http_llmgw_admin_publish(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, json_t *j,
+    ngx_http_llmgw_account_change_t *changes, ngx_uint_t n);
 static ngx_int_t ngx_http_llmgw_admin_commit_rc(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_int_t rc);
 
@@ -147,6 +160,10 @@ static json_t *ngx_http_llmgw_admin_key_json(
     ngx_http_llmgw_account_change_t *ch);
 static ngx_int_t ngx_http_llmgw_admin_revocations(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_admin_cursor(ngx_pool_t *pool,
+    ngx_http_llmgw_account_change_t *pos, json_t **cursor);
+static ngx_int_t ngx_http_llmgw_admin_cursor_parse(ngx_pool_t *pool,
+    ngx_str_t *text, ngx_http_llmgw_account_change_t *pos);
 static json_t *ngx_http_llmgw_admin_entry_json(
     ngx_http_llmgw_account_change_t *ch);
 static ngx_int_t ngx_http_llmgw_admin_csv_upload(ngx_http_request_t *r,
@@ -874,6 +891,85 @@ ngx_http_llmgw_admin_time_json(time_t t)
 }
 
 
+/*
+ * The entry of kind and id as it is before a change, copied into ch and
+ * recorded as the audit's before: NGX_OK; NGX_DECLINED: there is none
+ * (before stays null); NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_before(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t kind, ngx_str_t *id,
+    ngx_http_llmgw_account_change_t *ch)
+{
+    ngx_int_t                          rc;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    rc = ngx_http_llmgw_account_lookup(amcf->zone, kind, id, ngx_time(),
+                                       r->pool, ch);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_llmgw_admin_json(r->pool,
+                                     ngx_http_llmgw_admin_entry_json(ch),
+                                     &ctx->before);
+}
+
+
+/*
+ * One change: the audit's after is what it makes (null for a removal),
+ * j (released) the answer; then published as publish() does.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_change(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t *ch,
+    json_t *j)
+{
+    if (!ch->remove
+        && ngx_http_llmgw_admin_json(r->pool,
+                                     ngx_http_llmgw_admin_entry_json(ch),
+                                     &ctx->after)
+           != NGX_OK)
+    {
+        json_decref(j);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_admin_publish(r, ctx, j, ch, 1);
+}
+
+
+/*
+ * The end every change shares: j (released) prepared as the answer,
+ * then the changes applied and made durable (the audit's after set
+ * before).  NGX_OK answered now, NGX_AGAIN by done, else failed.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_publish(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, json_t *j,
+    ngx_http_llmgw_account_change_t *changes, ngx_uint_t n)
+{
+    ngx_int_t                          rc;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+
+    if (ngx_http_llmgw_admin_answer(r, ctx, j) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llmgw_state_publish(r, amcf->zone, changes, n,
+                                      ngx_http_llmgw_admin_done, r);
+
+    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+}
+
+
 /* after commit: NGX_OK answered now, NGX_AGAIN by done, else failed */
 
 static ngx_int_t
@@ -973,21 +1069,16 @@ static ngx_int_t
 ngx_http_llmgw_admin_user_before(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t **chp)
 {
-    ngx_int_t                          rc;
-    ngx_http_llmgw_account_change_t   *ch;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+    ngx_int_t                         rc;
+    ngx_http_llmgw_account_change_t  *ch;
 
     ch = ngx_palloc(r->pool, sizeof(ngx_http_llmgw_account_change_t));
     if (ch == NULL) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_llmgw_account_lookup(amcf->zone,
-                                       NGX_HTTP_LLMGW_ACCOUNT_USER,
-                                       &ctx->target, ngx_time(), r->pool,
-                                       ch);
+    rc = ngx_http_llmgw_admin_before(r, ctx, NGX_HTTP_LLMGW_ACCOUNT_USER,
+                                     &ctx->target, ch);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
@@ -995,14 +1086,6 @@ ngx_http_llmgw_admin_user_before(ngx_http_request_t *r,
     if (rc == NGX_DECLINED) {
         return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
                                          "not_found", "no such user");
-    }
-
-    if (ngx_http_llmgw_admin_json(r->pool,
-                                  ngx_http_llmgw_admin_user_json(ch),
-                                  &ctx->before)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
     }
 
     *chp = ch;
@@ -1017,11 +1100,8 @@ static ngx_int_t
 ngx_http_llmgw_admin_user_set(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t active)
 {
-    ngx_int_t                          rc;
-    ngx_http_llmgw_account_change_t   *ch;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+    ngx_int_t                         rc;
+    ngx_http_llmgw_account_change_t  *ch;
 
     rc = ngx_http_llmgw_admin_user_before(r, ctx, &ch);
     if (rc != NGX_DECLINED) {
@@ -1030,25 +1110,8 @@ ngx_http_llmgw_admin_user_set(ngx_http_request_t *r,
 
     ch->active = active;
 
-    if (ngx_http_llmgw_admin_json(r->pool,
-                                  ngx_http_llmgw_admin_user_json(ch),
-                                  &ctx->after)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_llmgw_admin_answer(r, ctx,
-                                    ngx_http_llmgw_admin_user_json(ch))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_llmgw_state_publish(r, amcf->zone, ch, 1,
-                                      ngx_http_llmgw_admin_done, r);
-
-    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+    return ngx_http_llmgw_admin_change(r, ctx, ch,
+                                       ngx_http_llmgw_admin_user_json(ch));
 }
 
 
@@ -1056,11 +1119,8 @@ static ngx_int_t
 ngx_http_llmgw_admin_user_delete(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
-    ngx_int_t                          rc;
-    ngx_http_llmgw_account_change_t   *ch;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+    ngx_int_t                         rc;
+    ngx_http_llmgw_account_change_t  *ch;
 
     rc = ngx_http_llmgw_admin_user_before(r, ctx, &ch);
     if (rc != NGX_DECLINED) {
@@ -1069,19 +1129,10 @@ ngx_http_llmgw_admin_user_delete(ngx_http_request_t *r,
 
     ch->remove = 1;
 
-    if (ngx_http_llmgw_admin_answer(r, ctx,
-                                    json_pack("{s:s%,s:b}",
-                                              "user_id", ch->id.data,
-                                              ch->id.len, "deleted", 1))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_llmgw_state_publish(r, amcf->zone, ch, 1,
-                                      ngx_http_llmgw_admin_done, r);
-
-    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+    return ngx_http_llmgw_admin_change(r, ctx, ch,
+                                       json_pack("{s:s%,s:b}",
+                                                 "user_id", ch->id.data,
+                                                 ch->id.len, "deleted", 1));
 }
 
 
@@ -1119,14 +1170,11 @@ static ngx_int_t
 ngx_http_llmgw_admin_revocation(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_uint_t remove)
 {
-    json_t                            *o;
-    ngx_int_t                          rc;
-    const char                        *err;
-    json_error_t                       jerr;
-    ngx_http_llmgw_account_change_t   *ch, old;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
+    json_t                           *o, *j;
+    ngx_int_t                         rc;
+    const char                       *err;
+    json_error_t                      jerr;
+    ngx_http_llmgw_account_change_t  *ch, old;
 
     ch = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_account_change_t));
     if (ch == NULL) {
@@ -1151,48 +1199,20 @@ ngx_http_llmgw_admin_revocation(ngx_http_request_t *r,
 
     ctx->target = ch->id;
 
-    rc = ngx_http_llmgw_account_lookup(amcf->zone, ch->kind, &ch->id,
-                                       ngx_time(), r->pool, &old);
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_OK
-        && ngx_http_llmgw_admin_json(r->pool,
-                                     ngx_http_llmgw_admin_entry_json(&old),
-                                     &ctx->before)
-           != NGX_OK)
+    if (ngx_http_llmgw_admin_before(r, ctx, ch->kind, &ch->id, &old)
+        == NGX_ERROR)
     {
         return NGX_ERROR;
     }
 
-    if (remove) {
-        /* the audit's "after": null, nothing is revoked any more */
+    /* a removal's answer names what is no longer revoked */
 
-        if (ngx_http_llmgw_admin_answer(r, ctx,
-                                        json_pack("{s:o}", "unrevoked",
-                                         ngx_http_llmgw_admin_key_json(ch)))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    j = remove ? json_pack("{s:o}", "unrevoked",
+                           ngx_http_llmgw_admin_key_json(ch))
+               : json_pack("{s:o}", "revoked",
+                           ngx_http_llmgw_admin_entry_json(ch));
 
-    } else if (ngx_http_llmgw_admin_json(r->pool,
-                                         ngx_http_llmgw_admin_entry_json(ch),
-                                         &ctx->after)
-               != NGX_OK
-               || ngx_http_llmgw_admin_answer(r, ctx,
-                                              json_pack("{s:o}", "revoked",
-                                         ngx_http_llmgw_admin_entry_json(ch)))
-                  != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_llmgw_state_publish(r, amcf->zone, ch, 1,
-                                      ngx_http_llmgw_admin_done, r);
-
-    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+    return ngx_http_llmgw_admin_change(r, ctx, ch, j);
 }
 
 
@@ -1316,61 +1336,170 @@ ngx_http_llmgw_admin_revoke_parse(ngx_http_request_t *r, json_t *o,
 }
 
 
+/*
+ * GET /revocations[?limit=N][&cursor=C]: a page of the live revocations
+ * in the zone's order, {"revocations":[..],"next_cursor":C|null}.  The
+ * cursor is the base64url of the position's kind (a byte) and id: opaque
+ * to the caller, and a position rather than an entry, so a revocation
+ * lifted between two pages loses nothing.
+ */
+
 static ngx_int_t
 ngx_http_llmgw_admin_revocations(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
-    json_t                            *j, *list;
-    time_t                             now;
-    ngx_uint_t                         i, k;
+    json_t                            *j, *list, *cursor;
+    ngx_int_t                          rc, limit;
+    ngx_str_t                          v;
+    ngx_uint_t                         i;
     ngx_array_t                        entries;
-    ngx_http_llmgw_account_change_t   *ch;
+    ngx_http_llmgw_account_change_t   *ch, after, next;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
-
-    static ngx_uint_t   kinds[] = { NGX_HTTP_LLMGW_ACCOUNT_JTI,
-                                    NGX_HTTP_LLMGW_ACCOUNT_SUBJECT,
-                                    NGX_HTTP_LLMGW_ACCOUNT_CLIENT };
-    static char        *names[] = { "jti", "sub", "client_id" };
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
 
-    now = ngx_time();
+    limit = NGX_HTTP_LLMGW_ADMIN_PAGE;
 
-    j = json_object();
+    if (ngx_http_arg(r, (u_char *) "limit", 5, &v) == NGX_OK) {
+        limit = ngx_atoi(v.data, v.len);
+
+        if (limit < 1 || limit > NGX_HTTP_LLMGW_ADMIN_MAX_PAGE) {
+            return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_request",
+                                             "limit must be 1 to 10000");
+        }
+    }
+
+    ngx_memzero(&after, sizeof(ngx_http_llmgw_account_change_t));
+
+    rc = NGX_OK;
+
+    if (ngx_http_arg(r, (u_char *) "cursor", 6, &v) == NGX_OK) {
+        rc = ngx_http_llmgw_admin_cursor_parse(r->pool, &v, &after);
+    }
+
+    if (rc == NGX_OK) {
+        if (ngx_array_init(&entries, r->pool, 16,
+                           sizeof(ngx_http_llmgw_account_change_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_llmgw_account_page(amcf->zone,
+                                     (1 << NGX_HTTP_LLMGW_ACCOUNT_JTI)
+                                     | (1 << NGX_HTTP_LLMGW_ACCOUNT_SUBJECT)
+                                     | (1 << NGX_HTTP_LLMGW_ACCOUNT_CLIENT),
+                                     after.kind ? &after : NULL,
+                                     (ngx_uint_t) limit, ngx_time(), r->pool,
+                                     &entries, &next);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_request",
+                                         "not a cursor of this API");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cursor = json_null();
+
+    if (next.kind
+        && ngx_http_llmgw_admin_cursor(r->pool, &next, &cursor) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    j = json_pack("{s:[],s:o}", "revocations", "next_cursor", cursor);
     if (j == NULL) {
         return NGX_ERROR;
     }
 
-    for (k = 0; k < 3; k++) {
+    list = json_object_get(j, "revocations");
+    ch = entries.elts;
 
-        if (ngx_array_init(&entries, r->pool, 16,
-                           sizeof(ngx_http_llmgw_account_change_t))
-            != NGX_OK
-            || ngx_http_llmgw_account_list(amcf->zone, kinds[k], now,
-                                           r->pool, &entries)
-               != NGX_OK)
+    for (i = 0; i < entries.nelts; i++) {
+        if (json_array_append_new(list,
+                                  ngx_http_llmgw_admin_entry_json(&ch[i]))
+            != 0)
         {
             json_decref(j);
             return NGX_ERROR;
         }
-
-        list = json_array();
-        json_object_set_new(j, names[k], list);
-
-        ch = entries.elts;
-
-        for (i = 0; i < entries.nelts; i++) {
-            if (json_array_append_new(list,
-                                      ngx_http_llmgw_admin_entry_json(&ch[i]))
-                != 0)
-            {
-                json_decref(j);
-                return NGX_ERROR;
-            }
-        }
     }
 
     return ngx_http_llmgw_admin_answer(r, ctx, j);
+}
+
+
+/* the cursor of a position: base64url of its kind's byte and its id */
+
+static ngx_int_t
+ngx_http_llmgw_admin_cursor(ngx_pool_t *pool,
+    ngx_http_llmgw_account_change_t *pos, json_t **cursor)
+{
+    ngx_str_t  raw, text;
+
+    raw.len = 1 + pos->id.len;
+    raw.data = ngx_pnalloc(pool, raw.len);
+    if (raw.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    raw.data[0] = (u_char) pos->kind;
+    ngx_memcpy(raw.data + 1, pos->id.data, pos->id.len);
+
+    text.data = ngx_pnalloc(pool, ngx_base64_encoded_length(raw.len));
+    if (text.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(&text, &raw);
+
+    *cursor = json_stringn((char *) text.data, text.len);
+
+    return (*cursor == NULL) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * A cursor back into a position, its id in pool: NGX_OK; NGX_DECLINED
+ * when it is no cursor (the page checks the id); NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_cursor_parse(ngx_pool_t *pool, ngx_str_t *text,
+    ngx_http_llmgw_account_change_t *pos)
+{
+    ngx_str_t  raw;
+
+    if (text->len == 0
+        || ngx_base64_decoded_length(text->len)
+           > 1 + NGX_HTTP_LLMGW_ACCOUNT_MAX_ID)
+    {
+        return NGX_DECLINED;
+    }
+
+    raw.data = ngx_pnalloc(pool, ngx_base64_decoded_length(text->len));
+    if (raw.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_decode_base64url(&raw, text) != NGX_OK
+        || raw.len < 2
+        || raw.data[0] == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    pos->kind = raw.data[0];
+    pos->id.data = raw.data + 1;
+    pos->id.len = raw.len - 1;
+
+    return NGX_OK;
 }
 
 
@@ -1498,25 +1627,23 @@ ngx_http_llmgw_admin_csv_upload(ngx_http_request_t *r,
     json_object_set_new(summary, "changes",
                         json_integer((json_int_t) changes.nelts));
 
-    if (ngx_http_llmgw_admin_json(r->pool, json_deep_copy(summary),
-                                  &ctx->after)
-        != NGX_OK
-        || ngx_http_llmgw_admin_answer(r, ctx, summary) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     /* kept for the download before it is applied: a failure changes none */
 
     if (ngx_http_llmgw_admin_csv_save(r, &ctx->in) != NGX_OK) {
+        json_decref(summary);
         return ngx_http_llmgw_admin_commit_rc(r, ctx, NGX_ERROR);
     }
 
-    rc = ngx_http_llmgw_state_publish(r, amcf->zone, changes.elts,
-                                      changes.nelts,
-                                      ngx_http_llmgw_admin_done, r);
+    if (ngx_http_llmgw_admin_json(r->pool, json_deep_copy(summary),
+                                  &ctx->after)
+        != NGX_OK)
+    {
+        json_decref(summary);
+        return NGX_ERROR;
+    }
 
-    return ngx_http_llmgw_admin_commit_rc(r, ctx, rc);
+    return ngx_http_llmgw_admin_publish(r, ctx, summary, changes.elts,
+                                        changes.nelts);
 }
 
 

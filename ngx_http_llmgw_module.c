@@ -264,6 +264,8 @@ typedef struct {
     ngx_str_t                      client_status; /* "approved" ...; empty:
                                                      no llmgw_clients */
     ngx_array_t                   *required; /* the scopes not satisfied */
+    ngx_array_t                   *api_required; /* the API's scopes, or
+                                                    NULL */
     ngx_uint_t                     status;   /* 0: allowed, or the denial */
     ngx_http_llmgw_error_t         denial;   /* what the client is told */
     ngx_str_t                      json;     /* the error filter's body */
@@ -342,6 +344,11 @@ static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_limits(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_uint_t ngx_http_llmgw_state_within(
+    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+    ngx_http_llmgw_scope_t *top);
+static ngx_int_t ngx_http_llmgw_state_unavailable(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, const char *reason);
 static ngx_int_t ngx_http_llmgw_state_query(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_http_llmgw_account_query_t *q);
@@ -446,6 +453,8 @@ static ngx_array_t *ngx_http_llmgw_default_scope_claims(ngx_conf_t *cf);
 static char *ngx_http_llmgw_merge_metadata(ngx_conf_t *cf,
     ngx_http_llmgw_loc_conf_t *conf);
 static ngx_int_t ngx_http_llmgw_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_llmgw_state_within_conf(ngx_conf_t *cf,
+    ngx_http_llmgw_main_conf_t *mcf);
 static ngx_uint_t ngx_http_llmgw_has_variable(
     ngx_http_core_main_conf_t *cmcf, ngx_str_t *name);
 static void ngx_http_llmgw_exit(ngx_cycle_t *cycle);
@@ -2032,6 +2041,8 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
         return rc;
     }
 
+    ctx->api_required = api_required;
+
     if (ngx_array_init(&ctx->granted, r->pool, 8, sizeof(ngx_str_t))
         != NGX_OK)
     {
@@ -2188,15 +2199,29 @@ ngx_http_llmgw_stage_state(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    /* on_stale=refuse: revocations may have been missed, none passes */
+    /*
+     * Stale: revocations may have been missed.  on_stale=refuse: none
+     * passes; within:SCOPE: only what requires SCOPE or scopes below it.
+     */
 
-    if (ngx_http_llmgw_state_refuse()) {
-        if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
-            return NGX_ERROR;
+    switch (ngx_http_llmgw_state_stale()) {
+
+    case NGX_HTTP_LLMGW_STATE_REFUSE:
+        return ngx_http_llmgw_state_unavailable(r, ctx,
+                                                "account state stale");
+
+    case NGX_HTTP_LLMGW_STATE_WITHIN:
+        if (!ngx_http_llmgw_state_within(llcf, ctx,
+                                         mcf->state_redis->scope))
+        {
+            return ngx_http_llmgw_state_unavailable(r, ctx,
+                                                  mcf->state_redis->reason);
         }
 
-        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   NULL, "account state stale");
+        break;
+
+    default: /* NGX_HTTP_LLMGW_STATE_SERVE */
+        break;
     }
 
     if (ngx_http_llmgw_state_query(r, llcf, ctx, &q) != NGX_OK) {
@@ -2258,6 +2283,42 @@ ngx_http_llmgw_stage_state(ngx_http_request_t *r,
     default: /* NGX_HTTP_LLMGW_ACCOUNT_OK */
         return NGX_OK;
     }
+}
+
+
+/*
+ * on_stale=within:SCOPE: whether every scope r requires (its API's, the
+ * location's) is top or below it.  A request that requires none is not
+ * within: nothing says what it may reach.
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_state_within(ngx_http_llmgw_loc_conf_t *llcf,
+    ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_scope_t *top)
+{
+    if (ctx->api_required == NULL && llcf->required_scopes == NULL) {
+        return 0;
+    }
+
+    return (ctx->api_required == NULL
+            || ngx_http_llmgw_scope_within(ctx->api_required, top))
+           && (llcf->required_scopes == NULL
+               || ngx_http_llmgw_scope_within(llcf->required_scopes, top));
+}
+
+
+/* 503 with Retry-After: the state cannot be trusted for this request */
+
+static ngx_int_t
+ngx_http_llmgw_state_unavailable(ngx_http_request_t *r,
+    ngx_http_llmgw_ctx_t *ctx, const char *reason)
+{
+    if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                               reason);
 }
 
 
@@ -5371,6 +5432,12 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
             return NGX_ERROR;
         }
 
+        if (mcf->state_redis
+            && ngx_http_llmgw_state_within_conf(cf, mcf) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
     } else if (mcf->state_redis) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"llmgw_state_redis\" needs "
@@ -5448,6 +5515,53 @@ ngx_http_llmgw_init(ngx_conf_t *cf)
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_llmgw_error_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * on_stale=within:SCOPE: SCOPE must be in llmgw_scopes, which may come
+ * after llmgw_state_redis in the http block; and the reason a refusal
+ * gives names it.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_state_within_conf(ngx_conf_t *cf,
+    ngx_http_llmgw_main_conf_t *mcf)
+{
+    u_char                       *p;
+    size_t                        len;
+    ngx_http_llmgw_state_conf_t  *scf;
+
+    scf = mcf->state_redis;
+
+    if (scf->on_stale != NGX_HTTP_LLMGW_STATE_WITHIN) {
+        return NGX_OK;
+    }
+
+    scf->scope = ngx_http_llmgw_scope_find(&mcf->scopes, &scf->within);
+
+    if (scf->scope == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"llmgw_state_redis\": on_stale=within:%V "
+                           "names no scope of \"llmgw_scopes\"",
+                           &scf->within);
+        return NGX_ERROR;
+    }
+
+    len = sizeof("account state stale: only scopes within \"\" served")
+          + scf->within.len;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(p, "account state stale: only scopes within \"%V\" "
+                "served%Z", &scf->within);
+
+    scf->reason = (char *) p;
 
     return NGX_OK;
 }

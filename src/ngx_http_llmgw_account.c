@@ -46,6 +46,9 @@
 
 #define NGX_HTTP_LLMGW_ACCOUNT_DAY        86400
 
+/* entries a page looks at under the lock, at most */
+#define NGX_HTTP_LLMGW_ACCOUNT_PAGE_SCAN  65536
+
 
 /*
  * 76 bytes before data on 64-bit: a revoked jti (32 bytes of id) takes a
@@ -143,6 +146,8 @@ static u_char *ngx_http_llmgw_account_json_str(u_char *p, u_char *s,
 static ngx_int_t ngx_http_llmgw_account_copy(
     ngx_http_llmgw_account_node_t *an, ngx_pool_t *pool,
     ngx_http_llmgw_account_change_t *ch);
+static ngx_rbtree_node_t *ngx_http_llmgw_account_after(
+    ngx_http_llmgw_account_ctx_t *ctx, ngx_uint_t kind, ngx_str_t *key);
 
 
 char *
@@ -1835,4 +1840,142 @@ ngx_http_llmgw_account_copy(ngx_http_llmgw_account_node_t *an,
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llmgw_account_page(ngx_shm_zone_t *zone, ngx_uint_t kinds,
+    ngx_http_llmgw_account_change_t *after, ngx_uint_t n, time_t now,
+    ngx_pool_t *pool, ngx_array_t *out, ngx_http_llmgw_account_change_t *next)
+{
+    u_char                            buf[NGX_HTTP_LLMGW_SHA256_LEN];
+    ngx_int_t                         rc;
+    ngx_str_t                         key;
+    ngx_uint_t                        seen;
+    ngx_rbtree_t                     *tree;
+    ngx_rbtree_node_t                *node;
+    ngx_http_llmgw_account_ctx_t     *ctx;
+    ngx_http_llmgw_account_node_t    *an, *last;
+    ngx_http_llmgw_account_change_t  *ch;
+
+    ctx = zone->data;
+    tree = &ctx->sh->rbtree;
+
+    ngx_memzero(next, sizeof(ngx_http_llmgw_account_change_t));
+
+    if (n == 0
+        || (after != NULL
+            && (after->kind == 0
+                || ngx_http_llmgw_account_key(after->kind, &after->id, buf,
+                                              &key)
+                   != NGX_OK)))
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_OK;
+    last = NULL;
+    seen = 0;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    if (after != NULL) {
+        node = ngx_http_llmgw_account_after(ctx, after->kind, &key);
+
+    } else if (tree->root != tree->sentinel) {
+        node = ngx_rbtree_min(tree->root, tree->sentinel);
+
+    } else {
+        node = NULL;
+    }
+
+    /*
+     * Stops at the entry past a full page, or after SCAN looked at;
+     * ngx_rbtree_next() is NULL after the last.
+     */
+
+    for ( /* void */ ; node != NULL; node = ngx_rbtree_next(tree, node))
+    {
+        if (seen++ == NGX_HTTP_LLMGW_ACCOUNT_PAGE_SCAN) {
+            break;
+        }
+
+        an = (ngx_http_llmgw_account_node_t *) node;
+
+        if (an->kind < 8 * sizeof(ngx_uint_t)
+            && (kinds & ((ngx_uint_t) 1 << an->kind))
+            && !(an->kind == NGX_HTTP_LLMGW_ACCOUNT_JTI
+                 && an->time + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE < now))
+        {
+            if (out->nelts == n) {
+                break;
+            }
+
+            ch = ngx_array_push(out);
+            if (ch == NULL
+                || ngx_http_llmgw_account_copy(an, pool, ch) != NGX_OK)
+            {
+                rc = NGX_ERROR;
+                break;
+            }
+        }
+
+        last = an;
+    }
+
+    /* more to come: the next page starts after the last one looked at */
+
+    if (rc == NGX_OK && node != NULL && last != NULL) {
+        rc = ngx_http_llmgw_account_copy(last, pool, next);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * The first node above (kind, key) in the tree's order (hash, kind, key),
+ * or NULL: a position, whether an entry is there or not.
+ */
+
+static ngx_rbtree_node_t *
+ngx_http_llmgw_account_after(ngx_http_llmgw_account_ctx_t *ctx,
+    ngx_uint_t kind, ngx_str_t *key)
+{
+    ngx_int_t                       rc;
+    ngx_rbtree_key_t                hash;
+    ngx_rbtree_node_t              *node, *sentinel, *above;
+    ngx_http_llmgw_account_node_t  *an;
+
+    hash = ngx_http_llmgw_account_hash(kind, key);
+
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+    above = NULL;
+
+    while (node != sentinel) {
+        an = (ngx_http_llmgw_account_node_t *) node;
+
+        if (hash != node->key) {
+            rc = (hash < node->key) ? -1 : 1;
+
+        } else if (kind != an->kind) {
+            rc = (kind < an->kind) ? -1 : 1;
+
+        } else {
+            rc = ngx_memn2cmp(key->data, an->data, key->len, an->id_len);
+        }
+
+        if (rc < 0) {
+            above = node;
+            node = node->left;
+
+        } else {
+            node = node->right;
+        }
+    }
+
+    return above;
 }

@@ -217,5 +217,20 @@ ngx_int_t ngx_http_llmgw_account_lookup(ngx_shm_zone_t *zone,
 ngx_int_t ngx_http_llmgw_account_list(ngx_shm_zone_t *zone, ngx_uint_t kind,
     time_t now, ngx_pool_t *pool, ngx_array_t *out);
 
+/*
+ * A page of the entries of kinds (a bit 1 << kind each) in the tree's
+ * order, from the first (after NULL) or from just after the position of
+ * after's kind and id (an entry that may be gone by now): at most n (1 or
+ * more) copied under one lock into out (ngx_http_llmgw_account_change_t,
+ * strings in pool), live jti only.  At most 65536 entries are looked at
+ * under the lock, so a page may hold fewer than n though more follow.
+ * *next: the position the next page starts after (its kind 0: no more).
+ * NGX_OK; NGX_DECLINED: n is 0 or after is no valid position; NGX_ERROR.
+ */
+ngx_int_t ngx_http_llmgw_account_page(ngx_shm_zone_t *zone,
+    ngx_uint_t kinds, ngx_http_llmgw_account_change_t *after, ngx_uint_t n,
+    time_t now, ngx_pool_t *pool, ngx_array_t *out,
+    ngx_http_llmgw_account_change_t *next);
+
 
 #endif /* _NGX_HTTP_LLMGW_ACCOUNT_H_INCLUDED_ */

@@ -464,3 +464,34 @@ ngx_http_llmgw_scope_satisfied(ngx_array_t *required, ngx_array_t *granted)
 
     return 0;
 }
+
+
+ngx_uint_t
+ngx_http_llmgw_scope_within(ngx_array_t *required, ngx_http_llmgw_scope_t *top)
+{
+    ngx_str_t                *by;
+    ngx_uint_t                i, j, found;
+    ngx_http_llmgw_scope_t  **req;
+
+    req = required->elts;
+
+    for (i = 0; i < required->nelts; i++) {
+        by = req[i]->satisfied_by.elts;
+        found = 0;
+
+        for (j = 0; j < req[i]->satisfied_by.nelts; j++) {
+            if (by[j].len == top->name.len
+                && ngx_strncmp(by[j].data, top->name.data, by[j].len) == 0)
+            {
+                found = 1;
+                break;
+            }
+        }
+
+        if (!found) {
+            return 0;
+        }
+    }
+
+    return required->nelts > 0;
+}

@@ -64,5 +64,12 @@ ngx_int_t ngx_http_llmgw_scopes_granted(ngx_pool_t *pool,
 ngx_uint_t ngx_http_llmgw_scope_satisfied(ngx_array_t *required,
     ngx_array_t *granted);
 
+/*
+ * Whether every required scope (ngx_http_llmgw_scope_t *) is top or
+ * below it in the tree: top satisfies each of them.
+ */
+ngx_uint_t ngx_http_llmgw_scope_within(ngx_array_t *required,
+    ngx_http_llmgw_scope_t *top);
+
 
 #endif /* _NGX_HTTP_LLMGW_SCOPE_H_INCLUDED_ */

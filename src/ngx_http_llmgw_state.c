@@ -185,6 +185,14 @@ ngx_http_llmgw_state_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             } else if (ngx_strcmp(value[i].data + 9, "refuse") == 0) {
                 scf->on_stale = NGX_HTTP_LLMGW_STATE_REFUSE;
 
+            } else if (ngx_strncmp(value[i].data + 9, "within:", 7) == 0
+                       && value[i].len > 16)
+            {
+                /* checked against llmgw_scopes once the block is read */
+                scf->on_stale = NGX_HTTP_LLMGW_STATE_WITHIN;
+                scf->within.data = value[i].data + 16;
+                scf->within.len = value[i].len - 16;
+
             } else {
                 goto invalid;
             }
@@ -536,7 +544,9 @@ ngx_http_llmgw_state_tick_handler(ngx_event_t *ev)
                       "llmgw state stream not read for over %M ms%s",
                       w->conf->stale,
                       w->conf->on_stale == NGX_HTTP_LLMGW_STATE_REFUSE
-                      ? ": tokens refused" : "");
+                      ? ": tokens refused"
+                      : w->conf->on_stale == NGX_HTTP_LLMGW_STATE_WITHIN
+                      ? ": scopes above on_stale's refused" : "");
     }
 
     ngx_add_timer(&w->tick, w->conf->poll);
@@ -915,15 +925,20 @@ ngx_http_llmgw_state_ignore(void *data, ngx_http_llmgw_redis_status_e status,
 
 
 ngx_uint_t
-ngx_http_llmgw_state_refuse(void)
+ngx_http_llmgw_state_stale(void)
 {
     ngx_http_llmgw_state_worker_t  *w = &ngx_http_llmgw_state_worker;
 
-    return w->conf != NULL
-           && w->conf->on_stale == NGX_HTTP_LLMGW_STATE_REFUSE
-           && w->conf->stale
-           && (ngx_msec_int_t) (ngx_current_msec - w->repl->read_at)
-              > (ngx_msec_int_t) w->conf->stale;
+    if (w->conf == NULL
+        || w->conf->on_stale == NGX_HTTP_LLMGW_STATE_SERVE
+        || w->conf->stale == 0
+        || (ngx_msec_int_t) (ngx_current_msec - w->repl->read_at)
+           <= (ngx_msec_int_t) w->conf->stale)
+    {
+        return NGX_HTTP_LLMGW_STATE_SERVE;
+    }
+
+    return w->conf->on_stale;
 }
 
 

@@ -31,8 +31,10 @@
 #include "ngx_http_llmgw_account.h"
 
 
+/* on_stale= */
 #define NGX_HTTP_LLMGW_STATE_SERVE    0
 #define NGX_HTTP_LLMGW_STATE_REFUSE   1
+#define NGX_HTTP_LLMGW_STATE_WITHIN   2
 
 
 /* llmgw_state_redis: read-only once the configuration is read */
@@ -45,12 +47,17 @@ typedef struct {
     ngx_msec_t                 resync;     /* 0: off */
     ngx_msec_t                 stale;      /* 0: off */
     ngx_uint_t                 on_stale;
+    ngx_str_t                  within;     /* on_stale=within:SCOPE */
+    ngx_http_llmgw_scope_t    *scope;      /* within's, found in
+                                              llmgw_scopes after the
+                                              http block is read */
+    char                      *reason;     /* a refusal's, naming it */
 } ngx_http_llmgw_state_conf_t;
 
 
 /*
  * "llmgw_state_redis stream=KEY [maxlen=N] [poll=TIME] [resync=TIME|off]
- * [stale=TIME|off] [on_stale=serve|refuse]": sets the
+ * [stale=TIME|off] [on_stale=serve|refuse|within:SCOPE]": sets the
  * ngx_http_llmgw_state_conf_t * at cmd->offset of a main conf.
  */
 char *ngx_http_llmgw_state_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -78,10 +85,12 @@ ngx_int_t ngx_http_llmgw_state_publish(ngx_http_request_t *r,
     ngx_uint_t n, void (*done)(void *data, ngx_int_t rc), void *data);
 
 /*
- * 1 when this node's state has not been read from the stream for longer
- * than stale= and on_stale=refuse: the access check answers 503.
+ * The on_stale= policy in force: NGX_HTTP_LLMGW_STATE_SERVE while this
+ * node's state is fresh (or without llmgw_state_redis, or with
+ * on_stale=serve); NGX_HTTP_LLMGW_STATE_REFUSE or _WITHIN once the
+ * stream has not been read for longer than stale=.
  */
-ngx_uint_t ngx_http_llmgw_state_refuse(void);
+ngx_uint_t ngx_http_llmgw_state_stale(void);
 
 /*
  * With llmgw_state_redis: NGX_OK and *lag the ms since this node last had

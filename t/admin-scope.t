@@ -109,7 +109,7 @@ GET /admin/revocations
 "Authorization: Bearer " . llmgw_token(scope => 'openid llmgw.admin')
 --- error_code: 200
 --- response_body
-{"jti":[],"sub":[],"client_id":[]}
+{"revocations":[],"next_cursor":null}
 --- response_headers
 !WWW-Authenticate
 
@@ -122,7 +122,7 @@ GET /admin/revocations
 "Authorization: Bearer " . llmgw_token(claims => { scp => ['llmgw.admin'] })
 --- error_code: 200
 --- response_body
-{"jti":[],"sub":[],"client_id":[]}
+{"revocations":[],"next_cursor":null}
 --- response_headers
 Content-Type: application/json
 

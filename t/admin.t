@@ -17,6 +17,7 @@ use Test::More;
 use HTTP::Tiny;
 use JSON::PP;
 use Digest::SHA qw(sha256_hex);
+use MIME::Base64 ();
 use Encode qw(encode_utf8 decode_utf8);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
@@ -112,6 +113,39 @@ sub gw {
     my $r = $http->get("http://127.0.0.1:$port/t",
                        { headers => { Authorization => "Bearer $token" } });
     return "$r->{status} $r->{content}";
+}
+
+# the items of a list as their canonical JSON, sorted
+sub canon {
+    return [ sort map { $json->encode($_) } @_ ];
+}
+
+# a cursor as the API makes one: base64url of the kind's byte and the id
+sub cursor {
+    my ($raw) = @_;
+    my $b = MIME::Base64::encode_base64($raw, '');
+    $b =~ tr{+/}{-_};
+    $b =~ s/=+\z//;
+    return $b;
+}
+
+# every page of GET /revocations?limit=$limit: (sizes, items)
+sub pages {
+    my ($limit) = @_;
+    my ($cursor, @sizes, @items);
+
+    do {
+        my ($s, $c) = admin('GET', "/revocations?limit=$limit"
+                                   . (defined $cursor ? "&cursor=$cursor"
+                                                      : ''));
+        return ([ "$s $c" ], []) if $s != 200;
+        my $page = $json->decode(encode_utf8($c));
+        push @sizes, scalar @{ $page->{revocations} };
+        push @items, @{ $page->{revocations} };
+        $cursor = $page->{next_cursor};
+    } while (defined $cursor && @sizes < 10);
+
+    return (\@sizes, \@items);
 }
 
 sub lines {
@@ -286,11 +320,43 @@ like(gw($old), qr/^401 .*"token issued before the user's not-before time"/,
 
 ($s, $c) = admin('GET', '/revocations');
 my $list = $json->decode(encode_utf8($c));
-is_deeply([ $list->{jti}, $list->{client_id}, [ map { $_->{sub} }
-                                                @{ $list->{sub} } ] ],
-          [ [ { jti_sha256 => sha256_hex('stolen-1'), exp => $exp } ],
-            [ { client_id => 'app-1' } ], [ 'E1002' ] ],
-          'the revocation list');
+my ($nbf) = map { $_->{not_before} } grep { exists $_->{sub} }
+            @{ $list->{revocations} };
+is($list->{next_cursor}, undef, 'the revocation list: one page');
+like($nbf, qr/\A\d+\z/, 'the not-before time a number');
+is_deeply(canon(@{ $list->{revocations} }),
+          canon({ jti_sha256 => sha256_hex('stolen-1'), exp => $exp },
+                { client_id => 'app-1' },
+                { sub => 'E1002', not_before => $nbf }),
+          'the revocation list: each kind with its members');
+
+# 5b. pages: limit=1 three, limit=2 two, each revocation once
+
+for my $t ([ 1, [ 1, 1, 1 ] ], [ 2, [ 2, 1 ] ], [ 3, [ 3 ] ]) {
+    my ($sizes, $items) = pages($t->[0]);
+    is_deeply($sizes, $t->[1], "limit=$t->[0]: pages of @{ $t->[1] }");
+    is_deeply(canon(@$items), canon(@{ $list->{revocations} }),
+              "limit=$t->[0]: the pages hold the list");
+}
+
+for my $t ([ 'limit=0', 'limit must be 1 to 10000' ],
+           [ 'limit=10001', 'limit must be 1 to 10000' ],
+           [ 'limit=x', 'limit must be 1 to 10000' ],
+           [ 'limit=-1', 'limit must be 1 to 10000' ],
+           [ 'cursor=', 'not a cursor of this API' ],
+           [ 'cursor=!!!', 'not a cursor of this API' ],
+           [ 'cursor=AA', 'not a cursor of this API' ],
+           [ 'cursor=' . cursor("\x00E1002"), 'not a cursor of this API' ],
+           [ 'cursor=' . cursor("\x01zz"), 'not a cursor of this API' ],
+           [ 'cursor=' . ('A' x 400), 'not a cursor of this API' ])
+{
+    ($s, $c) = admin('GET', "/revocations?$t->[0]");
+    is("$s $c", qq(400 {"error":{"code":"invalid_request","message":)
+                . qq("$t->[1]"}}\n), "GET /revocations?$t->[0]: 400");
+}
+
+($s, $c) = admin('GET', '/revocations?limit=10000');
+is_deeply($json->decode(encode_utf8($c)), $list, 'limit=10000: the list');
 
 # 6. malformed calls change nothing
 

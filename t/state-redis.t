@@ -8,7 +8,10 @@
 # trimmed meanwhile -> a full resync from the snapshot hash; the worker
 # reading the stream killed -> another takes over; Redis stopped for
 # longer than stale= -> B (on_stale=refuse) answers 503 with Retry-After,
-# A (serve) keeps serving; GET /admin/system/health's stream_lag_ms on B
+# A (serve) keeps serving, C (within:text) serves a location requiring
+# text and answers 503 for one requiring video or no scope, until the
+# stream is read again; on_stale=within: naming no scope of llmgw_scopes
+# refused by nginx -t; GET /admin/system/health's stream_lag_ms on B
 # small while B reads the stream, over stale= while Redis is away, null on
 # a node without llmgw_state_redis; a single node restarted keeps what its
 # admin API acknowledged (the journal).  Plain Test::More: processes
@@ -80,7 +83,8 @@ sub gateway {
     llmgw_token_cache_zone tokens:1m;
 
     llmgw_scopes {
-        all     text;
+        all     text video;
+        text    claude;
         admin   llmgw.admin;
     }
 
@@ -90,6 +94,20 @@ sub gateway {
         location = /t {
             llmgw_auth jwt;
             llmgw_jwt_keys $keys/jwks.json;
+            alias $dir/html/ok.txt;
+        }
+
+        location = /claude {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope claude;
+            alias $dir/html/ok.txt;
+        }
+
+        location = /video {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_require_scope video;
             alias $dir/html/ok.txt;
         }
 
@@ -110,8 +128,9 @@ _EOC_
 }
 
 sub get {
-    my ($node, $token) = @_;
-    my $r = $http->get("http://127.0.0.1:$node->{port}/t",
+    my ($node, $token, $path) = @_;
+    $path //= '/t';
+    my $r = $http->get("http://127.0.0.1:$node->{port}$path",
                        { headers => { Authorization => "Bearer $token" } });
     diag("$r->{status}: $r->{content}") if $r->{status} == 599;
     return $r;
@@ -204,7 +223,11 @@ my $nb = gateway("127.0.0.1:$rport user=nodeb "
                 state => "llmgw_state_redis stream=$stream poll=50ms "
                          . "resync=off stale=3s on_stale=refuse;");
 
-for my $n ([A => $na], [B => $nb]) {
+my $nc = gateway("127.0.0.1:$rport",
+                state => "llmgw_state_redis stream=$stream poll=50ms "
+                         . "resync=off stale=3s on_stale=within:text;");
+
+for my $n ([A => $na], [B => $nb], [C => $nc]) {
     ok(wait_for(5, sub { slurp($n->[1]{log}) =~ /full resync .* done/ }),
        "node $n->[0]: a worker read the snapshot at start");
 }
@@ -340,7 +363,12 @@ ok(wait_for(1, sub { status($nb, $after) == 401 }),
 # 5. Redis away for longer than stale=: B refuses, A serves
 
 my $fresh = llmgw_token(sub => 'U7', exp => 3600);
+my $every = llmgw_token(sub => 'U9', exp => 3600, scope => 'all');
 is(status($nb, $fresh), 200, 'B accepts U7 while fresh');
+
+for my $path ('/claude', '/video', '/t') {
+    is(get($nc, $every, $path)->{status}, 200, "C serves $path while fresh");
+}
 
 redis_stop($r);
 sleep 3.5;
@@ -352,6 +380,25 @@ like($res->{content}, qr/account state stale/, 'the reason in the body');
 is(status($na, $fresh), 200, 'A serves (on_stale=serve)');
 like(slurp($nb->{log}), qr/llmgw state stream not read for over 3000 ms: tokens refused/,
      'B\'s log says so');
+
+# C (within:text): claude is below text; video and no scope are not
+
+is(get($nc, $every, '/claude')->{status}, 200,
+   'C serves /claude (claude is below text) while stale');
+
+for my $path ('/video', '/t') {
+    $res = get($nc, $every, $path);
+    is($res->{status}, 503, "C: 503 for $path while stale (within:text)");
+    is($res->{headers}{'retry-after'}, '1', "$path: with Retry-After: 1");
+    is($res->{content}, '{"error":{"code":"service_unavailable","message":'
+                        . '"account state stale: only scopes within '
+                        . '\\"text\\" served"}}' . "\n",
+       "$path: the reason in the body");
+}
+
+like(slurp($nc->{log}), qr/llmgw state stream not read for over 3000 ms: scopes above on_stale's refused/,
+     'C\'s log says so');
+
 my $stale = lag($nb);
 like($stale, qr/\A\d+\z/, 'B\'s health answers while stale (llmgw_state off)')
     and cmp_ok($stale, '>', 3000, 'B\'s stream_lag_ms over stale= (3000)');
@@ -361,13 +408,18 @@ redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'on', '>nodeb-secret', '~*',
           '&*', '+@all');
 ok(wait_for(5, sub { status($nb, $fresh) == 200 }),
    'Redis back: B serves again');
+ok(wait_for(5, sub { get($nc, $every, '/video')->{status} == 200 }),
+   'Redis back: C serves /video again');
+is(get($nc, $every, '/t')->{status}, 200, 'and /t');
+is(get($nc, $every, '/claude')->{status}, 200, 'and /claude');
 cmp_ok(lag($nb), '<', 500, 'B\'s stream_lag_ms small again');
 is(status($nb, $after), 401, 'and still refuses after-kill');
 
 nginx_stop($na->{pid});
 nginx_stop($nb->{pid});
+nginx_stop($nc->{pid});
 
-for my $n ([A => $na], [B => $nb]) {
+for my $n ([A => $na], [B => $nb], [C => $nc]) {
     my $log = slurp($n->[1]{log});
     $log =~ s/^.*\[alert\].*worker process $reader exited on signal 9\n//m;
     unlike($log, qr/\[(?:alert|crit|emerg)\]|signal 11/,
@@ -375,6 +427,35 @@ for my $n ([A => $na], [B => $nb]) {
 }
 
 redis_stop($r);
+
+# --- on_stale=within: checked against llmgw_scopes by nginx -t ----------
+
+for my $t (['within:video', 1, ''],
+           ['within:nosuch', 0,
+            qr/"llmgw_state_redis": on_stale=within:nosuch names no scope of "llmgw_scopes"/],
+           ['within:', 0, qr/invalid parameter "on_stale=within:"/],
+           ['below:text', 0, qr/invalid parameter "on_stale=below:text"/])
+{
+    my $dir = nginx_prefix();
+
+    nginx_conf($dir, <<"_EOC_");
+    llmgw_redis 127.0.0.1:$rport;
+    llmgw_state_zone state:1m;
+    llmgw_state_redis on_stale=$t->[0];
+    llmgw_scopes {
+        all     text video;
+    }
+_EOC_
+
+    my ($ok, $out) = nginx_check($dir);
+
+    if ($t->[1]) {
+        ok($ok, "nginx -t accepts on_stale=$t->[0]") or diag $out;
+    } else {
+        ok(!$ok, "nginx -t refuses on_stale=$t->[0]");
+        like($out, $t->[2], "on_stale=$t->[0]: nginx says why");
+    }
+}
 
 # --- one node: the journal ---------------------------------------------------
 

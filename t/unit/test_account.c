@@ -656,6 +656,193 @@ ngx_http_llmgw_test_lookup(ngx_pool_t *pool)
 }
 
 
+/*
+ * Every page of kinds from the start (or from after), n at most a page:
+ * the entries seen in all, or -1 when a page was too long, an entry
+ * came twice or of another kind.  *pages: how many pages.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_test_pages(ngx_shm_zone_t *zone, ngx_pool_t *pool,
+    ngx_uint_t kinds, ngx_http_llmgw_account_change_t *after, ngx_uint_t n,
+    ngx_uint_t *pages)
+{
+    ngx_uint_t                        i, j;
+    ngx_array_t                       all, page;
+    ngx_http_llmgw_account_change_t  *e, *p, next, at;
+
+    ngx_array_init(&all, pool, 64, sizeof(ngx_http_llmgw_account_change_t));
+
+    *pages = 0;
+
+    for ( ;; ) {
+        ngx_array_init(&page, pool, n,
+                       sizeof(ngx_http_llmgw_account_change_t));
+
+        if (ngx_http_llmgw_account_page(zone, kinds, after, n,
+                                        NGX_HTTP_LLMGW_TEST_NOW, pool,
+                                        &page, &next)
+            != NGX_OK
+            || page.nelts > n)
+        {
+            return -1;
+        }
+
+        (*pages)++;
+        p = page.elts;
+
+        for (i = 0; i < page.nelts; i++) {
+            if (!(kinds & ((ngx_uint_t) 1 << p[i].kind))) {
+                return -1;
+            }
+
+            e = all.elts;
+
+            for (j = 0; j < all.nelts; j++) {
+                if (e[j].kind == p[i].kind && e[j].id.len == p[i].id.len
+                    && ngx_memcmp(e[j].id.data, p[i].id.data, e[j].id.len)
+                       == 0)
+                {
+                    return -1;
+                }
+            }
+
+            *(ngx_http_llmgw_account_change_t *) ngx_array_push(&all) = p[i];
+        }
+
+        if (next.kind == 0) {
+            return all.nelts;
+        }
+
+        at = next;
+        after = &at;
+    }
+}
+
+
+static void
+ngx_http_llmgw_test_page(ngx_pool_t *pool)
+{
+    u_char                            name[16];
+    time_t                            now;
+    ngx_uint_t                        i, pages, kinds;
+    ngx_array_t                       page;
+    ngx_shm_zone_t                   *zone;
+    ngx_http_llmgw_account_change_t   after, next, *p;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+    kinds = (1 << NGX_HTTP_LLMGW_ACCOUNT_JTI)
+            | (1 << NGX_HTTP_LLMGW_ACCOUNT_SUBJECT)
+            | (1 << NGX_HTTP_LLMGW_ACCOUNT_CLIENT);
+
+    zone = ngx_http_llmgw_test_zone(pool, "page:1m");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone made");
+        return;
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_pages(zone, pool, kinds, NULL,
+                                                   7, &pages)
+                         == 0 && pages == 1,
+                         "page: an empty zone, one empty page");
+
+    /* 25 live jti, 2 expired, 10 subjects, 5 clients, 30 accounts */
+
+    for (i = 1; i <= 25; i++) {
+        ngx_http_llmgw_test_revoke(zone, i, now + 60, now - 1);
+    }
+
+    ngx_http_llmgw_test_revoke(zone, 100, now - 1000, now - 1000);
+    ngx_http_llmgw_test_revoke(zone, 101, now - 1000, now - 1000);
+
+    for (i = 0; i < 30; i++) {
+        ngx_sprintf(name, "s%ui%Z", i);
+
+        if (i < 10) {
+            ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_SUBJECT,
+                                    (char *) name, now - 30, 0, NULL, 0, 0);
+        }
+
+        name[0] = 'c';
+
+        if (i < 5) {
+            ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_CLIENT,
+                                    (char *) name, 0, 0, NULL, 0, 0);
+        }
+
+        name[0] = 'u';
+        ngx_http_llmgw_test_set(zone, NGX_HTTP_LLMGW_ACCOUNT_USER,
+                                (char *) name, now - 86400,
+                                NGX_HTTP_LLMGW_ACCOUNT_NO_END, "dept", 1, 0);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_pages(zone, pool, kinds, NULL,
+                                                   7, &pages)
+                         == 40 && pages == 6,
+                         "page: 40 revocations in 6 pages of 7, each once, "
+                         "no expired jti, no account");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_pages(zone, pool, kinds, NULL,
+                                                   40, &pages)
+                         == 40 && pages == 1,
+                         "page: a page of exactly all: no next");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_pages(zone, pool,
+                             1 << NGX_HTTP_LLMGW_ACCOUNT_USER, NULL, 1000,
+                             &pages)
+                         == 30 && pages == 1,
+                         "page: the kinds asked for only");
+
+    /* the entry a page ended at removed before the next page */
+
+    ngx_array_init(&page, pool, 7, sizeof(ngx_http_llmgw_account_change_t));
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_page(zone, kinds, NULL, 7,
+                                                     now, pool, &page, &next)
+                         == NGX_OK
+                         && page.nelts == 7 && next.kind != 0,
+                         "page: the first page, a next");
+
+    p = page.elts;
+    after = p[6];
+    after.remove = 1;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_apply(zone, &after, now,
+                             &ngx_http_llmgw_unit_log)
+                         == NGX_OK, "page: its last entry removed");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_pages(zone, pool, kinds, &after,
+                                                   7, &pages)
+                         == 33,
+                         "page: from a position whose entry is gone, the "
+                         "33 after it");
+
+    /* positions that are none */
+
+    ngx_memzero(&after, sizeof(ngx_http_llmgw_account_change_t));
+    after.kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
+    ngx_str_set(&after.id, "zz");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_page(zone, kinds, &after, 7,
+                                                     now, pool, &page, &next)
+                         == NGX_DECLINED,
+                         "page: a jti position that is no hash: declined");
+
+    after.kind = 0;
+    ngx_str_set(&after.id, "s1");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_page(zone, kinds, &after, 7,
+                                                     now, pool, &page, &next)
+                         == NGX_DECLINED
+                         && ngx_http_llmgw_account_page(zone, kinds, NULL, 0,
+                                now, pool, &page, &next)
+                            == NGX_DECLINED,
+                         "page: kind 0, or a page of 0: declined");
+
+    ngx_http_llmgw_unit_zone_free(zone);
+}
+
+
 int
 main(void)
 {
@@ -672,6 +859,7 @@ main(void)
     ngx_http_llmgw_test_full(pool);
     ngx_http_llmgw_test_million(pool);
     ngx_http_llmgw_test_lines(pool);
+    ngx_http_llmgw_test_page(pool);
 
     ngx_destroy_pool(pool);
 

@@ -24,7 +24,11 @@ static char *ngx_http_llmgw_test_tree(ngx_pool_t *pool, const char **lines,
 static ngx_uint_t ngx_http_llmgw_test_satisfied(ngx_pool_t *pool,
     ngx_http_llmgw_scope_tree_t *tree, const char *required,
     const char *granted);
+static ngx_uint_t ngx_http_llmgw_test_within(ngx_pool_t *pool,
+    ngx_http_llmgw_scope_tree_t *tree, const char *required,
+    const char *top);
 static void ngx_http_llmgw_test_hierarchy(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_within_tree(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_bad_trees(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_source(ngx_pool_t *pool,
     ngx_http_llmgw_scope_source_t *src, const char *a, const char *b,
@@ -145,6 +149,88 @@ ngx_http_llmgw_test_satisfied(ngx_pool_t *pool,
     json_decref(claims);
 
     return ok;
+}
+
+
+/* required a space-separated list of the tree's scopes, or "" */
+
+static ngx_uint_t
+ngx_http_llmgw_test_within(ngx_pool_t *pool,
+    ngx_http_llmgw_scope_tree_t *tree, const char *required,
+    const char *top)
+{
+    char                     *list, *word, *save;
+    ngx_str_t                 name;
+    ngx_array_t               req;
+    ngx_http_llmgw_scope_t  **r, *t;
+
+    ngx_array_init(&req, pool, 4, sizeof(ngx_http_llmgw_scope_t *));
+
+    list = strdup(required);
+
+    for (word = strtok_r(list, " ", &save); word;
+         word = strtok_r(NULL, " ", &save))
+    {
+        name.data = (u_char *) word;
+        name.len = ngx_strlen(word);
+
+        r = ngx_array_push(&req);
+        *r = ngx_http_llmgw_scope_find(tree, &name);
+    }
+
+    free(list);
+
+    name.data = (u_char *) top;
+    name.len = ngx_strlen(top);
+    t = ngx_http_llmgw_scope_find(tree, &name);
+
+    return ngx_http_llmgw_scope_within(&req, t);
+}
+
+
+static void
+ngx_http_llmgw_test_within_tree(ngx_pool_t *pool)
+{
+    ngx_http_llmgw_scope_tree_t  tree;
+
+    static const char *dag[] = { "all text vendor", "text claude",
+                                 "vendor claude gemini.text", NULL };
+
+    ngx_http_llmgw_test_tree(pool, ngx_http_llmgw_design_tree, &tree);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_within(pool, &tree, "text",
+                                                    "text"),
+                         "text is within text");
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_within(pool, &tree, "claude",
+                                                    "text"),
+                         "claude is within text");
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_within(pool, &tree,
+                             "claude gemini.text", "text"),
+                         "claude and gemini.text are within text");
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_within(pool, &tree,
+                             "claude video.generate", "text"),
+                         "one required scope outside: not within");
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_within(pool, &tree, "all",
+                                                     "text"),
+                         "a parent is not within its child");
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_within(pool, &tree,
+                             "openai.stt", "text"),
+                         "a cousin is not within");
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_within(pool, &tree,
+                             "video.analyze", "all"),
+                         "everything is within the root");
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_within(pool, &tree, "",
+                                                     "all"),
+                         "nothing required: not within");
+
+    ngx_http_llmgw_test_tree(pool, dag, &tree);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_within(pool, &tree, "claude",
+                                                    "vendor"),
+                         "a scope of two parents is within each");
+    NGX_HTTP_LLMGW_CHECK(!ngx_http_llmgw_test_within(pool, &tree,
+                             "gemini.text", "text"),
+                         "within one parent, not the other");
 }
 
 
@@ -387,6 +473,7 @@ main(void)
     pool = ngx_create_pool(4096, &ngx_http_llmgw_unit_log);
 
     ngx_http_llmgw_test_hierarchy(pool);
+    ngx_http_llmgw_test_within_tree(pool);
     ngx_http_llmgw_test_bad_trees(pool);
     ngx_http_llmgw_test_granted(pool);
 
