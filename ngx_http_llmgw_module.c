@@ -234,15 +234,17 @@ typedef struct {
  * the i-th error it kept (at most max_errors).
  */
 
+typedef ngx_int_t (*ngx_http_llmgw_conf_file_parse_pt)(ngx_pool_t *pool,
+    ngx_str_t *content, void *out, ngx_uint_t *nerrors);
+typedef u_char *(*ngx_http_llmgw_conf_file_error_pt)(u_char *buf,
+    u_char *last, void *out, ngx_uint_t i);
+
 typedef struct {
-    const char                      *directive;
-    size_t                           size;
-    ngx_uint_t                       max_errors;
-    ngx_int_t                      (*parse)(ngx_pool_t *pool,
-                                            ngx_str_t *content, void *out,
-                                            ngx_uint_t *nerrors);
-    u_char                        *(*error_text)(u_char *buf, u_char *last,
-                                                 void *out, ngx_uint_t i);
+    const char                          *directive;
+    size_t                               size;
+    ngx_uint_t                           max_errors;
+    ngx_http_llmgw_conf_file_parse_pt    parse;
+    ngx_http_llmgw_conf_file_error_pt    error_text;
 } ngx_http_llmgw_conf_file_t;
 
 
