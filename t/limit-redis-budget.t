@@ -371,27 +371,13 @@ sub settled {
 #    their usage, 10 x 9
 {
     my $t = token('burst');
-    my ($max) = grep { budget_reserve(budget_chat(max => $_), $_) == 100 }
-                     1 .. 100;
-    my $body = budget_chat(max => $max);
+    my ($body, $max) = budget_chat_reserving(100);
 
     is(budget_reserve($body, $max), 100, 'burst: each reserves exactly 100');
 
-    my (@socks, %status);
-
-    for my $i (1 .. 50) {
-        push @socks, connect_to($ports[$i % 2]);
-    }
-
-    print $_ client_post_request($AZURE, $t, $body,
-                                'x-mock-fault' => 'slow-1000')
-        for @socks;
-
-    for my $s (@socks) {
-        local $/;
-        $status{client_status(<$s> // '')}++;
-        close $s;
-    }
+    my $req = client_post_request($AZURE, $t, $body,
+                                  'x-mock-fault' => 'slow-1000');
+    my %status = %{ client_burst_send(50, $req, @ports) };
 
     is($status{200}, 10, 'burst: exactly 10 of 50 through, on two nginx');
     is($status{429}, 40, 'burst: the 40 others refused');

@@ -24,8 +24,8 @@ use IO::Socket::INET;
 use Time::HiRes qw(time);
 
 our @EXPORT = qw(client_post_request client_get_request client_connect
-                 client_send client_get client_burst client_status
-                 client_read_until);
+                 client_send client_get client_burst client_burst_send
+                 client_status client_read_until);
 
 
 # a POST of a JSON body with a bearer token; extra headers sorted by name
@@ -91,10 +91,20 @@ sub client_get {
 }
 
 
-# n GETs at once on n connections spread over the ports, every request
-# written before any response is read; the count of each status
+# n GETs at once on n connections spread over the ports; the count of
+# each status
 sub client_burst {
     my ($n, $path, $token, @ports) = @_;
+
+    return client_burst_send($n, client_get_request($path, $token), @ports);
+}
+
+
+# the request $req sent n times at once on n connections spread over the
+# ports, every one written before any response is read; the count of each
+# status
+sub client_burst_send {
+    my ($n, $req, @ports) = @_;
     my (@socks, %status);
 
     for my $i (1 .. $n) {
@@ -102,7 +112,7 @@ sub client_burst {
     }
 
     for my $s (@socks) {
-        print $s client_get_request($path, $token);
+        print $s $req;
     }
 
     for my $s (@socks) {

@@ -24,8 +24,8 @@ use Test::More;
 use LLMGW::Nginx;
 use LLMGW::Test qw(llmgw_keys_dir llmgw_token);
 
-our @EXPORT = qw(budget_chat budget_reserve ratelimit_left limit_sdk_run
-                 limit_sdk_check);
+our @EXPORT = qw(budget_chat budget_chat_reserving budget_reserve
+                 ratelimit_left limit_sdk_run limit_sdk_check);
 
 
 # an Azure chat body of 3 input tokens (the mock counts words), with
@@ -45,6 +45,17 @@ sub budget_reserve {
     my ($body, $max) = @_;
 
     return $max + ceil(length($body) / 4);
+}
+
+
+# a chat body whose reservation is exactly $n, and its max_tokens (undef
+# when no max_tokens gives $n)
+sub budget_chat_reserving {
+    my ($n) = @_;
+    my ($max) = grep { budget_reserve(budget_chat(max => $_), $_) == $n }
+                     1 .. $n;
+
+    return (budget_chat(max => $max), $max);
 }
 
 
