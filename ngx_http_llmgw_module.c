@@ -228,6 +228,27 @@ typedef struct {
 
 
 /*
+ * A file of line-numbered records read whole by a directive and given to
+ * one of the pure parsers (llmgw_users, llmgw_clients): parse() fills
+ * out (size bytes) and says how many errors it found, error_text() writes
+ * the i-th error it kept (at most max_errors).
+ */
+
+typedef ngx_int_t (*ngx_http_llmgw_conf_file_parse_pt)(ngx_pool_t *pool,
+    ngx_str_t *content, void *out, ngx_uint_t *nerrors);
+typedef u_char *(*ngx_http_llmgw_conf_file_error_pt)(u_char *buf,
+    u_char *last, void *out, ngx_uint_t i);
+
+typedef struct {
+    const char                          *directive;
+    size_t                               size;
+    ngx_uint_t                           max_errors;
+    ngx_http_llmgw_conf_file_parse_pt    parse;
+    ngx_http_llmgw_conf_file_error_pt    error_text;
+} ngx_http_llmgw_conf_file_t;
+
+
+/*
  * The stages of the access check, in the order they run (see
  * ngx_http_llmgw_run_stages); a request's ctx keeps the one it is at, so
  * a stage that waits (a JWKS fetch, later a Redis reply) is where the
@@ -521,6 +542,16 @@ static char *ngx_http_llmgw_clients_param(ngx_conf_t *cf, ngx_str_t *value,
 static ngx_int_t ngx_http_llmgw_clients_init(ngx_conf_t *cf,
     ngx_http_llmgw_main_conf_t *mcf);
 static ngx_int_t ngx_http_llmgw_utc_offset(ngx_str_t *value, time_t *offset);
+static ngx_int_t ngx_http_llmgw_users_file_parse(ngx_pool_t *pool,
+    ngx_str_t *content, void *out, ngx_uint_t *nerrors);
+static u_char *ngx_http_llmgw_users_file_error(u_char *buf, u_char *last,
+    void *out, ngx_uint_t i);
+static ngx_int_t ngx_http_llmgw_clients_file_parse(ngx_pool_t *pool,
+    ngx_str_t *content, void *out, ngx_uint_t *nerrors);
+static u_char *ngx_http_llmgw_clients_file_error(u_char *buf, u_char *last,
+    void *out, ngx_uint_t i);
+static void *ngx_http_llmgw_conf_parse_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_http_llmgw_conf_file_t *file);
 static ngx_int_t ngx_http_llmgw_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *content);
 static char *ngx_http_llmgw_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -592,6 +623,24 @@ static ngx_conf_enum_t  ngx_http_llmgw_unknown_user_modes[] = {
     { ngx_string("allow"), NGX_HTTP_LLMGW_UNKNOWN_ALLOW },
     { ngx_string("deny"), NGX_HTTP_LLMGW_UNKNOWN_DENY },
     { ngx_null_string, 0 }
+};
+
+
+static ngx_http_llmgw_conf_file_t  ngx_http_llmgw_users_file = {
+    "llmgw_users",
+    sizeof(ngx_http_llmgw_users_t),
+    NGX_HTTP_LLMGW_USERS_MAX_ERRORS,
+    ngx_http_llmgw_users_file_parse,
+    ngx_http_llmgw_users_file_error
+};
+
+
+static ngx_http_llmgw_conf_file_t  ngx_http_llmgw_clients_file = {
+    "llmgw_clients",
+    sizeof(ngx_http_llmgw_clients_t),
+    NGX_HTTP_LLMGW_CLIENTS_MAX_ERRORS,
+    ngx_http_llmgw_clients_file_parse,
+    ngx_http_llmgw_clients_file_error
 };
 
 
@@ -6486,10 +6535,7 @@ ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llmgw_main_conf_t *mcf = conf;
 
-    u_char                  *p, text[256];
-    ngx_int_t                rc;
-    ngx_str_t               *value, name, content, offset;
-    ngx_uint_t               i;
+    ngx_str_t               *value, name, offset;
     ngx_http_llmgw_users_t  *users;
 
     if (mcf->users) {
@@ -6526,43 +6572,9 @@ ngx_http_llmgw_set_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     name = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_llmgw_read_file(cf, &name, &content) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    users = ngx_palloc(cf->pool, sizeof(ngx_http_llmgw_users_t));
+    users = ngx_http_llmgw_conf_parse_file(cf, &name,
+                                           &ngx_http_llmgw_users_file);
     if (users == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    rc = ngx_http_llmgw_users_parse(cf->pool, content.data, content.len,
-                                    NGX_HTTP_LLMGW_USERS_MAX, users);
-
-    if (rc == NGX_ERROR) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        for (i = 0;
-             i < ngx_min(users->nerrors, NGX_HTTP_LLMGW_USERS_MAX_ERRORS);
-             i++)
-        {
-            p = ngx_http_llmgw_users_error_text(text, text + sizeof(text),
-                                                &users->errors[i]);
-
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "llmgw_users \"%V\", %*s", &name,
-                               p - text, text);
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "llmgw_users \"%V\" refused: %ui error%s",
-                           &name, users->nerrors,
-                           users->nerrors == 1 ? "" : "s");
         return NGX_CONF_ERROR;
     }
 
@@ -6584,10 +6596,8 @@ ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llmgw_main_conf_t *mcf = conf;
 
-    u_char                         *p, text[512];
     char                           *rv;
-    ngx_int_t                       rc;
-    ngx_str_t                      *value, content;
+    ngx_str_t                      *value;
     ngx_uint_t                      i, seen;
     ngx_http_llmgw_clients_t       *parsed;
     ngx_http_llmgw_clients_conf_t  *ccf;
@@ -6632,43 +6642,9 @@ ngx_http_llmgw_set_clients(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ccf->file = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &ccf->file, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_llmgw_read_file(cf, &ccf->file, &content) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    parsed = ngx_palloc(cf->pool, sizeof(ngx_http_llmgw_clients_t));
+    parsed = ngx_http_llmgw_conf_parse_file(cf, &ccf->file,
+                                            &ngx_http_llmgw_clients_file);
     if (parsed == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    rc = ngx_http_llmgw_clients_parse(cf->pool, content.data, content.len,
-                                      NGX_HTTP_LLMGW_CLIENTS_MAX, parsed);
-
-    if (rc == NGX_ERROR) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        for (i = 0;
-             i < ngx_min(parsed->nerrors, NGX_HTTP_LLMGW_CLIENTS_MAX_ERRORS);
-             i++)
-        {
-            p = ngx_http_llmgw_clients_error_text(text, text + sizeof(text),
-                                                  &parsed->errors[i]);
-
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "llmgw_clients \"%V\", %*s", &ccf->file,
-                               p - text, text);
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "llmgw_clients \"%V\" refused: %ui error%s",
-                           &ccf->file, parsed->nerrors,
-                           parsed->nerrors == 1 ? "" : "s");
         return NGX_CONF_ERROR;
     }
 
@@ -6871,6 +6847,114 @@ ngx_http_llmgw_utc_offset(ngx_str_t *value, time_t *offset)
     *offset = (h * 3600 + m * 60) * (p[0] == '-' ? -1 : 1);
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_users_file_parse(ngx_pool_t *pool, ngx_str_t *content,
+    void *out, ngx_uint_t *nerrors)
+{
+    ngx_http_llmgw_users_t *users = out;
+
+    ngx_int_t  rc;
+
+    rc = ngx_http_llmgw_users_parse(pool, content->data, content->len,
+                                    NGX_HTTP_LLMGW_USERS_MAX, users);
+    *nerrors = users->nerrors;
+
+    return rc;
+}
+
+
+static u_char *
+ngx_http_llmgw_users_file_error(u_char *buf, u_char *last, void *out,
+    ngx_uint_t i)
+{
+    ngx_http_llmgw_users_t *users = out;
+
+    return ngx_http_llmgw_users_error_text(buf, last, &users->errors[i]);
+}
+
+
+static ngx_int_t
+ngx_http_llmgw_clients_file_parse(ngx_pool_t *pool, ngx_str_t *content,
+    void *out, ngx_uint_t *nerrors)
+{
+    ngx_http_llmgw_clients_t *clients = out;
+
+    ngx_int_t  rc;
+
+    rc = ngx_http_llmgw_clients_parse(pool, content->data, content->len,
+                                      NGX_HTTP_LLMGW_CLIENTS_MAX, clients);
+    *nerrors = clients->nerrors;
+
+    return rc;
+}
+
+
+static u_char *
+ngx_http_llmgw_clients_file_error(u_char *buf, u_char *last, void *out,
+    ngx_uint_t i)
+{
+    ngx_http_llmgw_clients_t *clients = out;
+
+    return ngx_http_llmgw_clients_error_text(buf, last, &clients->errors[i]);
+}
+
+
+/*
+ * The file name (made absolute in place) read whole and parsed now, so
+ * that nginx -t names each wrong line: the parser's result, or NULL once
+ * the errors it kept, one a line, and their count are reported.
+ */
+
+static void *
+ngx_http_llmgw_conf_parse_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_http_llmgw_conf_file_t *file)
+{
+    u_char      *p, text[512];
+    void        *out;
+    ngx_int_t    rc;
+    ngx_str_t    content;
+    ngx_uint_t   i, nerrors;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NULL;
+    }
+
+    if (ngx_http_llmgw_read_file(cf, name, &content) != NGX_OK) {
+        return NULL;
+    }
+
+    out = ngx_palloc(cf->pool, file->size);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    nerrors = 0;
+
+    rc = file->parse(cf->pool, &content, out, &nerrors);
+
+    if (rc == NGX_OK) {
+        return out;
+    }
+
+    if (rc != NGX_DECLINED) {
+        return NULL;
+    }
+
+    for (i = 0; i < ngx_min(nerrors, file->max_errors); i++) {
+        p = file->error_text(text, text + sizeof(text), out, i);
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s \"%V\", %*s",
+                           file->directive, name, p - text, text);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s \"%V\" refused: %ui error%s",
+                       file->directive, name, nerrors,
+                       nerrors == 1 ? "" : "s");
+
+    return NULL;
 }
 
 

@@ -16,7 +16,7 @@
 # run finds the keys (and tokens) the first one fetched (and cached), and
 # waits for nothing.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test;
 

@@ -4,7 +4,7 @@
 # with the JSON body, before anything reaches the provider (checked on the
 # mock's record of requests, GET /__mock/requests).
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 
 our $CHAT = '{"messages":[{"role":"user","content":"hi"}]}';

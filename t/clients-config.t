@@ -78,8 +78,14 @@ for my $b (@bad) {
 
     my ($ok, $log) = check("$TREE    llmgw_clients $file;\n");
 
+    my $n = () = $expect =~ /\n/g;
+    my $errors = $n == 1 ? '1 error' : "$n errors";
+
     ok(!$ok, "$what: nginx -t refuses the file");
     is(said($log, $file), $expect, "$what: names each line and error");
+    like($log, qr/^nginx:\ \[emerg\]\ llmgw_clients\ "\Q$file\E"
+                  \ refused:\ \Q$errors\E\ in\ /mx,
+         "$what: then counts them: $errors");
 }
 
 spew("$dir/clients.csv", "$H# the scope below is not in the tree\n"

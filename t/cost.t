@@ -11,20 +11,9 @@
 # and reasoning counts.  Prices are per million tokens: a token at 2.5 is
 # 2.5 micro-units.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
-
-our $AZURE = '/azure-openai/openai/deployments';
-our $Q = '?api-version=2024-10-21';
-our $MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1%3A0';
-
-our $CHAT = '{"messages":[{"role":"user","content":"one two three"}]}';
-our $INVOKE = '{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,'
-              . '"system":"be brief","messages":[{"role":"user",'
-              . '"content":"hi there you"}]}';
-our $CONVERSE = '{"messages":[{"role":"user","content":[{"text":'
-                . '"a b c d e f g"}]}]}';
-our $GEMINI = '{"contents":[{"role":"user","parts":[{"text":"p q"}]}]}';
+use LLMGW::Mock;
 
 if (!$ENV{TEST_NGINX_MOCK_PORT}) {
     plan(skip_all => 'no mock provider (t/run-tests.sh starts one)');
@@ -53,25 +42,8 @@ our $HttpConfig = <<'_EOC_';
                 currency=USD;
 _EOC_
 
-our $Locations = <<'_EOC_';
-    location /azure-openai/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider azure_openai;
-        llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/azure.key;
-    }
-
-    location /bedrock-claude/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider bedrock;
-        llmgw_pass_host bedrock-runtime.us-east-1.amazonaws.com;
-        llmgw_pass_aws_credentials file=$TEST_NGINX_MOCK_SECRETS/aws-credentials;
-    }
-
-    location /gemini/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider gemini;
-        llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/gemini.key;
-    }
+our $Locations = mock_locations(qw(azure-openai bedrock-claude gemini))
+                 . <<'_EOC_';
 
     location /azure-eur/ {
         llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;

@@ -5,7 +5,7 @@
 # socket in this nginx; /alice/ and /anon/ reach it with alice's
 # certificate or none.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test;
 use LLMGW::Certs;

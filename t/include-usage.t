@@ -10,14 +10,11 @@
 # directly before the tests with the same X-Mock-Id (a fixed id and
 # created time, so that two answers are byte for byte comparable).
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::Mock;
 use HTTP::Tiny;
 
-our $AZURE = '/azure-openai/openai/deployments';
-our $Q = '?api-version=2024-10-21';
-
-our $CHAT = '{"messages":[{"role":"user","content":"one two three"}]}';
 our $CHAT_STREAM = '{"stream":true,"messages":[{"role":"user",'
                    . '"content":"one two three"}]}';
 our $CHAT_STREAM_USAGE = '{"stream":true,"stream_options":'
@@ -89,30 +86,10 @@ if (!$ENV{TEST_NGINX_MOCK_PORT}) {
 log_level('info');
 no_shuffle();
 
-our $HttpConfig = <<'_EOC_';
-    log_format llmgw_audit 'llmgw-audit id=$http_x_test_id status=$status '
-                           'api=$llmgw_api '
-                           'outcome=$llmgw_upstream_outcome '
-                           'stream=$llmgw_stream '
-                           'usage=$llmgw_usage_source '
-                           'in=$llmgw_usage_input_tokens '
-                           'out=$llmgw_usage_output_tokens '
-                           'total=$llmgw_usage_total_tokens;';
-    access_log logs/error.log llmgw_audit;
-_EOC_
+our $HttpConfig = mock_usage_log();
 
-our $Locations = <<'_EOC_';
-    location /azure-openai/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider azure_openai;
-        llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/azure.key;
-    }
-
-    location /openai/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider openai;
-        llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/openai.key;
-    }
+our $Locations = mock_locations(qw(azure-openai openai))
+                 . <<'_EOC_';
 
     location /azure-off/ {
         llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;

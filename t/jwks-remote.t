@@ -15,7 +15,7 @@
 # second run starts with what the first one fetched; each block is written
 # to reach the same verdicts in both runs.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test qw(:DEFAULT llmgw_quiet_must_die);
 

@@ -28,12 +28,13 @@ use warnings;
 BEGIN { push @INC, 't/lib' }
 use Test::More;
 use IO::Select;
-use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(ceil);
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
+use LLMGW::Client;
+use LLMGW::Limit;
 
 for my $v (qw(TEST_NGINX_LOAD_MODULES TEST_NGINX_MOCK_PORT
               TEST_NGINX_MOCK_SECRETS))
@@ -133,45 +134,7 @@ my $COST = '/cost/openai/deployments/gpt-4o/chat/completions'
            . '?api-version=2024-10-21';
 my $MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1%3A0';
 
-sub chat {
-    my (%o) = @_;
-    my $max = defined $o{max} ? qq(,"max_tokens":$o{max}) : '';
-    my $stream = $o{stream} ? ',"stream":true' : '';
-
-    return qq({"messages":[{"role":"user","content":"one two three"}])
-           . qq($max$stream});
-}
-
-sub request {
-    my ($path, $token, $body, %h) = @_;
-    my $extra = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
-
-    return "POST $path HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-           . "Authorization: Bearer $token\r\n"
-           . "Content-Type: application/json\r\n"
-           . "Content-Length: " . length($body) . "\r\n$extra\r\n$body";
-}
-
-sub send_one {
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                  Timeout => 10) or die "connect: $!";
-    print $s request(@_);
-    local $/;
-    my $res = <$s> // '';
-    close $s;
-    return $res;
-}
-
-sub status { ($_[0] =~ m{\AHTTP/1\.1 (\d{3})})[0] // 'none' }
-
-sub left {
-    my ($res, $name) = @_;
-    return ($res =~ /\r\nRateLimit: "\Q$name\E";r=(-?\d+);t=\d+\r\n/)[0]
-           // 'none';
-}
-
-# what a budget reserves: the maximum (or estimate=) + bytes / 4
-sub reserve { my ($body, $max) = @_; $max + ceil(length($body) / 4) }
+sub send_one { client_send($port, client_post_request(@_)) }
 
 # The log phase runs an instant after the client has read the response
 # (a lingering close).  Before the next request, a probe that is always
@@ -186,7 +149,7 @@ sub until_left {
 
     while (time() < $deadline) {
         my $res = send_one($req[0], $req[1], $PROBE);
-        last if left($res, $name) eq $before;
+        last if ratelimit_left($res, $name) eq $before;
         sleep 0.05;
     }
 
@@ -196,12 +159,12 @@ sub until_left {
 # 1. Azure chat: reserved, then trued up to 3 + 6 = 9
 {
     my $t = token('azure');
-    my $body = chat(max => 50);
-    my $e = reserve($body, 50);
+    my $body = budget_chat(max => 50);
+    my $e = budget_reserve($body, 50);
 
     my $res = send_one($AZURE, $t, $body);
-    is(status($res), 200, 'azure: the first call');
-    is(left($res, 'tok'), 1000 - $e, "azure: $e reserved of 1000");
+    is(client_status($res), 200, 'azure: the first call');
+    is(ratelimit_left($res, 'tok'), 1000 - $e, "azure: $e reserved of 1000");
     my $policy = '"tok";q=1000;w=86400;llmgw-unit="tokens"';
     like($res, qr/\r\nRateLimit-Policy: \Q$policy\E\r\n/,
          'azure: the policy says the unit is tokens');
@@ -214,50 +177,51 @@ sub until_left {
            'azure: no -requests family for a budget');
 
     $res = until_left(1000 - 9, $e, 'tok', $AZURE, $t, $body);
-    is(left($res, 'tok'), 1000 - 9 - $e,
+    is(ratelimit_left($res, 'tok'), 1000 - 9 - $e,
        'azure: the first trued up to its usage, 9');
 
     # streamed: include_usage is added, the last chunk's usage counts
-    my $sbody = chat(max => 50, stream => 1);
-    my $se = reserve($sbody, 50);
+    my $sbody = budget_chat(max => 50, stream => 1);
+    my $se = budget_reserve($sbody, 50);
 
     $res = until_left(1000 - 18, $se, 'tok', $AZURE, $t, $sbody,
                       'x-mock-events' => 20);
-    is(left($res, 'tok'), 1000 - 18 - $se,
+    is(ratelimit_left($res, 'tok'), 1000 - 18 - $se,
        'azure: a stream reserved after two calls of 9');
     like($res, qr/data: \[DONE\]/, 'azure: the stream ended');
 
     $res = until_left(1000 - 18 - 23, $e, 'tok', $AZURE, $t, $body);
-    is(left($res, 'tok'), 1000 - 18 - 23 - $e,
+    is(ratelimit_left($res, 'tok'), 1000 - 18 - 23 - $e,
        'azure: the stream trued up to 3 + 20');
 
     # no maximum in the body: estimate=100
-    my $nbody = chat();
-    $res = until_left(1000 - 50, reserve($nbody, 100), 'tok', $AZURE, $t,
-                      $nbody);
-    is(left($res, 'tok'), 1000 - 50 - reserve($nbody, 100),
+    my $nbody = budget_chat();
+    $res = until_left(1000 - 50, budget_reserve($nbody, 100), 'tok',
+                      $AZURE, $t, $nbody);
+    is(ratelimit_left($res, 'tok'), 1000 - 50 - budget_reserve($nbody, 100),
        'azure: no max_tokens: estimate=100 reserved');
 }
 
 # 2. failures give the reservation back whole
 {
     my $t = token('fail');
-    my $body = chat(max => 50);
-    my $e = reserve($body, 50);
+    my $body = budget_chat(max => 50);
+    my $e = budget_reserve($body, 50);
 
     my $res = send_one($AZURE, $t, $body, 'x-mock-fault' => 'status-500');
-    is(status($res), 500, 'provider 500: passed on');
-    is(left($res, 'tok'), 1000 - $e, 'provider 500: reserved first');
+    is(client_status($res), 500, 'provider 500: passed on');
+    is(ratelimit_left($res, 'tok'), 1000 - $e, 'provider 500: reserved first');
 
     $res = until_left(1000, $e, 'tok', $AZURE, $t, $body);
-    is(left($res, 'tok'), 1000 - $e, 'provider 500: given back whole');
+    is(ratelimit_left($res, 'tok'), 1000 - $e,
+       'provider 500: given back whole');
 
     # the client leaves mid-stream, before the usage at the end
-    my $sbody = chat(max => 50, stream => 1);
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                  Timeout => 10) or die "connect: $!";
-    print $s request($AZURE, $t, $sbody, 'x-mock-events' => 100,
-                     'x-mock-delay-ms' => 100);
+    my $sbody = budget_chat(max => 50, stream => 1);
+    my $s = client_connect($port);
+    print $s client_post_request($AZURE, $t, $sbody,
+                                 'x-mock-events' => 100,
+                                 'x-mock-delay-ms' => 100);
 
     my $first = '';
     my $sel = IO::Select->new($s);
@@ -269,20 +233,20 @@ sub until_left {
     }
 
     like($first, qr{\AHTTP/1\.1 200 .*data: }s, 'abort: the stream began');
-    is(left($first, 'tok'), 1000 - 9 - reserve($sbody, 50),
+    is(ratelimit_left($first, 'tok'), 1000 - 9 - budget_reserve($sbody, 50),
        'abort: the stream reserved');
     close $s;
 
     # nginx sees the client gone at its next write, 100 ms at most
     $res = until_left(1000 - 9, $e, 'tok', $AZURE, $t, $body);
-    is(left($res, 'tok'), 1000 - 9 - $e,
+    is(ratelimit_left($res, 'tok'), 1000 - 9 - $e,
        'abort: the stream\'s reservation given back');
 
     # a maximum larger than what is left: refused, counted nowhere (once
     # the last call is trued up)
-    my $big = chat(max => 990);
+    my $big = budget_chat(max => 990);
     $res = until_left(1000 - 18, 0, 'tok', $AZURE, $t, $big);
-    is(status($res), 429, 'too large: 429');
+    is(client_status($res), 429, 'too large: 429');
     like($res, qr/\r\nRetry-After: [1-9]\d*\r\nretry-after-ms: [1-9]\d*\r\n/,
          'too large: Retry-After and retry-after-ms');
     like($res, qr/\r\nRateLimit: "tok";r=@{[1000 - 18]};t=\d+\r\n/,
@@ -293,7 +257,8 @@ sub until_left {
        'too large: the JSON names the limit');
 
     $res = send_one($AZURE, $t, $body);
-    is(left($res, 'tok'), 1000 - 18 - $e, 'too large: nothing counted');
+    is(ratelimit_left($res, 'tok'), 1000 - 18 - $e,
+       'too large: nothing counted');
 
     # the audit line of the refusal: a denial naming the limit, no call
     my ($line, $deadline2) = (undef, time() + 3);
@@ -325,42 +290,42 @@ sub until_left {
                  . '[{"role":"user","parts":[{"text":"p q"}]}]}';
 
     my $res = send_one("/bedrock/model/$MODEL/invoke", $t, $invoke);
-    is(status($res), 200, 'bedrock invoke: 200');
-    is(left($res, 'tok'), 1000 - reserve($invoke, 64),
+    is(client_status($res), 200, 'bedrock invoke: 200');
+    is(ratelimit_left($res, 'tok'), 1000 - budget_reserve($invoke, 64),
        'bedrock invoke: max_tokens 64 reserved');
 
     # invoke: 5 + 6; converse-stream: 7 + 9
-    $res = until_left(1000 - 11, reserve($converse, 40), 'tok',
+    $res = until_left(1000 - 11, budget_reserve($converse, 40), 'tok',
                       "/bedrock/model/$MODEL/converse-stream", $t,
                       $converse, 'x-mock-events' => 9);
-    is(left($res, 'tok'), 1000 - 11 - reserve($converse, 40),
+    is(ratelimit_left($res, 'tok'), 1000 - 11 - budget_reserve($converse, 40),
        'bedrock converse-stream: inferenceConfig.maxTokens reserved, '
        . 'the invoke trued up to 11');
 
     my $gpath = '/gemini/v1beta/models/gemini-2.0-flash:generateContent';
-    $res = until_left(1000 - 27, reserve($gemini, 30), 'tok', $gpath, $t,
+    $res = until_left(1000 - 27, budget_reserve($gemini, 30), 'tok', $gpath, $t,
                       $gemini);
-    is(left($res, 'tok'), 1000 - 27 - reserve($gemini, 30),
+    is(ratelimit_left($res, 'tok'), 1000 - 27 - budget_reserve($gemini, 30),
        'gemini: generationConfig.maxOutputTokens reserved, the stream '
        . 'trued up to 16');
 
-    $res = until_left(1000 - 35, reserve($gemini, 30), 'tok', $gpath, $t,
+    $res = until_left(1000 - 35, budget_reserve($gemini, 30), 'tok', $gpath, $t,
                       $gemini);
-    is(left($res, 'tok'), 1000 - 35 - reserve($gemini, 30),
+    is(ratelimit_left($res, 'tok'), 1000 - 35 - budget_reserve($gemini, 30),
        'gemini: trued up to 2 + 6');
 
     # streamed (SSE): each event's usageMetadata is cumulative, the last
     # counts
     (my $spath = $gpath) =~ s/:generateContent/:streamGenerateContent/;
-    $res = until_left(1000 - 43, reserve($gemini, 30), 'tok',
+    $res = until_left(1000 - 43, budget_reserve($gemini, 30), 'tok',
                       "$spath?alt=sse", $t, $gemini, 'x-mock-events' => 4);
-    is(left($res, 'tok'), 1000 - 43 - reserve($gemini, 30),
+    is(ratelimit_left($res, 'tok'), 1000 - 43 - budget_reserve($gemini, 30),
        'gemini stream: reserved after another 8');
     like($res, qr/usageMetadata/, 'gemini stream: the events came');
 
-    $res = until_left(1000 - 49, reserve($gemini, 30), 'tok', $gpath, $t,
+    $res = until_left(1000 - 49, budget_reserve($gemini, 30), 'tok', $gpath, $t,
                       $gemini);
-    is(left($res, 'tok'), 1000 - 49 - reserve($gemini, 30),
+    is(ratelimit_left($res, 'tok'), 1000 - 49 - budget_reserve($gemini, 30),
        'gemini stream: trued up to 2 + 4');
 }
 
@@ -368,24 +333,26 @@ sub until_left {
 #    million tokens, so a micro-unit is 0.4 input or 0.1 output tokens
 {
     my $t = token('cost');
-    my $body = chat(max => 50);
+    my $body = budget_chat(max => 50);
     my $in = ceil(length($body) / 4);
     my $e = int($in * 2.5 + 50 * 10 + 0.5);
 
     my $res = send_one($COST, $t, $body);
-    is(status($res), 200, 'cost: the first call');
-    is(left($res, 'spend'), 1000 - $e, "cost: $e micro-units reserved");
+    is(client_status($res), 200, 'cost: the first call');
+    is(ratelimit_left($res, 'spend'), 1000 - $e,
+       "cost: $e micro-units reserved");
     my $policy = '"spend";q=1000;w=86400;llmgw-unit="cost-micros"';
     like($res, qr/\r\nRateLimit-Policy: \Q$policy\E\r\n/,
          'cost: the policy says the unit');
 
     # 3 x 2.5 + 6 x 10 = 67.5, rounded half up
     $res = until_left(1000 - 68, $e, 'spend', $COST, $t, $body);
-    is(left($res, 'spend'), 1000 - 68 - $e,
+    is(ratelimit_left($res, 'spend'), 1000 - 68 - $e,
        'cost: trued up to 68 micro-units');
 
-    $res = send_one($COST, $t, chat(max => 100));
-    is(status($res), 429, 'cost: a call that could cost more than is left');
+    $res = send_one($COST, $t, budget_chat(max => 100));
+    is(client_status($res), 429,
+       'cost: a call that could cost more than is left');
 }
 
 # 5. a limit keyed by a model only the body names
@@ -396,12 +363,12 @@ sub until_left {
     (my $mini = $b4o) =~ s/gpt-4o/gpt-4o-mini/;
 
     my $res = send_one($path, $t, $b4o);
-    is(status($res), 200, 'model in the body: the first gpt-4o');
+    is(client_status($res), 200, 'model in the body: the first gpt-4o');
     like($res, qr/\r\nRateLimit: "per-model";r=0;t=\d+\r\n/,
          'model in the body: RateLimit after the body');
-    is(status(send_one($path, $t, $b4o)), 429,
+    is(client_status(send_one($path, $t, $b4o)), 429,
        'model in the body: the second gpt-4o refused');
-    is(status(send_one($path, $t, $mini)), 200,
+    is(client_status(send_one($path, $t, $mini)), 200,
        'model in the body: gpt-4o-mini has a count of its own');
 }
 
@@ -410,33 +377,19 @@ sub until_left {
 #    their usage, 10 x 9
 {
     my $t = token('burst');
-    my ($max) = grep { reserve(chat(max => $_), $_) == 100 } 1 .. 100;
-    my $body = chat(max => $max);
+    my ($body, $max) = budget_chat_reserving(100);
 
-    is(reserve($body, $max), 100, 'burst: each reserves exactly 100');
+    is(budget_reserve($body, $max), 100, 'burst: each reserves exactly 100');
 
-    my (@socks, %status);
-
-    for (1 .. 50) {
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                      Timeout => 10) or die "connect: $!";
-        push @socks, $s;
-    }
-
-    print $_ request($AZURE, $t, $body, 'x-mock-fault' => 'slow-1000')
-        for @socks;
-
-    for my $s (@socks) {
-        local $/;
-        $status{status(<$s> // '')}++;
-        close $s;
-    }
+    my $req = client_post_request($AZURE, $t, $body,
+                                  'x-mock-fault' => 'slow-1000');
+    my %status = %{ client_burst_send(50, $req, $port) };
 
     is($status{200}, 10, 'burst: exactly 10 of 50 through');
     is($status{429}, 40, 'burst: the 40 others refused');
 
     my $res = until_left(1000 - 90, 100, 'tok', $AZURE, $t, $body);
-    is(left($res, 'tok'), 1000 - 90 - 100,
+    is(ratelimit_left($res, 'tok'), 1000 - 90 - 100,
        'burst: the ten trued up to 9 each, exactly');
 }
 
@@ -444,22 +397,23 @@ sub until_left {
 #    reservation in the zone the new workers count in, once
 {
     my $t = token('reload');
-    my $body = chat(max => 50);
-    my $e = reserve($body, 50);
+    my $body = budget_chat(max => 50);
+    my $e = budget_reserve($body, 50);
 
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                  Timeout => 10) or die "connect: $!";
-    print $s request($AZURE, $t, $body, 'x-mock-fault' => 'slow-1500');
+    my $s = client_connect($port);
+    print $s client_post_request($AZURE, $t, $body,
+                                 'x-mock-fault' => 'slow-1500');
 
     my $res;
     my $deadline = time() + 3;
 
     do {
         $res = send_one($AZURE, $t, $PROBE);
-    } while (left($res, 'tok') ne 1000 - $e && time() < $deadline
+    } while (ratelimit_left($res, 'tok') ne 1000 - $e && time() < $deadline
              && sleep 0.05);
 
-    is(left($res, 'tok'), 1000 - $e, 'reload: the call in flight reserved');
+    is(ratelimit_left($res, 'tok'), 1000 - $e,
+       'reload: the call in flight reserved');
 
     kill 'HUP', $pid;
 
@@ -467,10 +421,10 @@ sub until_left {
     my $slow = <$s> // '';
     close $s;
 
-    is(status($slow), 200, 'reload: the call in flight finished');
+    is(client_status($slow), 200, 'reload: the call in flight finished');
 
     $res = until_left(1000 - 9, $e, 'tok', $AZURE, $t, $body);
-    is(left($res, 'tok'), 1000 - 9 - $e,
+    is(ratelimit_left($res, 'tok'), 1000 - 9 - $e,
        'reload: trued up to its usage, once, in the kept zone');
 }
 

@@ -32,11 +32,12 @@ use warnings;
 BEGIN { push @INC, 't/lib' }
 use Test::More;
 use IO::Select;
-use IO::Socket::INET;
 use POSIX qw(ceil);
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
+use LLMGW::Client;
+use LLMGW::Limit;
 use LLMGW::Redis qw(redis_start redis_stop redis_cmd redis_conn redis_send
                     redis_read);
 
@@ -167,54 +168,16 @@ my $COST = '/cost/openai/deployments/gpt-4o/chat/completions'
            . '?api-version=2024-10-21';
 my $MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1%3A0';
 
-sub chat {
-    my (%o) = @_;
-    my $max = defined $o{max} ? qq(,"max_tokens":$o{max}) : '';
-    my $stream = $o{stream} ? ',"stream":true' : '';
+sub connect_to { client_connect($_[0] // $ports[0]) }
 
-    return qq({"messages":[{"role":"user","content":"one two three"}])
-           . qq($max$stream});
-}
-
-sub request {
-    my ($path, $token, $body, %h) = @_;
-    my $extra = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
-
-    return "POST $path HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-           . "Authorization: Bearer $token\r\n"
-           . "Content-Type: application/json\r\n"
-           . "Content-Length: " . length($body) . "\r\n$extra\r\n$body";
-}
-
-sub connect_to {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
-                                              . ($port // $ports[0]),
-                                  Timeout => 10) or die "connect: $!";
-    return $s;
-}
-
+# a POST to the first nginx, or to the one of port => PORT
 sub send_one {
     my ($path, $token, $body, %h) = @_;
     my $port = delete $h{port};
-    my $s = connect_to($port);
-    print $s request($path, $token, $body, %h);
-    local $/;
-    my $res = <$s> // '';
-    close $s;
-    return $res;
+
+    return client_send($port // $ports[0],
+                       client_post_request($path, $token, $body, %h));
 }
-
-sub status { ($_[0] =~ m{\AHTTP/1\.1 (\d{3})})[0] // 'none' }
-
-sub left {
-    my ($res, $name) = @_;
-    return ($res =~ /\r\nRateLimit: "\Q$name\E";r=(-?\d+);t=\d+\r\n/)[0]
-           // 'none';
-}
-
-# what a budget reserves: the maximum (or estimate=) + bytes / 4
-sub reserve { my ($body, $max) = @_; $max + ceil(length($body) / 4) }
 
 # the subject's budget in Redis: [ the count, { id => amount } ]
 sub budget {
@@ -249,11 +212,12 @@ sub settled {
 # 1. Azure chat: reserved in Redis while the call runs, settled to 3 + 6
 {
     my $t = token('azure');
-    my $body = chat(max => 50);
-    my $e = reserve($body, 50);
+    my $body = budget_chat(max => 50);
+    my $e = budget_reserve($body, 50);
 
     my $s = connect_to();
-    print $s request($AZURE, $t, $body, 'x-mock-fault' => 'slow-1000');
+    print $s client_post_request($AZURE, $t, $body,
+                                 'x-mock-fault' => 'slow-1000');
 
     my ($b, $deadline) = (undef, time() + 3);
 
@@ -271,8 +235,9 @@ sub settled {
     my $res = do { local $/; <$s> // '' };
     close $s;
 
-    is(status($res), 200, 'azure: the call through');
-    is(left($res, 'tok'), 1000 - $e, "azure: RateLimit says $e reserved");
+    is(client_status($res), 200, 'azure: the call through');
+    is(ratelimit_left($res, 'tok'), 1000 - $e,
+       "azure: RateLimit says $e reserved");
     like($res, qr/\r\nx-ratelimit-remaining-tokens: @{[1000 - $e]}\r\n/,
          'azure: x-ratelimit-remaining-tokens after the reservation');
 
@@ -282,7 +247,7 @@ sub settled {
 
     # the other nginx sees the same count
     $res = send_one($AZURE, $t, $body, port => $ports[1]);
-    is(left($res, 'tok'), 1000 - 9 - $e,
+    is(ratelimit_left($res, 'tok'), 1000 - 9 - $e,
        'azure: the other nginx counts from the same 9');
 
     $b = settled('azure', 'tok', 18);
@@ -290,13 +255,14 @@ sub settled {
     is_deeply($b->[1], {}, 'azure: none left behind');
 
     # streamed: include_usage is added, the last chunk's usage counts
-    my $sbody = chat(max => 50, stream => 1);
-    my $se = reserve($sbody, 50);
+    my $sbody = budget_chat(max => 50, stream => 1);
+    my $se = budget_reserve($sbody, 50);
 
     $res = send_one($AZURE, $t, $sbody, 'x-mock-events' => 20);
-    is(status($res), 200, 'azure stream: 200');
+    is(client_status($res), 200, 'azure stream: 200');
     like($res, qr/data: \[DONE\]/, 'azure stream: the stream ended');
-    is(left($res, 'tok'), 1000 - 18 - $se, "azure stream: $se reserved");
+    is(ratelimit_left($res, 'tok'), 1000 - 18 - $se,
+       "azure stream: $se reserved");
 
     $b = settled('azure', 'tok', 18 + 23);
     is($b->[0], 41, 'azure stream: settled to 3 + 20');
@@ -317,8 +283,8 @@ sub settled {
                  . '"content":"hi there you"}]}';
 
     my $res = send_one("/bedrock/model/$MODEL/invoke", $t, $invoke);
-    is(status($res), 200, 'bedrock invoke: 200');
-    is(left($res, 'tok'), 1000 - reserve($invoke, 64),
+    is(client_status($res), 200, 'bedrock invoke: 200');
+    is(ratelimit_left($res, 'tok'), 1000 - budget_reserve($invoke, 64),
        'bedrock invoke: max_tokens 64 reserved');
 
     my $b = settled('bedrock', 'tok', 11);
@@ -329,22 +295,23 @@ sub settled {
 # 3. failures give the reservation back whole
 {
     my $t = token('fail');
-    my $body = chat(max => 50);
-    my $e = reserve($body, 50);
+    my $body = budget_chat(max => 50);
+    my $e = budget_reserve($body, 50);
 
     my $res = send_one($AZURE, $t, $body, 'x-mock-fault' => 'status-500');
-    is(status($res), 500, 'provider 500: passed on');
-    is(left($res, 'tok'), 1000 - $e, 'provider 500: reserved first');
+    is(client_status($res), 500, 'provider 500: passed on');
+    is(ratelimit_left($res, 'tok'), 1000 - $e, 'provider 500: reserved first');
 
     my $b = settled('fail', 'tok', 0);
     is($b->[0], 0, 'provider 500: given back whole, 0');
     is_deeply($b->[1], {}, 'provider 500: none left behind');
 
     # the client leaves mid-stream, before the usage at the end
-    my $sbody = chat(max => 50, stream => 1);
+    my $sbody = budget_chat(max => 50, stream => 1);
     my $s = connect_to($ports[1]);
-    print $s request($AZURE, $t, $sbody, 'x-mock-events' => 100,
-                     'x-mock-delay-ms' => 100);
+    print $s client_post_request($AZURE, $t, $sbody,
+                                 'x-mock-events' => 100,
+                                 'x-mock-delay-ms' => 100);
 
     my $first = '';
     my $sel = IO::Select->new($s);
@@ -357,7 +324,7 @@ sub settled {
 
     like($first, qr{\AHTTP/1\.1 200 .*data: }s, 'abort: the stream began');
     $b = budget('fail', 'tok');
-    is($b->[0], reserve($sbody, 50), 'abort: reserved in Redis');
+    is($b->[0], budget_reserve($sbody, 50), 'abort: reserved in Redis');
     is(scalar keys %{ $b->[1] }, 1, 'abort: one reservation held');
     close $s;
 
@@ -370,9 +337,9 @@ sub settled {
     send_one($AZURE, $t, $body);
     settled('fail', 'tok', 9);
 
-    my $big = chat(max => 990);
+    my $big = budget_chat(max => 990);
     $res = send_one($AZURE, $t, $big, port => $ports[1]);
-    is(status($res), 429, 'too large: 429');
+    is(client_status($res), 429, 'too large: 429');
     like($res, qr/\r\nRetry-After: [1-9]\d*\r\nretry-after-ms: [1-9]\d*\r\n/,
          'too large: Retry-After and retry-after-ms');
     like($res, qr/\r\nRateLimit: "tok";r=991;t=\d+\r\n/,
@@ -392,8 +359,8 @@ sub settled {
     # goes through at once on the nginx that refused (no refusal
     # remembered there as a quota's is)
     $res = send_one($AZURE, $t, $body, port => $ports[1]);
-    is(status($res), 200, 'too large: a call that fits then passes');
-    is(left($res, 'tok'), 1000 - 9 - $e,
+    is(client_status($res), 200, 'too large: a call that fits then passes');
+    is(ratelimit_left($res, 'tok'), 1000 - 9 - $e,
        'too large: reserved from what is left');
     $b = settled('fail', 'tok', 18);
     is($b->[0], 18, 'too large: the next call settled, 18');
@@ -404,25 +371,13 @@ sub settled {
 #    their usage, 10 x 9
 {
     my $t = token('burst');
-    my ($max) = grep { reserve(chat(max => $_), $_) == 100 } 1 .. 100;
-    my $body = chat(max => $max);
+    my ($body, $max) = budget_chat_reserving(100);
 
-    is(reserve($body, $max), 100, 'burst: each reserves exactly 100');
+    is(budget_reserve($body, $max), 100, 'burst: each reserves exactly 100');
 
-    my (@socks, %status);
-
-    for my $i (1 .. 50) {
-        push @socks, connect_to($ports[$i % 2]);
-    }
-
-    print $_ request($AZURE, $t, $body, 'x-mock-fault' => 'slow-1000')
-        for @socks;
-
-    for my $s (@socks) {
-        local $/;
-        $status{status(<$s> // '')}++;
-        close $s;
-    }
+    my $req = client_post_request($AZURE, $t, $body,
+                                  'x-mock-fault' => 'slow-1000');
+    my %status = %{ client_burst_send(50, $req, @ports) };
 
     is($status{200}, 10, 'burst: exactly 10 of 50 through, on two nginx');
     is($status{429}, 40, 'burst: the 40 others refused');
@@ -436,21 +391,23 @@ sub settled {
 #    million tokens
 {
     my $t = token('cost');
-    my $body = chat(max => 50);
+    my $body = budget_chat(max => 50);
     my $in = ceil(length($body) / 4);
     my $e = int($in * 2.5 + 50 * 10 + 0.5);
 
     my $res = send_one($COST, $t, $body);
-    is(status($res), 200, 'cost: the first call');
-    is(left($res, 'spend'), 1000 - $e, "cost: $e micro-units reserved");
+    is(client_status($res), 200, 'cost: the first call');
+    is(ratelimit_left($res, 'spend'), 1000 - $e,
+       "cost: $e micro-units reserved");
 
     # 3 x 2.5 + 6 x 10 = 67.5, rounded half up
     my $b = settled('cost', 'spend', 68);
     is($b->[0], 68, 'cost: settled to 68 micro-units');
     is_deeply($b->[1], {}, 'cost: none left behind');
 
-    $res = send_one($COST, $t, chat(max => 100), port => $ports[1]);
-    is(status($res), 429, 'cost: a call that could cost more than is left');
+    $res = send_one($COST, $t, budget_chat(max => 100), port => $ports[1]);
+    is(client_status($res), 429,
+       'cost: a call that could cost more than is left');
     is(settled('cost', 'spend', 68)->[0], 68, 'cost: the refusal counted '
        . 'nowhere');
 }
@@ -460,17 +417,17 @@ sub settled {
     my $t = token('two');
     my $TWO = '/two/openai/deployments/gpt-4o/chat/completions'
               . '?api-version=2024-10-21';
-    my $body = chat(max => 50);
-    my $e = reserve($body, 50);
+    my $body = budget_chat(max => 50);
+    my $e = budget_reserve($body, 50);
 
     my $res = send_one($TWO, $t, $body);
-    is(status($res), 200, 'two budgets: the first call');
+    is(client_status($res), 200, 'two budgets: the first call');
     is(settled('two', 'big', 9)->[0], 9, 'two budgets: big settled to 9');
     is(settled('two', 'small', 9)->[0], 9,
        'two budgets: small settled to 9');
 
-    $res = send_one($TWO, $t, chat(max => 85), port => $ports[1]);
-    is(status($res), 429, 'two budgets: the second refuses 85 + 15');
+    $res = send_one($TWO, $t, budget_chat(max => 85), port => $ports[1]);
+    is(client_status($res), 429, 'two budgets: the second refuses 85 + 15');
     like($res, qr/"message":"limit small exceeded"/,
          'two budgets: the refusal names the second');
 
@@ -489,7 +446,7 @@ sub settled {
     my $t = token('quick');
     my $QUICK = '/quick/openai/deployments/gpt-4o/chat/completions'
                 . '?api-version=2024-10-21';
-    my $body = chat(max => 50);
+    my $body = budget_chat(max => 50);
 
     my $sleeper = redis_conn($rport);
     redis_send($sleeper, 'DEBUG', 'SLEEP', '1');
@@ -499,7 +456,7 @@ sub settled {
     my $res = send_one($QUICK, $t, $body);
     my $took = time() - $t0;
 
-    is(status($res), 200, 'slow Redis: down=open lets the call through');
+    is(client_status($res), 200, 'slow Redis: down=open lets the call through');
     cmp_ok($took, '<', 0.9, sprintf('slow Redis: answered in %.2f s, '
                                     . 'before Redis woke', $took));
     is(redis_read($sleeper), 'OK', 'slow Redis: DEBUG SLEEP ended');
@@ -511,7 +468,7 @@ sub settled {
 
     # and Redis counts again
     $res = send_one($QUICK, $t, $body);
-    is(status($res), 200, 'slow Redis: the next call');
+    is(client_status($res), 200, 'slow Redis: the next call');
     is(settled('quick', 'tok', 9)->[0], 9,
        'slow Redis: counted and settled again, 9');
 }
@@ -521,14 +478,14 @@ sub settled {
 #    reservation Redis makes once it wakes is given back
 {
     my $t = token('gone');
-    my $body = chat(max => 50);
+    my $body = budget_chat(max => 50);
 
     my $sleeper = redis_conn($rport);
     redis_send($sleeper, 'DEBUG', 'SLEEP', '0.8');
     sleep 0.1;
 
     my $s = connect_to($ports[1]);
-    print $s request($AZURE, $t, $body);
+    print $s client_post_request($AZURE, $t, $body);
     sleep 0.4;      # nginx has read the body and sent the reservation
     close $s;
 
@@ -540,7 +497,7 @@ sub settled {
     is_deeply($b->[1], {}, 'client gone: none left behind');
 
     my $res = send_one($AZURE, $t, $body, port => $ports[1]);
-    is(status($res), 200, 'client gone: the next call through');
+    is(client_status($res), 200, 'client gone: the next call through');
     is(settled('gone', 'tok', 9)->[0], 9, 'client gone: then settled, 9');
 }
 
@@ -548,11 +505,12 @@ sub settled {
 #    its reservation, once
 {
     my $t = token('reload');
-    my $body = chat(max => 50);
-    my $e = reserve($body, 50);
+    my $body = budget_chat(max => 50);
+    my $e = budget_reserve($body, 50);
 
     my $s = connect_to();
-    print $s request($AZURE, $t, $body, 'x-mock-fault' => 'slow-1500');
+    print $s client_post_request($AZURE, $t, $body,
+                                 'x-mock-fault' => 'slow-1500');
 
     my ($b, $deadline) = (undef, time() + 3);
 
@@ -568,7 +526,7 @@ sub settled {
     my $res = do { local $/; <$s> // '' };
     close $s;
 
-    is(status($res), 200, 'reload: the call in flight finished');
+    is(client_status($res), 200, 'reload: the call in flight finished');
 
     $b = settled('reload', 'tok', 9);
     is($b->[0], 9, 'reload: settled to its usage by the old worker');
@@ -583,24 +541,25 @@ redis_stop($redis);
     my $t = token('near');
     my $NEAR = '/near/openai/deployments/gpt-4o/chat/completions'
                . '?api-version=2024-10-21';
-    my $body = chat(max => 50);
-    my $e = reserve($body, 50);
+    my $body = budget_chat(max => 50);
+    my $e = budget_reserve($body, 50);
 
     my $res = send_one($NEAR, $t, $body);
-    is(status($res), 200, 'down=local: the call through');
-    is(left($res, 'tok'), 1000 - $e, "down=local: $e reserved locally");
+    is(client_status($res), 200, 'down=local: the call through');
+    is(ratelimit_left($res, 'tok'), 1000 - $e,
+       "down=local: $e reserved locally");
 
     # a probe always refused (counts nothing) until the true-up is in
     my $deadline = time() + 3;
 
     while (time() < $deadline) {
         $res = send_one($NEAR, $t, '{"max_tokens":100000000}');
-        last if left($res, 'tok') eq 1000 - 9;
+        last if ratelimit_left($res, 'tok') eq 1000 - 9;
         sleep 0.05;
     }
 
     $res = send_one($NEAR, $t, $body);
-    is(left($res, 'tok'), 1000 - 9 - $e,
+    is(ratelimit_left($res, 'tok'), 1000 - 9 - $e,
        'down=local: the first trued up to its usage, 9, in shared memory');
 }
 

@@ -14,11 +14,10 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::More;
-use IO::Select;
-use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
+use LLMGW::Client;
 use LLMGW::Redis qw(redis_start redis_stop redis_cmd);
 
 for my $v (qw(TEST_NGINX_LOAD_MODULES TEST_NGINX_MOCK_PORT
@@ -123,45 +122,12 @@ sub token { llmgw_token(sub => "$_[0]-$run", scope => 'text') }
 # n requests at once, spread over the given ports; the statuses
 sub burst {
     my ($n, $path, $token, @to) = @_;
-    my (@socks, %status);
-
-    @to = ($ports[0]) unless @to;
-
-    for my $i (1 .. $n) {
-        my $port = $to[$i % @to];
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                      Timeout => 10)
-            or die "connect: $!";
-        push @socks, $s;
-    }
-
-    for my $s (@socks) {
-        print $s "GET $path HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                 . "Authorization: Bearer $token\r\n\r\n";
-    }
-
-    for my $s (@socks) {
-        local $/;
-        my $res = <$s> // '';
-        my ($code) = $res =~ m{\AHTTP/1\.1 (\d{3})};
-        $status{$code // 'none'}++;
-        close $s;
-    }
-
-    return \%status;
+    return client_burst($n, $path, $token, @to ? @to : $ports[0]);
 }
 
 sub get {
     my ($path, $token, $port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
-                                              . ($port // $ports[0]),
-                                  Timeout => 10) or die "connect: $!";
-    print $s "GET $path HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-             . "Authorization: Bearer $token\r\n\r\n";
-    local $/;
-    my $res = <$s> // '';
-    close $s;
-    return $res;
+    return client_send($port // $ports[0], client_get_request($path, $token));
 }
 
 sub commands_processed {
@@ -260,39 +226,20 @@ my $stream_token = token('stream');
 
 sub chat_request {
     my ($token, %h) = @_;
-    my $extra = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
-
-    return "POST $PATH HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-           . "Authorization: Bearer $token\r\n"
-           . "Content-Type: application/json\r\n"
-           . "Content-Length: " . length($CHAT) . "\r\n$extra\r\n$CHAT";
+    return client_post_request($PATH, $token, $CHAT, %h);
 }
 
 sub status_of {
     my ($req, $port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
-                                              . ($port // $ports[0]),
-                                  Timeout => 10) or die "connect: $!";
-    print $s $req;
-    local $/;
-    my $r = <$s> // '';
-    close $s;
-    return $r;
+    return client_send($port // $ports[0], $req);
 }
 
-my $long = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ports[0]",
-                                 Timeout => 10) or die "connect: $!";
+my $long = client_connect($ports[0]);
 print $long chat_request($stream_token, 'x-mock-events' => 100,
                          'x-mock-delay-ms' => 100);
 
-my $first = '';
-my $sel = IO::Select->new($long);
-my $deadline = time() + 10;
-
-while ($first !~ /data: / && time() < $deadline) {
-    last unless $sel->can_read(1);
-    sysread($long, $first, 4096, length $first) or last;
-}
+my $first = client_read_until($long, qr/data: /);
+my $deadline;
 
 like($first, qr{\AHTTP/1\.1 200 .*data: }s, 'stream: the first event came');
 

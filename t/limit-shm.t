@@ -12,12 +12,11 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::More;
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
+use LLMGW::Client;
 
 for my $v (qw(TEST_NGINX_LOAD_MODULES TEST_NGINX_MOCK_PORT
               TEST_NGINX_MOCK_SECRETS))
@@ -104,33 +103,7 @@ my $run = "$$-" . int(time() * 1000);
 sub token { llmgw_token(sub => "$_[0]-$run", scope => 'text') }
 
 # n requests sent at once on n connections; the statuses, in any order
-sub burst {
-    my ($n, $path, $token) = @_;
-    my (@socks, %status);
-
-    for (1 .. $n) {
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                      Timeout => 10)
-            or die "connect: $!";
-        push @socks, $s;
-    }
-
-    # every request written before any response is read
-    for my $s (@socks) {
-        print $s "GET $path HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                 . "Authorization: Bearer $token\r\n\r\n";
-    }
-
-    for my $s (@socks) {
-        local $/;
-        my $res = <$s> // '';
-        my ($code) = $res =~ m{\AHTTP/1\.1 (\d{3})};
-        $status{$code // 'none'}++;
-        close $s;
-    }
-
-    return \%status;
-}
+sub burst { client_burst(@_, $port) }
 
 # 1. 200 at once, 4 workers, a quota of 50: exactly 50
 my $st = burst(200, '/quota', token('quota'));
@@ -151,39 +124,18 @@ my $stream_token = token('stream');
 
 sub chat_request {
     my ($token, %h) = @_;
-    my $extra = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
-
-    return "POST $PATH HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-           . "Authorization: Bearer $token\r\n"
-           . "Content-Type: application/json\r\n"
-           . "Content-Length: " . length($CHAT) . "\r\n$extra\r\n$CHAT";
+    return client_post_request($PATH, $token, $CHAT, %h);
 }
 
-sub status_of {
-    my ($req) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                  Timeout => 10) or die "connect: $!";
-    print $s $req;
-    local $/;
-    my $res = <$s> // '';
-    close $s;
-    return $res;
-}
+sub status_of { client_send($port, $_[0]) }
 
-my $long = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                 Timeout => 10) or die "connect: $!";
+my $long = client_connect($port);
 print $long chat_request($stream_token, 'x-mock-events' => 100,
                          'x-mock-delay-ms' => 100);
 
 # the stream has begun once its first event is read
-my $first = '';
-my $sel = IO::Select->new($long);
-my $deadline = time() + 10;
-
-while ($first !~ /data: / && time() < $deadline) {
-    last unless $sel->can_read(1);
-    sysread($long, $first, 4096, length $first) or last;
-}
+my $first = client_read_until($long, qr/data: /);
+my $deadline;
 
 like($first, qr{\AHTTP/1\.1 200 .*data: }s, 'stream: the first event came');
 

@@ -10,7 +10,7 @@
 # runs share.  Exact counts under concurrency, window roll-over,
 # requests in flight and the audit line of a 429 are in t/limit-*.t.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test;
 

@@ -9,7 +9,7 @@
 # The client locations reuse no TLS session: they share one upstream, and
 # a session resumed by bob's location would be alice's.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
 use LLMGW::Test;
 use LLMGW::Certs;

@@ -4,7 +4,7 @@
 # through unchanged; an upstream{} block with a dead server, connection
 # reuse, and large bodies sent from nginx's temporary file.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use lib 't/pass';
 use Test::Nginx::Socket;
 use PassClient;

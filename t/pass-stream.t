@@ -8,7 +8,7 @@
 # Timing and cut streams are checked by t/pass/PassClient.pm from the
 # blocks' "--- init" (it runs once nginx is up), the rest by the blocks.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use lib 't/pass';
 use Test::Nginx::Socket;
 use PassClient;

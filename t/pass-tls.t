@@ -3,7 +3,7 @@
 # name verified and sent as SNI is the Host's unless named, sessions are
 # reused, and streaming and SigV4 work the same over TLS.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use lib 't/pass';
 use Test::Nginx::Socket;
 use PassClient;

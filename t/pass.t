@@ -4,7 +4,7 @@
 # query strings are forwarded as the client sent them apart from the prefix
 # and credential parameters, and hop-by-hop headers stay behind.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use lib 't/pass';
 use Test::Nginx::Socket;
 

@@ -8,14 +8,10 @@
 # reply's pieces (6, or X-Mock-Events), total = their sum where the API
 # reports one; X-Mock-Usage-Details adds cache-read and reasoning counts.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::Mock;
 
-our $AZURE = '/azure-openai/openai/deployments';
-our $Q = '?api-version=2024-10-21';
-our $MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1%3A0';
-
-our $CHAT = '{"messages":[{"role":"user","content":"one two three"}]}';
 our $CHAT_STREAM = '{"stream":true,"stream_options":{"include_usage":true},'
                    . '"messages":[{"role":"user","content":"one two three"}]}';
 our $CHAT_STREAM_NO_USAGE = '{"stream":true,"messages":[{"role":"user",'
@@ -26,12 +22,6 @@ our $COMPLETIONS_STREAM = '{"prompt":"a b c d","stream":true,'
 our $EMBEDDINGS = '{"input":["x y","z"]}';
 our $OAI = '{"model":"gpt-4o-mini","messages":[{"role":"user",'
            . '"content":"four words right here"}]}';
-our $INVOKE = '{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,'
-              . '"system":"be brief","messages":[{"role":"user",'
-              . '"content":"hi there you"}]}';
-our $CONVERSE = '{"messages":[{"role":"user","content":[{"text":'
-                . '"a b c d e f g"}]}]}';
-our $GEMINI = '{"contents":[{"role":"user","parts":[{"text":"p q"}]}]}';
 
 if (!$ENV{TEST_NGINX_MOCK_PORT}) {
     plan(skip_all => 'no mock provider (t/run-tests.sh starts one)');
@@ -44,45 +34,11 @@ if (!$ENV{TEST_NGINX_MOCK_PORT}) {
 log_level('info');
 no_shuffle();
 
-our $HttpConfig = <<'_EOC_';
-    log_format llmgw_audit 'llmgw-audit id=$http_x_test_id status=$status '
-                           'api=$llmgw_api '
-                           'outcome=$llmgw_upstream_outcome '
-                           'stream=$llmgw_stream '
-                           'usage=$llmgw_usage_source '
-                           'in=$llmgw_usage_input_tokens '
-                           'out=$llmgw_usage_output_tokens '
-                           'total=$llmgw_usage_total_tokens '
-                           'cache_read=$llmgw_usage_cache_read_tokens '
-                           'reasoning=$llmgw_usage_reasoning_tokens;';
-    access_log logs/error.log llmgw_audit;
-_EOC_
+our $HttpConfig = mock_usage_log('cache_read=$llmgw_usage_cache_read_tokens',
+                                 'reasoning=$llmgw_usage_reasoning_tokens');
 
-our $Locations = <<'_EOC_';
-    location /azure-openai/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider azure_openai;
-        llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/azure.key;
-    }
-
-    location /openai/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider openai;
-        llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/openai.key;
-    }
-
-    location /bedrock-claude/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider bedrock;
-        llmgw_pass_host bedrock-runtime.us-east-1.amazonaws.com;
-        llmgw_pass_aws_credentials file=$TEST_NGINX_MOCK_SECRETS/aws-credentials;
-    }
-
-    location /gemini/ {
-        llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
-        llmgw_provider gemini;
-        llmgw_pass_api_key file=$TEST_NGINX_MOCK_SECRETS/gemini.key;
-    }
+our $Locations = mock_locations(qw(azure-openai openai bedrock-claude gemini))
+                 . <<'_EOC_';
 
     location /azure-off/ {
         llmgw_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;

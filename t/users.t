@@ -63,9 +63,14 @@ for my $v (@vectors) {
     my @said = $log =~ /^nginx:\ \[emerg\]\ llmgw_users\ "\Q$csv\E",
                         \ (line\ [^\n]*?)\ in\ \S+:\d+$/mgx;
 
+    my ($n) = $log =~ /^nginx:\ \[emerg\]\ llmgw_users\ "\Q$csv\E"
+                       \ refused:\ (\d+\ errors?)\ in\ /mx;
+
     ok(!$ok, "$v: nginx -t refuses it");
     is(join('', map { "$_\n" } @said), $expect,
        "$v: nginx -t names the same lines and errors");
+    is($n, @said == 1 ? '1 error' : scalar(@said) . ' errors',
+       "$v: then counts them");
 }
 
 # diff
