@@ -96,9 +96,6 @@ static ngx_int_t ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_llmgw_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_rbtree_key_t ngx_http_llmgw_cache_hash(u_char *key);
-static ngx_http_llmgw_cache_node_t *ngx_http_llmgw_cache_find(
-    ngx_http_llmgw_cache_ctx_t *ctx, u_char *key);
 static void ngx_http_llmgw_cache_delete(ngx_http_llmgw_cache_ctx_t *ctx,
     ngx_http_llmgw_cache_node_t *cn);
 static void ngx_http_llmgw_cache_expire(ngx_http_llmgw_cache_ctx_t *ctx,
@@ -209,35 +206,6 @@ ngx_http_llmgw_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
 }
 
 
-static ngx_rbtree_key_t
-ngx_http_llmgw_cache_hash(u_char *key)
-{
-    ngx_rbtree_key_t  k;
-
-    /* a SHA-256 is uniformly distributed: its first bytes are a hash */
-
-    ngx_memcpy(&k, key, sizeof(ngx_rbtree_key_t));
-
-    return k;
-}
-
-
-static ngx_http_llmgw_cache_node_t *
-ngx_http_llmgw_cache_find(ngx_http_llmgw_cache_ctx_t *ctx, u_char *key)
-{
-    ngx_str_t  k;
-
-    k.data = key;
-    k.len = NGX_HTTP_LLMGW_SHA256_LEN;
-
-    return (ngx_http_llmgw_cache_node_t *)
-               ngx_http_llmgw_zone_find(&ctx->sh->rbtree,
-                                        &ngx_http_llmgw_cache_zone_key,
-                                        ngx_http_llmgw_cache_hash(key), 0,
-                                        NULL, &k);
-}
-
-
 static void
 ngx_http_llmgw_cache_delete(ngx_http_llmgw_cache_ctx_t *ctx,
     ngx_http_llmgw_cache_node_t *cn)
@@ -293,7 +261,8 @@ ngx_http_llmgw_cache_lookup(ngx_shm_zone_t *zone, u_char *key, time_t now,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    cn = ngx_http_llmgw_cache_find(ctx, key);
+    cn = (ngx_http_llmgw_cache_node_t *) ngx_http_llmgw_zone_find_sha256(
+             &ctx->sh->rbtree, &ngx_http_llmgw_cache_zone_key, key);
 
     if (cn == NULL) {
         ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -362,7 +331,8 @@ ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    cn = ngx_http_llmgw_cache_find(ctx, key);
+    cn = (ngx_http_llmgw_cache_node_t *) ngx_http_llmgw_zone_find_sha256(
+             &ctx->sh->rbtree, &ngx_http_llmgw_cache_zone_key, key);
 
     if (cn != NULL) {
         ngx_http_llmgw_cache_delete(ctx, cn);
@@ -397,7 +367,7 @@ ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
         return NGX_DECLINED;
     }
 
-    cn->node.key = ngx_http_llmgw_cache_hash(key);
+    cn->node.key = ngx_http_llmgw_zone_sha256_hash(key);
 
     cn->expires = entry->expires;
     ngx_memcpy(cn->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
@@ -610,7 +580,7 @@ static ngx_http_llmgw_cache_local_node_t **
 ngx_http_llmgw_cache_local_bucket(ngx_http_llmgw_cache_local_t *lc,
     u_char *key)
 {
-    return &lc->buckets[ngx_http_llmgw_cache_hash(key)
+    return &lc->buckets[ngx_http_llmgw_zone_sha256_hash(key)
                         & (NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS - 1)];
 }
 

@@ -45,9 +45,6 @@ static ngx_int_t ngx_http_llmgw_replay_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_llmgw_replay_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_rbtree_key_t ngx_http_llmgw_replay_hash(u_char *key);
-static ngx_http_llmgw_replay_node_t *ngx_http_llmgw_replay_find(
-    ngx_http_llmgw_replay_ctx_t *ctx, u_char *key);
 static void ngx_http_llmgw_replay_expire(ngx_http_llmgw_replay_ctx_t *ctx,
     time_t now, ngx_uint_t n);
 
@@ -121,18 +118,6 @@ ngx_http_llmgw_replay_insert_value(ngx_rbtree_node_t *temp,
 }
 
 
-static ngx_rbtree_key_t
-ngx_http_llmgw_replay_hash(u_char *key)
-{
-    ngx_rbtree_key_t  k;
-
-    /* the key is a SHA-256 already: its first bytes are uniform */
-    ngx_memcpy(&k, key, sizeof(ngx_rbtree_key_t));
-
-    return k;
-}
-
-
 ngx_int_t
 ngx_http_llmgw_replay_check(ngx_shm_zone_t *zone, u_char *key,
     time_t expires, time_t now)
@@ -146,7 +131,8 @@ ngx_http_llmgw_replay_check(ngx_shm_zone_t *zone, u_char *key,
 
     ngx_http_llmgw_replay_expire(ctx, now, NGX_HTTP_LLMGW_REPLAY_EXPIRE_N);
 
-    rn = ngx_http_llmgw_replay_find(ctx, key);
+    rn = (ngx_http_llmgw_replay_node_t *) ngx_http_llmgw_zone_find_sha256(
+             &ctx->sh->rbtree, &ngx_http_llmgw_replay_zone_key, key);
 
     if (rn != NULL && rn->expires >= now) {
         ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -175,7 +161,7 @@ ngx_http_llmgw_replay_check(ngx_shm_zone_t *zone, u_char *key,
         }
 
         ngx_memcpy(rn->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
-        rn->node.key = ngx_http_llmgw_replay_hash(key);
+        rn->node.key = ngx_http_llmgw_zone_sha256_hash(key);
 
         ngx_rbtree_insert(&ctx->sh->rbtree, &rn->node);
     }
@@ -186,22 +172,6 @@ ngx_http_llmgw_replay_check(ngx_shm_zone_t *zone, u_char *key,
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     return NGX_OK;
-}
-
-
-static ngx_http_llmgw_replay_node_t *
-ngx_http_llmgw_replay_find(ngx_http_llmgw_replay_ctx_t *ctx, u_char *key)
-{
-    ngx_str_t  k;
-
-    k.data = key;
-    k.len = NGX_HTTP_LLMGW_SHA256_LEN;
-
-    return (ngx_http_llmgw_replay_node_t *)
-               ngx_http_llmgw_zone_find(&ctx->sh->rbtree,
-                                        &ngx_http_llmgw_replay_zone_key,
-                                        ngx_http_llmgw_replay_hash(key), 0,
-                                        NULL, &k);
 }
 
 

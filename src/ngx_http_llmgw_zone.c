@@ -299,6 +299,21 @@ ngx_http_llmgw_zone_find(ngx_rbtree_t *rbtree,
 }
 
 
+ngx_rbtree_node_t *
+ngx_http_llmgw_zone_find_sha256(ngx_rbtree_t *rbtree,
+    const ngx_http_llmgw_zone_key_t *k, u_char *sha256)
+{
+    ngx_str_t  key;
+
+    key.data = sha256;
+    key.len = NGX_HTTP_LLMGW_SHA256_LEN;
+
+    return ngx_http_llmgw_zone_find(rbtree, k,
+                                    ngx_http_llmgw_zone_sha256_hash(sha256),
+                                    0, NULL, &key);
+}
+
+
 static ngx_inline size_t
 ngx_http_llmgw_zone_key_len(const ngx_http_llmgw_zone_key_t *k, u_char *node)
 {

@@ -18,6 +18,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_llmgw.h"
+
 
 /* the smallest zone nginx's own zone directives accept: 8 pages */
 #define NGX_HTTP_LLMGW_ZONE_MIN_SIZE   (8 * ngx_pagesize)
@@ -132,6 +134,27 @@ void ngx_http_llmgw_zone_insert(ngx_rbtree_node_t *temp,
 ngx_rbtree_node_t *ngx_http_llmgw_zone_find(ngx_rbtree_t *rbtree,
     const ngx_http_llmgw_zone_key_t *k, ngx_rbtree_key_t hash,
     ngx_uint_t kind, ngx_str_t *prefix, ngx_str_t *key);
+
+
+/*
+ * ngx_http_llmgw_zone_find for a zone keyed by a SHA-256, k's bytes
+ * NGX_HTTP_LLMGW_SHA256_LEN of them, its hash that of sha256_hash below.
+ */
+ngx_rbtree_node_t *ngx_http_llmgw_zone_find_sha256(ngx_rbtree_t *rbtree,
+    const ngx_http_llmgw_zone_key_t *k, u_char *sha256);
+
+
+/* a SHA-256 is uniformly distributed: its first bytes are a hash */
+
+static ngx_inline ngx_rbtree_key_t
+ngx_http_llmgw_zone_sha256_hash(u_char *sha256)
+{
+    ngx_rbtree_key_t  hash;
+
+    ngx_memcpy(&hash, sha256, sizeof(ngx_rbtree_key_t));
+
+    return hash;
+}
 
 
 #endif /* _NGX_HTTP_LLMGW_ZONE_H_INCLUDED_ */

@@ -22,6 +22,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llmgw_unit.h"
+#include "ngx_http_llmgw_unit_shm.h"
 #include "ngx_http_llmgw_zone.h"
 
 
@@ -32,13 +33,10 @@ static ngx_uint_t ngx_http_llmgw_test_refused(ngx_pool_t *pool,
 static void ngx_http_llmgw_test_good(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_bad(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_init_steps(void);
-static ngx_int_t ngx_http_llmgw_test_map(ngx_shm_zone_t *zone, size_t size);
+static ngx_int_t ngx_http_llmgw_test_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
 static void ngx_http_llmgw_test_init_sh(void);
-static void ngx_http_llmgw_test_fixed_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static void ngx_http_llmgw_test_var_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static void ngx_http_llmgw_test_kind_insert(ngx_rbtree_node_t *temp,
+static void ngx_http_llmgw_test_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_llmgw_test_fixed(void);
 static void ngx_http_llmgw_test_var(void);
@@ -100,6 +98,24 @@ static ngx_str_t  ngx_http_llmgw_test_var_keys[] = {
     ngx_string("ab\0x"), ngx_string("b\0"), ngx_string("\0"),
     ngx_string("\0a"), ngx_string("aa\0x"), ngx_null_string
 };
+
+
+/* not stored, of the same hash, as prefix and key */
+
+static ngx_str_t  ngx_http_llmgw_test_var_absent[] = {
+    ngx_string("ab"), ngx_string(""),           /* a stored key's start */
+    ngx_string("ab\0"), ngx_string("xz"),       /* a stored key and more */
+    ngx_string("a\0x"), ngx_string("z"),
+    ngx_string(""), ngx_string(""),             /* the empty key */
+    ngx_string("c"), ngx_string("\0")
+};
+
+
+/* insert_value has no context: the layout of the test at hand */
+static const ngx_http_llmgw_zone_key_t  *ngx_http_llmgw_test_layout;
+
+/* what the zone's init callback made */
+static ngx_http_llmgw_zone_sh_t         *ngx_http_llmgw_test_sh;
 
 
 /* arguments refused, the bound they are checked against, the words */
@@ -320,65 +336,49 @@ ngx_http_llmgw_test_init_steps(void)
 }
 
 
-/* a zone mapped with a slab pool as the cycle makes it */
+/* a keyed zone's init callback, as the token cache's */
 
 static ngx_int_t
-ngx_http_llmgw_test_map(ngx_shm_zone_t *zone, size_t size)
+ngx_http_llmgw_test_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_slab_pool_t  *sp;
+    ngx_http_llmgw_test_sh = ngx_http_llmgw_zone_init_tree(shm_zone, data,
+                                 200, ngx_http_llmgw_test_insert,
+                                 "llmgw_test_zone");
 
-    ngx_memzero(zone, sizeof(ngx_shm_zone_t));
-    ngx_str_set(&zone->shm.name, "keys");
-    zone->shm.size = size;
-    zone->shm.log = &ngx_http_llmgw_unit_log;
-
-    if (ngx_shm_alloc(&zone->shm) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    sp = (ngx_slab_pool_t *) zone->shm.addr;
-    sp->end = zone->shm.addr + zone->shm.size;
-    sp->min_shift = 3;
-    sp->addr = zone->shm.addr;
-
-    if (ngx_shmtx_create(&sp->mutex, &sp->lock, NULL) != NGX_OK) {
-        ngx_shm_free(&zone->shm);
-        return NGX_ERROR;
-    }
-
-    ngx_slab_init(sp);
-
-    return NGX_OK;
+    return (ngx_http_llmgw_test_sh != NULL) ? NGX_OK : NGX_ERROR;
 }
 
 
 static void
 ngx_http_llmgw_test_init_sh(void)
 {
-    void                      *sh, *again;
-    ngx_uint_t                 made, old;
-    ngx_shm_zone_t             zone;
+    void                      *sh;
+    ngx_uint_t                 made;
+    ngx_shm_zone_t             zone, again;
     ngx_slab_pool_t           *sp;
     ngx_http_llmgw_zone_sh_t  *tree;
 
-    if (ngx_http_llmgw_test_map(&zone, 64 * 1024) != NGX_OK) {
-        NGX_HTTP_LLMGW_CHECK(0, "a keyed zone mapped");
+    ngx_memzero(&zone, sizeof(ngx_shm_zone_t));
+    ngx_str_set(&zone.shm.name, "keys");
+    zone.shm.size = 64 * 1024;
+    zone.shm.log = &ngx_http_llmgw_unit_log;
+    zone.init = ngx_http_llmgw_test_init_zone;
+    zone.data = &zone;
+
+    again = zone;
+
+    if (ngx_http_llmgw_unit_zone_map(&zone, NULL) != NGX_OK) {
+        NGX_HTTP_LLMGW_CHECK(0, "a keyed zone made");
         return;
     }
 
     sp = (ngx_slab_pool_t *) zone.shm.addr;
-    sp->log_nomem = 1;
+    tree = ngx_http_llmgw_test_sh;
 
-    tree = ngx_http_llmgw_zone_init_tree(&zone, NULL, 200,
-                                         ngx_http_llmgw_test_fixed_insert,
-                                         "llmgw_test_zone");
-
-    NGX_HTTP_LLMGW_CHECK(tree != NULL
-                         && sp->data == tree
+    NGX_HTTP_LLMGW_CHECK(sp->data == tree
                          && tree->rbtree.root == &tree->sentinel
                          && tree->rbtree.sentinel == &tree->sentinel
-                         && tree->rbtree.insert
-                            == ngx_http_llmgw_test_fixed_insert
+                         && tree->rbtree.insert == ngx_http_llmgw_test_insert
                          && ngx_queue_empty(&tree->queue)
                          && ((u_char *) tree)[199] == 0,
                          "a new state: zeroed, published, its tree and "
@@ -392,28 +392,28 @@ ngx_http_llmgw_test_init_sh(void)
                          "the slab quiet when full, its messages naming "
                          "the zone");
 
+    ngx_http_llmgw_test_sh = NULL;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_unit_zone_map(&again, &zone) == NGX_OK
+                         && ngx_http_llmgw_test_sh == tree,
+                         "a reload hands the old state over");
+
+    /* again is mapped as the zone a master kept: shm.exists */
+
     made = 1;
-    sh = ngx_http_llmgw_zone_init_sh(&zone, &old, 200, "llmgw_test_zone",
+    sh = ngx_http_llmgw_zone_init_sh(&again, NULL, 200, "llmgw_test_zone",
                                      &made);
 
     NGX_HTTP_LLMGW_CHECK(sh == tree && made == 0,
-                         "a reload hands the old state over, not made");
+                         "a zone that exists gives its state back, not "
+                         "made");
 
-    zone.shm.exists = 1;
-    made = 1;
-    again = ngx_http_llmgw_zone_init_sh(&zone, NULL, 200, "llmgw_test_zone",
-                                        &made);
-
-    NGX_HTTP_LLMGW_CHECK(again == tree && made == 0,
-                         "a zone that exists gives its state back");
-
-    zone.shm.size = 128 * 1024;
+    again.shm.size = 128 * 1024;
     ngx_http_llmgw_unit_last_log[0] = '\0';
 
-    sh = ngx_http_llmgw_zone_init_sh(&zone, &old, 200, "llmgw_test_zone",
-                                     &made);
-
-    NGX_HTTP_LLMGW_CHECK(sh == NULL
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_init_sh(&again, &zone, 200,
+                                                     "llmgw_test_zone", &made)
+                         == NULL
                          && ngx_strstr(ngx_http_llmgw_unit_last_log,
                                        "llmgw_test_zone \"keys\" has size "
                                        "131072 while previously it had "
@@ -422,45 +422,24 @@ ngx_http_llmgw_test_init_sh(void)
                          "a reload at another size refused, both sizes "
                          "said");
 
-    zone.shm.size = 64 * 1024;
     zone.shm.exists = 0;
     sp->data = NULL;
 
-    sh = ngx_http_llmgw_zone_init_sh(&zone, NULL, 128 * 1024,
-                                     "llmgw_test_zone", &made);
-
-    NGX_HTTP_LLMGW_CHECK(sh == NULL,
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_init_sh(&zone, NULL, 128 * 1024,
+                                                     "llmgw_test_zone", &made)
+                         == NULL,
                          "a state larger than the zone: NULL");
 
-    ngx_shmtx_destroy(&sp->mutex);
-    ngx_shm_free(&zone.shm);
+    ngx_http_llmgw_unit_zone_free(&zone);
 }
 
 
 static void
-ngx_http_llmgw_test_fixed_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+ngx_http_llmgw_test_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
 {
     ngx_http_llmgw_zone_insert(temp, node, sentinel,
-                               &ngx_http_llmgw_test_fixed_key);
-}
-
-
-static void
-ngx_http_llmgw_test_var_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_http_llmgw_zone_insert(temp, node, sentinel,
-                               &ngx_http_llmgw_test_var_key);
-}
-
-
-static void
-ngx_http_llmgw_test_kind_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_http_llmgw_zone_insert(temp, node, sentinel,
-                               &ngx_http_llmgw_test_kind_key);
+                               ngx_http_llmgw_test_layout);
 }
 
 
@@ -476,7 +455,8 @@ ngx_http_llmgw_test_fixed(void)
     ngx_rbtree_node_t                  sentinel, *node, *prev;
     ngx_http_llmgw_test_fixed_node_t   nodes[64];
 
-    ngx_rbtree_init(&tree, &sentinel, ngx_http_llmgw_test_fixed_insert);
+    ngx_http_llmgw_test_layout = &ngx_http_llmgw_test_fixed_key;
+    ngx_rbtree_init(&tree, &sentinel, ngx_http_llmgw_test_insert);
 
     for (i = 0; i < 64; i++) {
         nodes[i].node.key = (i % 8 == 0) ? 2 : 1;
@@ -556,7 +536,8 @@ ngx_http_llmgw_test_var(void)
     ngx_rbtree_node_t                sentinel, *node;
     ngx_http_llmgw_test_var_node_t   nodes[16];
 
-    ngx_rbtree_init(&tree, &sentinel, ngx_http_llmgw_test_var_insert);
+    ngx_http_llmgw_test_layout = &ngx_http_llmgw_test_var_key;
+    ngx_rbtree_init(&tree, &sentinel, ngx_http_llmgw_test_insert);
 
     for (n = 0; ngx_http_llmgw_test_var_keys[n].len != 0; n++) {
         nodes[n].node.key = 7;
@@ -600,34 +581,22 @@ ngx_http_llmgw_test_var(void)
                          "every key of one hash found, given whole or in "
                          "two parts split anywhere");
 
-    ngx_str_set(&prefix, "ab");
-    ngx_str_set(&key, "");
+    found = 0;
 
-    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_find(&tree,
-                             &ngx_http_llmgw_test_var_key, 7, 0, &prefix,
-                             &key)
-                         == NULL,
-                         "a stored key's start (\"ab\" of \"ab\\0\"): NULL");
+    for (i = 0; i < sizeof(ngx_http_llmgw_test_var_absent)
+                    / sizeof(ngx_str_t); i += 2)
+    {
+        node = ngx_http_llmgw_zone_find(&tree, &ngx_http_llmgw_test_var_key,
+                                        7, 0,
+                                        &ngx_http_llmgw_test_var_absent[i],
+                                        &ngx_http_llmgw_test_var_absent[i + 1]);
+        found += (node != NULL);
+    }
 
-    prefix.data = (u_char *) "ab\0xz";
-    prefix.len = 3;
-    ngx_str_set(&key, "xz");
-
-    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_find(&tree,
-                             &ngx_http_llmgw_test_var_key, 7, 0, &prefix,
-                             &key)
-                         == NULL,
-                         "a stored key and more (\"ab\\0\" \"xz\"): NULL");
-
-    prefix.data = (u_char *) "a\0x";
-    prefix.len = 3;
-    ngx_str_set(&key, "");
-
-    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_find(&tree,
-                             &ngx_http_llmgw_test_var_key, 7, 0, &prefix,
-                             &key)
-                         == &nodes[2].node,
-                         "the whole key as the prefix, the rest empty");
+    NGX_HTTP_LLMGW_CHECK(found == 0,
+                         "keys of the hash not stored (a stored key's "
+                         "start, a stored key and more, the empty key): "
+                         "NULL");
 }
 
 
@@ -642,7 +611,8 @@ ngx_http_llmgw_test_kind(void)
     ngx_rbtree_node_t                 sentinel;
     ngx_http_llmgw_test_kind_node_t   nodes[6];
 
-    ngx_rbtree_init(&tree, &sentinel, ngx_http_llmgw_test_kind_insert);
+    ngx_http_llmgw_test_layout = &ngx_http_llmgw_test_kind_key;
+    ngx_rbtree_init(&tree, &sentinel, ngx_http_llmgw_test_insert);
 
     for (i = 0; i < 6; i++) {
         nodes[i].node.key = 5;
