@@ -255,9 +255,14 @@ ngx_http_llmgw_account_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    if (!made) {
+    if (data != NULL) {
         /* a reload: the entries stay; a directory given is applied */
-        return data ? ngx_http_llmgw_account_startup(shm_zone, ctx) : NGX_OK;
+        return ngx_http_llmgw_account_startup(shm_zone, ctx);
+    }
+
+    if (!made) {
+        /* the zone a master kept (shm.exists) */
+        return NGX_OK;
     }
 
     ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
