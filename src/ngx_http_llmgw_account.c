@@ -82,7 +82,6 @@ typedef struct {
 typedef struct {
     ngx_http_llmgw_account_sh_t  *sh;
     ngx_slab_pool_t              *shpool;
-    size_t                        size;
     ngx_str_t                     state_file;
     u_char                       *journal;     /* FILE.journal */
     ngx_pool_cleanup_file_t      *journal_clnf; /* fd: the master's,
@@ -148,6 +147,15 @@ static ngx_int_t ngx_http_llmgw_account_copy(
     ngx_http_llmgw_account_change_t *ch);
 static ngx_rbtree_node_t *ngx_http_llmgw_account_after(
     ngx_http_llmgw_account_ctx_t *ctx, ngx_uint_t kind, ngx_str_t *key);
+
+
+/* an entry's key: its kind, then its id's bytes */
+static const ngx_http_llmgw_zone_key_t  ngx_http_llmgw_account_zone_key = {
+    offsetof(ngx_http_llmgw_account_node_t, data),
+    offsetof(ngx_http_llmgw_account_node_t, id_len),
+    sizeof(u_char),
+    offsetof(ngx_http_llmgw_account_node_t, kind)
+};
 
 
 char *
@@ -236,43 +244,30 @@ ngx_http_llmgw_account_configure(ngx_conf_t *cf, ngx_shm_zone_t *zone,
 static ngx_int_t
 ngx_http_llmgw_account_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_llmgw_account_ctx_t  *octx = data;
-
+    ngx_uint_t                     made;
     ngx_http_llmgw_account_ctx_t  *ctx;
 
     ctx = shm_zone->data;
 
-    if (octx) {
+    /* a full zone is reported by apply, once per change */
 
-        /* a reload: the entries stay; a directory given is applied */
-
-        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
-                                          "llmgw state zone")
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        ctx->size = octx->size;
-
-        return ngx_http_llmgw_account_startup(shm_zone, ctx);
+    ctx->sh = ngx_http_llmgw_zone_init_sh(shm_zone, data,
+                                          sizeof(ngx_http_llmgw_account_sh_t),
+                                          "llmgw state zone", &made);
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
     }
 
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-    ctx->size = shm_zone->shm.size;
 
-    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
-
-    if (ctx->sh != NULL) {
-        return NGX_OK;
+    if (data != NULL) {
+        /* a reload: the entries stay; a directory given is applied */
+        return ngx_http_llmgw_account_startup(shm_zone, ctx);
     }
 
-    ctx->sh = ngx_slab_calloc(ctx->shpool,
-                              sizeof(ngx_http_llmgw_account_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
+    if (!made) {
+        /* the zone a master kept (shm.exists) */
+        return NGX_OK;
     }
 
     ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
@@ -280,15 +275,6 @@ ngx_http_llmgw_account_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&ctx->sh->jtis);
     ngx_queue_init(&ctx->sh->others);
-
-    if (ngx_http_llmgw_zone_publish(shm_zone, ctx->sh, "llmgw state zone")
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* a full zone is reported by apply, once per change */
-    ctx->shpool->log_nomem = 0;
 
     if (ctx->state_file.len
         && ngx_http_llmgw_account_load(ctx, shm_zone->shm.log) != NGX_OK)
@@ -346,46 +332,8 @@ static void
 ngx_http_llmgw_account_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t              **p;
-    ngx_http_llmgw_account_node_t   *an, *ant;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-
-            p = &temp->right;
-
-        } else { /* node->key == temp->key */
-
-            an = (ngx_http_llmgw_account_node_t *) node;
-            ant = (ngx_http_llmgw_account_node_t *) temp;
-
-            if (an->kind != ant->kind) {
-                p = (an->kind < ant->kind) ? &temp->left : &temp->right;
-
-            } else {
-                p = (ngx_memn2cmp(an->data, ant->data, an->id_len,
-                                  ant->id_len) < 0)
-                    ? &temp->left : &temp->right;
-            }
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    ngx_http_llmgw_zone_insert(temp, node, sentinel,
+                               &ngx_http_llmgw_account_zone_key);
 }
 
 
@@ -453,45 +401,11 @@ static ngx_http_llmgw_account_node_t *
 ngx_http_llmgw_account_find(ngx_http_llmgw_account_ctx_t *ctx,
     ngx_uint_t kind, ngx_str_t *key)
 {
-    ngx_int_t                       rc;
-    ngx_rbtree_key_t                hash;
-    ngx_rbtree_node_t              *node, *sentinel;
-    ngx_http_llmgw_account_node_t  *an;
-
-    hash = ngx_http_llmgw_account_hash(kind, key);
-
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        an = (ngx_http_llmgw_account_node_t *) node;
-
-        if (kind != an->kind) {
-            node = (kind < an->kind) ? node->left : node->right;
-            continue;
-        }
-
-        rc = ngx_memn2cmp(key->data, an->data, key->len, an->id_len);
-
-        if (rc == 0) {
-            return an;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_llmgw_account_node_t *)
+               ngx_http_llmgw_zone_find(&ctx->sh->rbtree,
+                                        &ngx_http_llmgw_account_zone_key,
+                                        ngx_http_llmgw_account_hash(kind, key),
+                                        kind, NULL, key);
 }
 
 

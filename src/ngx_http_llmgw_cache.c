@@ -51,13 +51,6 @@ typedef struct {
 } ngx_http_llmgw_cache_node_t;
 
 
-typedef struct {
-    ngx_rbtree_t                 rbtree;
-    ngx_rbtree_node_t            sentinel;
-    ngx_queue_t                  queue;       /* most recently used first */
-} ngx_http_llmgw_cache_sh_t;
-
-
 typedef struct ngx_http_llmgw_cache_local_node_s
     ngx_http_llmgw_cache_local_node_t;
 
@@ -90,9 +83,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_llmgw_cache_sh_t     *sh;
+    ngx_http_llmgw_zone_sh_t      *sh;        /* queue: most recent first */
     ngx_slab_pool_t               *shpool;
-    size_t                         size;
     ngx_http_llmgw_cache_local_t   local;
 } ngx_http_llmgw_cache_ctx_t;
 
@@ -104,9 +96,6 @@ static ngx_int_t ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_llmgw_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_rbtree_key_t ngx_http_llmgw_cache_hash(u_char *key);
-static ngx_http_llmgw_cache_node_t *ngx_http_llmgw_cache_find(
-    ngx_http_llmgw_cache_ctx_t *ctx, u_char *key);
 static void ngx_http_llmgw_cache_delete(ngx_http_llmgw_cache_ctx_t *ctx,
     ngx_http_llmgw_cache_node_t *cn);
 static void ngx_http_llmgw_cache_expire(ngx_http_llmgw_cache_ctx_t *ctx,
@@ -122,6 +111,15 @@ static void ngx_http_llmgw_cache_local_delete(
     ngx_http_llmgw_cache_local_node_t **np);
 static void ngx_http_llmgw_cache_local_cleanup(void *data);
 static void ngx_http_llmgw_cache_json_cleanup(void *data);
+
+
+/* an entry's key: the token's SHA-256 */
+static const ngx_http_llmgw_zone_key_t  ngx_http_llmgw_cache_zone_key = {
+    offsetof(ngx_http_llmgw_cache_node_t, key),
+    NGX_HTTP_LLMGW_SHA256_LEN,
+    0,
+    0
+};
 
 
 char *
@@ -183,63 +181,19 @@ ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_llmgw_cache_ctx_t  *octx = data;
-
     ngx_http_llmgw_cache_ctx_t  *ctx;
 
     ctx = shm_zone->data;
 
-    if (octx) {
+    /* a reload keeps the entries as they are; a full zone evicts quietly */
 
-        /*
-         * a reload: nginx hands over the old zone only when name, tag and
-         * size match; the entries are kept as they are
-         */
-
-        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
-                                          "llmgw token cache zone")
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        ctx->size = octx->size;
-
-        return NGX_OK;
-    }
-
+    ctx->sh = ngx_http_llmgw_zone_init_tree(shm_zone, data,
+                                       sizeof(ngx_http_llmgw_zone_sh_t),
+                                       ngx_http_llmgw_cache_rbtree_insert_value,
+                                       "llmgw token cache zone");
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-    ctx->size = shm_zone->shm.size;
 
-    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
-
-    if (ctx->sh != NULL) {
-        return NGX_OK;
-    }
-
-    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_llmgw_cache_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_llmgw_cache_rbtree_insert_value);
-
-    ngx_queue_init(&ctx->sh->queue);
-
-    if (ngx_http_llmgw_zone_publish(shm_zone, ctx->sh,
-                                    "llmgw token cache zone")
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* a full zone is handled here by eviction, not worth a log line */
-    ctx->shpool->log_nomem = 0;
-
-    return NGX_OK;
+    return (ctx->sh != NULL) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -247,95 +201,8 @@ static void
 ngx_http_llmgw_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t            **p;
-    ngx_http_llmgw_cache_node_t   *cn, *cnt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-
-            p = &temp->right;
-
-        } else { /* node->key == temp->key */
-
-            cn = (ngx_http_llmgw_cache_node_t *) node;
-            cnt = (ngx_http_llmgw_cache_node_t *) temp;
-
-            p = (ngx_memcmp(cn->key, cnt->key, NGX_HTTP_LLMGW_SHA256_LEN) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-static ngx_rbtree_key_t
-ngx_http_llmgw_cache_hash(u_char *key)
-{
-    ngx_rbtree_key_t  k;
-
-    /* a SHA-256 is uniformly distributed: its first bytes are a hash */
-
-    ngx_memcpy(&k, key, sizeof(ngx_rbtree_key_t));
-
-    return k;
-}
-
-
-static ngx_http_llmgw_cache_node_t *
-ngx_http_llmgw_cache_find(ngx_http_llmgw_cache_ctx_t *ctx, u_char *key)
-{
-    ngx_int_t                     rc;
-    ngx_rbtree_key_t              hash;
-    ngx_rbtree_node_t            *node, *sentinel;
-    ngx_http_llmgw_cache_node_t  *cn;
-
-    hash = ngx_http_llmgw_cache_hash(key);
-
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        /* hash == node->key */
-
-        cn = (ngx_http_llmgw_cache_node_t *) node;
-
-        rc = ngx_memcmp(key, cn->key, NGX_HTTP_LLMGW_SHA256_LEN);
-
-        if (rc == 0) {
-            return cn;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    ngx_http_llmgw_zone_insert(temp, node, sentinel,
+                               &ngx_http_llmgw_cache_zone_key);
 }
 
 
@@ -394,7 +261,8 @@ ngx_http_llmgw_cache_lookup(ngx_shm_zone_t *zone, u_char *key, time_t now,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    cn = ngx_http_llmgw_cache_find(ctx, key);
+    cn = (ngx_http_llmgw_cache_node_t *) ngx_http_llmgw_zone_find_sha256(
+             &ctx->sh->rbtree, &ngx_http_llmgw_cache_zone_key, key);
 
     if (cn == NULL) {
         ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -463,7 +331,8 @@ ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    cn = ngx_http_llmgw_cache_find(ctx, key);
+    cn = (ngx_http_llmgw_cache_node_t *) ngx_http_llmgw_zone_find_sha256(
+             &ctx->sh->rbtree, &ngx_http_llmgw_cache_zone_key, key);
 
     if (cn != NULL) {
         ngx_http_llmgw_cache_delete(ctx, cn);
@@ -498,7 +367,7 @@ ngx_http_llmgw_cache_store(ngx_shm_zone_t *zone, u_char *key,
         return NGX_DECLINED;
     }
 
-    cn->node.key = ngx_http_llmgw_cache_hash(key);
+    cn->node.key = ngx_http_llmgw_zone_sha256_hash(key);
 
     cn->expires = entry->expires;
     ngx_memcpy(cn->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
@@ -711,7 +580,7 @@ static ngx_http_llmgw_cache_local_node_t **
 ngx_http_llmgw_cache_local_bucket(ngx_http_llmgw_cache_local_t *lc,
     u_char *key)
 {
-    return &lc->buckets[ngx_http_llmgw_cache_hash(key)
+    return &lc->buckets[ngx_http_llmgw_zone_sha256_hash(key)
                         & (NGX_HTTP_LLMGW_CACHE_LOCAL_BUCKETS - 1)];
 }
 

@@ -39,9 +39,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_rbtree_t                     rbtree;
-    ngx_rbtree_node_t                sentinel;
-    ngx_queue_t                      queue;    /* most recently used first */
+    ngx_http_llmgw_zone_sh_t         tree;     /* queue: most recent first */
     time_t                           full_logged;
 } ngx_http_llmgw_limit_shm_sh_t;
 
@@ -49,7 +47,6 @@ typedef struct {
 typedef struct {
     ngx_http_llmgw_limit_shm_sh_t   *sh;
     ngx_slab_pool_t                 *shpool;
-    size_t                           size;
 } ngx_http_llmgw_limit_shm_ctx_t;
 
 
@@ -71,8 +68,6 @@ static uint32_t ngx_http_llmgw_limit_shm_hash(ngx_http_llmgw_limit_t *limit,
 static ngx_http_llmgw_limit_shm_node_t *ngx_http_llmgw_limit_shm_lookup(
     ngx_http_llmgw_limit_shm_ctx_t *ctx, ngx_http_llmgw_limit_t *limit,
     ngx_str_t *key, uint32_t hash);
-static ngx_int_t ngx_http_llmgw_limit_shm_cmp(ngx_http_llmgw_limit_t *limit,
-    ngx_str_t *key, ngx_http_llmgw_limit_shm_node_t *ln);
 static ngx_http_llmgw_limit_shm_node_t *ngx_http_llmgw_limit_shm_alloc(
     ngx_http_llmgw_limit_shm_ctx_t *ctx, ngx_log_t *log,
     ngx_http_llmgw_limit_t *limit, ngx_str_t *key, uint32_t hash,
@@ -91,6 +86,15 @@ ngx_http_llmgw_limit_backend_t  ngx_http_llmgw_limit_shm_backend = {
     ngx_http_llmgw_limit_shm_take,
     ngx_http_llmgw_limit_shm_release,
     ngx_http_llmgw_limit_shm_adjust
+};
+
+
+/* a state's key: "limit name\0key" */
+static const ngx_http_llmgw_zone_key_t  ngx_http_llmgw_limit_shm_zone_key = {
+    offsetof(ngx_http_llmgw_limit_shm_node_t, data),
+    offsetof(ngx_http_llmgw_limit_shm_node_t, len),
+    sizeof(u_short),
+    0
 };
 
 
@@ -176,7 +180,7 @@ ngx_http_llmgw_limit_shm_remember(ngx_log_t *log,
     ln->window.end = now + ngx_max(v->reset, v->retry);
     ln->expires = ln->value;
 
-    ngx_queue_insert_head(&ctx->sh->queue, &ln->queue);
+    ngx_queue_insert_head(&ctx->sh->tree.queue, &ln->queue);
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
@@ -223,63 +227,26 @@ ngx_http_llmgw_limit_shm_recall(ngx_http_llmgw_limit_t *limit,
 }
 
 
-/* like the token cache's: a reload keeps the states as they are */
+/*
+ * like the token cache's: a reload keeps the states as they are; a full
+ * slab is answered by expiry here, said at a bounded rate
+ */
 
 static ngx_int_t
 ngx_http_llmgw_limit_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_llmgw_limit_shm_ctx_t  *octx = data;
-
     ngx_http_llmgw_limit_shm_ctx_t  *ctx;
 
     ctx = shm_zone->data;
 
-    if (octx) {
-        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
-                                          NGX_HTTP_LLMGW_LIMIT_SHM_WHAT)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        ctx->size = octx->size;
-
-        return NGX_OK;
-    }
-
+    ctx->sh = (ngx_http_llmgw_limit_shm_sh_t *)
+                  ngx_http_llmgw_zone_init_tree(shm_zone, data,
+                                     sizeof(ngx_http_llmgw_limit_shm_sh_t),
+                                     ngx_http_llmgw_limit_shm_insert_value,
+                                     NGX_HTTP_LLMGW_LIMIT_SHM_WHAT);
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-    ctx->size = shm_zone->shm.size;
 
-    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
-
-    if (ctx->sh != NULL) {
-        return NGX_OK;
-    }
-
-    ctx->sh = ngx_slab_calloc(ctx->shpool,
-                              sizeof(ngx_http_llmgw_limit_shm_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_llmgw_limit_shm_insert_value);
-
-    ngx_queue_init(&ctx->sh->queue);
-
-    if (ngx_http_llmgw_zone_publish(shm_zone, ctx->sh,
-                                    NGX_HTTP_LLMGW_LIMIT_SHM_WHAT)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* a full slab is answered by expiry here, said at a bounded rate */
-    ctx->shpool->log_nomem = 0;
-
-    return NGX_OK;
+    return (ctx->sh != NULL) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -287,40 +254,8 @@ static void
 ngx_http_llmgw_limit_shm_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t                **p;
-    ngx_http_llmgw_limit_shm_node_t   *ln, *lnt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-
-            p = &temp->right;
-
-        } else { /* node->key == temp->key */
-
-            ln = (ngx_http_llmgw_limit_shm_node_t *) node;
-            lnt = (ngx_http_llmgw_limit_shm_node_t *) temp;
-
-            p = (ngx_memn2cmp(ln->data, lnt->data, ln->len, lnt->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    ngx_http_llmgw_zone_insert(temp, node, sentinel,
+                               &ngx_http_llmgw_limit_shm_zone_key);
 }
 
 
@@ -388,7 +323,7 @@ ngx_http_llmgw_limit_shm_take(ngx_http_request_t *r,
 
     ngx_http_llmgw_limit_shm_expires(limit, ln, now);
 
-    ngx_queue_insert_head(&ctx->sh->queue, &ln->queue);
+    ngx_queue_insert_head(&ctx->sh->tree.queue, &ln->queue);
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -567,70 +502,21 @@ ngx_http_llmgw_limit_shm_hash(ngx_http_llmgw_limit_t *limit, ngx_str_t *key)
 }
 
 
+/* "name\0key", its name with the '\0' there since configuration time */
+
 static ngx_http_llmgw_limit_shm_node_t *
 ngx_http_llmgw_limit_shm_lookup(ngx_http_llmgw_limit_shm_ctx_t *ctx,
     ngx_http_llmgw_limit_t *limit, ngx_str_t *key, uint32_t hash)
 {
-    ngx_int_t                         rc;
-    ngx_rbtree_node_t                *node, *sentinel;
-    ngx_http_llmgw_limit_shm_node_t  *ln;
+    ngx_str_t  name;
 
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
+    name.data = limit->name.data;
+    name.len = limit->name.len + 1;
 
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        ln = (ngx_http_llmgw_limit_shm_node_t *) node;
-
-        rc = ngx_http_llmgw_limit_shm_cmp(limit, key, ln);
-
-        if (rc == 0) {
-            return ln;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-/*
- * "name\0key" against a state's data, in the order insert_value keeps
- * (ngx_memn2cmp of the whole), without making the string: the name with
- * its '\0' (there since configuration time) first, then the key.
- */
-
-static ngx_int_t
-ngx_http_llmgw_limit_shm_cmp(ngx_http_llmgw_limit_t *limit, ngx_str_t *key,
-    ngx_http_llmgw_limit_shm_node_t *ln)
-{
-    size_t     n;
-    ngx_int_t  rc;
-
-    n = limit->name.len + 1;
-
-    rc = ngx_memcmp(limit->name.data, ln->data, ngx_min(n, ln->len));
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    if (ln->len < n) {
-        return 1;
-    }
-
-    return ngx_memn2cmp(key->data, ln->data + n, key->len, ln->len - n);
+    return (ngx_http_llmgw_limit_shm_node_t *)
+               ngx_http_llmgw_zone_find(&ctx->sh->tree.rbtree,
+                                        &ngx_http_llmgw_limit_shm_zone_key,
+                                        hash, 0, &name, key);
 }
 
 
@@ -678,7 +564,7 @@ ngx_http_llmgw_limit_shm_alloc(ngx_http_llmgw_limit_shm_ctx_t *ctx,
     p = ngx_cpymem(ln->data, limit->name.data, limit->name.len + 1);
     ngx_memcpy(p, key->data, key->len);
 
-    ngx_rbtree_insert(&ctx->sh->rbtree, &ln->node);
+    ngx_rbtree_insert(&ctx->sh->tree.rbtree, &ln->node);
 
     return ln;
 }
@@ -699,14 +585,14 @@ ngx_http_llmgw_limit_shm_expire(ngx_http_llmgw_limit_shm_ctx_t *ctx,
     ngx_queue_t                      *q, *prev;
     ngx_http_llmgw_limit_shm_node_t  *ln;
 
-    q = ngx_queue_last(&ctx->sh->queue);
+    q = ngx_queue_last(&ctx->sh->tree.queue);
     n = 0;
 
     /* a bounded look: states in flight are stepped over, a few of them */
 
     for (steps = 0; n < 2 && steps < 8; steps++) {
 
-        if (q == ngx_queue_sentinel(&ctx->sh->queue)) {
+        if (q == ngx_queue_sentinel(&ctx->sh->tree.queue)) {
             return;
         }
 
@@ -723,7 +609,7 @@ ngx_http_llmgw_limit_shm_expire(ngx_http_llmgw_limit_shm_ctx_t *ctx,
         }
 
         ngx_queue_remove(q);
-        ngx_rbtree_delete(&ctx->sh->rbtree, &ln->node);
+        ngx_rbtree_delete(&ctx->sh->tree.rbtree, &ln->node);
         ngx_slab_free_locked(ctx->shpool, ln);
 
         n++;

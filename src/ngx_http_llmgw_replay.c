@@ -33,16 +33,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_rbtree_t                 rbtree;
-    ngx_rbtree_node_t            sentinel;
-    ngx_queue_t                  queue;       /* newest first */
-} ngx_http_llmgw_replay_sh_t;
-
-
-typedef struct {
-    ngx_http_llmgw_replay_sh_t  *sh;
+    ngx_http_llmgw_zone_sh_t    *sh;          /* queue: newest first */
     ngx_slab_pool_t             *shpool;
-    size_t                       size;
 } ngx_http_llmgw_replay_ctx_t;
 
 
@@ -53,11 +45,17 @@ static ngx_int_t ngx_http_llmgw_replay_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_llmgw_replay_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_rbtree_key_t ngx_http_llmgw_replay_hash(u_char *key);
-static ngx_http_llmgw_replay_node_t *ngx_http_llmgw_replay_find(
-    ngx_http_llmgw_replay_ctx_t *ctx, u_char *key);
 static void ngx_http_llmgw_replay_expire(ngx_http_llmgw_replay_ctx_t *ctx,
     time_t now, ngx_uint_t n);
+
+
+/* an entry's key: the SHA-256 of a proof's jti */
+static const ngx_http_llmgw_zone_key_t  ngx_http_llmgw_replay_zone_key = {
+    offsetof(ngx_http_llmgw_replay_node_t, key),
+    NGX_HTTP_LLMGW_SHA256_LEN,
+    0,
+    0
+};
 
 
 char *
@@ -65,9 +63,8 @@ ngx_http_llmgw_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    ssize_t                       size;
-    ngx_str_t                    *value, name;
-    ngx_shm_zone_t               *shm_zone, **slot;
+    ngx_str_t                    *value;
+    ngx_shm_zone_t              **slot;
     ngx_http_llmgw_replay_ctx_t  *ctx;
 
     slot = (ngx_shm_zone_t **) (p + cmd->offset);
@@ -78,95 +75,37 @@ ngx_http_llmgw_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_llmgw_zone_parse(cf, &value[1], &name, &size,
-                                  NGX_HTTP_LLMGW_ZONE_MIN_SIZE)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_llmgw_replay_ctx_t));
     if (ctx == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_llmgw_module);
-    if (shm_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    *slot = ngx_http_llmgw_zone_add(cf, &value[1], &ngx_http_llmgw_module,
+                                    ngx_http_llmgw_replay_init_zone, ctx);
 
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used by another "
-                           "llmgw directive", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone->init = ngx_http_llmgw_replay_init_zone;
-    shm_zone->data = ctx;
-
-    *slot = shm_zone;
-
-    return NGX_CONF_OK;
+    return (*slot != NULL) ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
 static ngx_int_t
 ngx_http_llmgw_replay_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_llmgw_replay_ctx_t  *octx = data;
-
     ngx_http_llmgw_replay_ctx_t  *ctx;
 
     ctx = shm_zone->data;
 
-    if (octx) {
+    /*
+     * a reload: the proofs seen stay seen; a full zone is answered (and
+     * logged) by the caller
+     */
 
-        /* a reload: the proofs seen stay seen */
-
-        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
-                                          "llmgw DPoP zone")
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        ctx->size = octx->size;
-
-        return NGX_OK;
-    }
-
+    ctx->sh = ngx_http_llmgw_zone_init_tree(shm_zone, data,
+                                          sizeof(ngx_http_llmgw_zone_sh_t),
+                                          ngx_http_llmgw_replay_insert_value,
+                                          "llmgw DPoP zone");
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-    ctx->size = shm_zone->shm.size;
 
-    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
-
-    if (ctx->sh != NULL) {
-        return NGX_OK;
-    }
-
-    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_llmgw_replay_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_llmgw_replay_insert_value);
-
-    ngx_queue_init(&ctx->sh->queue);
-
-    if (ngx_http_llmgw_zone_publish(shm_zone, ctx->sh, "llmgw DPoP zone")
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* a full zone is answered (and logged) by the caller */
-    ctx->shpool->log_nomem = 0;
-
-    return NGX_OK;
+    return (ctx->sh != NULL) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -174,52 +113,8 @@ static void
 ngx_http_llmgw_replay_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t             **p;
-    ngx_http_llmgw_replay_node_t   *rn, *rnt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-
-            p = &temp->right;
-
-        } else { /* node->key == temp->key */
-
-            rn = (ngx_http_llmgw_replay_node_t *) node;
-            rnt = (ngx_http_llmgw_replay_node_t *) temp;
-
-            p = (ngx_memcmp(rn->key, rnt->key, NGX_HTTP_LLMGW_SHA256_LEN) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-static ngx_rbtree_key_t
-ngx_http_llmgw_replay_hash(u_char *key)
-{
-    ngx_rbtree_key_t  k;
-
-    /* the key is a SHA-256 already: its first bytes are uniform */
-    ngx_memcpy(&k, key, sizeof(ngx_rbtree_key_t));
-
-    return k;
+    ngx_http_llmgw_zone_insert(temp, node, sentinel,
+                               &ngx_http_llmgw_replay_zone_key);
 }
 
 
@@ -236,7 +131,8 @@ ngx_http_llmgw_replay_check(ngx_shm_zone_t *zone, u_char *key,
 
     ngx_http_llmgw_replay_expire(ctx, now, NGX_HTTP_LLMGW_REPLAY_EXPIRE_N);
 
-    rn = ngx_http_llmgw_replay_find(ctx, key);
+    rn = (ngx_http_llmgw_replay_node_t *) ngx_http_llmgw_zone_find_sha256(
+             &ctx->sh->rbtree, &ngx_http_llmgw_replay_zone_key, key);
 
     if (rn != NULL && rn->expires >= now) {
         ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -265,7 +161,7 @@ ngx_http_llmgw_replay_check(ngx_shm_zone_t *zone, u_char *key,
         }
 
         ngx_memcpy(rn->key, key, NGX_HTTP_LLMGW_SHA256_LEN);
-        rn->node.key = ngx_http_llmgw_replay_hash(key);
+        rn->node.key = ngx_http_llmgw_zone_sha256_hash(key);
 
         ngx_rbtree_insert(&ctx->sh->rbtree, &rn->node);
     }
@@ -276,46 +172,6 @@ ngx_http_llmgw_replay_check(ngx_shm_zone_t *zone, u_char *key,
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     return NGX_OK;
-}
-
-
-static ngx_http_llmgw_replay_node_t *
-ngx_http_llmgw_replay_find(ngx_http_llmgw_replay_ctx_t *ctx, u_char *key)
-{
-    ngx_int_t                      rc;
-    ngx_rbtree_key_t               hash;
-    ngx_rbtree_node_t             *node, *sentinel;
-    ngx_http_llmgw_replay_node_t  *rn;
-
-    hash = ngx_http_llmgw_replay_hash(key);
-
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        rn = (ngx_http_llmgw_replay_node_t *) node;
-
-        rc = ngx_memcmp(key, rn->key, NGX_HTTP_LLMGW_SHA256_LEN);
-
-        if (rc == 0) {
-            return rn;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
 }
 
 
