@@ -3,10 +3,11 @@
  * Copyright (C) llmgw authors
  *
  * The admin API (llmgw_admin): the user directory, revocations, usage by
- * department and the gateway's health, JSON in and out, on a location
- * that llmgw's own access check protects.  Every call needs the admin
- * scope granted by the token itself (no scope tree grants it), and every
- * call, allowed or refused, gets an "admin" object in its audit line.
+ * department, registered clients' ceilings and the gateway's health,
+ * JSON in and out, on a location that llmgw's own access check
+ * protects.  Every call needs the admin scope granted by the token itself
+ * (no scope tree grants it), and every call, allowed or refused, gets an
+ * "admin" object in its audit line.
  * Changes go through one function, ngx_http_llmgw_state_publish(): on
  * this node now, durable in the journal or the Redis stream.
  */
