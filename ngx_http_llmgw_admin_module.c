@@ -207,6 +207,8 @@ static ngx_int_t ngx_http_llmgw_admin_clients_conf(ngx_http_request_t *r,
     ngx_http_llmgw_admin_main_conf_t **amcf);
 static ngx_int_t ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
+static ngx_http_llmgw_account_change_t *ngx_http_llmgw_admin_record_find(
+    ngx_array_t *records, ngx_str_t *id);
 static ngx_int_t ngx_http_llmgw_admin_client_current(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
     json_t **j, ngx_http_llmgw_account_change_t *rec,
@@ -2607,7 +2609,7 @@ ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
 {
     json_t                            *a, *j;
     ngx_int_t                          rc;
-    ngx_uint_t                         i, k;
+    ngx_uint_t                         i;
     ngx_array_t                        records;
     ngx_http_llmgw_client_t           *c;
     ngx_http_llmgw_account_change_t   *rec;
@@ -2629,9 +2631,8 @@ ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    rec = records.elts;
-
-    ngx_qsort(rec, records.nelts, sizeof(ngx_http_llmgw_account_change_t),
+    ngx_qsort(records.elts, records.nelts,
+              sizeof(ngx_http_llmgw_account_change_t),
               ngx_http_llmgw_admin_cmp_change);
 
     a = json_array();
@@ -2640,51 +2641,16 @@ ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
     }
 
     c = amcf->clients->elts;
-    k = 0;
 
-    for (i = 0; i < amcf->clients->nelts + records.nelts; i++) {
+    for (i = 0; i < amcf->clients->nelts; i++) {
+        rec = ngx_http_llmgw_admin_record_find(&records, &c[i].client_id);
 
-        if (i < amcf->clients->nelts) {
-
-            /* the records before this client: of clients not in the file */
-
-            while (k < records.nelts
-                   && ngx_memn2cmp(rec[k].id.data, c[i].client_id.data,
-                                   rec[k].id.len, c[i].client_id.len)
-                      < 0)
-            {
-                k++;
-            }
-
-            if (k < records.nelts
-                && rec[k].id.len == c[i].client_id.len
-                && ngx_memcmp(rec[k].id.data, c[i].client_id.data,
-                              rec[k].id.len)
-                   == 0)
-            {
-                rec[k].remove = 1;    /* shown here, not again below */
-
-                if (rec[k].status == NGX_HTTP_LLMGW_ACCOUNT_DELETED) {
-                    continue;
-                }
-
-                j = ngx_http_llmgw_admin_record_json(r->pool, &rec[k]);
-
-            } else {
-                j = ngx_http_llmgw_admin_client_json(&c[i]);
-            }
-
-        } else {
-            k = i - amcf->clients->nelts;
-
-            if (rec[k].remove
-                || rec[k].status == NGX_HTTP_LLMGW_ACCOUNT_DELETED)
-            {
-                continue;
-            }
-
-            j = ngx_http_llmgw_admin_record_json(r->pool, &rec[k]);
+        if (rec && rec->status == NGX_HTTP_LLMGW_ACCOUNT_DELETED) {
+            continue;
         }
+
+        j = rec ? ngx_http_llmgw_admin_record_json(r->pool, rec)
+                : ngx_http_llmgw_admin_client_json(&c[i]);
 
         if (json_array_append_new(a, j) != 0) {
             json_decref(a);
@@ -2692,8 +2658,61 @@ ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
         }
     }
 
+    rec = records.elts;
+
+    for (i = 0; i < records.nelts; i++) {
+        if (rec[i].status == NGX_HTTP_LLMGW_ACCOUNT_DELETED
+            || ngx_http_llmgw_clients_find(amcf->clients, &rec[i].id))
+        {
+            continue;
+        }
+
+        if (json_array_append_new(a, ngx_http_llmgw_admin_record_json(
+                                         r->pool, &rec[i]))
+            != 0)
+        {
+            json_decref(a);
+            return NGX_ERROR;
+        }
+    }
+
     return ngx_http_llmgw_admin_answer(r, ctx,
                                        json_pack("{s:o}", "clients", a));
+}
+
+
+/* the record of id in records (sorted by id), or NULL */
+
+static ngx_http_llmgw_account_change_t *
+ngx_http_llmgw_admin_record_find(ngx_array_t *records, ngx_str_t *id)
+{
+    ngx_int_t                          rc;
+    ngx_uint_t                         lo, hi, mid;
+    ngx_http_llmgw_account_change_t   *rec;
+
+    rec = records->elts;
+    lo = 0;
+    hi = records->nelts;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+
+        rc = ngx_memn2cmp(id->data, rec[mid].id.data, id->len,
+                          rec[mid].id.len);
+
+        if (rc == 0) {
+            return &rec[mid];
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
+    }
+
+    return NULL;
 }
 
 

@@ -2245,11 +2245,11 @@ ngx_http_llmgw_client_record(ngx_http_request_t *r,
 
     client->client_id = rec.id;
     client->status = (rec.status == NGX_HTTP_LLMGW_ACCOUNT_PENDING)
-                        ? NGX_HTTP_LLMGW_CLIENT_PENDING
-                        : NGX_HTTP_LLMGW_CLIENT_APPROVED;
+                     ? NGX_HTTP_LLMGW_CLIENT_PENDING
+                     : NGX_HTTP_LLMGW_CLIENT_APPROVED;
 
     client->ceiling = ngx_http_llmgw_clients_ceiling(r->pool, &mcf->scopes,
-                                                        &rec.ceiling, &bad);
+                                                     &rec.ceiling, &bad);
     if (client->ceiling == NULL) {
         return NGX_ERROR;
     }
@@ -2258,8 +2258,9 @@ ngx_http_llmgw_client_record(ngx_http_request_t *r,
 
     if (rec.pending_ceiling.len) {
         client->pending = ngx_http_llmgw_clients_ceiling(r->pool,
-                                                 &mcf->scopes,
-                                                 &rec.pending_ceiling, &bad2);
+                                                         &mcf->scopes,
+                                                         &rec.pending_ceiling,
+                                                         &bad2);
         if (client->pending == NULL) {
             return NGX_ERROR;
         }

@@ -62,6 +62,7 @@ sub conf {
 
     llmgw_state_zone state:1m;
     llmgw_state_file $dir/state.json;
+    llmgw_token_cache_zone tokens:1m;
 
     llmgw_scopes {
 $tree
@@ -177,9 +178,10 @@ is("$s $c", '200 {"client_id":"web-chat","status":"approved",'
 is("$s $c", '404 {"error":{"code":"not_found","message":"no such client"}}'
             . "\n", 'get: an unknown client 404');
 
-# a pending client's `all` is its pending ceiling
+# a pending client's `all` is its pending ceiling (the token cached now)
 
-is(gw('dcr-new'), '200 claude', 'pending: all cut to claude');
+my $tok = llmgw_token(scope => 'all', claims => { client_id => 'dcr-new' });
+is(gw('dcr-new', $tok), '200 claude', 'pending: all cut to claude');
 
 # no admin scope: refused, nothing changed
 
@@ -237,7 +239,6 @@ is(listed(), '200 dcr-new:pending:file tool-b:pending:file '
 
 # approve through PUT: 200, and the very next request gets the ceiling
 
-my $tok = llmgw_token(scope => 'all', claims => { client_id => 'dcr-new' });
 ($s, $c) = admin('PUT', '/clients/dcr-new',
                  '{"status":"approved","ceiling":["text","audio"],'
                  . '"pending_ceiling":["claude"]}');
@@ -248,7 +249,8 @@ is("$s $c", '200 {"client_id":"dcr-new","status":"approved",'
             . '"ceiling":["text","audio"],"pending_ceiling":["claude"],'
             . '"source":"admin"}' . "\n", 'PUT: 200 with the client');
 is($after, '200 text audio',
-   'PUT: the very next request gets the approved ceiling');
+   'PUT: the very next request gets the approved ceiling, with the token '
+   . 'cached before');
 diag(sprintf 'the next request after the PUT answered in %.1f ms',
      $took * 1000);
 is(slurp($file), $orig, 'PUT: the clients file is not written');
