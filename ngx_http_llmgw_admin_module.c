@@ -3,10 +3,11 @@
  * Copyright (C) llmgw authors
  *
  * The admin API (llmgw_admin): the user directory, revocations, usage by
- * department and the gateway's health, JSON in and out, on a location
- * that llmgw's own access check protects.  Every call needs the admin
- * scope granted by the token itself (no scope tree grants it), and every
- * call, allowed or refused, gets an "admin" object in its audit line.
+ * department, registered clients' ceilings and the gateway's health,
+ * JSON in and out, on a location that llmgw's own access check
+ * protects.  Every call needs the admin scope granted by the token itself
+ * (no scope tree grants it), and every call, allowed or refused, gets an
+ * "admin" object in its audit line.
  * Changes go through one function, ngx_http_llmgw_state_publish(): on
  * this node now, durable in the journal or the Redis stream.
  */
@@ -53,12 +54,10 @@ typedef struct {
     ngx_http_llmgw_metrics_t  *metrics;     /* NULL: no metrics zone */
     ngx_array_t               *jwks;        /* ngx_http_llmgw_jwks_t *,
                                                or NULL */
-    ngx_str_t                  clients_file;  /* llmgw_clients' */
-    ngx_array_t               *clients;     /* ngx_http_llmgw_client_t,
-                                               or NULL: no llmgw_clients */
+    ngx_array_t               *clients;     /* ngx_http_llmgw_client_t
+                                               of the llmgw_clients file,
+                                               or NULL: none */
     ngx_http_llmgw_scope_tree_t  *tree;
-    ngx_file_uniq_t            clients_uniq;  /* the file this
-                                                 configuration read */
 } ngx_http_llmgw_admin_main_conf_t;
 
 
@@ -201,14 +200,23 @@ static ngx_int_t ngx_http_llmgw_admin_id_valid(ngx_str_t *id);
 
 static json_t *ngx_http_llmgw_admin_names_json(ngx_array_t *names);
 static json_t *ngx_http_llmgw_admin_client_json(ngx_http_llmgw_client_t *c);
+static json_t *ngx_http_llmgw_admin_record_json(ngx_pool_t *pool,
+    ngx_http_llmgw_account_change_t *ch);
 static ngx_int_t ngx_http_llmgw_admin_clients_conf(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx,
     ngx_http_llmgw_admin_main_conf_t **amcf);
 static ngx_int_t ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
-static ngx_http_llmgw_client_t *ngx_http_llmgw_admin_client_find(
-    ngx_http_request_t *r, ngx_http_llmgw_admin_ctx_t *ctx,
-    ngx_http_llmgw_admin_main_conf_t *amcf);
+static ngx_http_llmgw_account_change_t *ngx_http_llmgw_admin_record_find(
+    ngx_array_t *records, ngx_str_t *id);
+static ngx_int_t ngx_http_llmgw_admin_client_current(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
+    json_t **j, ngx_http_llmgw_account_change_t *rec,
+    ngx_http_llmgw_client_t **file);
+static ngx_int_t ngx_http_llmgw_admin_client_find(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
+    json_t **j, ngx_http_llmgw_account_change_t *rec,
+    ngx_http_llmgw_client_t **file);
 static ngx_int_t ngx_http_llmgw_admin_client_get(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_admin_client_put(ngx_http_request_t *r,
@@ -225,9 +233,8 @@ static ngx_int_t ngx_http_llmgw_admin_client_approve(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_admin_client_delete(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_admin_client_change(ngx_http_request_t *r,
-    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
-    ngx_http_llmgw_client_t *c);
-static ngx_int_t ngx_http_llmgw_admin_reload(ngx_http_request_t *r);
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t *ch,
+    json_t *before);
 
 static void *ngx_http_llmgw_admin_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llmgw_admin_create_loc_conf(ngx_conf_t *cf);
@@ -505,10 +512,7 @@ ngx_http_llmgw_admin_run(ngx_http_request_t *r,
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
 
-    /* the clients are llmgw_clients', not the account state's */
-
     if (amcf->zone == NULL
-        && ngx_strncmp(ctx->action->path, "clients", 7) != 0
         && ctx->action->handler != ngx_http_llmgw_admin_health
         && ctx->action->handler != ngx_http_llmgw_admin_department
         && ctx->action->handler != ngx_http_llmgw_admin_departments)
@@ -2488,13 +2492,14 @@ ngx_http_llmgw_admin_count(json_t *o, ngx_str_t *type, uint64_t n)
 
 
 /*
- * The registered clients (llmgw_clients).  The configuration is read-only
- * while requests run, so a change is made to the file: the clients of
- * this configuration with the change, rendered, written beside the file
- * and renamed over it, then the master is asked to reload.  The answer,
- * 202, says the change is made and applies within a moment.  A change
- * while an earlier one waits for its reload is refused (409): it would
- * be made to clients that lack the earlier one.
+ * The registered clients: the llmgw_clients file is the baseline, read
+ * with the configuration and never written here; a change through the
+ * API is a record in the state zone (NGX_HTTP_LLMGW_ACCOUNT_REGISTERED)
+ * that wins over the file's line for its client_id, published like the
+ * users' changes: it applies at once on this node, survives a restart
+ * through the state file's journal and reaches the other nodes through
+ * llmgw_state_redis.  A DELETE is a record too (status deleted), so that
+ * it hides a client of the file and replicates.
  */
 
 static json_t *
@@ -2529,20 +2534,52 @@ ngx_http_llmgw_admin_names_json(ngx_array_t *names)
 }
 
 
+/* a client of the file */
+
 static json_t *
 ngx_http_llmgw_admin_client_json(ngx_http_llmgw_client_t *c)
 {
-    return json_pack("{s:s%,s:s,s:o,s:o}",
+    return json_pack("{s:s%,s:s,s:o,s:o,s:s}",
                      "client_id", c->client_id.data, c->client_id.len,
                      "status", c->status == NGX_HTTP_LLMGW_CLIENT_PENDING
                                ? "pending" : "approved",
                      "ceiling", ngx_http_llmgw_admin_names_json(c->names),
                      "pending_ceiling",
-                     ngx_http_llmgw_admin_names_json(c->pending_names));
+                     ngx_http_llmgw_admin_names_json(c->pending_names),
+                     "source", "file");
 }
 
 
-/* llmgw_clients configured: NGX_OK; else ctx has the 404, NGX_DECLINED */
+/* a client's record of the state zone (not a deleted one) */
+
+static json_t *
+ngx_http_llmgw_admin_record_json(ngx_pool_t *pool,
+    ngx_http_llmgw_account_change_t *ch)
+{
+    ngx_array_t  *names, *pending;
+
+    names = ngx_http_llmgw_clients_split(pool, &ch->ceiling);
+    pending = ngx_http_llmgw_clients_split(pool, &ch->pending_ceiling);
+
+    if (names == NULL || pending == NULL) {
+        return NULL;
+    }
+
+    return json_pack("{s:s%,s:s,s:o,s:o,s:s}",
+                     "client_id", ch->id.data, ch->id.len,
+                     "status", ch->status == NGX_HTTP_LLMGW_ACCOUNT_PENDING
+                               ? "pending" : "approved",
+                     "ceiling", ngx_http_llmgw_admin_names_json(names),
+                     "pending_ceiling",
+                     ngx_http_llmgw_admin_names_json(pending),
+                     "source", "admin");
+}
+
+
+/*
+ * llmgw_clients configured (the state zone is, by admin_run): NGX_OK;
+ * else ctx has the 404, NGX_DECLINED
+ */
 
 static ngx_int_t
 ngx_http_llmgw_admin_clients_conf(ngx_http_request_t *r,
@@ -2560,22 +2597,43 @@ ngx_http_llmgw_admin_clients_conf(ngx_http_request_t *r,
 }
 
 
-/* GET /clients: the clients of the configuration in effect */
+/*
+ * GET /clients: the file's clients with the zone's records over them,
+ * then the records of clients the file lacks, each set sorted by id;
+ * deleted ones left out
+ */
 
 static ngx_int_t
 ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
-    json_t                            *a;
+    json_t                            *a, *j;
     ngx_int_t                          rc;
     ngx_uint_t                         i;
+    ngx_array_t                        records;
     ngx_http_llmgw_client_t           *c;
+    ngx_http_llmgw_account_change_t   *rec;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
+
+    if (ngx_array_init(&records, r->pool, 16,
+                       sizeof(ngx_http_llmgw_account_change_t))
+        != NGX_OK
+        || ngx_http_llmgw_account_list(amcf->zone,
+                                       NGX_HTTP_LLMGW_ACCOUNT_REGISTERED,
+                                       ngx_time(), r->pool, &records)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_qsort(records.elts, records.nelts,
+              sizeof(ngx_http_llmgw_account_change_t),
+              ngx_http_llmgw_admin_cmp_change);
 
     a = json_array();
     if (a == NULL) {
@@ -2585,7 +2643,32 @@ ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
     c = amcf->clients->elts;
 
     for (i = 0; i < amcf->clients->nelts; i++) {
-        if (json_array_append_new(a, ngx_http_llmgw_admin_client_json(&c[i]))
+        rec = ngx_http_llmgw_admin_record_find(&records, &c[i].client_id);
+
+        if (rec && rec->status == NGX_HTTP_LLMGW_ACCOUNT_DELETED) {
+            continue;
+        }
+
+        j = rec ? ngx_http_llmgw_admin_record_json(r->pool, rec)
+                : ngx_http_llmgw_admin_client_json(&c[i]);
+
+        if (json_array_append_new(a, j) != 0) {
+            json_decref(a);
+            return NGX_ERROR;
+        }
+    }
+
+    rec = records.elts;
+
+    for (i = 0; i < records.nelts; i++) {
+        if (rec[i].status == NGX_HTTP_LLMGW_ACCOUNT_DELETED
+            || ngx_http_llmgw_clients_find(amcf->clients, &rec[i].id))
+        {
+            continue;
+        }
+
+        if (json_array_append_new(a, ngx_http_llmgw_admin_record_json(
+                                         r->pool, &rec[i]))
             != 0)
         {
             json_decref(a);
@@ -2598,22 +2681,105 @@ ngx_http_llmgw_admin_clients_list(ngx_http_request_t *r,
 }
 
 
-/* the client of the path in the configuration, or NULL and ctx's 404 */
+/* the record of id in records (sorted by id), or NULL */
 
-static ngx_http_llmgw_client_t *
-ngx_http_llmgw_admin_client_find(ngx_http_request_t *r,
-    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf)
+static ngx_http_llmgw_account_change_t *
+ngx_http_llmgw_admin_record_find(ngx_array_t *records, ngx_str_t *id)
 {
-    ngx_http_llmgw_client_t  *c;
+    ngx_int_t                          rc;
+    ngx_uint_t                         lo, hi, mid;
+    ngx_http_llmgw_account_change_t   *rec;
 
-    c = ngx_http_llmgw_clients_find(amcf->clients, &ctx->target);
+    rec = records->elts;
+    lo = 0;
+    hi = records->nelts;
 
-    if (c == NULL) {
-        (void) ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
-                                         "not_found", "no such client");
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+
+        rc = ngx_memn2cmp(id->data, rec[mid].id.data, id->len,
+                          rec[mid].id.len);
+
+        if (rc == 0) {
+            return &rec[mid];
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
     }
 
-    return c;
+    return NULL;
+}
+
+
+/*
+ * The client of the path as the gateway has it: the zone's record over
+ * the file's line.  NGX_OK: *j its JSON (with "source"), *rec the record
+ * (its kind 0: there is none), *file the file's client (or NULL);
+ * NGX_DECLINED: there is none (deleted, or in neither); NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_current(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
+    json_t **j, ngx_http_llmgw_account_change_t *rec,
+    ngx_http_llmgw_client_t **file)
+{
+    ngx_int_t  rc;
+
+    *file = ngx_http_llmgw_clients_find(amcf->clients, &ctx->target);
+
+    rc = ngx_http_llmgw_account_lookup(amcf->zone,
+                                       NGX_HTTP_LLMGW_ACCOUNT_REGISTERED,
+                                       &ctx->target, ngx_time(), r->pool,
+                                       rec);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_memzero(rec, sizeof(ngx_http_llmgw_account_change_t));
+
+        if (*file == NULL) {
+            return NGX_DECLINED;
+        }
+
+        *j = ngx_http_llmgw_admin_client_json(*file);
+
+    } else if (rec->status == NGX_HTTP_LLMGW_ACCOUNT_DELETED) {
+        return NGX_DECLINED;
+
+    } else {
+        *j = ngx_http_llmgw_admin_record_json(r->pool, rec);
+    }
+
+    return (*j == NULL) ? NGX_ERROR : NGX_OK;
+}
+
+
+/* as _current, with ctx's 404 when there is none */
+
+static ngx_int_t
+ngx_http_llmgw_admin_client_find(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
+    json_t **j, ngx_http_llmgw_account_change_t *rec,
+    ngx_http_llmgw_client_t **file)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_llmgw_admin_client_current(r, ctx, amcf, j, rec, file);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
+                                     "not_found", "no such client")
+           == NGX_OK ? NGX_DECLINED : NGX_ERROR;
 }
 
 
@@ -2621,8 +2787,10 @@ static ngx_int_t
 ngx_http_llmgw_admin_client_get(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
+    json_t                            *j;
     ngx_int_t                          rc;
-    ngx_http_llmgw_client_t           *c;
+    ngx_http_llmgw_client_t           *file;
+    ngx_http_llmgw_account_change_t    rec;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
@@ -2630,13 +2798,12 @@ ngx_http_llmgw_admin_client_get(ngx_http_request_t *r,
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    c = ngx_http_llmgw_admin_client_find(r, ctx, amcf);
-    if (c == NULL) {
-        return (ctx->status == 0) ? NGX_ERROR : NGX_OK;
+    rc = ngx_http_llmgw_admin_client_find(r, ctx, amcf, &j, &rec, &file);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    return ngx_http_llmgw_admin_answer(r, ctx,
-                                       ngx_http_llmgw_admin_client_json(c));
+    return ngx_http_llmgw_admin_answer(r, ctx, j);
 }
 
 
@@ -2651,11 +2818,13 @@ static ngx_int_t
 ngx_http_llmgw_admin_client_put(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
+    json_t                            *before;
     ngx_int_t                          rc;
     ngx_str_t                          line;
-    ngx_http_llmgw_client_t           *c;
+    ngx_http_llmgw_client_t           *c, *file;
     ngx_http_llmgw_clients_t          *parsed;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
+    ngx_http_llmgw_account_change_t    ch, rec;
     ngx_http_llmgw_clients_error_t     e;
 
     rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
@@ -2708,7 +2877,30 @@ ngx_http_llmgw_admin_client_put(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_llmgw_admin_client_change(r, ctx, amcf, c);
+    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
+
+    ch.kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
+    ch.id = c->client_id;
+    ch.status = (c->status == NGX_HTTP_LLMGW_CLIENT_PENDING)
+                ? NGX_HTTP_LLMGW_ACCOUNT_PENDING
+                : NGX_HTTP_LLMGW_ACCOUNT_APPROVED;
+
+    if (ngx_http_llmgw_clients_join(r->pool, c->names, &ch.ceiling) != NGX_OK
+        || ngx_http_llmgw_clients_join(r->pool, c->pending_names,
+                                       &ch.pending_ceiling)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llmgw_admin_client_current(r, ctx, amcf, &before, &rec,
+                                             &file);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_admin_client_change(r, ctx, &ch,
+                                              (rc == NGX_OK) ? before : NULL);
 }
 
 
@@ -2903,14 +3095,20 @@ ngx_http_llmgw_admin_client_invalid(ngx_http_request_t *r,
 }
 
 
-/* POST /clients/{id}/approve: the status approved, the ceilings kept */
+
+/*
+ * POST /clients/{id}/approve: the status approved, the ceilings kept; a
+ * client only in the file gets a record with the file's ceilings
+ */
 
 static ngx_int_t
 ngx_http_llmgw_admin_client_approve(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
+    json_t                            *before;
     ngx_int_t                          rc;
-    ngx_http_llmgw_client_t           *c, approved;
+    ngx_http_llmgw_client_t           *file;
+    ngx_http_llmgw_account_change_t    rec;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
@@ -2918,26 +3116,42 @@ ngx_http_llmgw_admin_client_approve(ngx_http_request_t *r,
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    c = ngx_http_llmgw_admin_client_find(r, ctx, amcf);
-    if (c == NULL) {
-        return (ctx->status == 0) ? NGX_ERROR : NGX_OK;
+    rc = ngx_http_llmgw_admin_client_find(r, ctx, amcf, &before, &rec, &file);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    approved = *c;
-    approved.status = NGX_HTTP_LLMGW_CLIENT_APPROVED;
+    if (rec.kind == 0) {
+        rec.kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
+        rec.id = file->client_id;
 
-    return ngx_http_llmgw_admin_client_change(r, ctx, amcf, &approved);
+        if (ngx_http_llmgw_clients_join(r->pool, file->names, &rec.ceiling)
+            != NGX_OK
+            || ngx_http_llmgw_clients_join(r->pool, file->pending_names,
+                                           &rec.pending_ceiling)
+               != NGX_OK)
+        {
+            json_decref(before);
+            return NGX_ERROR;
+        }
+    }
+
+    rec.status = NGX_HTTP_LLMGW_ACCOUNT_APPROVED;
+
+    return ngx_http_llmgw_admin_client_change(r, ctx, &rec, before);
 }
 
 
-/* DELETE /clients/{id} */
+/* DELETE /clients/{id}: a deleted record, over the file's line too */
 
 static ngx_int_t
 ngx_http_llmgw_admin_client_delete(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
+    json_t                            *before;
     ngx_int_t                          rc;
-    ngx_http_llmgw_client_t           *c;
+    ngx_http_llmgw_client_t           *file;
+    ngx_http_llmgw_account_change_t    rec;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
@@ -2945,155 +3159,58 @@ ngx_http_llmgw_admin_client_delete(ngx_http_request_t *r,
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    c = ngx_http_llmgw_admin_client_find(r, ctx, amcf);
-    if (c == NULL) {
-        return (ctx->status == 0) ? NGX_ERROR : NGX_OK;
+    rc = ngx_http_llmgw_admin_client_find(r, ctx, amcf, &before, &rec, &file);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    return ngx_http_llmgw_admin_client_change(r, ctx, amcf, NULL);
+    ngx_memzero(&rec, sizeof(ngx_http_llmgw_account_change_t));
+
+    rec.kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
+    rec.id = ctx->target;
+    rec.status = NGX_HTTP_LLMGW_ACCOUNT_DELETED;
+
+    return ngx_http_llmgw_admin_client_change(r, ctx, &rec, before);
 }
 
 
 /*
- * The configuration's clients with c (NULL: without the client of the
- * path) written to the file, the master asked to reload; ctx has the
- * audit's before and after and the 202.
+ * The record ch published: ctx has the audit's before (the JSON before,
+ * released; NULL: none) and after, and the answer (the client, or
+ * {"client_id":..,"deleted":true}) given once the change is durable.
  */
 
 static ngx_int_t
 ngx_http_llmgw_admin_client_change(ngx_http_request_t *r,
-    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
-    ngx_http_llmgw_client_t *c)
+    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t *ch,
+    json_t *before)
 {
-    json_t                   *j;
-    ngx_int_t                 reload;
-    ngx_str_t                 text;
-    ngx_array_t              *clients;
-    ngx_file_info_t           fi;
-    ngx_http_llmgw_client_t  *old;
+    json_t  *j;
 
-    /* the file is still the one this configuration read */
-
-    if (ngx_file_info(amcf->clients_file.data, &fi) == NGX_FILE_ERROR
-        || ngx_file_uniq(&fi) != amcf->clients_uniq)
+    if (before != NULL
+        && ngx_http_llmgw_admin_json(r->pool, before, &ctx->before) != NGX_OK)
     {
-        if (ngx_http_llmgw_error_retry_after(r, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ch->status == NGX_HTTP_LLMGW_ACCOUNT_DELETED) {
+        j = json_pack("{s:s%,s:b}", "client_id", ch->id.data, ch->id.len,
+                      "deleted", 1);
+
+    } else {
+        if (ngx_http_llmgw_admin_json(r->pool,
+                                      ngx_http_llmgw_admin_record_json(
+                                          r->pool, ch),
+                                      &ctx->after)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
-        return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_CONFLICT,
-                                         "conflict",
-                                         "an earlier change waits for its "
-                                         "reload; retry in a moment");
+        j = ngx_http_llmgw_admin_record_json(r->pool, ch);
     }
 
-    old = ngx_http_llmgw_clients_find(amcf->clients, &ctx->target);
-
-    if (old != NULL
-        && ngx_http_llmgw_admin_json(r->pool,
-                                     ngx_http_llmgw_admin_client_json(old),
-                                     &ctx->before)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (c != NULL
-        && ngx_http_llmgw_admin_json(r->pool,
-                                     ngx_http_llmgw_admin_client_json(c),
-                                     &ctx->after)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    clients = (c != NULL)
-              ? ngx_http_llmgw_clients_set(r->pool, amcf->clients, c)
-              : ngx_http_llmgw_clients_remove(r->pool, amcf->clients,
-                                              &ctx->target);
-
-    if (clients == NULL
-        || ngx_http_llmgw_clients_render(r->pool, clients, &text) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_llmgw_admin_save(r, &amcf->clients_file, &text, 0644)
-        != NGX_OK)
-    {
-        ctx->after.len = 0;
-        return ngx_http_llmgw_admin_fail(r, ctx,
-                                         NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                         "internal_error",
-                                         "the clients file could not be "
-                                         "written, see the error log");
-    }
-
-    /* written: the change is made, whether or not the master can be told */
-
-    reload = ngx_http_llmgw_admin_reload(r);
-
-    j = json_pack("{s:s%,s:o,s:b,s:s}",
-                  "client_id", ctx->target.data, ctx->target.len,
-                  "client", (c != NULL) ? ngx_http_llmgw_admin_client_json(c)
-                                        : json_null(),
-                  "reload", reload == NGX_OK,
-                  "message", (reload == NGX_OK)
-                             ? "written to the clients file; the reload "
-                               "asked for applies it within a moment"
-                             : "written to the clients file; the master "
-                               "could not be asked to reload (see the "
-                               "error log): reload nginx to apply it");
-
-    if (ngx_http_llmgw_admin_answer(r, ctx, j) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ctx->status = NGX_HTTP_ACCEPTED;
-
-    return NGX_OK;
-}
-
-
-/*
- * SIGHUP to the master.  In a worker, ngx_parent is the master's pid as
- * the master knew it when it made the worker (the pid file may be stale,
- * absent or another nginx's); it is signalled only while it is still the
- * worker's parent, never a process that took its pid or init.  Without
- * a master (master_process off), the process reloads itself.
- */
-
-static ngx_int_t
-ngx_http_llmgw_admin_reload(ngx_http_request_t *r)
-{
-    ngx_pid_t  master;
-
-    if (ngx_process == NGX_PROCESS_SINGLE) {
-        master = ngx_pid;
-
-    } else if (ngx_process == NGX_PROCESS_WORKER && ngx_parent == getppid()) {
-        master = ngx_parent;
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "llmgw_admin: no master to reload (it exited?)");
-        return NGX_ERROR;
-    }
-
-    /* EPERM: the master runs as another user than the workers (root) */
-
-    if (kill(master, ngx_signal_value(NGX_RECONFIGURE_SIGNAL)) == -1) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
-                      "llmgw_admin: kill(%P, SIGHUP) failed; the clients "
-                      "file is written, reload nginx to apply it", master);
-        return NGX_ERROR;
-    }
-
-    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                  "llmgw_admin: clients changed, reload asked of %P",
-                  master);
-
-    return NGX_OK;
+    return ngx_http_llmgw_admin_publish(r, ctx, j, ch, 1);
 }
 
 
@@ -3262,7 +3379,6 @@ ngx_http_llmgw_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t
 ngx_http_llmgw_admin_init(ngx_conf_t *cf)
 {
-    ngx_file_info_t                    fi;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     amcf = ngx_http_conf_get_module_main_conf(cf,
@@ -3272,19 +3388,8 @@ ngx_http_llmgw_admin_init(ngx_conf_t *cf)
     amcf->metrics = ngx_http_llmgw_log_metrics_zone_conf(cf);
     amcf->jwks = ngx_http_llmgw_jwks_conf(cf);
 
-    if (ngx_http_llmgw_registered_clients_conf(cf, &amcf->clients_file,
-                                               &amcf->clients, &amcf->tree)
-        == NGX_OK)
-    {
-        if (ngx_file_info(amcf->clients_file.data, &fi) == NGX_FILE_ERROR) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                          ngx_file_info_n " \"%V\" failed",
-                          &amcf->clients_file);
-            return NGX_ERROR;
-        }
-
-        amcf->clients_uniq = ngx_file_uniq(&fi);
-    }
+    (void) ngx_http_llmgw_registered_clients_conf(cf, &amcf->clients,
+                                                  &amcf->tree);
 
     return NGX_OK;
 }

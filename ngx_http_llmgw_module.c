@@ -359,6 +359,9 @@ static ngx_int_t ngx_http_llmgw_cert_thumbprint(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx, u_char *tp);
 static ngx_int_t ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
+static ngx_int_t ngx_http_llmgw_client_record(ngx_http_request_t *r,
+    ngx_http_llmgw_main_conf_t *mcf, ngx_str_t *id,
+    ngx_http_llmgw_client_t **c);
 static ngx_int_t ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_stage_state(ngx_http_request_t *r,
@@ -2138,15 +2141,17 @@ ngx_http_llmgw_stage_scope(ngx_http_request_t *r,
 /*
  * The most the token's client may be granted (llmgw_clients): ctx->granted
  * cut down to the client's ceiling, its pending ceiling while it waits
- * for approval, or the ceiling of clients not in the file.  A client
- * that gets no ceiling at all is refused: 403 without a challenge, as no
- * other token of the same client would do.
+ * for approval, or the ceiling of clients not registered.  The admin
+ * API's record of the client in the state zone wins over the file's line.
+ * A client that gets no ceiling at all is refused: 403 without a
+ * challenge, as no other token of the same client would do.
  */
 
 static ngx_int_t
 ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx)
 {
+    ngx_int_t                       rc;
     ngx_str_t                       id;
     ngx_uint_t                      granted;
     ngx_array_t                     cut;
@@ -2168,7 +2173,17 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    c = id.len ? ngx_http_llmgw_clients_find(ccf->clients, &id) : NULL;
+    c = NULL;
+
+    rc = ngx_http_llmgw_client_record(r, mcf, &id, &c);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        c = id.len ? ngx_http_llmgw_clients_find(ccf->clients, &id) : NULL;
+    }
 
     /* a client refused is granted nothing, whatever its token says */
 
@@ -2189,7 +2204,7 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
         ngx_str_set(&ctx->client_status, "pending");
         ctx->ceiling = c->pending ? c->pending : ccf->pending;
 
-        if (ctx->ceiling == NULL) {
+        if (ctx->ceiling == NULL || ctx->ceiling->nelts == 0) {
             return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
                                        "client pending approval");
         }
@@ -2197,6 +2212,13 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
     } else {
         ngx_str_set(&ctx->client_status, "approved");
         ctx->ceiling = c->ceiling;
+
+        /* a record whose every scope left llmgw_scopes */
+
+        if (ctx->ceiling->nelts == 0) {
+            return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                       "client has no ceiling");
+        }
     }
 
     ctx->granted.nelts = granted;
@@ -2220,6 +2242,87 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
                    &id, &ctx->client_status, cut.nelts);
 
     ctx->granted = cut;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The client's record made through the admin API (llmgw_state_zone), if
+ * any: NGX_OK with *c a client made of it in r's pool, or NULL when the
+ * record deletes the client (not registered, whatever the file says);
+ * NGX_DECLINED: no record, the file decides; NGX_ERROR.  The count is
+ * read first: a gateway whose API never changed a client takes no lock.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_client_record(ngx_http_request_t *r,
+    ngx_http_llmgw_main_conf_t *mcf, ngx_str_t *id,
+    ngx_http_llmgw_client_t **c)
+{
+    ngx_int_t                         rc;
+    ngx_str_t                         bad, bad2;
+    ngx_http_llmgw_client_t          *client;
+    ngx_http_llmgw_account_change_t   rec;
+
+    if (mcf->state_zone == NULL
+        || id->len == 0
+        || ngx_http_llmgw_account_count(mcf->state_zone,
+                                        NGX_HTTP_LLMGW_ACCOUNT_REGISTERED)
+           == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_llmgw_account_lookup(mcf->state_zone,
+                                       NGX_HTTP_LLMGW_ACCOUNT_REGISTERED,
+                                       id, ngx_time(), r->pool, &rec);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *c = NULL;
+
+    if (rec.status == NGX_HTTP_LLMGW_ACCOUNT_DELETED) {
+        return NGX_OK;
+    }
+
+    client = ngx_pcalloc(r->pool, sizeof(ngx_http_llmgw_client_t));
+    if (client == NULL) {
+        return NGX_ERROR;
+    }
+
+    client->client_id = rec.id;
+    client->status = (rec.status == NGX_HTTP_LLMGW_ACCOUNT_PENDING)
+                     ? NGX_HTTP_LLMGW_CLIENT_PENDING
+                     : NGX_HTTP_LLMGW_CLIENT_APPROVED;
+
+    client->ceiling = ngx_http_llmgw_clients_ceiling(r->pool, &mcf->scopes,
+                                                     &rec.ceiling, &bad);
+    if (client->ceiling == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&bad2);
+
+    if (rec.pending_ceiling.len) {
+        client->pending = ngx_http_llmgw_clients_ceiling(r->pool,
+                                                         &mcf->scopes,
+                                                         &rec.pending_ceiling,
+                                                         &bad2);
+        if (client->pending == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (bad.len || bad2.len) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "llmgw client \"%V\": scope \"%V\" of its record is "
+                      "not in \"llmgw_scopes\", dropped from its ceiling",
+                      id, bad.len ? &bad : &bad2);
+    }
+
+    *c = client;
 
     return NGX_OK;
 }
@@ -4027,7 +4130,7 @@ ngx_http_llmgw_jwks_conf(ngx_conf_t *cf)
 
 
 ngx_int_t
-ngx_http_llmgw_registered_clients_conf(ngx_conf_t *cf, ngx_str_t *file,
+ngx_http_llmgw_registered_clients_conf(ngx_conf_t *cf,
     ngx_array_t **clients, ngx_http_llmgw_scope_tree_t **tree)
 {
     ngx_http_llmgw_main_conf_t  *mcf;
@@ -4038,7 +4141,6 @@ ngx_http_llmgw_registered_clients_conf(ngx_conf_t *cf, ngx_str_t *file,
         return NGX_DECLINED;
     }
 
-    *file = mcf->clients->file;
     *clients = mcf->clients->clients;
     *tree = &mcf->scopes;
 

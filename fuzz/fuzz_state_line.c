@@ -7,7 +7,8 @@
  * libFuzzer target: an account change as the text Redis hands a node (a
  * stream entry's "change", a snapshot hash's value), read and applied by
  * ngx_http_llmgw_account_commit_line() to a zone of its own (no state
- * file).  NGX_OK or NGX_DECLINED, and a zone whose lookups still answer;
+ * file).  NGX_OK or NGX_DECLINED, and a zone whose lookups still answer
+ * (a registered client's record written back within its length);
  * anything else aborts.
  */
 
@@ -120,12 +121,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char                           *copy;
+    u_char                           *copy, *buf, *p;
+    size_t                            len;
+    ngx_str_t                         id;
     ngx_int_t                         rc;
     ngx_pool_t                       *pool;
     ngx_uint_t                        expired;
     ngx_http_llmgw_account_query_t    q;
     ngx_http_llmgw_account_result_t   res;
+    ngx_http_llmgw_account_change_t   ch;
 
     /* a buffer of the input's own size: a read past it is caught */
 
@@ -160,6 +164,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         != NGX_OK)
     {
         abort();
+    }
+
+    /* a registered client read back is written within its length */
+
+    ngx_str_set(&id, "dcr-7f3a");
+
+    if (ngx_http_llmgw_account_lookup(ngx_http_llmgw_fuzz_zone,
+                                      NGX_HTTP_LLMGW_ACCOUNT_REGISTERED, &id,
+                                      1700000000, pool, &ch)
+        == NGX_OK)
+    {
+        len = ngx_http_llmgw_account_change_len(&ch);
+
+        buf = ngx_pnalloc(pool, len);
+        if (buf == NULL) {
+            abort();
+        }
+
+        p = ngx_http_llmgw_account_change_line(buf, &ch);
+
+        if ((size_t) (p - buf) > len) {
+            abort();
+        }
     }
 
     ngx_destroy_pool(pool);

@@ -437,14 +437,13 @@ ngx_shm_zone_t *ngx_http_llmgw_state_conf(ngx_conf_t *cf,
 
 /*
  * The llmgw_clients of the configuration being read, for the admin API:
- * NGX_OK with the file's full name, the clients (ngx_http_llmgw_client_t,
+ * NGX_OK with the file's clients (ngx_http_llmgw_client_t,
  * sorted; their ceilings resolved once the configuration is read) and
  * the scope tree; NGX_DECLINED without llmgw_clients
  * (ngx_http_llmgw_module.c).
  */
 ngx_int_t ngx_http_llmgw_registered_clients_conf(ngx_conf_t *cf,
-    ngx_str_t *file, ngx_array_t **clients,
-    ngx_http_llmgw_scope_tree_t **tree);
+    ngx_array_t **clients, ngx_http_llmgw_scope_tree_t **tree);
 
 /*
  * The llmgw_jwks_zone zones of the configuration being read: an array of

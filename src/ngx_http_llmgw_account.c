@@ -3,9 +3,9 @@
  * Copyright (C) llmgw authors
  *
  * The account state zone.  Every entry (a revoked jti, a not-before time,
- * a revoked client, a directory account) sits in one rbtree keyed by a
- * hash of its kind and id and compared exactly on both, so a lookup is
- * O(log n) under the zone's mutex.  Revoked jti are also queued oldest
+ * a revoked client, a directory account, a registered client) sits in
+ * one rbtree keyed by a hash of its kind and id and compared exactly on
+ * both, so a lookup is O(log n) under the zone's mutex.  Revoked jti are also queued oldest
  * first: expired ones are dropped a few at a time before each insertion,
  * all of them when the slab is full, and when a lookup meets one.  A live
  * revocation is never evicted to make room: forgetting it would let the
@@ -51,8 +51,9 @@
 
 
 /*
- * 76 bytes before data on 64-bit: a revoked jti (32 bytes of id) takes a
- * 128-byte slab chunk.
+ * 80 bytes before data on 64-bit: a revoked jti (32 bytes of id) takes a
+ * 128-byte slab chunk.  value is a user's department or a registered
+ * client's ceiling, value2 its pending ceiling.
  */
 
 typedef struct {
@@ -63,8 +64,10 @@ typedef struct {
     u_char                     kind;
     u_char                     active;
     u_char                     id_len;
-    u_char                     dept_len;
-    u_char                     data[1];    /* id, then department */
+    u_char                     status;     /* registered */
+    u_short                    value_len;
+    u_short                    value2_len;
+    u_char                     data[1];    /* id, value, value2 */
 } ngx_http_llmgw_account_node_t;
 
 
@@ -73,7 +76,8 @@ typedef struct {
     ngx_rbtree_node_t          sentinel;
     ngx_queue_t                jtis;       /* oldest first */
     ngx_queue_t                others;
-    ngx_uint_t                 count[5];   /* entries by kind */
+    ngx_uint_t                 count[NGX_HTTP_LLMGW_ACCOUNT_KINDS];
+                                           /* entries by kind */
     ngx_uint_t                 directory;  /* a directory was loaded */
     ngx_http_llmgw_account_repl_t  repl;
 } ngx_http_llmgw_account_sh_t;
@@ -129,6 +133,9 @@ static json_t *ngx_http_llmgw_account_parse(u_char *p, size_t len,
     ngx_http_llmgw_account_change_t *ch, const char **err);
 static ngx_int_t ngx_http_llmgw_account_valid(
     ngx_http_llmgw_account_change_t *ch);
+static ngx_int_t ngx_http_llmgw_account_names_valid(ngx_str_t *names);
+static json_t *ngx_http_llmgw_account_parse_registered(json_t *o,
+    ngx_http_llmgw_account_change_t *ch, const char **err);
 static void ngx_http_llmgw_account_journal_close(void *data);
 static off_t ngx_http_llmgw_account_journal_len(
     ngx_http_llmgw_account_ctx_t *ctx, ngx_log_t *log);
@@ -147,6 +154,13 @@ static ngx_int_t ngx_http_llmgw_account_copy(
     ngx_http_llmgw_account_change_t *ch);
 static ngx_rbtree_node_t *ngx_http_llmgw_account_after(
     ngx_http_llmgw_account_ctx_t *ctx, ngx_uint_t kind, ngx_str_t *key);
+static u_char *ngx_http_llmgw_account_copy_str(u_char *p, ngx_str_t *s);
+
+
+/* a registered client's status in a line, by its value */
+static char  *ngx_http_llmgw_account_statuses[] = {
+    "approved", "pending", "deleted"
+};
 
 
 /* an entry's key: its kind, then its id's bytes */
@@ -432,18 +446,16 @@ static ngx_int_t
 ngx_http_llmgw_account_apply_locked(ngx_http_llmgw_account_ctx_t *ctx,
     ngx_http_llmgw_account_change_t *ch, time_t now, ngx_log_t *log)
 {
-    size_t                          size, dept_len;
-    ngx_str_t                       key;
+    size_t                          size;
+    ngx_str_t                       key, value, value2;
     u_char                          buf[NGX_HTTP_LLMGW_SHA256_LEN];
     ngx_http_llmgw_account_node_t  *an;
 
-    if (ch->kind < NGX_HTTP_LLMGW_ACCOUNT_JTI
-        || ch->kind > NGX_HTTP_LLMGW_ACCOUNT_USER
-        || ngx_http_llmgw_account_key(ch->kind, &ch->id, buf, &key) != NGX_OK
-        || ch->department.len > 255)
-    {
+    if (ngx_http_llmgw_account_valid(ch) != NGX_OK) {
         return NGX_DECLINED;
     }
+
+    (void) ngx_http_llmgw_account_key(ch->kind, &ch->id, buf, &key);
 
     an = ngx_http_llmgw_account_find(ctx, ch->kind, &key);
 
@@ -464,10 +476,19 @@ ngx_http_llmgw_account_apply_locked(ngx_http_llmgw_account_ctx_t *ctx,
 
     ngx_http_llmgw_account_expire(ctx, now, NGX_HTTP_LLMGW_ACCOUNT_EXPIRE_N);
 
-    dept_len = (ch->kind == NGX_HTTP_LLMGW_ACCOUNT_USER)
-               ? ch->department.len : 0;
+    ngx_str_null(&value);
+    ngx_str_null(&value2);
 
-    size = offsetof(ngx_http_llmgw_account_node_t, data) + key.len + dept_len;
+    if (ch->kind == NGX_HTTP_LLMGW_ACCOUNT_USER) {
+        value = ch->department;
+
+    } else if (ch->kind == NGX_HTTP_LLMGW_ACCOUNT_REGISTERED) {
+        value = ch->ceiling;
+        value2 = ch->pending_ceiling;
+    }
+
+    size = offsetof(ngx_http_llmgw_account_node_t, data) + key.len
+           + value.len + value2.len;
 
     an = ngx_slab_alloc_locked(ctx->shpool, size);
 
@@ -491,11 +512,20 @@ ngx_http_llmgw_account_apply_locked(ngx_http_llmgw_account_ctx_t *ctx,
     an->time = ch->time;
     an->end = ch->end;
     an->id_len = (u_char) key.len;
-    an->dept_len = (u_char) dept_len;
+    an->status = (u_char) ch->status;
+    an->value_len = (u_short) value.len;
+    an->value2_len = (u_short) value2.len;
+
+    /* an empty value's data may be NULL */
 
     ngx_memcpy(an->data, key.data, key.len);
-    if (dept_len) {
-        ngx_memcpy(an->data + key.len, ch->department.data, dept_len);
+
+    if (value.len) {
+        ngx_memcpy(an->data + key.len, value.data, value.len);
+    }
+
+    if (value2.len) {
+        ngx_memcpy(an->data + key.len + value.len, value2.data, value2.len);
     }
 
     ngx_rbtree_insert(&ctx->sh->rbtree, &an->node);
@@ -653,16 +683,16 @@ ngx_http_llmgw_account_check(ngx_shm_zone_t *zone,
 
     /* the department is the audit's, whatever the verdict */
 
-    if (user && user->dept_len) {
-        res->department.data = ngx_pnalloc(pool, user->dept_len);
+    if (user && user->value_len) {
+        res->department.data = ngx_pnalloc(pool, user->value_len);
         if (res->department.data == NULL) {
             ngx_shmtx_unlock(&ctx->shpool->mutex);
             return NGX_ERROR;
         }
 
         ngx_memcpy(res->department.data, user->data + user->id_len,
-                   user->dept_len);
-        res->department.len = user->dept_len;
+                   user->value_len);
+        res->department.len = user->value_len;
     }
 
     an = NULL;
@@ -1186,8 +1216,18 @@ ngx_http_llmgw_account_node_change(ngx_http_llmgw_account_node_t *an,
 
     ch->id.data = an->data;
     ch->id.len = an->id_len;
-    ch->department.data = an->data + an->id_len;
-    ch->department.len = an->dept_len;
+
+    if (an->kind == NGX_HTTP_LLMGW_ACCOUNT_USER) {
+        ch->department.data = an->data + an->id_len;
+        ch->department.len = an->value_len;
+
+    } else if (an->kind == NGX_HTTP_LLMGW_ACCOUNT_REGISTERED) {
+        ch->status = an->status;
+        ch->ceiling.data = an->data + an->id_len;
+        ch->ceiling.len = an->value_len;
+        ch->pending_ceiling.data = ch->ceiling.data + an->value_len;
+        ch->pending_ceiling.len = an->value2_len;
+    }
 }
 
 
@@ -1198,11 +1238,57 @@ ngx_http_llmgw_account_valid(ngx_http_llmgw_account_change_t *ch)
     u_char     buf[NGX_HTTP_LLMGW_SHA256_LEN];
 
     if (ch->kind < NGX_HTTP_LLMGW_ACCOUNT_JTI
-        || ch->kind > NGX_HTTP_LLMGW_ACCOUNT_USER
+        || ch->kind > NGX_HTTP_LLMGW_ACCOUNT_REGISTERED
         || ngx_http_llmgw_account_key(ch->kind, &ch->id, buf, &key) != NGX_OK
         || ch->department.len > 255)
     {
         return NGX_DECLINED;
+    }
+
+    if (ch->kind != NGX_HTTP_LLMGW_ACCOUNT_REGISTERED) {
+        return NGX_OK;
+    }
+
+    if (ch->status > NGX_HTTP_LLMGW_ACCOUNT_DELETED
+        || (ch->ceiling.len == 0
+            && ch->status != NGX_HTTP_LLMGW_ACCOUNT_DELETED)
+        || ngx_http_llmgw_account_names_valid(&ch->ceiling) != NGX_OK
+        || ngx_http_llmgw_account_names_valid(&ch->pending_ceiling) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Scope names separated by single spaces (or none), bounded, without
+ * control characters or ',': what the clients file's column would hold.
+ */
+
+static ngx_int_t
+ngx_http_llmgw_account_names_valid(ngx_str_t *names)
+{
+    size_t  i;
+    u_char  c;
+
+    if (names->len > NGX_HTTP_LLMGW_ACCOUNT_MAX_CEILING) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < names->len; i++) {
+        c = names->data[i];
+
+        if (c < ' ' || c == 0x7f || c == ',') {
+            return NGX_DECLINED;
+        }
+
+        if (c == ' '
+            && (i == 0 || i == names->len - 1 || names->data[i - 1] == ' '))
+        {
+            return NGX_DECLINED;
+        }
     }
 
     return NGX_OK;
@@ -1227,6 +1313,15 @@ ngx_http_llmgw_account_change_len(ngx_http_llmgw_account_change_t *ch)
 
     case NGX_HTTP_LLMGW_ACCOUNT_CLIENT:
         return len + sizeof("{\"client_id\":}") - 1;
+
+    case NGX_HTTP_LLMGW_ACCOUNT_REGISTERED:
+        return len + sizeof("{\"registered_client\":,\"status\":\"approved\","
+                            "\"ceiling\":,\"pending_ceiling\":}") - 1
+               + 2 + ch->ceiling.len
+               + ngx_escape_json(NULL, ch->ceiling.data, ch->ceiling.len)
+               + 2 + ch->pending_ceiling.len
+               + ngx_escape_json(NULL, ch->pending_ceiling.data,
+                                 ch->pending_ceiling.len);
 
     default: /* NGX_HTTP_LLMGW_ACCOUNT_USER */
         return len + sizeof("{\"user_id\":,\"active\":false,"
@@ -1259,6 +1354,20 @@ ngx_http_llmgw_account_change_line(u_char *p,
     case NGX_HTTP_LLMGW_ACCOUNT_CLIENT:
         p = ngx_cpymem(p, "{\"client_id\":", sizeof("{\"client_id\":") - 1);
         p = ngx_http_llmgw_account_json_str(p, ch->id.data, ch->id.len);
+        break;
+
+    case NGX_HTTP_LLMGW_ACCOUNT_REGISTERED:
+        p = ngx_cpymem(p, "{\"registered_client\":",
+                       sizeof("{\"registered_client\":") - 1);
+        p = ngx_http_llmgw_account_json_str(p, ch->id.data, ch->id.len);
+        p = ngx_sprintf(p, ",\"status\":\"%s\",\"ceiling\":",
+                        ngx_http_llmgw_account_statuses[ch->status]);
+        p = ngx_http_llmgw_account_json_str(p, ch->ceiling.data,
+                                            ch->ceiling.len);
+        p = ngx_cpymem(p, ",\"pending_ceiling\":",
+                       sizeof(",\"pending_ceiling\":") - 1);
+        p = ngx_http_llmgw_account_json_str(p, ch->pending_ceiling.data,
+                                            ch->pending_ceiling.len);
         break;
 
     default: /* NGX_HTTP_LLMGW_ACCOUNT_USER */
@@ -1543,7 +1652,7 @@ ngx_http_llmgw_account_parse(u_char *p, size_t len,
     ngx_http_llmgw_account_change_t *ch, const char **err)
 {
     json_t      *o, *v, *t, *rm;
-    ngx_uint_t   members;
+    ngx_uint_t   members, timed;
 
     o = json_loadb((const char *) p, len, JSON_REJECT_DUPLICATES, NULL);
 
@@ -1558,6 +1667,7 @@ ngx_http_llmgw_account_parse(u_char *p, size_t len,
     *err = "unknown entry";
     members = 0;
     t = NULL;
+    timed = 1;
 
     if ((v = json_object_get(o, "jti_hash")) != NULL) {
         ch->kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
@@ -1572,6 +1682,15 @@ ngx_http_llmgw_account_parse(u_char *p, size_t len,
     } else if ((v = json_object_get(o, "client_id")) != NULL) {
         ch->kind = NGX_HTTP_LLMGW_ACCOUNT_CLIENT;
         members = 1;
+        timed = 0;
+
+    } else if ((v = json_object_get(o, "registered_client")) != NULL) {
+        if (ngx_http_llmgw_account_parse_registered(o, ch, err) == NULL) {
+            goto failed;
+        }
+
+        members = 4;
+        timed = 0;
 
     } else if ((v = json_object_get(o, "user_id")) != NULL) {
         ch->kind = NGX_HTTP_LLMGW_ACCOUNT_USER;
@@ -1606,7 +1725,7 @@ ngx_http_llmgw_account_parse(u_char *p, size_t len,
         goto failed;
     }
 
-    if (!json_is_string(v) || (members > 1 && !json_is_integer(t))) {
+    if (!json_is_string(v) || (timed && !json_is_integer(t))) {
         *err = "wrong member type";
         goto failed;
     }
@@ -1639,6 +1758,68 @@ failed:
     json_decref(o);
 
     return NULL;
+}
+
+
+/*
+ * A registered client's members: "status" one of the three words,
+ * "ceiling" and "pending_ceiling" strings (checked by valid()).  o, or
+ * NULL and *err.
+ */
+
+static json_t *
+ngx_http_llmgw_account_parse_registered(json_t *o,
+    ngx_http_llmgw_account_change_t *ch, const char **err)
+{
+    json_t      *status, *ceiling, *pending;
+    ngx_uint_t   i;
+
+    ch->kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
+
+    status = json_object_get(o, "status");
+    ceiling = json_object_get(o, "ceiling");
+    pending = json_object_get(o, "pending_ceiling");
+
+    if (!json_is_string(status) || !json_is_string(ceiling)
+        || !json_is_string(pending))
+    {
+        *err = "registered client without status, ceiling or "
+               "pending_ceiling";
+        return NULL;
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (ngx_strcmp(json_string_value(status),
+                       ngx_http_llmgw_account_statuses[i])
+            == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == 3) {
+        *err = "status not approved, pending or deleted";
+        return NULL;
+    }
+
+    ch->status = i;
+    ch->ceiling.data = (u_char *) json_string_value(ceiling);
+    ch->ceiling.len = json_string_length(ceiling);
+    ch->pending_ceiling.data = (u_char *) json_string_value(pending);
+    ch->pending_ceiling.len = json_string_length(pending);
+
+    return o;
+}
+
+
+ngx_uint_t
+ngx_http_llmgw_account_count(ngx_shm_zone_t *zone, ngx_uint_t kind)
+{
+    ngx_http_llmgw_account_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    return *(volatile ngx_uint_t *) &ctx->sh->count[kind];
 }
 
 
@@ -1739,7 +1920,8 @@ ngx_http_llmgw_account_copy(ngx_http_llmgw_account_node_t *an,
 
     ngx_http_llmgw_account_node_change(an, ch, hex);
 
-    p = ngx_pnalloc(pool, ch->id.len + ch->department.len);
+    p = ngx_pnalloc(pool, ch->id.len + ch->department.len + ch->ceiling.len
+                          + ch->pending_ceiling.len);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -1748,10 +1930,9 @@ ngx_http_llmgw_account_copy(ngx_http_llmgw_account_node_t *an,
     ch->id.data = p;
     p += ch->id.len;
 
-    if (ch->department.len) {   /* a jti's is none: data NULL */
-        ngx_memcpy(p, ch->department.data, ch->department.len);
-        ch->department.data = p;
-    }
+    p = ngx_http_llmgw_account_copy_str(p, &ch->department);
+    p = ngx_http_llmgw_account_copy_str(p, &ch->ceiling);
+    (void) ngx_http_llmgw_account_copy_str(p, &ch->pending_ceiling);
 
     return NGX_OK;
 }
@@ -1892,4 +2073,20 @@ ngx_http_llmgw_account_after(ngx_http_llmgw_account_ctx_t *ctx,
     }
 
     return above;
+}
+
+
+/* s copied to p, unless empty (a jti's department: data NULL) */
+
+static u_char *
+ngx_http_llmgw_account_copy_str(u_char *p, ngx_str_t *s)
+{
+    if (s->len == 0) {
+        return p;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    s->data = p;
+
+    return p + s->len;
 }

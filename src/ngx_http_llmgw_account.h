@@ -3,9 +3,10 @@
  * Copyright (C) llmgw authors
  *
  * Account state in shared memory (llmgw_state_zone): revoked tokens by
- * jti until their exp, per-user not-before times, revoked clients, and
- * the user directory's accounts (active or not, department, start and
- * end).  The access check reads it; changes come through
+ * jti until their exp, per-user not-before times, revoked clients, the
+ * user directory's accounts (active or not, department, start and end),
+ * and the clients registered through the admin API (over llmgw_clients).
+ * The access check reads it; changes come through
  * ngx_http_llmgw_account_apply() (the state file, the user directory) and
  * ngx_http_llmgw_account_commit() (a change made durable: the journal
  * beside the state file, see ngx_http_llmgw_state.h).
@@ -25,6 +26,22 @@
 #define NGX_HTTP_LLMGW_ACCOUNT_SUBJECT   2     /* a user's not-before */
 #define NGX_HTTP_LLMGW_ACCOUNT_CLIENT    3     /* a revoked client */
 #define NGX_HTTP_LLMGW_ACCOUNT_USER      4     /* a directory account */
+#define NGX_HTTP_LLMGW_ACCOUNT_REGISTERED 5    /* a client's registration
+                                                  made through the admin
+                                                  API */
+#define NGX_HTTP_LLMGW_ACCOUNT_KINDS     6
+
+/*
+ * A registered client's status.  Deleted is a tombstone: it hides a
+ * client of the llmgw_clients file, and it replicates (a full resync only
+ * adds and replaces, so a removal would not).
+ */
+#define NGX_HTTP_LLMGW_ACCOUNT_APPROVED  0
+#define NGX_HTTP_LLMGW_ACCOUNT_PENDING   1
+#define NGX_HTTP_LLMGW_ACCOUNT_DELETED   2
+
+/* the longest ceiling (scope names separated by single spaces) kept */
+#define NGX_HTTP_LLMGW_ACCOUNT_MAX_CEILING  4096
 
 /*
  * A revoked jti is kept this long after the token's exp: a token is still
@@ -44,7 +61,9 @@
 /*
  * One change.  id: for a jti the 64 hex digits of its SHA-256 (what the
  * audit line's jti_hash shows: the jti itself is never kept), else the
- * subject, client_id or user_id.
+ * subject, client_id or user_id.  A registered client's ceilings are
+ * scope names separated by single spaces; pending_ceiling may be empty
+ * (the default pending ceiling applies, as in the file).
  */
 
 typedef struct {
@@ -56,6 +75,9 @@ typedef struct {
     time_t                     end;        /* user: first second after its
                                               last day, or _NO_END */
     ngx_str_t                  department; /* user */
+    ngx_str_t                  ceiling;    /* registered */
+    ngx_str_t                  pending_ceiling; /* registered */
+    ngx_uint_t                 status;     /* registered: _APPROVED ... */
     unsigned                   active:1;   /* user */
     unsigned                   remove:1;   /* the entry goes */
 } ngx_http_llmgw_account_change_t;
@@ -208,6 +230,13 @@ ngx_int_t ngx_http_llmgw_account_check(ngx_shm_zone_t *zone,
 ngx_int_t ngx_http_llmgw_account_lookup(ngx_shm_zone_t *zone,
     ngx_uint_t kind, ngx_str_t *id, time_t now, ngx_pool_t *pool,
     ngx_http_llmgw_account_change_t *ch);
+
+/*
+ * The entries of kind in the zone, read without the lock: a cheap look
+ * before a lookup that is worth a lock only when there is any.
+ */
+ngx_uint_t ngx_http_llmgw_account_count(ngx_shm_zone_t *zone,
+    ngx_uint_t kind);
 
 /*
  * Every entry of kind, copied under one lock into out (an array of

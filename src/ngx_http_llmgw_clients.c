@@ -705,90 +705,115 @@ ngx_http_llmgw_clients_add(ngx_array_t *out, ngx_str_t *name)
 
 
 ngx_array_t *
-ngx_http_llmgw_clients_set(ngx_pool_t *pool, ngx_array_t *clients,
-    ngx_http_llmgw_client_t *c)
+ngx_http_llmgw_clients_split(ngx_pool_t *pool, ngx_str_t *text)
 {
-    ngx_uint_t                i, n, rest, found;
-    ngx_array_t              *a;
-    ngx_http_llmgw_client_t  *src, *dst;
+    u_char       *p, *last, *sp;
+    ngx_str_t    *n;
+    ngx_uint_t    count;
+    ngx_array_t  *a;
 
-    n = clients->nelts;
+    last = text->data + text->len;
+    count = 1;
 
-    a = ngx_array_create(pool, n + 1, sizeof(ngx_http_llmgw_client_t));
+    for (p = text->data; p < last; p++) {
+        count += (*p == ' ');
+    }
+
+    a = ngx_array_create(pool, count, sizeof(ngx_str_t));
     if (a == NULL) {
         return NULL;
     }
 
-    src = clients->elts;
-
-    for (i = 0; i < n; i++) {
-        if (ngx_memn2cmp(src[i].client_id.data, c->client_id.data,
-                         src[i].client_id.len, c->client_id.len)
-            >= 0)
-        {
-            break;
+    for (p = text->data; p < last; p = sp + 1) {
+        sp = ngx_strlchr(p, last, ' ');
+        if (sp == NULL) {
+            sp = last;
         }
+
+        if (sp == p) {
+            continue;
+        }
+
+        n = ngx_array_push(a);
+        if (n == NULL) {
+            return NULL;
+        }
+
+        n->data = p;
+        n->len = sp - p;
     }
-
-    found = (i < n
-             && src[i].client_id.len == c->client_id.len
-             && ngx_memcmp(src[i].client_id.data, c->client_id.data,
-                           c->client_id.len)
-                == 0);
-
-    dst = ngx_array_push_n(a, found ? n : n + 1);
-    if (dst == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(dst, src, i * sizeof(ngx_http_llmgw_client_t));
-
-    dst[i] = *c;
-
-    /* a change keeps the place of the line it replaces */
-
-    if (found) {
-        dst[i].line = src[i].line;
-    }
-
-    rest = found ? i + 1 : i;
-
-    ngx_memcpy(&dst[i + 1], &src[rest],
-               (n - rest) * sizeof(ngx_http_llmgw_client_t));
 
     return a;
 }
 
 
-ngx_array_t *
-ngx_http_llmgw_clients_remove(ngx_pool_t *pool, ngx_array_t *clients,
-    ngx_str_t *id)
+ngx_int_t
+ngx_http_llmgw_clients_join(ngx_pool_t *pool, ngx_array_t *names,
+    ngx_str_t *text)
 {
-    ngx_uint_t                i;
-    ngx_array_t              *a;
-    ngx_http_llmgw_client_t  *src, *dst;
+    u_char  *p;
 
-    a = ngx_array_create(pool, clients->nelts + 1,
-                         sizeof(ngx_http_llmgw_client_t));
+    ngx_str_null(text);
+
+    if (names == NULL || names->nelts == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(pool, ngx_http_llmgw_clients_names_len(names));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->data = p;
+    text->len = ngx_http_llmgw_clients_names_cpy(p, names) - p;
+
+    return NGX_OK;
+}
+
+
+ngx_array_t *
+ngx_http_llmgw_clients_ceiling(ngx_pool_t *pool,
+    ngx_http_llmgw_scope_tree_t *tree, ngx_str_t *text, ngx_str_t *dropped)
+{
+    ngx_str_t                *n;
+    ngx_uint_t                i;
+    ngx_array_t              *names, *a;
+    ngx_http_llmgw_scope_t  **s, *node;
+
+    ngx_str_null(dropped);
+
+    names = ngx_http_llmgw_clients_split(pool, text);
+    if (names == NULL) {
+        return NULL;
+    }
+
+    a = ngx_array_create(pool, names->nelts + 1,
+                         sizeof(ngx_http_llmgw_scope_t *));
     if (a == NULL) {
         return NULL;
     }
 
-    src = clients->elts;
+    n = names->elts;
 
-    for (i = 0; i < clients->nelts; i++) {
-        if (src[i].client_id.len == id->len
-            && ngx_memcmp(src[i].client_id.data, id->data, id->len) == 0)
-        {
+    for (i = 0; i < names->nelts; i++) {
+        node = ngx_http_llmgw_scope_find(tree, &n[i]);
+
+        /* a scope removed from llmgw_scopes since the record was made */
+
+        if (node == NULL) {
+            if (dropped->len == 0) {
+                *dropped = n[i];
+            }
+
             continue;
         }
 
-        dst = ngx_array_push(a);
-        if (dst == NULL) {
+        s = ngx_array_push(a);
+        if (s == NULL) {
             return NULL;
         }
 
-        *dst = src[i];
+        *s = node;
     }
 
     return a;

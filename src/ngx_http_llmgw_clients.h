@@ -120,25 +120,34 @@ ngx_int_t ngx_http_llmgw_clients_cut(ngx_http_llmgw_scope_tree_t *tree,
     ngx_array_t *ceiling, ngx_array_t *granted, ngx_array_t *out);
 
 /*
- * For the admin API: clients with one client added or
- * changed, as a new sorted array in pool (clients itself is left as it
- * is: the configuration is read-only while requests run).  c's ceilings
- * must be resolved already (ngx_http_llmgw_clients_scopes).  The admin
- * API then writes the file with ngx_http_llmgw_clients_render() and has
- * the master reload: every worker reads the same file, and the change
- * survives a restart.  NULL when out of memory.
+ * Scope names separated by single spaces (a client's record in the
+ * account state, ngx_http_llmgw_account.h) as an array of ngx_str_t in
+ * pool, pointing into text; an empty text gives an empty array.  NULL
+ * when out of memory.
  */
-ngx_array_t *ngx_http_llmgw_clients_set(ngx_pool_t *pool,
-    ngx_array_t *clients, ngx_http_llmgw_client_t *c);
+ngx_array_t *ngx_http_llmgw_clients_split(ngx_pool_t *pool, ngx_str_t *text);
 
 /*
- * clients without the client of id, as a new sorted array in pool
- * (clients itself is left as it is); NULL when out of memory.
+ * names (ngx_str_t) as one text separated by single spaces, in pool; NULL
+ * or no names: empty.  NGX_OK or NGX_ERROR.
  */
-ngx_array_t *ngx_http_llmgw_clients_remove(ngx_pool_t *pool,
-    ngx_array_t *clients, ngx_str_t *id);
+ngx_int_t ngx_http_llmgw_clients_join(ngx_pool_t *pool, ngx_array_t *names,
+    ngx_str_t *text);
 
-/* clients as the file ngx_http_llmgw_clients_parse() reads, in pool */
+/*
+ * A record's ceiling (names separated by single spaces) to nodes of tree
+ * (scope_t *), in pool.  A name the tree no longer has (llmgw_scopes
+ * changed since the record was made) is dropped, and the first one
+ * dropped is set in *dropped (empty when none): the caller logs it.  The
+ * array may be empty.  NULL when out of memory.
+ */
+ngx_array_t *ngx_http_llmgw_clients_ceiling(ngx_pool_t *pool,
+    ngx_http_llmgw_scope_tree_t *tree, ngx_str_t *text, ngx_str_t *dropped);
+
+/*
+ * clients as the file ngx_http_llmgw_clients_parse() reads, in pool (the
+ * fuzzer's round trip)
+ */
 ngx_int_t ngx_http_llmgw_clients_render(ngx_pool_t *pool,
     ngx_array_t *clients, ngx_str_t *text);
 

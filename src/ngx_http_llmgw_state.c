@@ -7,7 +7,7 @@
  * The stream entry and the snapshot's value are the state file's JSON
  * line of the change (ngx_http_llmgw_account_change_line), so the three
  * share one parser.  The snapshot's field is the kind's letter and the
- * id ("j:<jti hash>", "s:E1001", "c:app", "u:E1001").
+ * id ("j:<jti hash>", "s:E1001", "c:app", "u:E1001", "r:app").
  *
  * The reader, in the worker holding the lease, one command at a time:
  *
@@ -504,7 +504,7 @@ static ngx_int_t
 ngx_http_llmgw_state_field(ngx_pool_t *pool,
     ngx_http_llmgw_account_change_t *ch, ngx_str_t *field)
 {
-    static const char  kinds[] = "?jscu";
+    static const char  kinds[] = "?jscur";
 
     field->data = ngx_pnalloc(pool, ch->id.len + 2);
     if (field->data == NULL) {

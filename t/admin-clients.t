@@ -1,12 +1,17 @@
 # Registered clients (llmgw_clients) managed through the admin API: the
-# list and one client; a pending client's token with `all` gets its
-# pending ceiling; PUT approves it, the file is written and the master
-# reloads, after which the same token gets the approved ceiling; the
-# approve and delete endpoints; a change while an earlier one waits for
-# its reload is refused (409); malformed and invalid PUTs change nothing
-# (400, the file byte for byte); a token without the admin scope is
-# refused; the admin object of the audit lines.  Plain Test::More: one
-# nginx whose clients every change rewrites, in order.
+# file is the baseline, the API's changes are records in the state zone
+# (llmgw_state_zone) that win over the file's line.  The list and one
+# client, each with its source; a pending client's token with `all` gets
+# its pending ceiling; PUT approves it and the very next request gets the
+# approved ceiling (no reload); a new client, DELETE of a file's client
+# (unknown= applies), PUT brings it back; the approve endpoint, of a
+# record and of a client only in the file; malformed and invalid PUTs
+# change nothing (400); a token without the admin scope is refused; the
+# changes survive a restart (the state file's journal); a record naming
+# a scope that a reload removed from llmgw_scopes loses it (logged); the
+# admin object of the audit lines.  The workers run as nobody under a
+# root master: they can neither signal it nor write the clients file.
+# Plain Test::More: one nginx, restarted and reloaded, in order.
 
 use strict;
 use warnings;
@@ -15,6 +20,7 @@ BEGIN { push @INC, 't/lib' }
 use Test::More;
 use HTTP::Tiny;
 use JSON::PP;
+use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
 
@@ -28,28 +34,38 @@ my $audit = "$dir/logs/audit.log";
 my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
 my $json = JSON::PP->new->utf8->canonical;
 
-# the workers rewrite the clients file: a directory they may write
-mkdir "$dir/clients";
-chmod 0777, "$dir/clients";
-my $file = "$dir/clients/clients.csv";
+# the file only root may write: the workers never write it now
+my $file = "$dir/clients.csv";
 
-open my $fh, '>', $file or die "$file: $!";
-print $fh <<'_EOF_';
+sub write_file {
+    my ($name, $text) = @_;
+    open my $fh, '>', "$name.new" or die "$name: $!";
+    print $fh $text;
+    close $fh;
+    rename "$name.new", $name or die "$name: $!";
+}
+
+write_file($file, <<'_EOF_');
 client_id,status,ceiling,pending_ceiling
 dcr-new,pending,text audio,claude
+tool-b,pending,audio,
 web-chat,approved,text,
 _EOF_
-close $fh;
-chmod 0666, $file;
+chmod 0644, $file;
 
-nginx_conf($dir, <<"_EOC_",
+sub conf {
+    my ($tree) = @_;
+
+    nginx_conf($dir, <<"_EOC_");
     llmgw_jwt_issuer any;
     llmgw_jwt_audience any;
 
+    llmgw_state_zone state:1m;
+    llmgw_state_file $dir/state.json;
+    llmgw_token_cache_zone tokens:1m;
+
     llmgw_scopes {
-        all     text audio;
-        text    claude openai.text;
-        audio   openai.stt;
+$tree
         admin   llmgw.admin;
     }
 
@@ -63,6 +79,7 @@ nginx_conf($dir, <<"_EOC_",
         location /admin/ {
             llmgw_auth jwt;
             llmgw_client_ceiling off;
+            llmgw_state off;
             llmgw_require_scope llmgw.admin;
             llmgw_audit $audit;
             client_max_body_size 8k;
@@ -72,15 +89,19 @@ nginx_conf($dir, <<"_EOC_",
 
         location = /t {
             llmgw_auth jwt;
+            llmgw_state off;
             add_header X-Scopes "\$llmgw_scopes" always;
             alias $dir/html/ok.txt;
         }
     }
 _EOC_
-    # a worker may signal its master only as the master's user: run as
-    # root, the workers must be root too (else the answer says reload
-    # false and nginx must be reloaded by hand: README)
-    $> == 0 ? (main => 'user root;') : ());
+}
+
+conf(<<'_EOT_');
+        all     text audio;
+        text    claude openai.text;
+        audio   openai.stt;
+_EOT_
 
 mkdir "$dir/html";
 open my $ok, '>', "$dir/html/ok.txt" or die $!;
@@ -113,42 +134,25 @@ sub slurp {
     return scalar <$f>;
 }
 
-# a token of client with `all`: "status X-Scopes"
+# a token of client with `all` (or the token given): "status X-Scopes"
 sub gw {
-    my ($client) = @_;
-    my $t = llmgw_token(scope => 'all', claims => { client_id => $client });
+    my ($client, $t) = @_;
+    $t //= llmgw_token(scope => 'all', claims => { client_id => $client });
     my $r = $http->get("http://127.0.0.1:$port/t",
                        { headers => { Authorization => "Bearer $t" } });
     return "$r->{status} " . ($r->{headers}{'x-scopes'} // '');
 }
 
-# what gw() says once it says $want, within 5 s (the reload)
-sub gw_within {
-    my ($client, $want) = @_;
-    my $got;
-    for (1 .. 50) {
-        $got = gw($client);
-        return $got if $got eq $want;
-        select(undef, undef, undef, 0.1);
-    }
-    return $got;
-}
-
-# GET /clients once the configuration in effect has $n clients
-sub clients_within {
-    my ($n) = @_;
-    my ($s, $c);
-    for (1 .. 50) {
-        ($s, $c) = admin('GET', '/clients');
-        last if $s == 200 && @{ $json->decode($c)->{clients} } == $n;
-        select(undef, undef, undef, 0.1);
-    }
-    return ($s, $c);
+# the list's clients: "id:status:source ..."
+sub listed {
+    my ($s, $c) = admin('GET', '/clients');
+    return "$s " . join ' ', map { "$_->{client_id}:$_->{status}:$_->{source}" }
+                             @{ $json->decode($c)->{clients} };
 }
 
 my $orig = slurp($file);
 
-# the clients of the configuration
+# the clients of the file
 
 my ($s, $c) = admin('GET', '/clients');
 is($s, 200, 'list: 200');
@@ -156,23 +160,28 @@ is_deeply($json->decode($c),
           { clients => [
               { client_id => 'dcr-new', status => 'pending',
                 ceiling => [ 'text', 'audio' ],
-                pending_ceiling => [ 'claude' ] },
+                pending_ceiling => [ 'claude' ], source => 'file' },
+              { client_id => 'tool-b', status => 'pending',
+                ceiling => [ 'audio' ], pending_ceiling => [],
+                source => 'file' },
               { client_id => 'web-chat', status => 'approved',
-                ceiling => [ 'text' ], pending_ceiling => [] } ] },
-          'list: the file\'s clients, sorted');
+                ceiling => [ 'text' ], pending_ceiling => [],
+                source => 'file' } ] },
+          'list: the file\'s clients, sorted, source file');
 
 ($s, $c) = admin('GET', '/clients/web-chat');
 is("$s $c", '200 {"client_id":"web-chat","status":"approved",'
-            . '"ceiling":["text"],"pending_ceiling":[]}' . "\n",
-   'get: one client');
+            . '"ceiling":["text"],"pending_ceiling":[],"source":"file"}'
+            . "\n", 'get: one client');
 
 ($s, $c) = admin('GET', '/clients/nobody');
 is("$s $c", '404 {"error":{"code":"not_found","message":"no such client"}}'
             . "\n", 'get: an unknown client 404');
 
-# a pending client's `all` is its pending ceiling
+# a pending client's `all` is its pending ceiling (the token cached now)
 
-is(gw('dcr-new'), '200 claude', 'pending: all cut to claude');
+my $tok = llmgw_token(scope => 'all', claims => { client_id => 'dcr-new' });
+is(gw('dcr-new', $tok), '200 claude', 'pending: all cut to claude');
 
 # no admin scope: refused, nothing changed
 
@@ -185,7 +194,7 @@ like($r2->{headers}{'www-authenticate'} // '',
      'no llmgw.admin: the challenge names the scope');
 ($s2) = call('PUT', '/clients/dcr-new', undef, '{}');
 is($s2, 401, 'no token: 401');
-is(slurp($file), $orig, 'refused: the file as it was');
+is(gw('dcr-new'), '200 claude', 'refused: still pending');
 
 # malformed and invalid PUTs: 400, nothing changed
 
@@ -211,6 +220,8 @@ my @bad = (
       . 'characters' ],
     [ 'a scope the tree lacks', '{"status":"approved","ceiling":["image"]}',
       'scope not in "llmgw_scopes" "image"' ],
+    [ 'status deleted', '{"status":"deleted","ceiling":["text"]}',
+      'status: unknown status (approved or pending)' ],
 );
 
 for my $b (@bad) {
@@ -223,69 +234,129 @@ for my $b (@bad) {
 
 is(slurp($file), $orig, 'bad PUTs: the file as it was');
 is(gw('dcr-new'), '200 claude', 'bad PUTs: still pending');
+is(listed(), '200 dcr-new:pending:file tool-b:pending:file '
+             . 'web-chat:approved:file', 'bad PUTs: no record made');
 
-# approve through PUT: 202, the file written, the reload applies it
+# approve through PUT: 200, and the very next request gets the ceiling
 
 ($s, $c) = admin('PUT', '/clients/dcr-new',
                  '{"status":"approved","ceiling":["text","audio"],'
                  . '"pending_ceiling":["claude"]}');
-is($s, 202, 'PUT: 202');
-is_deeply($json->decode($c),
-          { client_id => 'dcr-new',
-            client => { client_id => 'dcr-new', status => 'approved',
-                        ceiling => [ 'text', 'audio' ],
-                        pending_ceiling => [ 'claude' ] },
-            reload => JSON::PP::true,
-            message => 'written to the clients file; the reload asked for '
-                       . 'applies it within a moment' },
-          'PUT: the change, and that the reload applies it');
-is(slurp($file), "client_id,status,ceiling,pending_ceiling\n"
-                 . "dcr-new,approved,text audio,claude\n"
-                 . "web-chat,approved,text,\n", 'PUT: the file written');
-is(gw_within('dcr-new', '200 text audio'), '200 text audio',
-   'after the reload: the same token gets the approved ceiling');
+my $t0 = time;
+my $after = gw('dcr-new', $tok);
+my $took = time - $t0;
+is("$s $c", '200 {"client_id":"dcr-new","status":"approved",'
+            . '"ceiling":["text","audio"],"pending_ceiling":["claude"],'
+            . '"source":"admin"}' . "\n", 'PUT: 200 with the client');
+is($after, '200 text audio',
+   'PUT: the very next request gets the approved ceiling, with the token '
+   . 'cached before');
+diag(sprintf 'the next request after the PUT answered in %.1f ms',
+     $took * 1000);
+is(slurp($file), $orig, 'PUT: the clients file is not written');
 
-# a new pending client, then the approve endpoint
+# a new pending client without a pending ceiling: refused at once
 
 ($s) = admin('PUT', '/clients/mcp-tool',
              '{"status":"pending","ceiling":["audio"],"pending_ceiling":null}');
-is($s, 202, 'PUT a new client: 202');
-is(gw_within('mcp-tool', '403 '), '403 ',
+is($s, 200, 'PUT a new client: 200');
+is(gw('mcp-tool'), '403 ',
    'a pending client without a pending ceiling: refused');
-clients_within(3);
+is(listed(), '200 dcr-new:approved:admin tool-b:pending:file '
+             . 'web-chat:approved:file mcp-tool:pending:admin',
+   'list: the file\'s clients with the records over them, then the '
+   . 'records\' own');
 
+# DELETE a client of the file: unknown= applies; PUT brings it back
+
+is(gw('web-chat'), '200 text', 'web-chat: from the file');
 ($s, $c) = admin('DELETE', '/clients/web-chat');
-is($s, 202, 'DELETE: 202');
-($s, $c) = clients_within(2);
-is_deeply([ map { $_->{client_id} } @{ $json->decode($c)->{clients} } ],
-          [ 'dcr-new', 'mcp-tool' ], 'DELETE: gone after the reload');
-is(gw('web-chat'), '403 ', 'DELETE: its tokens refused (unknown=deny)');
+is("$s $c", '200 {"client_id":"web-chat","deleted":true}' . "\n",
+   'DELETE: 200');
+is(gw('web-chat'), '403 ', 'DELETE: its tokens refused at once '
+                           . '(unknown=deny)');
+($s) = admin('GET', '/clients/web-chat');
+is($s, 404, 'DELETE: GET 404');
+($s) = admin('DELETE', '/clients/web-chat');
+is($s, 404, 'DELETE again: 404');
+($s) = admin('POST', '/clients/web-chat/approve');
+is($s, 404, 'approve a deleted client: 404');
+is(listed(), '200 dcr-new:approved:admin tool-b:pending:file '
+             . 'mcp-tool:pending:admin', 'DELETE: left out of the list');
+
+($s) = admin('PUT', '/clients/web-chat',
+             '{"status":"approved","ceiling":["text"]}');
+is($s, 200, 'PUT a deleted client: 200');
+is(gw('web-chat'), '200 text', 'PUT: it is back');
+
+# approve: of a record, of a client only in the file, of none
 
 ($s) = admin('POST', '/clients/mcp-tool/approve');
-is($s, 202, 'approve: 202');
-is(gw_within('mcp-tool', '200 audio'), '200 audio',
-   'approve: the client gets its ceiling');
-is(slurp($file), "client_id,status,ceiling,pending_ceiling\n"
-                 . "dcr-new,approved,text audio,claude\n"
-                 . "mcp-tool,approved,audio,\n", 'approve: the file');
+is($s, 200, 'approve: 200');
+is(gw('mcp-tool'), '200 audio', 'approve: the client gets its ceiling');
+
+($s, $c) = admin('POST', '/clients/tool-b/approve');
+is("$s $c", '200 {"client_id":"tool-b","status":"approved",'
+            . '"ceiling":["audio"],"pending_ceiling":[],"source":"admin"}'
+            . "\n", 'approve a client of the file: a record with its '
+                    . 'ceilings');
+is(gw('tool-b'), '200 audio', 'approve a client of the file: applied');
 
 ($s) = admin('POST', '/clients/nobody/approve');
 is($s, 404, 'approve an unknown client: 404');
 
-# a file changed behind the configuration's back: 409 until the reload
+# a record for web-chat deleted again, then a restart: the journal
 
-open $fh, '>', "$file.new" or die $!;
-print $fh slurp($file);
-close $fh;
-rename "$file.new", $file or die $!;
-my $before = slurp($file);
+($s) = admin('DELETE', '/clients/web-chat');
+is($s, 200, 'DELETE web-chat again');
 
-($s, $c, my $r) = admin('DELETE', '/clients/mcp-tool');
-is("$s " . ($r->{headers}{'retry-after'} // '') . " $c",
-   '409 1 {"error":{"code":"conflict","message":"an earlier change waits '
-   . 'for its reload; retry in a moment"}}' . "\n",
-   'a file newer than the configuration: 409 with Retry-After');
-is(slurp($file), $before, '409: the file as it was');
+nginx_stop($pid);
+$pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not restart');
+
+is(gw('dcr-new'), '200 text audio', 'restart: the approval kept');
+is(gw('web-chat'), '403 ', 'restart: the deletion kept');
+is(gw('mcp-tool'), '200 audio', 'restart: a new client kept');
+is(listed(), '200 dcr-new:approved:admin tool-b:approved:admin '
+             . 'mcp-tool:approved:admin', 'restart: the list');
+like(slurp("$dir/state.json"),
+     qr/\Q{"registered_client":"web-chat","status":"deleted"\E/,
+     'restart: the state file has the records');
+
+# a reload whose tree lacks `audio`: records naming it lose it
+
+($s) = admin('PUT', '/clients/lab',
+             '{"status":"approved","ceiling":["audio","text"]}');
+is($s, 200, 'PUT lab with audio and text');
+is(gw('lab'), '200 audio text', 'lab: both, in the record\'s order');
+
+write_file($file, <<'_EOF_');
+client_id,status,ceiling,pending_ceiling
+web-chat,approved,text,
+_EOF_
+
+conf(<<'_EOT_');
+        all     text;
+        text    claude openai.text;
+_EOT_
+
+kill 'HUP', $pid;
+
+my $got;
+for (1 .. 100) {
+    $got = gw('lab');
+    last if $got eq '200 text';
+    sleep 0.05;
+}
+is($got, '200 text', 'reload: the scope the tree lost is dropped');
+is(gw('mcp-tool'), '403 ', 'reload: a record left with no scope is '
+                           . 'refused');
+my $dropped = quotemeta('llmgw client "lab": scope "audio" of its record '
+                        . 'is not in "llmgw_scopes", dropped from its '
+                        . 'ceiling');
+like(slurp("$dir/logs/error.log"), qr/\[warn\].*$dropped/,
+     'reload: the dropped scope logged');
+is(gw('web-chat'), '403 ', 'reload: the record still hides the file\'s '
+                           . 'line');
 
 # the audit's admin objects
 
@@ -293,21 +364,22 @@ my @all;
 for (1 .. 50) {
     @all = map { $json->decode($_) } grep { length }
            split /\n/, (slurp($audit) // '');
-    last if grep { $_->{status} == 409 } @all;
-    select(undef, undef, undef, 0.05);
+    last if grep { $_->{path} eq '/admin/clients/lab' } @all;
+    sleep 0.05;
 }
 
-my ($put) = grep { $_->{method} eq 'PUT' && $_->{status} == 202
+my ($put) = grep { $_->{method} eq 'PUT' && $_->{status} == 200
                    && $_->{path} eq '/admin/clients/dcr-new' } @all;
 is_deeply($put->{admin},
           { action => 'client.set', target => 'dcr-new', result => 'allowed',
             before => { client_id => 'dcr-new', status => 'pending',
                         ceiling => [ 'text', 'audio' ],
-                        pending_ceiling => [ 'claude' ] },
+                        pending_ceiling => [ 'claude' ], source => 'file' },
             after => { client_id => 'dcr-new', status => 'approved',
                        ceiling => [ 'text', 'audio' ],
-                       pending_ceiling => [ 'claude' ] } },
-          'audit: PUT before and after');
+                       pending_ceiling => [ 'claude' ],
+                       source => 'admin' } },
+          'audit: PUT before (the file\'s) and after (the record)');
 
 my ($new) = grep { $_->{path} eq '/admin/clients/mcp-tool'
                    && $_->{method} eq 'PUT' } @all;
@@ -315,20 +387,22 @@ is_deeply($new->{admin},
           { action => 'client.set', target => 'mcp-tool',
             result => 'allowed', before => undef,
             after => { client_id => 'mcp-tool', status => 'pending',
-                       ceiling => [ 'audio' ], pending_ceiling => [] } },
+                       ceiling => [ 'audio' ], pending_ceiling => [],
+                       source => 'admin' } },
           'audit: a new client has no before');
 
-my ($del) = grep { $_->{method} eq 'DELETE' && $_->{status} == 202 } @all;
+my ($del) = grep { $_->{method} eq 'DELETE' && $_->{status} == 200 } @all;
 is_deeply($del->{admin},
           { action => 'client.delete', target => 'web-chat',
             result => 'allowed',
             before => { client_id => 'web-chat', status => 'approved',
-                        ceiling => [ 'text' ], pending_ceiling => [] },
+                        ceiling => [ 'text' ], pending_ceiling => [],
+                        source => 'file' },
             after => undef },
           'audit: DELETE has no after');
 
 my ($app) = grep { $_->{path} eq '/admin/clients/mcp-tool/approve'
-                   && $_->{status} == 202 } @all;
+                   && $_->{status} == 200 } @all;
 is_deeply([ $app->{admin}{action}, $app->{admin}{before}{status},
             $app->{admin}{after}{status} ],
           [ 'client.approve', 'pending', 'approved' ],
@@ -346,11 +420,11 @@ is_deeply($ref->{admin},
             before => undef, after => undef },
           'audit: refused without the admin scope');
 
-my ($conf) = grep { $_->{status} == 409 } @all;
-is_deeply($conf->{admin},
-          { action => 'client.delete', target => 'mcp-tool',
+my ($gone) = grep { $_->{method} eq 'DELETE' && $_->{status} == 404 } @all;
+is_deeply($gone->{admin},
+          { action => 'client.delete', target => 'web-chat',
             result => 'allowed', before => undef, after => undef },
-          'audit: a 409 changes nothing');
+          'audit: a DELETE of a deleted client changes nothing');
 
 nginx_stop($pid);
 

@@ -843,6 +843,196 @@ ngx_http_llmgw_test_page(ngx_pool_t *pool)
 }
 
 
+/*
+ * A registered client (the admin API's record over llmgw_clients): its
+ * line written, read back, applied, looked up and listed; a deleted
+ * record kept as a tombstone; malformed records refused.
+ */
+
+static void
+ngx_http_llmgw_test_registered(ngx_pool_t *pool)
+{
+    size_t                            len;
+    u_char                            buf[1024];
+    ngx_str_t                         id;
+    ngx_uint_t                        i, expired;
+    ngx_array_t                       a;
+    ngx_shm_zone_t                   *zone;
+    ngx_http_llmgw_account_change_t   ch, got;
+    static const char                *bad[] = {
+        "{\"registered_client\":\"a\",\"status\":\"gone\","
+            "\"ceiling\":\"text\",\"pending_ceiling\":\"\"}",
+        "{\"registered_client\":\"a\",\"status\":\"approved\","
+            "\"ceiling\":\"\",\"pending_ceiling\":\"\"}",
+        "{\"registered_client\":\"a\",\"status\":\"approved\","
+            "\"ceiling\":\"text,audio\",\"pending_ceiling\":\"\"}",
+        "{\"registered_client\":\"a\",\"status\":\"approved\","
+            "\"ceiling\":\"text  audio\",\"pending_ceiling\":\"\"}",
+        "{\"registered_client\":\"a\",\"status\":\"approved\","
+            "\"ceiling\":\" text\",\"pending_ceiling\":\"\"}",
+        "{\"registered_client\":\"a\",\"status\":\"approved\","
+            "\"ceiling\":\"text\",\"pending_ceiling\":\"a\\nb\"}",
+        "{\"registered_client\":\"a\",\"status\":\"approved\","
+            "\"ceiling\":\"text\"}",
+        "{\"registered_client\":\"a\",\"status\":\"approved\","
+            "\"ceiling\":\"text\",\"pending_ceiling\":\"\",\"x\":1}",
+        "{\"registered_client\":\"a\",\"status\":1,"
+            "\"ceiling\":\"text\",\"pending_ceiling\":\"\"}",
+        "{\"registered_client\":\"\",\"status\":\"approved\","
+            "\"ceiling\":\"text\",\"pending_ceiling\":\"\"}",
+        "{\"registered_client\":\"a\",\"status\":\"approved\","
+            "\"ceiling\":[\"text\"],\"pending_ceiling\":\"\"}"
+    };
+
+    zone = ngx_http_llmgw_test_zone(pool, "registered:1m");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "a zone for the records");
+        return;
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_count(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_REGISTERED) == 0,
+                         "no record at first: the access check looks no "
+                         "further");
+
+    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
+    ch.kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
+    ngx_str_set(&ch.id, "dcr-7f3a");
+    ch.status = NGX_HTTP_LLMGW_ACCOUNT_PENDING;
+    ngx_str_set(&ch.ceiling, "text audio");
+    ngx_str_set(&ch.pending_ceiling, "claude");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_line(zone, &ch, buf, &len)
+                         == NGX_OK
+                         && len == sizeof("{\"registered_client\":"
+                                          "\"dcr-7f3a\",\"status\":"
+                                          "\"pending\",\"ceiling\":"
+                                          "\"text audio\","
+                                          "\"pending_ceiling\":"
+                                          "\"claude\"}") - 1
+                         && ngx_strncmp(buf, "{\"registered_client\":"
+                                        "\"dcr-7f3a\",\"status\":"
+                                        "\"pending\",\"ceiling\":"
+                                        "\"text audio\","
+                                        "\"pending_ceiling\":"
+                                        "\"claude\"}", len) == 0,
+                         "a registered client's line, applied");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_count(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_REGISTERED) == 1,
+                         "counted");
+
+    ngx_str_set(&id, "dcr-7f3a");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_lookup(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_REGISTERED, &id,
+                             NGX_HTTP_LLMGW_TEST_NOW, pool, &got)
+                         == NGX_OK
+                         && got.kind == NGX_HTTP_LLMGW_ACCOUNT_REGISTERED
+                         && got.status == NGX_HTTP_LLMGW_ACCOUNT_PENDING
+                         && got.ceiling.len == 10
+                         && ngx_strncmp(got.ceiling.data, "text audio", 10)
+                            == 0
+                         && got.pending_ceiling.len == 6
+                         && ngx_strncmp(got.pending_ceiling.data, "claude", 6)
+                            == 0
+                         && got.department.len == 0,
+                         "lookup: the record read back, copied");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_lookup(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_CLIENT, &id,
+                             NGX_HTTP_LLMGW_TEST_NOW, pool, &got)
+                         == NGX_DECLINED,
+                         "a record is not a revoked client");
+
+    /* approved, no pending ceiling; then deleted: a tombstone */
+
+    ch.status = NGX_HTTP_LLMGW_ACCOUNT_APPROVED;
+    ngx_str_null(&ch.pending_ceiling);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_line(zone, &ch, buf, &len)
+                         == NGX_OK
+                         && ngx_strstr(buf, "\"status\":\"approved\"")
+                         && ngx_strstr(buf, "\"pending_ceiling\":\"\"}")
+                         && ngx_http_llmgw_account_lookup(zone,
+                                NGX_HTTP_LLMGW_ACCOUNT_REGISTERED, &id,
+                                NGX_HTTP_LLMGW_TEST_NOW, pool, &got)
+                            == NGX_OK
+                         && got.status == NGX_HTTP_LLMGW_ACCOUNT_APPROVED
+                         && got.pending_ceiling.len == 0,
+                         "a record replaced: approved, no pending ceiling");
+
+    ch.status = NGX_HTTP_LLMGW_ACCOUNT_DELETED;
+    ngx_str_null(&ch.ceiling);
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_line(zone, &ch, buf, &len)
+                         == NGX_OK
+                         && ngx_strstr(buf, "\"status\":\"deleted\","
+                                       "\"ceiling\":\"\"")
+                         && ngx_http_llmgw_account_lookup(zone,
+                                NGX_HTTP_LLMGW_ACCOUNT_REGISTERED, &id,
+                                NGX_HTTP_LLMGW_TEST_NOW, pool, &got)
+                            == NGX_OK
+                         && got.status == NGX_HTTP_LLMGW_ACCOUNT_DELETED
+                         && ngx_http_llmgw_account_count(zone,
+                                NGX_HTTP_LLMGW_ACCOUNT_REGISTERED) == 1,
+                         "deleted: a tombstone, with an empty ceiling");
+
+    if (ngx_array_init(&a, pool, 2, sizeof(ngx_http_llmgw_account_change_t))
+        != NGX_OK)
+    {
+        NGX_HTTP_LLMGW_CHECK(0, "array made");
+        return;
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_list(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_REGISTERED,
+                             NGX_HTTP_LLMGW_TEST_NOW, pool, &a)
+                         == NGX_OK && a.nelts == 1,
+                         "list: the records, tombstones too");
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_commit_line(zone,
+                                 (u_char *) bad[i], ngx_strlen(bad[i]),
+                                 NGX_HTTP_LLMGW_TEST_NOW, &expired,
+                                 &ngx_http_llmgw_unit_log)
+                             == NGX_DECLINED,
+                             "a malformed record refused");
+    }
+
+    ch.status = NGX_HTTP_LLMGW_ACCOUNT_APPROVED;
+    ngx_str_set(&ch.ceiling, "text");
+    ch.pending_ceiling.len = NGX_HTTP_LLMGW_ACCOUNT_MAX_CEILING + 1;
+    ch.pending_ceiling.data = ngx_pnalloc(pool, ch.pending_ceiling.len);
+
+    if (ch.pending_ceiling.data) {
+        ngx_memset(ch.pending_ceiling.data, 'a', ch.pending_ceiling.len);
+    }
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_apply(zone, &ch,
+                             NGX_HTTP_LLMGW_TEST_NOW,
+                             &ngx_http_llmgw_unit_log)
+                         == NGX_DECLINED,
+                         "a ceiling over 4096 bytes refused");
+
+    ch.pending_ceiling.len--;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_apply(zone, &ch,
+                             NGX_HTTP_LLMGW_TEST_NOW,
+                             &ngx_http_llmgw_unit_log)
+                         == NGX_OK
+                         && ngx_http_llmgw_account_lookup(zone,
+                                NGX_HTTP_LLMGW_ACCOUNT_REGISTERED, &id,
+                                NGX_HTTP_LLMGW_TEST_NOW, pool, &got)
+                            == NGX_OK
+                         && got.pending_ceiling.len
+                            == NGX_HTTP_LLMGW_ACCOUNT_MAX_CEILING,
+                         "one of 4096 bytes kept whole");
+
+    ngx_http_llmgw_unit_zone_free(zone);
+}
+
+
 int
 main(void)
 {
@@ -860,6 +1050,7 @@ main(void)
     ngx_http_llmgw_test_million(pool);
     ngx_http_llmgw_test_lines(pool);
     ngx_http_llmgw_test_page(pool);
+    ngx_http_llmgw_test_registered(pool);
 
     ngx_destroy_pool(pool);
 

@@ -461,98 +461,77 @@ ngx_http_llmgw_test_cuts(ngx_pool_t *pool)
 static void
 ngx_http_llmgw_test_admin(ngx_pool_t *pool)
 {
-    ngx_str_t                        text, *n, id;
-    ngx_array_t                     *a, *b;
-    ngx_http_llmgw_client_t          c, *found;
-    ngx_http_llmgw_clients_t         out, again;
-    ngx_http_llmgw_scope_tree_t      tree;
-    ngx_http_llmgw_clients_error_t   e;
+    ngx_str_t                     text, dropped, *n;
+    ngx_array_t                  *a;
+    ngx_http_llmgw_clients_t      out;
+    ngx_http_llmgw_client_t      *c;
+    ngx_http_llmgw_scope_t      **s;
+    ngx_http_llmgw_scope_tree_t   tree;
 
     ngx_http_llmgw_test_tree(pool, &tree);
 
+    /* a file's names joined into a record's text, and split back */
+
     ngx_http_llmgw_test_parse(pool, ngx_http_llmgw_good_file, &out);
 
-    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_clients_resolve(pool, &tree,
-                                                        &out.clients, &e)
-                         == NGX_OK, "the good file's ceilings resolve");
+    c = ngx_http_llmgw_clients_find(&out.clients,
+                                    &((ngx_http_llmgw_client_t *)
+                                      out.clients.elts)[0].client_id);
 
-    /* approve dcr-7f3a: a change keeps the rest as it is */
-
-    found = ngx_http_llmgw_clients_find(&out.clients,
-                                        &((ngx_http_llmgw_client_t *)
-                                          out.clients.elts)[1].client_id);
-    c = *found;
-    c.status = NGX_HTTP_LLMGW_CLIENT_APPROVED;
-
-    a = ngx_http_llmgw_clients_set(pool, &out.clients, &c);
-
-    NGX_HTTP_LLMGW_CHECK(a != NULL && a->nelts == 4
-                         && ((ngx_http_llmgw_client_t *) a->elts)[1].status
-                            == NGX_HTTP_LLMGW_CLIENT_APPROVED
-                         && found->status == NGX_HTTP_LLMGW_CLIENT_PENDING,
-                         "set: approved in the copy, pending in the old");
-
-    /* a new client goes in its sorted place */
-
-    ngx_memzero(&c, sizeof(ngx_http_llmgw_client_t));
-    ngx_str_set(&c.client_id, "mcp-new");
-    c.status = NGX_HTTP_LLMGW_CLIENT_PENDING;
-    c.names = ngx_array_create(pool, 1, sizeof(ngx_str_t));
-    n = ngx_array_push(c.names);
-    ngx_str_set(n, "text");
-
-    b = ngx_http_llmgw_clients_set(pool, a, &c);
-
-    NGX_HTTP_LLMGW_CHECK(b != NULL && b->nelts == 5
-                         && ngx_http_llmgw_clients_find(b, &c.client_id)
-                            == &((ngx_http_llmgw_client_t *) b->elts)[3],
-                         "set: a new client between dcr- and https:");
-
-    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_clients_render(pool, b, &text)
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_clients_join(pool, c->names, &text)
                          == NGX_OK
-                         && text.len == sizeof(
-                             "client_id,status,ceiling,pending_ceiling\n"
-                             "0oa1b2c3,approved,claude openai.stt,text\n"
-                             "dcr-7f3a,approved,text audio,claude\n"
-                             "https://app.example.com/cb,approved,all,\n"
-                             "mcp-new,pending,text,\n"
-                             "web-chat,approved,text,\n") - 1
-                         && ngx_strncmp(text.data,
-                             "client_id,status,ceiling,pending_ceiling\n"
-                             "0oa1b2c3,approved,claude openai.stt,text\n"
-                             "dcr-7f3a,approved,text audio,claude\n"
-                             "https://app.example.com/cb,approved,all,\n"
-                             "mcp-new,pending,text,\n"
-                             "web-chat,approved,text,\n", text.len) == 0,
-                         "render: the file, sorted");
+                         && text.len == sizeof("claude openai.stt") - 1
+                         && ngx_strncmp(text.data, "claude openai.stt",
+                                        text.len) == 0,
+                         "join: names separated by single spaces");
 
-    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_clients_parse(pool, text.data,
-                                                      text.len, 100, &again)
-                         == NGX_OK && again.clients.nelts == 5,
-                         "render's file parses back");
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_clients_join(pool, NULL, &text)
+                         == NGX_OK && text.len == 0,
+                         "join: no names, an empty text");
 
-    ngx_str_set(&id, "mcp-new");
+    a = ngx_http_llmgw_clients_split(pool, &text);
 
-    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_clients_find(&again.clients, &id)
-                         != NULL
-                         && ngx_http_llmgw_clients_find(&again.clients, &id)
-                            ->status == NGX_HTTP_LLMGW_CLIENT_PENDING,
-                         "and says the same");
+    NGX_HTTP_LLMGW_CHECK(a != NULL && a->nelts == 0,
+                         "split: an empty text, no names");
 
-    /* remove: the copy without it, the old one as it was */
+    ngx_str_set(&text, "claude openai.stt");
+    a = ngx_http_llmgw_clients_split(pool, &text);
+    n = a ? a->elts : NULL;
 
-    a = ngx_http_llmgw_clients_remove(pool, b, &id);
+    NGX_HTTP_LLMGW_CHECK(a != NULL && a->nelts == 2
+                         && n[0].len == 6
+                         && ngx_strncmp(n[0].data, "claude", 6) == 0
+                         && n[1].len == 10
+                         && ngx_strncmp(n[1].data, "openai.stt", 10) == 0,
+                         "split: each name");
 
-    NGX_HTTP_LLMGW_CHECK(a != NULL && a->nelts == 4 && b->nelts == 5
-                         && ngx_http_llmgw_clients_find(a, &id) == NULL
-                         && ngx_http_llmgw_clients_find(b, &id) != NULL,
-                         "remove: gone from the copy only");
+    /* a record's ceiling in the tree: a name it lacks is dropped */
 
-    ngx_str_set(&id, "no-such");
-    b = ngx_http_llmgw_clients_remove(pool, a, &id);
+    ngx_str_set(&text, "text gone audio");
+    a = ngx_http_llmgw_clients_ceiling(pool, &tree, &text, &dropped);
+    s = a ? a->elts : NULL;
 
-    NGX_HTTP_LLMGW_CHECK(b != NULL && b->nelts == 4,
-                         "remove: an unknown id removes nothing");
+    NGX_HTTP_LLMGW_CHECK(a != NULL && a->nelts == 2
+                         && s[0]->name.len == 4
+                         && ngx_strncmp(s[0]->name.data, "text", 4) == 0
+                         && s[1]->name.len == 5
+                         && ngx_strncmp(s[1]->name.data, "audio", 5) == 0
+                         && dropped.len == 4
+                         && ngx_strncmp(dropped.data, "gone", 4) == 0,
+                         "ceiling: the tree's scopes, the first lacking "
+                         "one named");
+
+    ngx_str_set(&text, "gone");
+    a = ngx_http_llmgw_clients_ceiling(pool, &tree, &text, &dropped);
+
+    NGX_HTTP_LLMGW_CHECK(a != NULL && a->nelts == 0 && dropped.len == 4,
+                         "ceiling: every scope gone, an empty ceiling");
+
+    ngx_str_set(&text, "all");
+    a = ngx_http_llmgw_clients_ceiling(pool, &tree, &text, &dropped);
+
+    NGX_HTTP_LLMGW_CHECK(a != NULL && a->nelts == 1 && dropped.len == 0,
+                         "ceiling: nothing dropped, nothing named");
 }
 
 
