@@ -89,7 +89,12 @@ typedef struct {
 } ngx_http_llmgw_cache_ctx_t;
 
 
-extern ngx_module_t  ngx_http_llmgw_module;
+/*
+ * The zones of each kind have a tag of their own: on a reload nginx hands
+ * a zone of the same name and size over to its new owner only under the
+ * same tag, so one kind never inherits another kind's layout.
+ */
+static ngx_uint_t  ngx_http_llmgw_cache_tag;
 
 
 static ngx_int_t ngx_http_llmgw_cache_init_zone(ngx_shm_zone_t *shm_zone,
@@ -145,7 +150,7 @@ ngx_http_llmgw_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    *slot = ngx_http_llmgw_zone_add(cf, &value[1], &ngx_http_llmgw_module,
+    *slot = ngx_http_llmgw_zone_add(cf, &value[1], &ngx_http_llmgw_cache_tag,
                                     ngx_http_llmgw_cache_init_zone, ctx);
     if (*slot == NULL) {
         return NGX_CONF_ERROR;

@@ -115,6 +115,9 @@ struct ngx_http_llmgw_jwks_req_s {
 
 extern ngx_module_t  ngx_http_llmgw_module;
 
+/* the JWKS zones' own tag: see ngx_http_llmgw_account.c */
+static ngx_uint_t  ngx_http_llmgw_jwks_tag;
+
 
 static ngx_http_llmgw_jwks_t *ngx_http_llmgw_jwks_find(ngx_array_t *zones,
     ngx_str_t *name);
@@ -267,7 +270,7 @@ ngx_http_llmgw_jwks_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     shm_zone = ngx_shared_memory_add(cf, &jwks->name, size,
-                                     &ngx_http_llmgw_module);
+                                     &ngx_http_llmgw_jwks_tag);
     if (shm_zone == NULL) {
         return NGX_CONF_ERROR;
     }

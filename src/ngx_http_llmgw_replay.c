@@ -38,7 +38,12 @@ typedef struct {
 } ngx_http_llmgw_replay_ctx_t;
 
 
-extern ngx_module_t  ngx_http_llmgw_module;
+/*
+ * The zones of each kind have a tag of their own: on a reload nginx hands
+ * a zone of the same name and size over to its new owner only under the
+ * same tag, so one kind never inherits another kind's layout.
+ */
+static ngx_uint_t  ngx_http_llmgw_replay_tag;
 
 
 static ngx_int_t ngx_http_llmgw_replay_init_zone(ngx_shm_zone_t *shm_zone,
@@ -80,7 +85,7 @@ ngx_http_llmgw_replay_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    *slot = ngx_http_llmgw_zone_add(cf, &value[1], &ngx_http_llmgw_module,
+    *slot = ngx_http_llmgw_zone_add(cf, &value[1], &ngx_http_llmgw_replay_tag,
                                     ngx_http_llmgw_replay_init_zone, ctx);
 
     return (*slot != NULL) ? NGX_CONF_OK : NGX_CONF_ERROR;

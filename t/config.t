@@ -285,10 +285,73 @@ for (1 .. 50) {
 is($status, 200, 'after reload: the new key verifies');
 is(get($http, $port, $old), 401, 'after reload: the old key no longer does');
 
+# reload: zones of two kinds swap names at the same size.  nginx hands a
+# zone over only under the same tag: each kind starts afresh, none
+# inherits the other's layout (a token cache read as the account state).
+
+sub zones {
+    my ($cache, $state) = @_;
+
+    nginx_conf($dir, "llmgw_token_cache_zone $cache:1m;\n"
+                     . "llmgw_state_zone $state:1m;\n"
+                     . "llmgw_state_file $dir/state.jsonl;\n"
+                     . "server { listen 127.0.0.1:$port;\n"
+                     . "  location = /t { llmgw_auth jwt;\n"
+                     . "    llmgw_jwt_issuer any; llmgw_jwt_audience any;\n"
+                     . "    llmgw_jwt_keys $dir/current.pub kid=k;\n"
+                     . "    alias $dir/html/ok.txt; } }");
+}
+
+zones('one', 'two');
+reload($pid);
+
+is(get($http, $port, $new), 200, 'zones one and two: a token verifies');
+is(get($http, $port, $new), 200, 'zones one and two: the cached token');
+
+zones('two', 'one');
+reload($pid);
+
+for my $i (1 .. 3) {
+    is(get($http, $port, $new), 200,
+       "zones swapped: a token verifies ($i)");
+}
+
+ok(kill(0, $pid), 'zones swapped: the master is alive');
+is(slurp("$dir/state.jsonl"), qq({"llmgw_state":1}\n),
+   'zones swapped: the state zone written back is empty, not the cache');
+unlike(slurp("$dir/logs/error.log"),
+       qr/\[(?:alert|crit|emerg)\]|exited on signal/,
+       'zones swapped: no alert, crit or emerg, no worker died');
+
 nginx_stop($pid);
 
 done_testing();
 
+
+# HUP, then wait until a new worker started after it (the error log from
+# where it was); the old workers go after that
+sub reload {
+    my ($pid) = @_;
+    my $from = length slurp("$dir/logs/error.log");
+
+    kill 'HUP', $pid;
+
+    for (1 .. 50) {
+        last if substr(slurp("$dir/logs/error.log"), $from)
+                =~ /start worker process/;
+        select(undef, undef, undef, 0.1);
+    }
+
+    select(undef, undef, undef, 0.5);
+}
+
+sub slurp {
+    my ($name) = @_;
+
+    open my $f, '<', $name or return '';
+    local $/;
+    return <$f>;
+}
 
 sub get {
     my ($http, $port, $token) = @_;

@@ -225,9 +225,11 @@ ngx_http_llmgw_test_directives(ngx_pool_t *pool)
     NGX_HTTP_LLMGW_CHECK(rv == NGX_CONF_OK && conf.zone != NULL
                          && conf.zone->shm.size == 1024 * 1024
                          && conf.zone->shm.name.len == 6
-                         && conf.zone->tag == &ngx_http_llmgw_module
+                         && conf.zone->tag != NULL
+                         && conf.zone->tag != &ngx_http_llmgw_module
                          && conf.zone->init != NULL,
-                         "name:size declares the zone");
+                         "name:size declares the zone, under the cache's "
+                         "own tag");
 
     rv = ngx_http_llmgw_test_directive(pool, &conf, "other:1m");
     NGX_HTTP_LLMGW_CHECK(rv != NGX_CONF_OK && rv != NGX_CONF_ERROR
