@@ -34,11 +34,14 @@ use JSON::PP;
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
+plan skip_all => 'TEST_NGINX_MOCK_SECRETS is not set (t/run-tests.sh sets it)'
+    unless $ENV{TEST_NGINX_MOCK_SECRETS};
 plan skip_all => 'redis-server is not installed'
     unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH};
 
 my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
 my $keys = llmgw_keys_dir();
+my $secrets = $ENV{TEST_NGINX_MOCK_SECRETS};
 my $stream = 'llmgw:t';
 my $now = time;
 my $exp = int($now) + 3600;
@@ -69,6 +72,7 @@ sub gateway {
     my ($redis, %opt) = @_;
     my $dir = nginx_prefix();
     my $port = free_port();
+    my $up = free_port();
 
     open my $fh, '>', "$dir/html/ok.txt" or die;
     print $fh "ok\n";
@@ -89,7 +93,23 @@ sub gateway {
     }
 
     server {
+        listen 127.0.0.1:$up;
+        location / { return 200 "up\\n"; }
+    }
+
+    server {
         listen 127.0.0.1:$port;
+
+        location /openai/ {
+            llmgw_auth jwt;
+            llmgw_jwt_keys $keys/jwks.json;
+            llmgw_provider openai;
+            llmgw_api_scope chat claude;
+            llmgw_api_scope audio.speech video;
+            llmgw_pass_api_key file=$secrets/openai.key;
+            llmgw_pass_strip_prefix /openai;
+            llmgw_pass http://127.0.0.1:$up;
+        }
 
         location = /t {
             llmgw_auth jwt;
@@ -137,6 +157,18 @@ sub get {
 }
 
 sub status { get(@_)->{status} }
+
+# POST an API call through llmgw_pass: its status
+sub api {
+    my ($node, $token, $path) = @_;
+    my $r = $http->request('POST', "http://127.0.0.1:$node->{port}$path",
+                           { headers => { Authorization => "Bearer $token",
+                                          'Content-Type' =>
+                                              'application/json' },
+                             content => '{}' });
+    diag("$r->{status}: $r->{content}") if $r->{status} == 599;
+    return $r;
+}
 
 # an admin API call on $node: "STATUS BODY"
 sub admin {
@@ -370,6 +402,11 @@ for my $path ('/claude', '/video', '/t') {
     is(get($nc, $every, $path)->{status}, 200, "C serves $path while fresh");
 }
 
+for my $path ('/openai/v1/chat/completions', '/openai/v1/audio/speech') {
+    is(api($nc, $every, $path)->{status}, 200,
+       "C passes $path while fresh");
+}
+
 redis_stop($r);
 sleep 3.5;
 
@@ -396,6 +433,17 @@ for my $path ('/video', '/t') {
        "$path: the reason in the body");
 }
 
+# the API's scope, from llmgw_api_scope: chat needs claude, speech video
+
+is(api($nc, $every, '/openai/v1/chat/completions')->{status}, 200,
+   'C passes chat (its API scope claude is below text) while stale');
+$res = api($nc, $every, '/openai/v1/audio/speech');
+is($res->{status}, 503, 'C: 503 for audio.speech (API scope video) while stale');
+is($res->{content}, '{"error":{"code":"service_unavailable","message":'
+                    . '"account state stale: only scopes within '
+                    . '\\"text\\" served"}}' . "\n",
+   'audio.speech: the reason in the body');
+
 like(slurp($nc->{log}), qr/llmgw state stream not read for over 3000 ms: scopes above on_stale's refused/,
      'C\'s log says so');
 
@@ -412,6 +460,8 @@ ok(wait_for(5, sub { get($nc, $every, '/video')->{status} == 200 }),
    'Redis back: C serves /video again');
 is(get($nc, $every, '/t')->{status}, 200, 'and /t');
 is(get($nc, $every, '/claude')->{status}, 200, 'and /claude');
+is(api($nc, $every, '/openai/v1/audio/speech')->{status}, 200,
+   'and audio.speech through llmgw_pass');
 cmp_ok(lag($nb), '<', 500, 'B\'s stream_lag_ms small again');
 is(status($nb, $after), 401, 'and still refuses after-kill');
 
