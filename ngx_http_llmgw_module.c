@@ -2265,6 +2265,8 @@ ngx_http_llmgw_client_record(ngx_http_request_t *r,
     ngx_http_llmgw_client_t          *client;
     ngx_http_llmgw_account_change_t   rec;
 
+    static time_t                     warned;
+
     if (mcf->state_zone == NULL
         || id->len == 0
         || ngx_http_llmgw_account_count(mcf->state_zone,
@@ -2315,10 +2317,15 @@ ngx_http_llmgw_client_record(ngx_http_request_t *r,
         }
     }
 
-    if (bad.len || bad2.len) {
+    /* said once a minute per worker, not on every request of the client */
+
+    if ((bad.len || bad2.len) && ngx_time() - warned >= 60) {
+        warned = ngx_time();
+
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "llmgw client \"%V\": scope \"%V\" of its record is "
-                      "not in \"llmgw_scopes\", dropped from its ceiling",
+                      "not in \"llmgw_scopes\", dropped from its ceiling "
+                      "(said at most once a minute)",
                       id, bad.len ? &bad : &bad2);
     }
 
