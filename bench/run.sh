@@ -31,7 +31,9 @@
 # timeout=50ms), both set against row g; Redis is started again after row
 # l, for the next round.  After the rows: time to the first
 # Row n is row g with llmgw_clients (100000 registered clients; the
-# token's "all" cut to its client's ceiling "text"), set against g.  Row o
+# token's "all" cut to its client's ceiling "text", which 1000 records of
+# the admin API in the state zone override, its client's among them: the
+# ceiling is looked up there first), set against g.  Row o
 # is row k's location with a token budget in Redis (reserved once the body
 # is read, settled in the log phase), set against g.
 # streamed body byte with usage extraction on and off (bench/ttfb.py), and
@@ -151,6 +153,14 @@ with open(sys.argv[1], 'w') as f:
 _EOP_
 fi
 cp "$work/state-1m.jsonl" "$work/prefix/state.jsonl"
+
+# and 1000 client records of the admin API, row n's client among them: its
+# ceiling comes from the state zone (a lookup under the lock), not the file
+awk 'BEGIN { for (i = 49500; i < 50500; i++)
+                 printf "{\"registered_client\":\"bench-client-%d\"," \
+                        "\"status\":\"approved\",\"ceiling\":\"text\"," \
+                        "\"pending_ceiling\":\"\"}\n", i }' \
+    >> "$work/prefix/state.jsonl"
 
 # row k: 100000 registered clients
 awk 'BEGIN { print "client_id,status,ceiling,pending_ceiling"
@@ -658,7 +668,8 @@ awk '
                " timeout=50ms) against g;\nrow m:TLS-bound" \
                " (a certificate-bound token, cached) against m:TLS-bearer" \
                " (a bearer token, cached), on one TLS listener;\nrow n (g with llmgw_clients," \
-               " 100000 clients) and row o (k with a token budget in" \
+               " 100000 clients, its own from a record of the state" \
+               " zone) and row o (k with a token budget in" \
                " Redis instead) against g; taken" \
                " within each round; medians over the rounds, (low-high)" \
                " the extreme rounds\n"
