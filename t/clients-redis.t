@@ -109,18 +109,6 @@ _EOC_
              log => "$dir/logs/error.log" };
 }
 
-# waits up to $secs for $cond->() to be true; true if it was
-sub wait_for {
-    my ($secs, $cond) = @_;
-    my $end = time + $secs;
-
-    while (time < $end) {
-        return 1 if $cond->();
-        sleep 0.01;
-    }
-
-    return $cond->();
-}
 
 # an admin API call on $node: "STATUS BODY"
 sub admin {
@@ -149,7 +137,7 @@ sub gw {
 sub gw_within {
     my ($node, $client, $want) = @_;
     my $t0 = time;
-    my $ok = wait_for(5, sub { gw($node, $client) eq $want });
+    my $ok = wait_for(5, sub { gw($node, $client) eq $want }, 0.01);
     return ($ok ? $want : gw($node, $client), time - $t0);
 }
 

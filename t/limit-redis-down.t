@@ -115,17 +115,6 @@ sub up_all {
     return @up == 2 && !grep { $_ != 1 } @up;
 }
 
-sub wait_for {
-    my ($secs, $cond) = @_;
-    my $end = time + $secs;
-
-    while (time < $end) {
-        return 1 if $cond->();
-        sleep 0.05;
-    }
-
-    return $cond->();
-}
 
 sub count_of {
     my ($name, $sub) = @_;

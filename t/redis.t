@@ -64,18 +64,6 @@ sub metric {
 }
 
 
-# waits up to $secs for $cond->() to be true; true if it was
-sub wait_for {
-    my ($secs, $cond) = @_;
-    my $end = time + $secs;
-
-    while (time < $end) {
-        return 1 if $cond->();
-        sleep 0.05;
-    }
-
-    return $cond->();
-}
 
 
 sub up_all {

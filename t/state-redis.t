@@ -55,18 +55,6 @@ sub slurp {
     return scalar <$fh>;
 }
 
-# waits up to $secs for $cond->() to be true; true if it was
-sub wait_for {
-    my ($secs, $cond) = @_;
-    my $end = time + $secs;
-
-    while (time < $end) {
-        return 1 if $cond->();
-        sleep 0.02;
-    }
-
-    return $cond->();
-}
 
 sub gateway {
     my ($redis, %opt) = @_;

@@ -14,10 +14,11 @@ use Exporter ();
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX ();
+use Time::HiRes ();
 
 our @ISA = ('Exporter');
 our @EXPORT = qw(nginx_prefix nginx_conf nginx_check nginx_start nginx_stop
-                 free_port wait_port);
+                 free_port wait_port wait_for);
 
 
 sub nginx_binary {
@@ -135,6 +136,22 @@ sub wait_port {
     }
 
     return 0;
+}
+
+
+# waits up to $secs for $cond->() to be true, trying every $step seconds
+# (0.02 by default: a condition that sends requests counts them); true if
+# it was
+sub wait_for {
+    my ($secs, $cond, $step) = @_;
+    my $end = Time::HiRes::time() + $secs;
+
+    while (Time::HiRes::time() < $end) {
+        return 1 if $cond->();
+        Time::HiRes::sleep($step // 0.02);
+    }
+
+    return $cond->();
 }
 
 
