@@ -1136,11 +1136,7 @@ ngx_http_llmgw_jwks_wait(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
 
     /* keep the request while the timer has it */
 
-    r->main->count++;
-
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_AGAIN;
+    return ngx_http_llmgw_wait_start(r);
 }
 
 
