@@ -213,10 +213,9 @@ static ngx_int_t ngx_http_llmgw_admin_client_current(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
     json_t **j, ngx_http_llmgw_account_change_t *rec,
     ngx_http_llmgw_client_t **file);
-static ngx_int_t ngx_http_llmgw_admin_client_find(ngx_http_request_t *r,
-    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
-    json_t **j, ngx_http_llmgw_account_change_t *rec,
-    ngx_http_llmgw_client_t **file);
+static ngx_int_t ngx_http_llmgw_admin_client_before(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, json_t **j,
+    ngx_http_llmgw_account_change_t *rec, ngx_http_llmgw_client_t **file);
 static ngx_int_t ngx_http_llmgw_admin_client_get(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_llmgw_admin_client_put(ngx_http_request_t *r,
@@ -2761,15 +2760,24 @@ ngx_http_llmgw_admin_client_current(ngx_http_request_t *r,
 }
 
 
-/* as _current, with ctx's 404 when there is none */
+/*
+ * What GET, approve and DELETE of /clients/{id} open with: llmgw_clients
+ * configured and the client found, as _current.  NGX_DECLINED with ctx's
+ * 404 (no llmgw_clients, no such client).
+ */
 
 static ngx_int_t
-ngx_http_llmgw_admin_client_find(ngx_http_request_t *r,
-    ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_admin_main_conf_t *amcf,
-    json_t **j, ngx_http_llmgw_account_change_t *rec,
-    ngx_http_llmgw_client_t **file)
+ngx_http_llmgw_admin_client_before(ngx_http_request_t *r,
+    ngx_http_llmgw_admin_ctx_t *ctx, json_t **j,
+    ngx_http_llmgw_account_change_t *rec, ngx_http_llmgw_client_t **file)
 {
-    ngx_int_t  rc;
+    ngx_int_t                          rc;
+    ngx_http_llmgw_admin_main_conf_t  *amcf;
+
+    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     rc = ngx_http_llmgw_admin_client_current(r, ctx, amcf, j, rec, file);
 
@@ -2787,18 +2795,12 @@ static ngx_int_t
 ngx_http_llmgw_admin_client_get(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
-    json_t                            *j;
-    ngx_int_t                          rc;
-    ngx_http_llmgw_client_t           *file;
-    ngx_http_llmgw_account_change_t    rec;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
+    json_t                           *j;
+    ngx_int_t                         rc;
+    ngx_http_llmgw_client_t          *file;
+    ngx_http_llmgw_account_change_t   rec;
 
-    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
-    if (rc != NGX_OK) {
-        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
-    }
-
-    rc = ngx_http_llmgw_admin_client_find(r, ctx, amcf, &j, &rec, &file);
+    rc = ngx_http_llmgw_admin_client_before(r, ctx, &j, &rec, &file);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
@@ -3105,18 +3107,12 @@ static ngx_int_t
 ngx_http_llmgw_admin_client_approve(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
-    json_t                            *before;
-    ngx_int_t                          rc;
-    ngx_http_llmgw_client_t           *file;
-    ngx_http_llmgw_account_change_t    rec;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
+    json_t                           *before;
+    ngx_int_t                         rc;
+    ngx_http_llmgw_client_t          *file;
+    ngx_http_llmgw_account_change_t   rec;
 
-    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
-    if (rc != NGX_OK) {
-        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
-    }
-
-    rc = ngx_http_llmgw_admin_client_find(r, ctx, amcf, &before, &rec, &file);
+    rc = ngx_http_llmgw_admin_client_before(r, ctx, &before, &rec, &file);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
@@ -3148,18 +3144,12 @@ static ngx_int_t
 ngx_http_llmgw_admin_client_delete(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
-    json_t                            *before;
-    ngx_int_t                          rc;
-    ngx_http_llmgw_client_t           *file;
-    ngx_http_llmgw_account_change_t    rec;
-    ngx_http_llmgw_admin_main_conf_t  *amcf;
+    json_t                           *before;
+    ngx_int_t                         rc;
+    ngx_http_llmgw_client_t          *file;
+    ngx_http_llmgw_account_change_t   rec;
 
-    rc = ngx_http_llmgw_admin_clients_conf(r, ctx, &amcf);
-    if (rc != NGX_OK) {
-        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
-    }
-
-    rc = ngx_http_llmgw_admin_client_find(r, ctx, amcf, &before, &rec, &file);
+    rc = ngx_http_llmgw_admin_client_before(r, ctx, &before, &rec, &file);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }

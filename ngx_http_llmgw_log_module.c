@@ -94,7 +94,6 @@ typedef struct {
 typedef struct {
     ngx_http_llmgw_log_sh_t   *sh;
     ngx_slab_pool_t           *shpool;
-    size_t                     size;
 } ngx_http_llmgw_log_zone_t;
 
 
@@ -3065,57 +3064,37 @@ ngx_http_llmgw_log_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * The heads' zone: an array of slots filling half of it (the slab's
- * pages and headers take the rest), kept as it is on reload.
+ * pages and headers take the rest), kept as it is on reload.  Nothing
+ * else is ever allocated in it: the slab's own messages stay on.
  */
 
 static ngx_int_t
 ngx_http_llmgw_log_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_llmgw_log_zone_t  *octx = data;
-
     size_t                      len;
-    ngx_uint_t                  n;
+    ngx_uint_t                  n, made;
     ngx_http_llmgw_log_zone_t  *ctx;
 
     ctx = shm_zone->data;
-
-    if (octx) {
-        if (ngx_http_llmgw_zone_same_size(shm_zone, octx->size,
-                                          "llmgw_audit_zone")
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        ctx->size = octx->size;
-
-        return NGX_OK;
-    }
-
-    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-    ctx->size = shm_zone->shm.size;
-
-    ctx->sh = ngx_http_llmgw_zone_state(shm_zone);
-
-    if (ctx->sh != NULL) {
-        return NGX_OK;
-    }
 
     n = shm_zone->shm.size / 2 / sizeof(ngx_http_llmgw_log_head_t);
 
     len = sizeof(ngx_http_llmgw_log_sh_t)
           + (n - 1) * sizeof(ngx_http_llmgw_log_head_t);
 
-    ctx->sh = ngx_slab_calloc(ctx->shpool, len);
+    ctx->sh = ngx_http_llmgw_zone_init_sh(shm_zone, data, len,
+                                          "llmgw_audit_zone", 1, &made);
     if (ctx->sh == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->sh->nheads = n;
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    return ngx_http_llmgw_zone_publish(shm_zone, ctx->sh, "llmgw_audit_zone");
+    if (made) {
+        ctx->sh->nheads = n;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -272,7 +272,7 @@ ngx_http_llmgw_account_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->sh = ngx_http_llmgw_zone_init_sh(shm_zone, data,
                                           sizeof(ngx_http_llmgw_account_sh_t),
-                                          "llmgw state zone", &made);
+                                          "llmgw state zone", 0, &made);
     if (ctx->sh == NULL) {
         return NGX_ERROR;
     }

@@ -494,31 +494,45 @@ ngx_http_llmgw_jwks_conf_cleanup(void *data)
 }
 
 
+/*
+ * The document's zone: its state and a buffer of max_size for the
+ * document, both allocated here only (the slab's own messages stay on).
+ */
+
 static ngx_int_t
 ngx_http_llmgw_jwks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_llmgw_jwks_t  *ojwks = data;
 
+    ngx_uint_t                 made;
     ngx_http_llmgw_jwks_t     *jwks;
     ngx_http_llmgw_jwks_sh_t  *sh;
 
     jwks = shm_zone->data;
 
+    /* a reload at another max_size: the buffer would not fit */
+
+    if (ojwks && ojwks->max_size != jwks->max_size) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "llmgw_jwks_zone \"%V\" uses max_size=%uz "
+                      "while previously it used %uz",
+                      &shm_zone->shm.name, jwks->max_size, ojwks->max_size);
+        return NGX_ERROR;
+    }
+
+    sh = ngx_http_llmgw_zone_init_sh(shm_zone, data,
+                                     sizeof(ngx_http_llmgw_jwks_sh_t),
+                                     "llmgw_jwks_zone", 1, &made);
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    jwks->sh = sh;
+    jwks->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
     if (ojwks) {
 
         /* a reload: keep the document unless it came from elsewhere */
-
-        if (ojwks->max_size != jwks->max_size) {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "llmgw_jwks_zone \"%V\" uses max_size=%uz "
-                          "while previously it used %uz",
-                          &shm_zone->shm.name, jwks->max_size,
-                          ojwks->max_size);
-            return NGX_ERROR;
-        }
-
-        jwks->sh = ojwks->sh;
-        jwks->shpool = ojwks->shpool;
 
         if (jwks->uri.len != ojwks->uri.len
             || ngx_strncmp(jwks->uri.data, ojwks->uri.data, jwks->uri.len)
@@ -530,7 +544,6 @@ ngx_http_llmgw_jwks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         {
             ngx_shmtx_lock(&jwks->shpool->mutex);
 
-            sh = jwks->sh;
             sh->len = 0;
             sh->generation++;
             sh->fetched = 0;
@@ -543,17 +556,9 @@ ngx_http_llmgw_jwks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    jwks->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    jwks->sh = ngx_http_llmgw_zone_state(shm_zone);
-
-    if (jwks->sh != NULL) {
+    if (!made) {
+        /* the zone a master kept (shm.exists) */
         return NGX_OK;
-    }
-
-    sh = ngx_slab_calloc(jwks->shpool, sizeof(ngx_http_llmgw_jwks_sh_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
     }
 
     sh->data = ngx_slab_alloc(jwks->shpool, jwks->max_size);
@@ -564,9 +569,7 @@ ngx_http_llmgw_jwks_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    jwks->sh = sh;
-
-    return ngx_http_llmgw_zone_publish(shm_zone, sh, "llmgw_jwks_zone");
+    return NGX_OK;
 }
 
 
@@ -1136,11 +1139,7 @@ ngx_http_llmgw_jwks_wait(ngx_http_request_t *r, ngx_http_llmgw_jwks_t *jwks,
 
     /* keep the request while the timer has it */
 
-    r->main->count++;
-
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_AGAIN;
+    return ngx_http_llmgw_wait_start(r);
 }
 
 

@@ -410,10 +410,7 @@ ngx_http_llmgw_limit_redis_take(ngx_http_request_t *r,
 
     op->waiting = 1;
 
-    r->main->count++;
-    r->read_event_handler = ngx_http_test_reading;
-
-    return NGX_AGAIN;
+    return ngx_http_llmgw_wait_start(r);
 }
 
 

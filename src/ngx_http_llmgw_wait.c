@@ -2,7 +2,8 @@
 /*
  * Copyright (C) llmgw authors
  *
- * A request that waits in the access phase, resumed one way.
+ * A request that waits in the access phase, suspended and resumed one
+ * way.
  */
 
 
@@ -11,6 +12,21 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llmgw_wait.h"
+
+
+ngx_int_t
+ngx_http_llmgw_wait_start(ngx_http_request_t *r)
+{
+    /* the request is kept until wait_resume gives the count back */
+
+    r->main->count++;
+
+    /* a client that goes meanwhile is seen (and finalized on resume) */
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_AGAIN;
+}
 
 
 void

@@ -156,7 +156,7 @@ ngx_http_llmgw_zone_publish(ngx_shm_zone_t *shm_zone, void *sh,
 
 void *
 ngx_http_llmgw_zone_init_sh(ngx_shm_zone_t *shm_zone, void *data,
-    size_t sh_size, const char *what, ngx_uint_t *made)
+    size_t sh_size, const char *what, ngx_uint_t log_nomem, ngx_uint_t *made)
 {
     void             *sh;
     ngx_slab_pool_t  *shpool;
@@ -195,7 +195,7 @@ ngx_http_llmgw_zone_init_sh(ngx_shm_zone_t *shm_zone, void *data,
         return NULL;
     }
 
-    shpool->log_nomem = 0;
+    shpool->log_nomem = log_nomem;
 
     *made = 1;
 
@@ -210,7 +210,8 @@ ngx_http_llmgw_zone_init_tree(ngx_shm_zone_t *shm_zone, void *data,
     ngx_uint_t                 made;
     ngx_http_llmgw_zone_sh_t  *sh;
 
-    sh = ngx_http_llmgw_zone_init_sh(shm_zone, data, sh_size, what, &made);
+    sh = ngx_http_llmgw_zone_init_sh(shm_zone, data, sh_size, what, 0,
+                                     &made);
 
     if (made) {
         ngx_rbtree_init(&sh->rbtree, &sh->sentinel, insert);

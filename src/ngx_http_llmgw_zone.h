@@ -103,11 +103,12 @@ ngx_int_t ngx_http_llmgw_zone_publish(ngx_shm_zone_t *shm_zone, void *sh,
  * set: nginx hands over the old zone at the same size) or when the zone
  * exists already, the state published there, *made 0; else a new one,
  * zeroed and published as ngx_http_llmgw_zone_publish does, *made 1,
- * for the caller to fill.  Either way the slab's own "no memory" messages
- * are off: every keyed zone answers a full slab itself.  NULL on error.
+ * for the caller to fill, the slab's own "no memory" messages left on
+ * when log_nomem is set (a zone that allocates only here), else off
+ * (every keyed zone answers a full slab itself).  NULL on error.
  */
 void *ngx_http_llmgw_zone_init_sh(ngx_shm_zone_t *shm_zone, void *data,
-    size_t sh_size, const char *what, ngx_uint_t *made);
+    size_t sh_size, const char *what, ngx_uint_t log_nomem, ngx_uint_t *made);
 
 /*
  * ngx_http_llmgw_zone_init_sh for a state that begins with an

@@ -22,7 +22,8 @@ use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
+use LLMGW::Admin;
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -110,29 +111,7 @@ close $ok;
 
 my $pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not start');
 
-my $admin = llmgw_token(sub => 'ops', scope => 'llmgw.admin');
-my $U = "http://127.0.0.1:$port/admin";
-
-sub call {
-    my ($method, $path, $token, $body) = @_;
-    my %h;
-    $h{Authorization} = "Bearer $token" if $token;
-    my $r = $http->request($method, "$U$path",
-                           { headers => \%h,
-                             defined $body ? (content => $body) : () });
-    return ($r->{status}, $r->{content}, $r);
-}
-
-sub admin {
-    my ($method, $path, $body) = @_;
-    return call($method, $path, $admin, $body);
-}
-
-sub slurp {
-    open my $f, '<:raw', $_[0] or return undef;
-    local $/;
-    return scalar <$f>;
-}
+admin_at($port);
 
 # a token of client with `all` (or the token given): "status X-Scopes"
 sub gw {

@@ -21,6 +21,7 @@ use MIME::Base64 ();
 use Encode qw(encode_utf8 decode_utf8);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
+use LLMGW::Admin qw(admin_token admin_at call);
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -89,19 +90,10 @@ close $ok;
 my $pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not start');
 
 my $now = time;
-my $admin = llmgw_token(sub => 'ops', scope => 'llmgw.admin');
-my $U = "http://127.0.0.1:$port/admin";
+my $admin = admin_token();
+my $U = admin_at($port);
 
-sub call {
-    my ($method, $path, $token, $body) = @_;
-    my %h;
-    $h{Authorization} = "Bearer $token" if $token;
-    my $r = $http->request($method, "$U$path",
-                           { headers => \%h,
-                             defined $body ? (content => $body) : () });
-    return ($r->{status}, $r->{content}, $r);
-}
-
+# the answer's text decoded: the directory has Japanese names
 sub admin {
     my ($method, $path, $body) = @_;
     my ($s, $c) = call($method, $path, $admin, $body);

@@ -15,7 +15,7 @@ use Test::More;
 use HTTP::Tiny;
 use JSON::PP;
 use LLMGW::Test qw(:all);
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
 
 for my $v (qw(TEST_NGINX_LOAD_MODULES TEST_NGINX_MOCK_PORT
               TEST_NGINX_MOCK_SECRETS))
@@ -431,13 +431,3 @@ my @alerts = grep { /\[(alert|emerg|crit)\]/ }
 is_deeply(\@alerts, [], 'no alert');
 
 done_testing();
-
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
-}

@@ -15,7 +15,7 @@ use HTTP::Tiny;
 use JSON::PP;
 use File::Temp qw(tempdir);
 use LLMGW::Test qw(:all);
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -318,13 +318,4 @@ sub write_file {
     print $fh $data;
     close $fh;
     chmod 0644, $file;
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
 }

@@ -22,7 +22,7 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -378,13 +378,4 @@ sub write_file {
     close $fh;
     chmod 0644, "$file.tmp";
     rename "$file.tmp", $file or die "$file: $!";
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
 }

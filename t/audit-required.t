@@ -17,7 +17,7 @@ use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
 
 for my $v (qw(TEST_NGINX_LOAD_MODULES TEST_NGINX_MOCK_PORT
               TEST_NGINX_MOCK_SECRETS))
@@ -118,14 +118,6 @@ sub chat {
                             content => $CHAT });
 }
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
-}
 
 sub refused_ok {
     my ($r, $what) = @_;

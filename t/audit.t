@@ -16,7 +16,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use Digest::SHA qw(sha256_hex);
 use LLMGW::Test qw(:all);
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
 
 for my $v (qw(TEST_NGINX_LOAD_MODULES TEST_NGINX_MOCK_PORT
               TEST_NGINX_MOCK_SECRETS))
@@ -389,13 +389,3 @@ my @alerts = grep { /\[(alert|emerg|crit)\]/ && !m{"/dev/full"} }
 is_deeply(\@alerts, [], 'no alert besides /dev/full');
 
 done_testing();
-
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
-}

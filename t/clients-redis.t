@@ -18,8 +18,9 @@ use HTTP::Tiny;
 use File::Temp ();
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
 use LLMGW::Redis qw(redis_start redis_stop);
+use LLMGW::Admin qw(node_admin);
 use JSON::PP;
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
@@ -31,7 +32,6 @@ my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
 my $json = JSON::PP->new->utf8->canonical;
 my $keys = llmgw_keys_dir();
 my $stream = 'llmgw:clients';
-my $admin = llmgw_token(sub => 'ops', scope => 'llmgw.admin');
 
 my $rdir = File::Temp::tempdir('llmgw-redis-XXXXXX', TMPDIR => 1,
                                CLEANUP => 1);
@@ -48,24 +48,13 @@ close $fh;
 chmod 0755, $rdir;
 chmod 0644, $clients;
 
-
-sub slurp {
-    my ($f) = @_;
-    open my $in, '<', $f or return '';
-    local $/;
-    return scalar <$in>;
-}
-
 sub gateway {
     my ($redis) = @_;
-    my $dir = nginx_prefix();
-    my $port = free_port();
 
-    open my $ok, '>', "$dir/html/ok.txt" or die;
-    print $ok "ok\n";
-    close $ok;
+    my $conf = sub {
+        my ($dir, $port) = @_;
 
-    nginx_conf($dir, <<"_EOC_", workers => 2);
+        return <<"_EOC_";
     llmgw_redis $redis backoff=50ms:200ms;
     llmgw_state_zone state:1m;
     llmgw_state_redis stream=$stream poll=50ms resync=off stale=3s;
@@ -102,22 +91,10 @@ sub gateway {
         }
     }
 _EOC_
+    };
 
-    my $pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not start');
-
-    return { pid => $pid, port => $port, dir => $dir,
-             log => "$dir/logs/error.log" };
-}
-
-
-# an admin API call on $node: "STATUS BODY"
-sub admin {
-    my ($node, $method, $path, $body) = @_;
-    my $r = $http->request($method,
-                           "http://127.0.0.1:$node->{port}/admin/$path",
-                           { headers => { Authorization => "Bearer $admin" },
-                             defined $body ? (content => $body) : () });
-    return "$r->{status} $r->{content}";
+    return nginx_node($conf, workers => 2)
+           // BAIL_OUT('nginx did not start');
 }
 
 my %tokens;
@@ -144,7 +121,7 @@ sub gw_within {
 # the list on $node: "id:status:source ..."
 sub listed {
     my ($node) = @_;
-    my ($s, $c) = split / /, admin($node, 'GET', 'clients'), 2;
+    my ($s, $c) = split / /, node_admin($node, 'GET', 'clients'), 2;
     return "$s " . join ' ', map { "$_->{client_id}:$_->{status}:$_->{source}" }
                              @{ $json->decode($c)->{clients} };
 }
@@ -168,7 +145,7 @@ is(gw($nb, 'dcr-new'), '200 claude', 'B: the file\'s pending client');
 
 my @took;
 
-is(admin($na, 'PUT', 'clients/dcr-new',
+is(node_admin($na, 'PUT', 'clients/dcr-new',
          '{"status":"approved","ceiling":["text","audio"]}'),
    '200 {"client_id":"dcr-new","status":"approved","ceiling":["text",'
    . '"audio"],"pending_ceiling":[],"source":"admin"}' . "\n",
@@ -181,7 +158,7 @@ push @took, $secs;
 # DELETE of a file's client on A: B refuses it within 1 s
 
 is(gw($nb, 'web-chat'), '200 text', 'B: web-chat from the file');
-is(admin($na, 'DELETE', 'clients/web-chat'),
+is(node_admin($na, 'DELETE', 'clients/web-chat'),
    '200 {"client_id":"web-chat","deleted":true}' . "\n", 'A: DELETE');
 ($got, $secs) = gw_within($nb, 'web-chat', '403 ');
 is($got, '403 ', 'B: the deleted client refused (unknown=deny)');
@@ -190,7 +167,7 @@ push @took, $secs;
 
 # the approve endpoint on A, of a client only in the file
 
-like(admin($na, 'POST', 'clients/tool-b/approve'), qr/^200 /,
+like(node_admin($na, 'POST', 'clients/tool-b/approve'), qr/^200 /,
      'A: approve tool-b');
 ($got, $secs) = gw_within($nb, 'tool-b', '200 audio');
 is($got, '200 audio', 'B: tool-b approved');
@@ -210,7 +187,7 @@ is(gw($nc, 'dcr-new'), '200 text audio', 'C: the approval from the snapshot');
 
 # PUT back on B: A and C get it
 
-like(admin($nb, 'PUT', 'clients/web-chat',
+like(node_admin($nb, 'PUT', 'clients/web-chat',
            '{"status":"approved","ceiling":["text"]}'), qr/^200 /,
      'B: PUT web-chat back');
 ($got, $secs) = gw_within($na, 'web-chat', '200 text');

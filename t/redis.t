@@ -18,7 +18,7 @@ use HTTP::Tiny;
 use Digest::SHA qw(sha1_hex);
 use Time::HiRes qw(time sleep);
 use POSIX ();
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
 use LLMGW::Redis qw(redis_start redis_stop redis_cmd redis_library);
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
@@ -64,8 +64,6 @@ sub metric {
 }
 
 
-
-
 sub up_all {
     my ($port, $workers, $want) = @_;
     my $m = redis_metrics($port);
@@ -76,14 +74,6 @@ sub up_all {
     }
 
     return 1;
-}
-
-
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<', $f or return '';
-    local $/;
-    return scalar <$fh>;
 }
 
 

@@ -28,8 +28,9 @@ use Time::HiRes qw(time sleep);
 use File::Temp ();
 use IO::Socket::INET;
 use LLMGW::Test qw(:all);
-use LLMGW::Nginx;
+use LLMGW::Nginx qw(:DEFAULT slurp);
 use LLMGW::Redis qw(redis_start redis_stop redis_cmd);
+use LLMGW::Admin qw(node_admin);
 use JSON::PP;
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
@@ -45,28 +46,15 @@ my $secrets = $ENV{TEST_NGINX_MOCK_SECRETS};
 my $stream = 'llmgw:t';
 my $now = time;
 my $exp = int($now) + 3600;
-my $admin = llmgw_token(sub => 'ops', scope => 'llmgw.admin');
-
-
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<', $f or return '';
-    local $/;
-    return scalar <$fh>;
-}
 
 
 sub gateway {
     my ($redis, %opt) = @_;
-    my $dir = nginx_prefix();
-    my $port = free_port();
-    my $up = free_port();
+    my $conf = sub {
+        my ($dir, $port) = @_;
+        my $up = free_port();
 
-    open my $fh, '>', "$dir/html/ok.txt" or die;
-    print $fh "ok\n";
-    close $fh;
-
-    nginx_conf($dir, <<"_EOC_", workers => 2);
+        return <<"_EOC_";
     @{[ $redis ? "llmgw_redis $redis backoff=50ms:200ms;" : '' ]}
     llmgw_state_zone state:1m;
     @{[ $opt{state} // '' ]}
@@ -128,11 +116,10 @@ sub gateway {
         }
     }
 _EOC_
+    };
 
-    my $pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not start');
-
-    return { pid => $pid, port => $port, dir => $dir,
-             log => "$dir/logs/error.log" };
+    return nginx_node($conf, workers => 2)
+           // BAIL_OUT('nginx did not start');
 }
 
 sub get {
@@ -158,20 +145,10 @@ sub api {
     return $r;
 }
 
-# an admin API call on $node: "STATUS BODY"
-sub admin {
-    my ($node, $method, $path, $body) = @_;
-    my $r = $http->request($method,
-                           "http://127.0.0.1:$node->{port}/admin/$path",
-                           { headers => { Authorization => "Bearer $admin" },
-                             defined $body ? (content => $body) : () });
-    return "$r->{status} $r->{content}";
-}
-
 # POST /tokens/revoke or /tokens/unrevoke with the JSON of %what
 sub publish {
     my ($node, $path, %what) = @_;
-    return admin($node, 'POST', "tokens/$path",
+    return node_admin($node, 'POST', "tokens/$path",
                  JSON::PP->new->canonical->encode(\%what));
 }
 
@@ -190,7 +167,7 @@ sub revoked {
 # GET /system/health's stream_lag_ms: a number, "null", or the answer
 sub lag {
     my ($node) = @_;
-    my $r = admin($node, 'GET', 'system/health');
+    my $r = node_admin($node, 'GET', 'system/health');
     return $r =~ /\A200 \{.*,"stream_lag_ms":(\d+|null)\}\n\z/ ? $1 : $r;
 }
 

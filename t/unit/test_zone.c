@@ -401,7 +401,7 @@ ngx_http_llmgw_test_init_sh(void)
     /* again is mapped as the zone a master kept: shm.exists */
 
     made = 1;
-    sh = ngx_http_llmgw_zone_init_sh(&again, NULL, 200, "llmgw_test_zone",
+    sh = ngx_http_llmgw_zone_init_sh(&again, NULL, 200, "llmgw_test_zone", 0,
                                      &made);
 
     NGX_HTTP_LLMGW_CHECK(sh == tree && made == 0,
@@ -412,7 +412,8 @@ ngx_http_llmgw_test_init_sh(void)
     ngx_http_llmgw_unit_last_log[0] = '\0';
 
     NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_init_sh(&again, &zone, 200,
-                                                     "llmgw_test_zone", &made)
+                                                     "llmgw_test_zone", 0,
+                                                     &made)
                          == NULL
                          && ngx_strstr(ngx_http_llmgw_unit_last_log,
                                        "llmgw_test_zone \"keys\" has size "
@@ -426,9 +427,24 @@ ngx_http_llmgw_test_init_sh(void)
     sp->data = NULL;
 
     NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_zone_init_sh(&zone, NULL, 128 * 1024,
-                                                     "llmgw_test_zone", &made)
+                                                     "llmgw_test_zone", 0,
+                                                     &made)
                          == NULL,
                          "a state larger than the zone: NULL");
+
+    /* a zone that allocates only at init keeps the slab's messages */
+
+    sp->data = NULL;
+    sp->log_nomem = 1;
+    made = 0;
+
+    sh = ngx_http_llmgw_zone_init_sh(&zone, NULL, 200, "llmgw_test_zone", 1,
+                                     &made);
+
+    NGX_HTTP_LLMGW_CHECK(sh != NULL && made == 1 && sp->data == sh
+                         && sp->log_nomem == 1,
+                         "log_nomem set: a new state, the slab's \"no "
+                         "memory\" messages left on");
 
     ngx_http_llmgw_unit_zone_free(&zone);
 }

@@ -3,7 +3,8 @@ package LLMGW::Nginx;
 # Copyright (C) llmgw authors
 #
 # A bare nginx for the plain Test::More suites (t/config.t, t/sdk.t): a
-# temporary prefix, a configuration with the module loaded, start, stop.
+# temporary prefix, a configuration with the module loaded, start, stop;
+# a node of the suites that run several (t/state-redis.t).
 # Test::Nginx serves the block-format suites; these need what it cannot
 # do (nginx -t on bad configurations, a HUP, an external client).
 
@@ -18,7 +19,8 @@ use Time::HiRes ();
 
 our @ISA = ('Exporter');
 our @EXPORT = qw(nginx_prefix nginx_conf nginx_check nginx_start nginx_stop
-                 free_port wait_port wait_for);
+                 nginx_node free_port wait_port wait_for);
+our @EXPORT_OK = qw(slurp);
 
 
 sub nginx_binary {
@@ -110,6 +112,27 @@ sub nginx_start {
 }
 
 
+# a node of a suite that runs several: a prefix with html/ok.txt ("ok"),
+# the http{} body that $conf->($dir, $port) returns, nginx_conf's options,
+# started; { pid, port, dir, log } (its error log), or undef
+sub nginx_node {
+    my ($conf, %opt) = @_;
+    my $dir = nginx_prefix();
+    my $port = free_port();
+
+    open my $fh, '>', "$dir/html/ok.txt" or die "$dir/html/ok.txt: $!";
+    print $fh "ok\n";
+    close $fh;
+
+    nginx_conf($dir, $conf->($dir, $port), %opt);
+
+    my $pid = nginx_start($dir, $port) or return undef;
+
+    return { pid => $pid, port => $port, dir => $dir,
+             log => "$dir/logs/error.log" };
+}
+
+
 sub nginx_stop {
     my ($pid) = @_;
 
@@ -152,6 +175,19 @@ sub wait_for {
     }
 
     return $cond->();
+}
+
+
+# a file's bytes; '' when it cannot be read (not there yet)
+sub slurp {
+    my ($path) = @_;
+
+    open my $fh, '<:raw', $path or return '';
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+
+    return $s // '';
 }
 
 
