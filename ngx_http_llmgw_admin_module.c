@@ -9,7 +9,9 @@
  * (no scope tree grants it), and every call, allowed or refused, gets an
  * "admin" object in its audit line.
  * Changes go through one function, ngx_http_llmgw_state_publish(): on
- * this node now, durable in the journal or the Redis stream.
+ * this node now, durable in the journal or the Redis stream.  A change
+ * made from an entry read is conditional on that entry (its expect): when
+ * another call changed it in between, the handler runs again (see run).
  */
 
 
