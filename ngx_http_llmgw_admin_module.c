@@ -9,7 +9,9 @@
  * (no scope tree grants it), and every call, allowed or refused, gets an
  * "admin" object in its audit line.
  * Changes go through one function, ngx_http_llmgw_state_publish(): on
- * this node now, durable in the journal or the Redis stream.
+ * this node now, durable in the journal or the Redis stream.  A change
+ * made from an entry read is conditional on that entry (its expect): when
+ * another call changed it in between, the handler runs again (see run).
  */
 
 
@@ -41,6 +43,14 @@
 #define NGX_HTTP_LLMGW_ADMIN_MAX_USERS  10000000
 
 #define NGX_HTTP_LLMGW_ADMIN_DAY        86400
+
+/*
+ * A change whose entry another call changed between the read and the
+ * write is made again from a new read, this many times at most, then
+ * answered 409.  A read and its write are a few microseconds apart in one
+ * worker, so a second try almost always succeeds.
+ */
+#define NGX_HTTP_LLMGW_ADMIN_TRIES      5
 
 /* GET /revocations: revocations a page, by default and at most */
 #define NGX_HTTP_LLMGW_ADMIN_PAGE       1000
@@ -128,6 +138,8 @@ static ngx_int_t ngx_http_llmgw_admin_before(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llmgw_admin_change(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_http_llmgw_account_change_t *ch,
     json_t *j);
+static ngx_int_t ngx_http_llmgw_admin_expect(ngx_http_request_t *r,
+    ngx_http_llmgw_account_change_t *ch, ngx_http_llmgw_account_change_t *old);
 static ngx_int_t ngx_http_llmgw_admin_publish(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, json_t *j,
     ngx_http_llmgw_account_change_t *changes, ngx_uint_t n);
@@ -295,6 +307,10 @@ ngx_module_t  ngx_http_llmgw_admin_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* what a change expects of an entry that was not there: kind 0 */
+static ngx_http_llmgw_account_change_t  ngx_http_llmgw_admin_absent;
 
 
 /* the scope a token must grant itself; no tree's scope satisfies it */
@@ -507,6 +523,8 @@ static ngx_int_t
 ngx_http_llmgw_admin_run(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx)
 {
+    ngx_int_t                          rc;
+    ngx_uint_t                         n;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
@@ -521,7 +539,41 @@ ngx_http_llmgw_admin_run(ngx_http_request_t *r,
                                          "no llmgw_state_zone");
     }
 
-    return ctx->action->handler(r, ctx);
+    /*
+     * NGX_BUSY: an entry the handler read changed before its write, and
+     * nothing was written; the handler reads it again, from scratch
+     */
+
+    for (n = 1; /* void */; n++) {
+        rc = ctx->action->handler(r, ctx);
+
+        if (rc != NGX_BUSY || n == NGX_HTTP_LLMGW_ADMIN_TRIES) {
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llmgw admin %s: the entry changed between its read "
+                      "and its write, read again", ctx->action->name);
+
+        ngx_str_null(&ctx->before);
+        ngx_str_null(&ctx->after);
+        ngx_str_null(&ctx->out);
+    }
+
+    if (rc != NGX_BUSY) {
+        return rc;
+    }
+
+    ngx_str_null(&ctx->before);
+    ngx_str_null(&ctx->after);
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llmgw admin %s given up: the entry changed %ui times "
+                  "between its read and its write", ctx->action->name, n);
+
+    return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_CONFLICT, "conflict",
+                                     "the entry was changed by other calls "
+                                     "while this one was made; try again");
 }
 
 
@@ -947,6 +999,31 @@ ngx_http_llmgw_admin_change(ngx_http_request_t *r,
 
 
 /*
+ * ch made conditional on its entry being still old (a copy is kept in
+ * r's pool), or absent when old is NULL or of kind 0: NGX_OK, NGX_ERROR
+ */
+
+static ngx_int_t
+ngx_http_llmgw_admin_expect(ngx_http_request_t *r,
+    ngx_http_llmgw_account_change_t *ch, ngx_http_llmgw_account_change_t *old)
+{
+    if (old == NULL || old->kind == 0) {
+        ch->expect = &ngx_http_llmgw_admin_absent;
+        return NGX_OK;
+    }
+
+    ch->expect = ngx_palloc(r->pool, sizeof(ngx_http_llmgw_account_change_t));
+    if (ch->expect == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ch->expect = *old;
+
+    return NGX_OK;
+}
+
+
+/*
  * The end every change shares: j (released) prepared as the answer,
  * then the changes applied and made durable (the audit's after set
  * before).  NGX_OK answered now, NGX_AGAIN by done, else failed.
@@ -979,7 +1056,7 @@ static ngx_int_t
 ngx_http_llmgw_admin_commit_rc(ngx_http_request_t *r,
     ngx_http_llmgw_admin_ctx_t *ctx, ngx_int_t rc)
 {
-    if (rc == NGX_OK || rc == NGX_AGAIN) {
+    if (rc == NGX_OK || rc == NGX_AGAIN || rc == NGX_BUSY) {
         return rc;
     }
 
@@ -1089,6 +1166,10 @@ ngx_http_llmgw_admin_user_before(ngx_http_request_t *r,
     if (rc == NGX_DECLINED) {
         return ngx_http_llmgw_admin_fail(r, ctx, NGX_HTTP_NOT_FOUND,
                                          "not_found", "no such user");
+    }
+
+    if (ngx_http_llmgw_admin_expect(r, ch, ch) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     *chp = ch;
@@ -1202,8 +1283,13 @@ ngx_http_llmgw_admin_revocation(ngx_http_request_t *r,
 
     ctx->target = ch->id;
 
-    if (ngx_http_llmgw_admin_before(r, ctx, ch->kind, &ch->id, &old)
-        == NGX_ERROR)
+    /* a blind write, conditional all the same: the audit's before is true */
+
+    rc = ngx_http_llmgw_admin_before(r, ctx, ch->kind, &ch->id, &old);
+
+    if (rc == NGX_ERROR
+        || ngx_http_llmgw_admin_expect(r, ch, (rc == NGX_OK) ? &old : NULL)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1731,7 +1817,7 @@ ngx_http_llmgw_admin_csv_diff(ngx_http_request_t *r, ngx_array_t *old,
     ngx_int_t                          cmp;
     ngx_uint_t                         i, k;
     ngx_http_llmgw_user_t             *u;
-    ngx_http_llmgw_account_change_t   *o, *ch;
+    ngx_http_llmgw_account_change_t   *o, *ch, *read;
     ngx_http_llmgw_admin_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_llmgw_admin_module);
@@ -1793,6 +1879,7 @@ ngx_http_llmgw_admin_csv_diff(ngx_http_request_t *r, ngx_array_t *old,
 
                 *ch = o[i];
                 ch->active = 0;
+                ch->expect = &o[i];
             }
 
             i++;
@@ -1806,12 +1893,18 @@ ngx_http_llmgw_admin_csv_diff(ngx_http_request_t *r, ngx_array_t *old,
               : (time_t) (u[k].end + 1) * NGX_HTTP_LLMGW_ADMIN_DAY
                 - amcf->utc_offset;
 
+        /* each change is conditional on the entry the diff read */
+
         if (cmp > 0) {
+            read = &ngx_http_llmgw_admin_absent;
+
             json_array_append_new(added,
                                   json_stringn((char *) u[k].user_id.data,
                                                u[k].user_id.len));
 
         } else {
+            read = &o[i];
+
             if (o[i].active && !u[k].active) {
                 json_array_append_new(disabled,
                                       json_stringn((char *) o[i].id.data,
@@ -1863,6 +1956,7 @@ ngx_http_llmgw_admin_csv_diff(ngx_http_request_t *r, ngx_array_t *old,
         ch->active = u[k].active;
         ch->time = start;
         ch->end = end;
+        ch->expect = read;
 
         k++;
     }
@@ -2901,6 +2995,16 @@ ngx_http_llmgw_admin_client_put(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* rec: the zone's record, a deleted one too, or kind 0: none */
+
+    if (ngx_http_llmgw_admin_expect(r, &ch, &rec) != NGX_OK) {
+        if (rc == NGX_OK) {
+            json_decref(before);
+        }
+
+        return NGX_ERROR;
+    }
+
     return ngx_http_llmgw_admin_client_change(r, ctx, &ch,
                                               (rc == NGX_OK) ? before : NULL);
 }
@@ -3117,6 +3221,13 @@ ngx_http_llmgw_admin_client_approve(ngx_http_request_t *r,
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
+    /* the ceilings kept are the ones read: only if they are still there */
+
+    if (ngx_http_llmgw_admin_expect(r, &rec, &rec) != NGX_OK) {
+        json_decref(before);
+        return NGX_ERROR;
+    }
+
     if (rec.kind == 0) {
         rec.kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
         rec.id = file->client_id;
@@ -3147,20 +3258,25 @@ ngx_http_llmgw_admin_client_delete(ngx_http_request_t *r,
     json_t                           *before;
     ngx_int_t                         rc;
     ngx_http_llmgw_client_t          *file;
-    ngx_http_llmgw_account_change_t   rec;
+    ngx_http_llmgw_account_change_t   ch, rec;
 
     rc = ngx_http_llmgw_admin_client_before(r, ctx, &before, &rec, &file);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    ngx_memzero(&rec, sizeof(ngx_http_llmgw_account_change_t));
+    ngx_memzero(&ch, sizeof(ngx_http_llmgw_account_change_t));
 
-    rec.kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
-    rec.id = ctx->target;
-    rec.status = NGX_HTTP_LLMGW_ACCOUNT_DELETED;
+    ch.kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
+    ch.id = ctx->target;
+    ch.status = NGX_HTTP_LLMGW_ACCOUNT_DELETED;
 
-    return ngx_http_llmgw_admin_client_change(r, ctx, &rec, before);
+    if (ngx_http_llmgw_admin_expect(r, &ch, &rec) != NGX_OK) {
+        json_decref(before);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llmgw_admin_client_change(r, ctx, &ch, before);
 }
 
 

@@ -146,6 +146,14 @@ static off_t ngx_http_llmgw_account_journal_len(
     ngx_http_llmgw_account_ctx_t *ctx, ngx_log_t *log);
 static void ngx_http_llmgw_account_journal_cut(
     ngx_http_llmgw_account_ctx_t *ctx, off_t start, ngx_log_t *log);
+static ngx_uint_t ngx_http_llmgw_account_expected(
+    ngx_http_llmgw_account_ctx_t *ctx, ngx_http_llmgw_account_change_t *ch,
+    time_t now);
+static ngx_uint_t ngx_http_llmgw_account_same(
+    ngx_http_llmgw_account_change_t *one,
+    ngx_http_llmgw_account_change_t *two);
+static ngx_uint_t ngx_http_llmgw_account_str_eq(ngx_str_t *one,
+    ngx_str_t *two);
 static ngx_int_t ngx_http_llmgw_account_append(
     ngx_http_llmgw_account_ctx_t *ctx, u_char *buf, size_t len,
     ngx_log_t *log);
@@ -799,6 +807,22 @@ ngx_http_llmgw_account_commit(ngx_shm_zone_t *zone,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
+    /* all or nothing: the entries read are checked before any is changed */
+
+    for (i = 0; i < n; i++) {
+        if (ch[i].expect != NULL
+            && !ngx_http_llmgw_account_expected(ctx, &ch[i], now))
+        {
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+            if (buf) {
+                ngx_free(buf);
+            }
+
+            return NGX_BUSY;
+        }
+    }
+
     for (i = 0; i < n; i++) {
         rc2 = ngx_http_llmgw_account_apply_locked(ctx, &ch[i], now, log);
 
@@ -826,6 +850,72 @@ ngx_http_llmgw_account_commit(ngx_shm_zone_t *zone,
     }
 
     return rc;
+}
+
+
+/*
+ * Whether ch's entry is still ch->expect, under the mutex.  An expired
+ * jti is no entry, as a lookup has it.
+ */
+
+static ngx_uint_t
+ngx_http_llmgw_account_expected(ngx_http_llmgw_account_ctx_t *ctx,
+    ngx_http_llmgw_account_change_t *ch, time_t now)
+{
+    u_char                           buf[NGX_HTTP_LLMGW_SHA256_LEN];
+    u_char                           hex[NGX_HTTP_LLMGW_JTI_HASH_LEN];
+    ngx_str_t                        key;
+    ngx_http_llmgw_account_node_t   *an;
+    ngx_http_llmgw_account_change_t  cur;
+
+    (void) ngx_http_llmgw_account_key(ch->kind, &ch->id, buf, &key);
+
+    an = ngx_http_llmgw_account_find(ctx, ch->kind, &key);
+
+    if (an != NULL
+        && an->kind == NGX_HTTP_LLMGW_ACCOUNT_JTI
+        && an->time + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE < now)
+    {
+        an = NULL;
+    }
+
+    if (an == NULL || ch->expect->kind == 0) {
+        return (an == NULL && ch->expect->kind == 0);
+    }
+
+    ngx_http_llmgw_account_node_change(an, &cur, hex);
+
+    return ngx_http_llmgw_account_same(&cur, ch->expect);
+}
+
+
+/* the same entry's values: what a lookup copies */
+
+static ngx_uint_t
+ngx_http_llmgw_account_same(ngx_http_llmgw_account_change_t *one,
+    ngx_http_llmgw_account_change_t *two)
+{
+    return one->kind == two->kind
+           && one->time == two->time
+           && one->end == two->end
+           && one->active == two->active
+           && one->status == two->status
+           && ngx_http_llmgw_account_str_eq(&one->department,
+                                            &two->department)
+           && ngx_http_llmgw_account_str_eq(&one->ceiling, &two->ceiling)
+           && ngx_http_llmgw_account_str_eq(&one->pending_ceiling,
+                                            &two->pending_ceiling);
+}
+
+
+/* an empty string's data may be NULL */
+
+static ngx_uint_t
+ngx_http_llmgw_account_str_eq(ngx_str_t *one, ngx_str_t *two)
+{
+    return one->len == two->len
+           && (one->len == 0
+               || ngx_memcmp(one->data, two->data, one->len) == 0);
 }
 
 

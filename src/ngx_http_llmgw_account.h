@@ -64,9 +64,18 @@
  * subject, client_id or user_id.  A registered client's ceilings are
  * scope names separated by single spaces; pending_ceiling may be empty
  * (the default pending ceiling applies, as in the file).
+ *
+ * expect makes a commit conditional (compare-and-set): the entry must
+ * still be what the caller read (as a lookup copies it; its kind 0: there
+ * was none), else nothing is committed.  Only ngx_http_llmgw_account_
+ * commit() looks at it; it is not part of the change's line, so what a
+ * node replays from the journal or the stream is never conditional.
  */
 
-typedef struct {
+typedef struct ngx_http_llmgw_account_change_s
+    ngx_http_llmgw_account_change_t;
+
+struct ngx_http_llmgw_account_change_s {
     ngx_uint_t                 kind;
     ngx_str_t                  id;
     time_t                     time;       /* jti: the token's exp;
@@ -78,9 +87,10 @@ typedef struct {
     ngx_str_t                  ceiling;    /* registered */
     ngx_str_t                  pending_ceiling; /* registered */
     ngx_uint_t                 status;     /* registered: _APPROVED ... */
+    ngx_http_llmgw_account_change_t  *expect; /* NULL: unconditional */
     unsigned                   active:1;   /* user */
     unsigned                   remove:1;   /* the entry goes */
-} ngx_http_llmgw_account_change_t;
+};
 
 
 /* what the access check asks about a token; empty strings: absent */
@@ -174,9 +184,11 @@ ngx_int_t ngx_http_llmgw_account_save(ngx_shm_zone_t *zone, ngx_log_t *log);
  * line a change, one write() with O_APPEND; nothing when there is no
  * state file).  The journal is replayed after the state file at start,
  * and folded into it by ngx_http_llmgw_account_save().  *compact is set
- * when the journal is over bound bytes.  NGX_OK; NGX_DECLINED: a change
- * is not valid (nothing applied) or the zone is full; NGX_ERROR: the
- * journal could not be written (the changes are applied, not durable).
+ * when the journal is over bound bytes.  NGX_OK; NGX_BUSY: the entry of
+ * a change with an expect is no longer what it expects (nothing applied:
+ * read it again); NGX_DECLINED: a change is not valid (nothing applied)
+ * or the zone is full; NGX_ERROR: the journal could not be written (the
+ * changes are applied, not durable).
  */
 ngx_int_t ngx_http_llmgw_account_commit(ngx_shm_zone_t *zone,
     ngx_http_llmgw_account_change_t *ch, ngx_uint_t n, time_t now,

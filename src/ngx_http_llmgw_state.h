@@ -75,10 +75,12 @@ void ngx_http_llmgw_state_exit_process(void);
  * Applies changes on this node now and makes them durable (the state
  * file's journal on one node, the Redis stream on many): NGX_OK done
  * (done not called); NGX_AGAIN: done(data, NGX_OK | NGX_ERROR) later,
- * unless r's pool is gone first (a pool cleanup cancels); NGX_DECLINED:
- * a change is not valid, nothing applied; NGX_ERROR: not durable (the
- * journal failed, or Redis could not be asked; what was applied here
- * stays: a change is a whole value, so the caller may send it again).
+ * unless r's pool is gone first (a pool cleanup cancels); NGX_BUSY: a
+ * change's expect (ngx_http_llmgw_account_change_t) no longer holds,
+ * nothing applied or sent; NGX_DECLINED: a change is not valid, nothing
+ * applied; NGX_ERROR: not durable (the journal failed, or Redis could
+ * not be asked; what was applied here stays: a change is a whole value,
+ * so the caller may send it again).
  */
 ngx_int_t ngx_http_llmgw_state_publish(ngx_http_request_t *r,
     ngx_shm_zone_t *zone, ngx_http_llmgw_account_change_t *changes,

@@ -12,7 +12,10 @@
  * README gives) and a check as fast as with a thousand.  A change as the
  * text the journal, the stream and the snapshot carry: written and read
  * back to the same verdict, malformed lines refused; the stream's last
- * ID only moves forward.
+ * ID only moves forward.  A conditional commit (compare-and-set): made
+ * when each entry is still what it expects, nothing made when one is not
+ * (each field, absent or present, an expired jti as absent), and a line
+ * applied from the stream never conditional.
  */
 
 
@@ -1033,6 +1036,253 @@ ngx_http_llmgw_test_registered(ngx_pool_t *pool)
 }
 
 
+static ngx_int_t
+ngx_http_llmgw_test_commit(ngx_shm_zone_t *zone,
+    ngx_http_llmgw_account_change_t *ch, ngx_uint_t n, time_t now)
+{
+    ngx_uint_t  compact;
+
+    return ngx_http_llmgw_account_commit(zone, ch, n, now, 0, &compact,
+                                         &ngx_http_llmgw_unit_log);
+}
+
+
+/* whether user is there with department and active (NULL: not there) */
+
+static ngx_uint_t
+ngx_http_llmgw_test_user_is(ngx_shm_zone_t *zone, ngx_pool_t *pool,
+    char *user, char *department, ngx_uint_t active)
+{
+    ngx_str_t                        id;
+    ngx_http_llmgw_account_change_t  ch;
+
+    id.data = (u_char *) user;
+    id.len = ngx_strlen(user);
+
+    if (ngx_http_llmgw_account_lookup(zone, NGX_HTTP_LLMGW_ACCOUNT_USER, &id,
+                                      NGX_HTTP_LLMGW_TEST_NOW, pool, &ch)
+        != NGX_OK)
+    {
+        return department == NULL;
+    }
+
+    return department != NULL
+           && ch.department.len == ngx_strlen(department)
+           && ngx_strncmp(ch.department.data, department,
+                          ch.department.len) == 0
+           && ch.active == active;
+}
+
+
+static void
+ngx_http_llmgw_test_cas(ngx_pool_t *pool)
+{
+    time_t                            now;
+    size_t                            len;
+    u_char                            hex[NGX_HTTP_LLMGW_JTI_HASH_LEN];
+    u_char                            buf[1024];
+    ngx_str_t                         id;
+    ngx_shm_zone_t                   *zone;
+    ngx_http_llmgw_account_change_t   read, stale, ch[2], none;
+
+    now = NGX_HTTP_LLMGW_TEST_NOW;
+
+    zone = ngx_http_llmgw_test_zone(pool, "cas:1m");
+    if (zone == NULL) {
+        NGX_HTTP_LLMGW_CHECK(0, "zone made");
+        return;
+    }
+
+    ngx_memzero(&none, sizeof(ngx_http_llmgw_account_change_t));
+
+    /* a new entry: expects none */
+
+    ngx_memzero(&ch[0], sizeof(ngx_http_llmgw_account_change_t));
+    ch[0].kind = NGX_HTTP_LLMGW_ACCOUNT_USER;
+    ngx_str_set(&ch[0].id, "E1");
+    ngx_str_set(&ch[0].department, "sales");
+    ch[0].time = now - 86400;
+    ch[0].end = NGX_HTTP_LLMGW_ACCOUNT_NO_END;
+    ch[0].active = 1;
+    ch[0].expect = &none;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_OK
+                         && ngx_http_llmgw_test_user_is(zone, pool, "E1",
+                                                        "sales", 1),
+                         "cas: a new entry where none was expected");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY,
+                         "cas: none expected, one there: busy");
+
+    /* read, then two writes made from that read: the second is refused */
+
+    id = ch[0].id;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_account_lookup(zone,
+                             NGX_HTTP_LLMGW_ACCOUNT_USER, &id, now, pool,
+                             &read)
+                         == NGX_OK,
+                         "cas: the entry read");
+
+    stale = read;
+
+    ch[0] = read;
+    ch[0].active = 0;
+    ch[0].expect = &read;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_OK
+                         && ngx_http_llmgw_test_user_is(zone, pool, "E1",
+                                                        "sales", 0),
+                         "cas: disabled over what it read");
+
+    ch[0] = stale;
+    ngx_str_set(&ch[0].department, "dev");
+    ch[0].expect = &stale;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY
+                         && ngx_http_llmgw_test_user_is(zone, pool, "E1",
+                                                        "sales", 0),
+                         "cas: a move made over the old read: busy, the "
+                         "disable kept");
+
+    /* each field counts */
+
+    ch[0].expect = &read;
+    read.active = 0;
+    read.time++;
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY, "cas: another start: busy");
+
+    read.time--;
+    read.end = now;
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY, "cas: another end: busy");
+
+    read.end = NGX_HTTP_LLMGW_ACCOUNT_NO_END;
+    ngx_str_set(&read.department, "sale");
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY, "cas: another department: busy");
+
+    ngx_str_set(&read.department, "sales");
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_OK
+                         && ngx_http_llmgw_test_user_is(zone, pool, "E1",
+                                                        "dev", 1),
+                         "cas: read again: made");
+
+    /* all or nothing: a new entry and a stale one in one commit */
+
+    ngx_memzero(&ch[0], sizeof(ngx_http_llmgw_account_change_t));
+    ch[0].kind = NGX_HTTP_LLMGW_ACCOUNT_USER;
+    ngx_str_set(&ch[0].id, "E2");
+    ch[0].end = NGX_HTTP_LLMGW_ACCOUNT_NO_END;
+    ch[0].active = 1;
+    ch[0].expect = &none;
+
+    ch[1] = stale;
+    ch[1].active = 0;
+    ch[1].expect = &stale;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 2, now)
+                         == NGX_BUSY
+                         && ngx_http_llmgw_test_user_is(zone, pool, "E2",
+                                                        NULL, 0)
+                         && ngx_http_llmgw_test_user_is(zone, pool, "E1",
+                                                        "dev", 1),
+                         "cas: one of two changed: neither made");
+
+    /* a removal expects what it removes */
+
+    ch[1].remove = 1;
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, &ch[1], 1, now)
+                         == NGX_BUSY
+                         && ngx_http_llmgw_test_user_is(zone, pool, "E1",
+                                                        "dev", 1),
+                         "cas: a stale removal: busy");
+
+    /* the stream's line over a newer entry: never conditional */
+
+    ch[1].remove = 0;
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_line(zone, &ch[1], buf, &len)
+                         == NGX_OK
+                         && ngx_http_llmgw_test_user_is(zone, pool, "E1",
+                                                        "sales", 0),
+                         "cas: a line applied whatever it would expect");
+
+    /* a registered client's ceilings */
+
+    ngx_memzero(&ch[0], sizeof(ngx_http_llmgw_account_change_t));
+    ch[0].kind = NGX_HTTP_LLMGW_ACCOUNT_REGISTERED;
+    ngx_str_set(&ch[0].id, "app");
+    ngx_str_set(&ch[0].ceiling, "text");
+    ch[0].status = NGX_HTTP_LLMGW_ACCOUNT_PENDING;
+
+    (void) ngx_http_llmgw_test_commit(zone, ch, 1, now);
+
+    id = ch[0].id;
+
+    (void) ngx_http_llmgw_account_lookup(zone,
+                                         NGX_HTTP_LLMGW_ACCOUNT_REGISTERED,
+                                         &id, now, pool, &read);
+
+    ch[0] = read;
+    ch[0].status = NGX_HTTP_LLMGW_ACCOUNT_APPROVED;
+    ch[0].expect = &read;
+    ngx_str_set(&read.pending_ceiling, "claude");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY,
+                         "cas: another pending ceiling: busy");
+
+    read.pending_ceiling.len = 0;
+    ngx_str_set(&read.ceiling, "audio");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY,
+                         "cas: another ceiling: busy");
+
+    ngx_str_set(&read.ceiling, "text");
+    read.status = NGX_HTTP_LLMGW_ACCOUNT_APPROVED;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY,
+                         "cas: another status: busy");
+
+    read.status = NGX_HTTP_LLMGW_ACCOUNT_PENDING;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_OK,
+                         "cas: approved over the pending record read");
+
+    /* a revoked jti past its exp and the grace is none */
+
+    ngx_http_llmgw_test_revoke(zone, 9, now + 60, now);
+    ngx_http_llmgw_test_jti(hex, 9);
+
+    ngx_memzero(&ch[0], sizeof(ngx_http_llmgw_account_change_t));
+    ch[0].kind = NGX_HTTP_LLMGW_ACCOUNT_JTI;
+    ch[0].id.data = hex;
+    ch[0].id.len = sizeof(hex);
+    ch[0].time = now + 7200;
+    ch[0].expect = &none;
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1, now)
+                         == NGX_BUSY,
+                         "cas: a live revocation is one");
+
+    NGX_HTTP_LLMGW_CHECK(ngx_http_llmgw_test_commit(zone, ch, 1,
+                             now + 61 + NGX_HTTP_LLMGW_ACCOUNT_JTI_GRACE)
+                         == NGX_OK,
+                         "cas: an expired revocation is none");
+
+    ngx_http_llmgw_unit_zone_free(zone);
+}
+
+
 int
 main(void)
 {
@@ -1051,6 +1301,7 @@ main(void)
     ngx_http_llmgw_test_lines(pool);
     ngx_http_llmgw_test_page(pool);
     ngx_http_llmgw_test_registered(pool);
+    ngx_http_llmgw_test_cas(pool);
 
     ngx_destroy_pool(pool);
 
