@@ -15,7 +15,10 @@
 #     authority refused; one proof on two streams of one connection, one
 #     after the other and at once: exactly one passes;
 #   - llmgw_pass to the mock (HTTP/1.1 upstream): SSE streams arrive whole
-#     on two streams at once; DPoP and Authorization never reach the mock.
+#     on two streams at once; DPoP and Authorization never reach the mock;
+#     a cut stream is reset alone; events arrive as the mock sends them;
+#   - no SNI: the default server's handshake asks for no certificate, a
+#     bound token is refused on the gateway's server all the same.
 #
 # Plain Test::More: Test::Nginx 0.32 writes "http2 on;", which nginx 1.22
 # does not know; this suite runs the same under both runners.
@@ -77,8 +80,18 @@ nginx_conf($dir, <<"_EOC_");
     llmgw_jwt_keys $keys/jwks.json;
     llmgw_dpop_nonce_secret file=$secret;
 
+    # the default server asks for no certificate: a client without SNI
+    # gets its handshake, then names the server below by :authority
+    server {
+        listen 127.0.0.1:$port ssl http2 default_server;
+        server_name default.test;
+        ssl_certificate $certs/server.crt;
+        ssl_certificate_key $certs/server.key;
+    }
+
     server {
         listen 127.0.0.1:$port ssl http2;
+        server_name localhost;
         ssl_certificate $certs/server.crt;
         ssl_certificate_key $certs/server.key;
         ssl_verify_client optional_no_ca;
@@ -310,6 +323,24 @@ is($r[0]{code}, 401, 'required: a bearer token with a certificate: 401');
 is($r[0]{h}{'www-authenticate'},
    bearer_challenge('certificate-bound token required'),
    'required: a bearer token with a certificate: the challenge');
+
+# without SNI, the handshake is the default server's, which asks for no
+# certificate: alice's is never sent, her token is refused on the
+# gateway's server all the same (nginx answers 421 only where SNI named
+# another server)
+
+@r = curl_run(common => ['--http2', '-k', '-H', "Host: localhost:$port"],
+              transfers => [map { { url => "https://127.0.0.1:$port$_->[0]",
+                                    cert => "$certs/alice", %{ $_->[1] } } }
+                            ['/optional', auth(Bearer => $ALICE)],
+                            ['/optional', auth(Bearer => $BEARER)]]);
+
+one_h2_connection('no SNI', @r);
+is_deeply(codes(@r), [401, 200], 'no SNI: codes');
+is($r[0]{h}{'www-authenticate'}, bearer_challenge($NO_CERT),
+   'no SNI: the bound token refused, no certificate on the connection');
+is($r[1]{body}, "sub=carol binding=\n",
+   "no SNI: the gateway's server answered the bearer token");
 
 # 4. DPoP: htu from :scheme, :authority and :path
 
