@@ -18,7 +18,7 @@ use JSON::PP;
 
 repeat_each(1);
 
-plan tests => repeat_each() * (5 * (1 + 14 + 14 + 1 + 19 + 3 + 9 + 8 + 3 + 3 + 4) + 6 * 2);
+plan tests => repeat_each() * (5 * (1 + 14 + 14 + 1 + 19 + 3 + 9 + 8 + 3 + 3 + 4 + 7) + 6 * 2);
 
 no_shuffle();
 
@@ -402,3 +402,46 @@ location = /m {
  'WWW-Authenticate: Bearer realm="llmgw", resource_metadata="https://gw?x/.well-known/oauth-protected-resource"']
 --- response_body eval
 [(::body("unauthorized", "missing bearer token")) x 2]
+
+
+
+=== TEST 13: the token's client claim: arrays, numbers, objects name no client
+--- http_config
+    llmgw_scopes {
+        all     text audio;
+        text    claude openai.text;
+        audio   openai.stt openai.tts;
+    }
+    llmgw_clients ../html/clients.csv unknown=claude;
+--- user_files
+>>> clients.csv
+client_id,status,ceiling,pending_ceiling
+web-chat,approved,text,
+voice-app,approved,text audio,
+123,approved,all,
+>>> ok.txt
+ok
+--- config
+location = /audio {
+    llmgw_auth jwt;
+    llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
+    llmgw_require_scope openai.stt;
+    alias html/ok.txt;
+}
+--- more_headers_late
+my $tk = sub { "Authorization: Bearer " . llmgw_token(scope => 'all', claims => $_[0]) };
+[$tk->({ client_id => ['voice-app'], azp => 'web-chat' }),
+ $tk->({ client_id => { id => 'voice-app' }, azp => 'voice-app' }),
+ $tk->({ client_id => 123 }),
+ $tk->({ client_id => undef, azp => 'voice-app' }),
+ $tk->({ client_id => '', azp => 'voice-app' }),
+ $tk->({ client_id => 'Voice-App' }),
+ $tk->({ client_id => "voice-app\x{2028}" })]
+--- request eval
+[("GET /audio") x 7]
+--- error_code eval
+[403, 403, 403, 200, 403, 403, 403]
+--- response_body eval
+[(::body("forbidden", "token's client claim is not a string")) x 3,
+ "ok\n",
+ (qq({"error":{"code":"insufficient_scope","message":"insufficient scope","scope":"openai.stt"}}\n)) x 3]
