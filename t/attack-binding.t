@@ -18,7 +18,7 @@ use JSON::PP;
 
 repeat_each(1);
 
-plan tests => repeat_each() * (5 * (1 + 14 + 14 + 1 + 19 + 3 + 9 + 8 + 3 + 3 + 4 + 7) + 6 * 2);
+plan tests => repeat_each() * (5 * (1 + 14 + 14 + 1 + 19 + 3 + 9 + 8 + 3 + 3 + 4 + 7 + 17) + 6 * 2);
 
 no_shuffle();
 
@@ -445,3 +445,63 @@ my $tk = sub { "Authorization: Bearer " . llmgw_token(scope => 'all', claims => 
 [(::body("forbidden", "token's client claim is not a string")) x 3,
  "ok\n",
  (qq({"error":{"code":"insufficient_scope","message":"insufficient scope","scope":"openai.stt"}}\n)) x 3]
+
+
+
+=== TEST 14: the admin API's client endpoints: path tricks, methods, bodies, tokens
+--- http_config
+    llmgw_state_zone state:1m;
+    llmgw_scopes {
+        all     text audio;
+        text    claude openai.text;
+        audio   openai.stt openai.tts;
+        admin   llmgw.admin;
+    }
+    llmgw_clients ../html/clients.csv unknown=deny;
+--- user_files
+>>> clients.csv
+client_id,status,ceiling,pending_ceiling
+web-chat,approved,text,
+--- config
+location /admin/ {
+    llmgw_auth jwt;
+    llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
+    llmgw_client_ceiling off;
+    llmgw_require_scope llmgw.admin;
+    client_max_body_size 8k;
+    llmgw_admin;
+}
+--- more_headers_late
+my $a = "Authorization: Bearer " . llmgw_token(scope => 'llmgw.admin');
+my $u = "Authorization: Bearer " . llmgw_token(scope => 'all');
+[($a) x 15, $u, $u]
+--- request eval
+my $ok = '{"status":"approved","ceiling":["text"]}';
+["PUT /admin/clients/a%2Fb\n$ok",
+ "PUT /admin/clients/a%2Fapprove\n$ok",
+ "PUT /admin/clients/x%0Ay\n$ok",
+ "PUT /admin/clients/evil,approved,all,\n$ok",
+ "PUT /admin/clients/" . ('c' x 3000) . "\n$ok",
+ "PUT /admin/clients/caf%C3%A9\n$ok",
+ "PUT /admin/clients/x\n" . '{"status":"pending","status":"approved","ceiling":["text"]}',
+ "PUT /admin/clients/x\n" . '{"status":"approved","ceiling":["all"],"ceiling":["text"]}',
+ "PUT /admin/clients/x\n" . '{"status":"approved","ceiling":["nosuch"]}',
+ "PUT /admin/clients/x\n" . '{"status":"approved","ceiling":"all"}',
+ "PUT /admin/clients/x\n" . ('[' x 3000) . (']' x 3000),
+ "PUT /admin/clients/x\n" . '{"status":"approved","ceiling":["' . ('a' x 9000) . '"]}',
+ "PATCH /admin/clients/web-chat\n$ok",
+ "HEAD /admin/clients/web-chat",
+ "GET /admin/clients/web-chat/../web-chat",
+ "PUT /admin/clients/x\n$ok",
+ "DELETE /admin/clients/web-chat"]
+--- error_code eval
+[404, 405, 400, 400, 400, 400, 400, 400, 400, 400, 400, 413, 405, 405, 200, 403, 403]
+--- response_body_like eval
+["no such admin endpoint", "method not allowed here",
+ ("status or client_id has a space, a comma or a control character") x 2,
+ "client_id: too long", "client_id: invalid character",
+ ("the body must be a JSON object") x 2,
+ "nosuch", "status must be a string, ceiling an array",
+ "the body must be a JSON object", "the request body is too large",
+ "method not allowed", "^\\z", '"client_id":"web-chat"',
+ ("insufficient_scope") x 2]
