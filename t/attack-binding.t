@@ -18,7 +18,7 @@ use JSON::PP;
 
 repeat_each(1);
 
-plan tests => repeat_each() * (5 * (1 + 14 + 14 + 1 + 19 + 3 + 9 + 8 + 3 + 3 + 4 + 7 + 17) + 6 * 2);
+plan tests => repeat_each() * (5 * (1 + 14 + 14 + 1 + 19 + 3 + 9 + 8 + 3 + 3 + 4 + 7 + 17 + 6) + 6 * 2);
 
 no_shuffle();
 
@@ -505,3 +505,29 @@ my $ok = '{"status":"approved","ceiling":["text"]}';
  "the body must be a JSON object", "the request body is too large",
  "method not allowed", "^\\z", '"client_id":"web-chat"',
  ("insufficient_scope") x 2]
+
+
+
+=== TEST 15: cnf.x5t#S256 spellings: padded, base64 alphabet, wrong length, not a string
+--- config
+location = /plain {
+    llmgw_auth jwt;
+    llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+}
+--- more_headers_late
+my $tk = sub { "Authorization: Bearer " . llmgw_token(claims => { cnf => $_[0] }) };
+[$tk->({ 'x5t#S256' => ('A' x 43) . '=' }),
+ $tk->({ 'x5t#S256' => ('A' x 42) . '+' }),
+ $tk->({ 'x5t#S256' => ('A' x 42) }),
+ $tk->({ 'x5t#S256' => [('A' x 43)] }),
+ $tk->({ 'x5t#S256' => ('A' x 43) }),
+ $tk->({ 'X5T#S256' => ('A' x 43) })]
+--- request eval
+[("GET /plain") x 6]
+--- error_code eval
+[401, 401, 401, 401, 401, 200]
+--- response_body eval
+[(::body("invalid_token", "malformed certificate binding (cnf)")) x 4,
+ ::body("invalid_token", "certificate-bound token without a client certificate"),
+ "binding=\n"]
