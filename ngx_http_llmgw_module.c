@@ -2166,11 +2166,12 @@ ngx_http_llmgw_client_ceiling(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_llmgw_first_claim(r, ctx->claims,
-                                   ngx_http_llmgw_client_id_claims, &id)
+    if (ngx_http_llmgw_clients_token_id(ctx->claims,
+                                        ngx_http_llmgw_client_id_claims, &id)
         != NGX_OK)
     {
-        return NGX_ERROR;
+        return ngx_http_llmgw_deny(r, ctx, NGX_HTTP_FORBIDDEN, NULL,
+                                   "token's client claim is not a string");
     }
 
     c = NULL;

@@ -402,10 +402,24 @@ ngx_http_llmgw_claims_check(ngx_http_llmgw_claims_conf_t *ccf, json_t *claims,
         return NGX_DECLINED;
     }
 
-    if (ccf->typs) {
-        t = *typ;
-        ngx_http_llmgw_typ_normalize(&t);
+    t = *typ;
+    ngx_http_llmgw_typ_normalize(&t);
 
+    /*
+     * RFC 9449 section 4.2, RFC 8725 section 3.11: a DPoP proof is typed
+     * so that it is never taken for another JWT; signed by a key the
+     * location trusts, it would otherwise pass as a token, whatever
+     * llmgw_jwt_typ says
+     */
+
+    if (t.len == sizeof("dpop+jwt") - 1
+        && ngx_strncasecmp(t.data, (u_char *) "dpop+jwt", t.len) == 0)
+    {
+        *reason = "a DPoP proof is not an access token";
+        return NGX_DECLINED;
+    }
+
+    if (ccf->typs) {
         if (!ngx_http_llmgw_str_in(ccf->typs, (const char *) t.data, t.len,
                                    1))
         {

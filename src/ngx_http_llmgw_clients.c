@@ -578,6 +578,35 @@ ngx_http_llmgw_clients_scopes(ngx_pool_t *pool,
 }
 
 
+ngx_int_t
+ngx_http_llmgw_clients_token_id(json_t *claims, ngx_str_t *names,
+    ngx_str_t *id)
+{
+    json_t  *v;
+
+    ngx_str_null(id);
+
+    for ( /* void */ ; names->len; names++) {
+        v = json_object_getn(claims, (const char *) names->data, names->len);
+
+        if (v == NULL || json_is_null(v)) {
+            continue;
+        }
+
+        if (!json_is_string(v)) {
+            return NGX_DECLINED;
+        }
+
+        id->data = (u_char *) json_string_value(v);
+        id->len = json_string_length(v);
+
+        return NGX_OK;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_http_llmgw_client_t *
 ngx_http_llmgw_clients_find(ngx_array_t *clients, ngx_str_t *id)
 {

@@ -105,6 +105,15 @@ ngx_int_t ngx_http_llmgw_clients_resolve(ngx_pool_t *pool,
 ngx_array_t *ngx_http_llmgw_clients_scopes(ngx_pool_t *pool,
     ngx_http_llmgw_scope_tree_t *tree, ngx_array_t *names, ngx_str_t *bad);
 
+/*
+ * The client a token's claims name: the first of names (a null-ended
+ * list) present and not null; id empty when none is.  NGX_DECLINED when
+ * that claim is not a string: an array, a number or an object names no
+ * client, and no ceiling is chosen by a guess at what it meant.
+ */
+ngx_int_t ngx_http_llmgw_clients_token_id(json_t *claims, ngx_str_t *names,
+    ngx_str_t *id);
+
 /* the client of id in clients (sorted), or NULL */
 ngx_http_llmgw_client_t *ngx_http_llmgw_clients_find(ngx_array_t *clients,
     ngx_str_t *id);

@@ -197,6 +197,23 @@ ngx_http_llmgw_test_identity(ngx_pool_t *pool)
     CHECK_OK(&ccf, "{}", "application/at+jwt");
     CHECK_NO(&ccf, "{}", "jwt", "token type not accepted");
 
+    /* a DPoP proof is never an access token, whatever typs allows */
+
+    CHECK_NO(&ccf, "{}", "dpop+jwt", "a DPoP proof is not an access token");
+
+    ngx_memzero(&ccf, sizeof(ngx_http_llmgw_claims_conf_t));
+
+    CHECK_NO(&ccf, "{}", "dpop+jwt", "a DPoP proof is not an access token");
+    CHECK_NO(&ccf, "{}", "DPoP+JWT", "a DPoP proof is not an access token");
+    CHECK_NO(&ccf, "{}", "application/dpop+jwt",
+             "a DPoP proof is not an access token");
+    CHECK_OK(&ccf, "{}", "dpop+jwt2");
+    CHECK_OK(&ccf, "{}", "text/dpop+jwt");
+
+    ccf.typs = ngx_http_llmgw_test_typs(pool, "dpop+jwt");
+
+    CHECK_NO(&ccf, "{}", "dpop+jwt", "a DPoP proof is not an access token");
+
     ngx_memzero(&ccf, sizeof(ngx_http_llmgw_claims_conf_t));
     ccf.checks = ngx_array_create(pool, 2,
                                   sizeof(ngx_http_llmgw_claim_check_t));

@@ -37,6 +37,8 @@ static const char *ngx_http_llmgw_test_cut(ngx_pool_t *pool,
     const char *granted);
 static void ngx_http_llmgw_test_cuts(ngx_pool_t *pool);
 static void ngx_http_llmgw_test_admin(ngx_pool_t *pool);
+static void ngx_http_llmgw_test_token_id(void);
+static const char *ngx_http_llmgw_test_id(const char *json);
 
 
 static const char  **ngx_http_llmgw_test_lines;
@@ -553,9 +555,74 @@ main(void)
     ngx_http_llmgw_test_prefixes(pool);
     ngx_http_llmgw_test_cuts(pool);
     ngx_http_llmgw_test_admin(pool);
+    ngx_http_llmgw_test_token_id();
 
     ngx_destroy_pool(pool);
     ngx_http_llmgw_unit_cleanup();
 
     return ngx_http_llmgw_unit_done();
+}
+
+
+/* the id a token's claims name, "!" when refused, "" when none */
+
+static const char *
+ngx_http_llmgw_test_id(const char *json)
+{
+    json_t     *claims;
+    ngx_int_t   rc;
+    ngx_str_t   id;
+
+    static u_char     buf[64];
+    static ngx_str_t  names[] = {
+        ngx_string("client_id"),
+        ngx_string("azp"),
+        ngx_null_string
+    };
+
+    claims = json_loads(json, 0, NULL);
+    if (claims == NULL) {
+        return "?";
+    }
+
+    rc = ngx_http_llmgw_clients_token_id(claims, names, &id);
+
+    if (rc != NGX_OK) {
+        json_decref(claims);
+        return "!";
+    }
+
+    buf[0] = '\0';
+
+    if (id.len) {
+        *ngx_cpymem(buf, id.data, ngx_min(id.len, sizeof(buf) - 1)) = '\0';
+    }
+
+    json_decref(claims);
+
+    return (const char *) buf;
+}
+
+
+#define ID_IS(json, want, what)                                               \
+    NGX_HTTP_LLMGW_CHECK(ngx_strcmp(ngx_http_llmgw_test_id(json), want) == 0, \
+                         what)
+
+static void
+ngx_http_llmgw_test_token_id(void)
+{
+    ID_IS("{\"client_id\":\"a\",\"azp\":\"b\"}", "a",
+          "client_id goes before azp");
+    ID_IS("{\"azp\":\"b\"}", "b", "azp without client_id");
+    ID_IS("{\"client_id\":null,\"azp\":\"b\"}", "b",
+          "a null client_id is absent");
+    ID_IS("{}", "", "no client claim: no client");
+    ID_IS("{\"client_id\":\"\",\"azp\":\"b\"}", "",
+          "an empty client_id names no client, not azp's");
+    ID_IS("{\"client_id\":[\"b\"],\"azp\":\"b\"}", "!",
+          "an array client_id is refused");
+    ID_IS("{\"client_id\":123}", "!", "a number client_id is refused");
+    ID_IS("{\"client_id\":{},\"azp\":\"b\"}", "!",
+          "an object client_id is refused, not passed over");
+    ID_IS("{\"azp\":true}", "!", "a boolean azp is refused");
 }
