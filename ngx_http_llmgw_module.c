@@ -136,6 +136,10 @@ typedef struct {
     ngx_array_t                   *limit_redis; /* the Redis zones:
                                       ngx_http_llmgw_limit_redis_zone_t * */
     ngx_shm_zone_t                *dpop_zone; /* seen DPoP proofs */
+    time_t                         dpop_window_max; /* the longest
+                                      llmgw_dpop_window of a location
+                                      with llmgw_dpop: how long a seen
+                                      proof is remembered */
     ngx_http_llmgw_replay_redis_conf_t *dpop_redis; /* NULL: the zone
                                                        alone */
     u_char                         dpop_nonce_key[
@@ -345,8 +349,7 @@ static ngx_int_t ngx_http_llmgw_dpop_nonce(ngx_http_request_t *r,
     ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
     ngx_http_llmgw_dpop_proof_t *proof);
 static ngx_int_t ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
-    ngx_http_llmgw_dpop_proof_t *proof);
+    ngx_http_llmgw_ctx_t *ctx, ngx_http_llmgw_dpop_proof_t *proof);
 static ngx_int_t ngx_http_llmgw_dpop_replay_redis(ngx_http_request_t *r,
     ngx_http_llmgw_ctx_t *ctx, u_char *key, time_t expires);
 static ngx_int_t ngx_http_llmgw_stage_binding(ngx_http_request_t *r,
@@ -1544,7 +1547,7 @@ ngx_http_llmgw_stage_dpop(ngx_http_request_t *r,
 
     /* last: a proof refused for another reason takes no room */
 
-    rc = ngx_http_llmgw_dpop_replay(r, llcf, ctx, &proof);
+    rc = ngx_http_llmgw_dpop_replay(r, ctx, &proof);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -1979,12 +1982,11 @@ ngx_http_llmgw_cert_thumbprint(ngx_http_request_t *r,
 
 /*
  * Section 11.1: a proof's jti once per key within the window; the entry
- * outlives the last moment its iat is accepted
+ * outlives the last moment its iat is accepted, in any location
  */
 
 static ngx_int_t
-ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
-    ngx_http_llmgw_loc_conf_t *llcf, ngx_http_llmgw_ctx_t *ctx,
+ngx_http_llmgw_dpop_replay(ngx_http_request_t *r, ngx_http_llmgw_ctx_t *ctx,
     ngx_http_llmgw_dpop_proof_t *proof)
 {
     u_char                       buf[NGX_HTTP_LLMGW_DPOP_JKT_LEN
@@ -2007,7 +2009,7 @@ ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
     }
 
     rc = ngx_http_llmgw_replay_check(mcf->dpop_zone, key,
-                                     proof->iat + llcf->dpop_window + 1,
+                                     proof->iat + mcf->dpop_window_max + 1,
                                      ngx_time());
 
     if (rc == NGX_DECLINED) {
@@ -2036,8 +2038,8 @@ ngx_http_llmgw_dpop_replay(ngx_http_request_t *r,
     /* not seen here: perhaps by another node sharing the Redis */
 
     return ngx_http_llmgw_dpop_replay_redis(r, ctx, key,
-                                            proof->iat + llcf->dpop_window
-                                            + 1);
+                                            proof->iat
+                                            + mcf->dpop_window_max + 1);
 }
 
 
@@ -5021,6 +5023,16 @@ ngx_http_llmgw_merge_dpop(ngx_conf_t *cf, ngx_http_llmgw_loc_conf_t *conf,
                                "\"llmgw_dpop\" needs \"llmgw_dpop_zone\": "
                                "the replay cache of proofs");
             return NGX_ERROR;
+        }
+
+        /*
+         * one zone serves every location: a proof refused as replayed in
+         * one must be refused in all that accept its htu, so the zone
+         * remembers it as long as the longest window accepts its iat
+         */
+
+        if (conf->dpop_window > mcf->dpop_window_max) {
+            mcf->dpop_window_max = conf->dpop_window;
         }
     }
 
