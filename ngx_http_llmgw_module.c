@@ -1674,8 +1674,9 @@ ngx_http_llmgw_dpop_header(ngx_http_request_t *r, ngx_str_t *proof)
 
 /*
  * The URL a proof's htu must name: the configured external origin
- * (llmgw_dpop_url, behind a proxy) or the request's scheme and Host,
- * then the path as the client sent it; normalised as htu is.
+ * (llmgw_dpop_url, behind a proxy) or the request's scheme and authority
+ * (the request line's in absolute-form, else Host), then the path as the
+ * client sent it; normalised as htu is.
  */
 
 static ngx_int_t
@@ -1700,8 +1701,19 @@ ngx_http_llmgw_dpop_url(ngx_http_request_t *r,
             ngx_str_set(&origin, "http://");
         }
 
-        host = r->headers_in.host ? r->headers_in.host->value
-                                  : r->headers_in.server;
+        if (r->host_start && r->host_end) {
+            /*
+             * absolute-form: the request line's authority wins over Host
+             * (RFC 9110 section 7.2), as it does when nginx picks a server
+             */
+            host.data = r->host_start;
+            host.len = (r->port_end ? r->port_end : r->host_end)
+                       - r->host_start;
+
+        } else {
+            host = r->headers_in.host ? r->headers_in.host->value
+                                      : r->headers_in.server;
+        }
 
         if (host.len == 0) {
             return NGX_DECLINED;

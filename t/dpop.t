@@ -14,7 +14,7 @@ use File::Temp;
 
 repeat_each(1);
 
-plan tests => repeat_each() * 99;
+plan tests => repeat_each() * 103;
 
 no_shuffle();
 
@@ -357,6 +357,27 @@ GET /t
 --- must_die
 --- error_log
 invalid "llmgw_dpop_url" "https://api.example.com/v1": expected http(s)://host[:port]
+
+
+
+=== TEST 11: an absolute-form request line: its authority is htu's, not Host
+--- config
+location = /t {
+    llmgw_auth jwt;
+    llmgw_jwt_keys $TEST_NGINX_LLMGW_KEYS/jwks.json;
+    llmgw_dpop required;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+}
+--- more_headers_late
+my $t = bound_token();
+[dpop_headers($t) . "\nHost: other.example",
+ dpop_headers($t, htu => 'http://other.example/t') . "\nHost: other.example"]
+--- request eval
+["GET http://localhost/t", "GET http://localhost/t"]
+--- error_code eval
+[200, 401]
+--- response_body_like eval
+["^binding= cache=\n\\z", "htu does not match"]
 
 
 
