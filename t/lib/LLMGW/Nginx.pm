@@ -18,7 +18,7 @@ use Time::HiRes ();
 
 our @ISA = ('Exporter');
 our @EXPORT = qw(nginx_prefix nginx_conf nginx_check nginx_start nginx_stop
-                 free_port wait_port wait_for);
+                 free_port wait_port wait_for wait_log);
 
 
 sub nginx_binary {
@@ -127,10 +127,11 @@ sub free_port {
 }
 
 
+# up to 20 s: a loaded machine may take seconds to start nginx's workers
 sub wait_port {
     my ($port) = @_;
 
-    for (1 .. 100) {
+    for (1 .. 400) {
         return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
         select(undef, undef, undef, 0.05);
     }
@@ -152,6 +153,28 @@ sub wait_for {
     }
 
     return $cond->();
+}
+
+
+# waits up to $secs for $file to hold at least $n lines matching $re (a
+# line a worker writes after the response its client has read); the count
+# of those lines then, to be asserted by the caller
+sub wait_log {
+    my ($secs, $file, $re, $n) = @_;
+    my $count = 0;
+
+    wait_for($secs, sub {
+        my $fh;
+        $count = 0;
+        open $fh, '<', $file or return 0;
+        while (<$fh>) {
+            $count++ if $_ =~ $re;
+        }
+        close $fh;
+        return $count >= $n;
+    }, 0.05);
+
+    return $count;
 }
 
 
