@@ -19,7 +19,8 @@ use Digest::SHA qw(sha1_hex);
 use Time::HiRes qw(time sleep);
 use POSIX ();
 use LLMGW::Nginx;
-use LLMGW::Redis qw(redis_start redis_stop redis_cmd redis_library);
+use LLMGW::Redis qw(redis_start redis_stop redis_cmd redis_read
+                    redis_library redis_sleep);
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -237,13 +238,7 @@ ok(wait_for(5, sub { up_all($port, 1, 1) }), 'up');
 my $timeouts = metric($port, 'llmgw_redis_timeouts_total', 0);
 my $reconnects = metric($port, 'llmgw_redis_reconnects_total', 0);
 
-my $sleeper = fork() // die;
-if ($sleeper == 0) {
-    redis_cmd($r->{port}, 'DEBUG', 'SLEEP', '0.7');
-    POSIX::_exit(0);
-}
-
-sleep 0.05;
+my $sleeper = redis_sleep($r->{port}, '0.7');
 
 my ($max, $n) = (0, 0);
 my $end = time + 0.6;
@@ -258,7 +253,8 @@ while (time < $end) {
     sleep 0.02;
 }
 
-waitpid($sleeper, 0);
+redis_read($sleeper);
+close $sleeper;
 
 diag(sprintf('%d requests while Redis slept, slowest %.1f ms', $n,
              1000 * $max));
