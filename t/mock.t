@@ -258,7 +258,17 @@ sub records {
     return $JSON->decode($r->{body});
 }
 
-sub last_record { my $l = records(); return $l->[-1] }
+# the mock sets a record's status, end and outcome after the last byte of
+# its response has gone: wait (up to 5 s) until the last one has its end
+sub last_record {
+    my $l;
+    for (1 .. 100) {
+        $l = records();
+        last if !@$l || defined $l->[-1]{end};
+        sleep 0.05;
+    }
+    return $l->[-1];
+}
 
 # wait for the mock
 {
@@ -907,8 +917,14 @@ for my $c ([ 'azure SSE', "$AZ/chat/completions$AV", \@AZK,
     is($end, 'timeout', 'hang: nothing within 1.5 s');
     is(scalar @$reads, 0, 'hang: not a byte');
     close $s;
-    sleep 1;
-    is(last_record()->{outcome}, 'hang', 'hang recorded');
+    # the mock records the hang once it sees the client gone: up to 10 s
+    my $rec;
+    for (1 .. 100) {
+        $rec = last_record();
+        last if ($rec->{outcome} // '') eq 'hang';
+        sleep 0.1;
+    }
+    is($rec->{outcome}, 'hang', 'hang recorded');
     is(req('GET', '/__mock/health')->{status}, 200, 'alive after hang');
 }
 
