@@ -201,7 +201,7 @@ sub budget {
 # the response: the budget once it is the count expected, none reserved
 sub settled {
     my ($who, $name, $count) = @_;
-    my $deadline = time() + 3;
+    my $deadline = time() + 10;
     my $b;
 
     while (1) {
@@ -224,7 +224,7 @@ sub settled {
     print $s client_post_request($AZURE, $t, $body,
                                  'x-mock-fault' => 'slow-1000');
 
-    my ($b, $deadline) = (undef, time() + 3);
+    my ($b, $deadline) = (undef, time() + 10);
 
     do {
         sleep 0.05;
@@ -514,7 +514,7 @@ sub settled {
     print $s client_post_request($AZURE, $t, $body,
                                  'x-mock-fault' => 'slow-1500');
 
-    my ($b, $deadline) = (undef, time() + 3);
+    my ($b, $deadline) = (undef, time() + 10);
 
     do {
         sleep 0.05;
@@ -552,7 +552,7 @@ redis_stop($redis);
        "down=local: $e reserved locally");
 
     # a probe always refused (counts nothing) until the true-up is in
-    my $deadline = time() + 3;
+    my $deadline = time() + 10;
 
     while (time() < $deadline) {
         $res = send_one($NEAR, $t, '{"max_tokens":100000000}');

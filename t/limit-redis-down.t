@@ -222,7 +222,7 @@ close $sleeper;
 
 # the lease the timed-out acquire took once Redis woke, given back behind it
 is($kc, 200, 'slowed, open: a concurrent one let through');
-ok(wait_for(2, sub { redis_cmd($rport, 'EXISTS', "llmgw:{e-$run}:one:c")
+ok(wait_for(10, sub { redis_cmd($rport, 'EXISTS', "llmgw:{e-$run}:one:c")
                      == 0 }),
    'slowed: the late lease of the timed-out acquire given back');
 

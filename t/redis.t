@@ -182,7 +182,7 @@ ok(wait_for(5, sub {
    }), 'reload: two new connections, the old workers\' closed')
     or diag("before: $old, after: " . db3_clients() . "\n"
             . `ps -o pid,stat,args --ppid $pid`);
-ok(wait_for(3, sub { up_all($port, 2, 1) }), 'reload: both workers up');
+ok(wait_for(10, sub { up_all($port, 2, 1) }), 'reload: both workers up');
 cmp_ok(metric($port, 'llmgw_redis_commands_total', 1), '>=', $count,
        'reload: the counters go on');
 
@@ -190,8 +190,8 @@ cmp_ok(metric($port, 'llmgw_redis_commands_total', 1), '>=', $count,
 
 redis_stop($r);
 
-ok(wait_for(3, sub { up_all($port, 2, 0) }), 'stopped: both workers down');
-ok(wait_for(3, sub {
+ok(wait_for(10, sub { up_all($port, 2, 0) }), 'stopped: both workers down');
+ok(wait_for(10, sub {
        metric($port, 'llmgw_redis_reconnects_total', 0) >= 2
    }), 'reconnect attempts counted');
 
@@ -259,7 +259,7 @@ close $sleeper;
 diag(sprintf('%d requests while Redis slept, slowest %.1f ms', $n,
              1000 * $max));
 cmp_ok($max, '<', 0.2, 'requests answered while Redis sleeps');
-ok(wait_for(2, sub {
+ok(wait_for(10, sub {
        metric($port, 'llmgw_redis_timeouts_total', 0) > $timeouts
    }), 'a PING deadline fired');
 sleep 0.3;
@@ -285,7 +285,7 @@ close $pf;
                               . "password=file=$pwdir/wrong.pass "
                               . "backoff=100ms:200ms", workers => 1);
 
-ok(wait_for(3, sub { slurp("$dir/logs/error.log") =~ /AUTH on/ }),
+ok(wait_for(10, sub { slurp("$dir/logs/error.log") =~ /AUTH on/ }),
    'AUTH failure logged');
 sleep 0.5;
 is(metric($port, 'llmgw_redis_up', 0), 0, 'a bad password: down');
