@@ -328,7 +328,8 @@ my $trim = llmgw_token(sub => 'U5', jti => 'trimmed', exp => 3600);
 is(redis_cmd($rport, 'ACL', 'SETUSER', 'nodeb', 'off'), 'OK',
    'B\'s user switched off');
 redis_cmd($rport, 'CLIENT', 'KILL', 'USER', 'nodeb');
-ok(wait_for(10, sub { slurp($nb->{log}) =~ /llmgw_redis: connection to .* lost/ }),
+ok(wait_for(10,
+            sub { slurp($nb->{log}) =~ /llmgw_redis: connection to .* lost/ }),
    'B lost its connection');
 
 for my $i (1 .. 3) {

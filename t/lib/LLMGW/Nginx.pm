@@ -96,9 +96,14 @@ sub nginx_check {
 
 
 # starts nginx in the foreground of a child; the pid, once $port answers
+# and the pid file names this nginx (written after its listening sockets
+# are open: a port answering for another server, taken between
+# free_port() and nginx's bind(), is not taken for ours); undef when it
+# exited or did not come up within 20 s
 sub nginx_start {
     my ($dir, $port) = @_;
     my $pid = fork() // die "fork: $!";
+    my $end = Time::HiRes::time() + 20;
 
     if ($pid == 0) {
         { exec nginx_binary(), '-p', $dir, '-c', "$dir/nginx.conf", '-e',
@@ -106,7 +111,25 @@ sub nginx_start {
         POSIX::_exit(127);
     }
 
-    return wait_port($port) ? $pid : undef;
+    while (Time::HiRes::time() < $end) {
+        return undef if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        return $pid if _pid_file($dir) == $pid
+                       && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        Time::HiRes::sleep(0.05);
+    }
+
+    return undef;
+}
+
+
+sub _pid_file {
+    my ($dir) = @_;
+
+    open my $fh, '<', "$dir/logs/nginx.pid" or return 0;
+    my $pid = <$fh> // '';
+    close $fh;
+
+    return $pid =~ /^(\d+)$/ ? $1 : 0;
 }
 
 
