@@ -141,12 +141,23 @@ sub nginx_stop {
 }
 
 
+# a port nothing listens on, not handed out before in this process (the
+# kernel may give a closed port again: two servers of one suite must not
+# get the same one)
+my %given;
+
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1) or die "socket: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Listen => 1)
+            or die "socket: $!";
+        my $port = $s->sockport;
+        close $s;
+        next if $given{$port}++;
+        return $port;
+    }
+
+    die "free_port: no port not handed out already\n";
 }
 
 
