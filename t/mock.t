@@ -21,6 +21,8 @@ use Compress::Zlib qw(crc32);
 use Time::HiRes qw(time sleep);
 use Socket qw(SOL_SOCKET SO_REUSEADDR);
 use POSIX qw(WNOHANG);
+use lib "$Bin/lib";
+use LLMGW::Nginx qw(free_port);
 
 my $PY = '/usr/bin/python3';
 my $MOCK = $ENV{LLMGW_MOCK_BIN} || "$Bin/mock/llmgw-mock";
@@ -89,13 +91,8 @@ my $tmp = tempdir('llmgw-mock-t.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 # --------------------------------------------------------------------------
 # start the mock
 
-sub free_port {
-    my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-                                Listen => 1, ReuseAddr => 1)
-        or die "no free port: $!";
-    return $s->sockport;
-}
-
+# free_port() of t/lib/LLMGW/Nginx.pm: two distinct ports, below the
+# ephemeral range
 my $PORT = free_port();
 my $TLS_PORT = free_port();
 my $JWKS0 = '{"keys":[{"kty":"oct","kid":"initial","k":"AAAA"}]}';

@@ -141,23 +141,41 @@ sub nginx_stop {
 }
 
 
-# a port nothing listens on, not handed out before in this process (the
-# kernel may give a closed port again: two servers of one suite must not
-# get the same one)
+# A port nothing listens on, not handed out before in this process, and
+# below the kernel's ephemeral range: a port of that range (what port 0
+# gives) may become the source port of any client connection on the
+# machine between this call and nginx's bind(), which then fails.
 my %given;
 
 sub free_port {
-    for (1 .. 100) {
+    my $below = _ephemeral_low();
+
+    for (1 .. 500) {
+        my $port = $below > 12000 ? 10000 + int rand($below - 10000)
+                                  : 0;
+        next if $port && $given{$port};
+
         my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, Listen => 1)
-            or die "socket: $!";
-        my $port = $s->sockport;
+                                      LocalPort => $port, Listen => 1)
+            or next;
+        $port = $s->sockport;
         close $s;
         next if $given{$port}++;
         return $port;
     }
 
-    die "free_port: no port not handed out already\n";
+    die "free_port: no free port\n";
+}
+
+
+# the first port of the kernel's ephemeral range (32768 when unknown)
+sub _ephemeral_low {
+    open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range'
+        or return 32768;
+    my ($low) = (<$fh> // '') =~ /^(\d+)/;
+    close $fh;
+
+    return $low // 32768;
 }
 
 
