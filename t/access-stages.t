@@ -18,6 +18,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use LLMGW::Test;
 
 repeat_each(2);

@@ -6,6 +6,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 
 our $CHAT = '{"messages":[{"role":"user","content":"hi"}]}';
 our $CONVERSE = '{"messages":[{"role":"user","content":[{"text":"hi"}]}]}';

@@ -29,6 +29,7 @@ my $secrets = $ENV{TEST_NGINX_MOCK_SECRETS};
 my $mock = "127.0.0.1:$ENV{TEST_NGINX_MOCK_PORT}";
 my $dir = nginx_prefix();
 my $port = free_port();
+my $port2 = free_port();
 my $log = "$dir/logs/audit.log";
 
 # the recommended set of README, "llmgw_audit_redact"
@@ -127,7 +128,7 @@ $azure
     }
 
     server {
-        listen 127.0.0.1:@{[ $port + 1 ]};
+        listen 127.0.0.1:$port2;
 
         llmgw_audit $dir/logs/default.log;
 
@@ -138,7 +139,7 @@ $azure
 _EOC_
 
 my $pid = nginx_start($dir, $port) or BAIL_OUT('nginx did not start');
-wait_port($port + 1);
+wait_port($port2) or BAIL_OUT('nginx does not listen on its second port');
 my $http = HTTP::Tiny->new(timeout => 10);
 my $json = JSON::PP->new->utf8->canonical;
 my $token = llmgw_token(sub => 'alice', scope => 'all');
@@ -220,7 +221,7 @@ call('huge-raw', "/raw$AZ", $HUGE);
 call('deep', "/hostile$AZ", $DEEP);
 call('bad-utf8', "/raw$AZ", $BAD);
 call('bad-utf8-r', "/hostile$AZ", $BAD);
-request($AZ, $CHAT, port => $port + 1, 'X-Test' => 'default');
+request($AZ, $CHAT, port => $port2, 'X-Test' => 'default');
 
 select(undef, undef, undef, 0.3);
 

@@ -139,7 +139,9 @@ for my $i (1 .. 5) {
     refused_ok(chat('/azure'), "no sink accepts lines ($i)");
     $lost++;
 }
-sleep(0.3);    # the last access_log line comes after the response
+# the access_log line of a request is written in its log phase, after
+# the client has read the response: wait for all six (up to 10 s)
+wait_log(10, "$dir/logs/access.log", qr{^/azure/}, 6);
 
 my @access = grep { m{^/azure/} } split /\n/, slurp("$dir/logs/access.log");
 is(scalar(grep { / 503 up=-$/ } @access), 5,
@@ -150,7 +152,10 @@ is(scalar(grep { / 503 up=-$/ } @access), 5,
 sleep(1.1);
 refused_ok(chat('/azure'), 'still refused a second later');
 $lost++;
-sleep(0.2);
+# its line is lost in its log phase, after the response: wait (up to 10 s)
+# for the report that counts it
+wait_log(10, "$dir/logs/error.log",
+         qr/lost: \d+ since the last report, $lost in all/, 1);
 
 my @reports = grep { m{llmgw_audit: write\(\) to "\Q$sink\E" failed} }
               split /\n/, slurp("$dir/logs/error.log");
@@ -205,7 +210,10 @@ open my $f, '>', "$dir/logs/real.log" or die $!;
 close $f;
 symlink "$dir/logs/real.log", $sink or die $!;
 kill 'USR1', $pid;
-sleep(0.5);
+# the worker has reopened its files once it says so, after the master
+# (who signals it) said it too: up to 10 s
+is(wait_log(10, "$dir/logs/error.log", qr/\d+#\d+: reopening logs$/, 2),
+   2, 'USR1: the master and the worker reopened their files');
 
 refused_ok(chat('/azure'), 'after the fix, until a line is written');
 is(chat('/azure')->{status}, 200, 'a line written: 200 again');

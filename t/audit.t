@@ -337,7 +337,8 @@ request('GET', '/buffered/a', Authorization => "Bearer $token");
 request('GET', '/buffered/b', Authorization => "Bearer $token");
 is(scalar(() = lines("$dir/logs/buffered.log")), 0,
    'buffered: nothing written yet');
-select(undef, undef, undef, 1.6);
+# flush=1s: wait for the timer (up to 10 s on a loaded machine)
+wait_log(10, "$dir/logs/buffered.log", qr/\n/, 2);
 is(scalar(() = records("$dir/logs/buffered.log")), 2,
    'buffered: both lines after the flush timer');
 
@@ -354,9 +355,10 @@ is(scalar(grep { !/\n\z/ || !eval { $json->decode($_) } } @full), 0,
 
 # a write failure is reported
 request('GET', '/devfull/', Authorization => "Bearer $token");
-select(undef, undef, undef, 0.2);
 my $lost = 'llmgw_audit: write() to "/dev/full" failed, audit lines lost: 1 '
            . 'since the last report, 1 in all (28: No space left ';
+# reported in the log phase, after the response: up to 10 s
+wait_log(10, "$dir/logs/error.log", qr/\Q$lost\E/, 1);
 like(slurp("$dir/logs/error.log"), qr/\Q$lost\E/, 'write failure reported');
 
 # USR1 while requests go on: every line in the old or the new file
@@ -371,7 +373,18 @@ for my $i (1 .. 200) {
     kill 'USR1', $pid if $i == 100;
 }
 
-select(undef, undef, undef, 0.5);
+# the worker reopens once the master has passed the signal on: wait (up
+# to 10 s) for both to say so, then one request more, whose line is in
+# the new file
+wait_log(10, "$dir/logs/error.log", qr/\d+#\d+: reopening logs$/, 2);
+request('POST', "$PATH&n=last", Authorization => "Bearer $weak",
+        'User-Agent' => 'usr1');
+$sent++;
+
+# each line is written after its response: wait for the last (up to 10 s)
+wait_for(10, sub {
+    (grep { /"ua":"usr1"/ } lines("$log.1"), lines($log)) >= $sent;
+}, 0.05);
 
 my @old = grep { /"ua":"usr1"/ } lines("$log.1");
 my @new = grep { /"ua":"usr1"/ } lines($log);

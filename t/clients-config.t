@@ -231,7 +231,9 @@ is_deeply($l->{scopes}, ['text', 'audio'], 'audit: all cut to text audio');
 
 spew("$dir/clients.csv", "${H}dcr-1,approved,text audio,claude,\n");
 kill 'HUP', $pid;
-select(undef, undef, undef, 0.5);
+# the master has read the file and given up once it says so (up to 10 s)
+ok(wait_log(10, "$dir/logs/error.log", qr/\[emerg\]/, 1),
+   'a broken file on reload: refused');
 
 is(get(), 200, 'a broken file on reload: the running clients stay');
 

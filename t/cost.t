@@ -13,6 +13,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use LLMGW::Mock;
 
 if (!$ENV{TEST_NGINX_MOCK_PORT}) {

@@ -82,8 +82,13 @@ for my $n (['A', 'dpop:1m redis timeout=1s'],
     push @started, $pid;
 }
 
-# every worker connected
-sleep 0.5;
+# every worker connected: each says so once it is (up to 10 s on a loaded
+# machine)
+for my $n (sort keys %node) {
+    is(wait_log(10, "$node{$n}{dir}/logs/error.log",
+                qr/llmgw_redis: connected to /, 2),
+       2, "$n: both workers connected to Redis");
+}
 
 my $token = llmgw_token(sub => "alice-$run",
                         claims => { cnf => { jkt => $jkt } });
@@ -182,8 +187,13 @@ like(get('B', proof(jti => "slow-b-$run")), qr{\AHTTP/1\.1 200 },
      'Redis paused, down=open: accepted');
 
 kill 'CONT', $redis->{pid};
-sleep 0.5;
 
+# A's worker may have dropped the timed-out connection: a fresh proof
+# (a jti of its own each time) until it has Redis again, up to 10 s
+my $back = 0;
+wait_for(10, sub {
+    get('A', proof(jti => "back-$run-" . $back++)) =~ m{\AHTTP/1\.1 200 };
+}, 0.1);
 like(get('A', proof(jti => "back-$run")), qr{\AHTTP/1\.1 200 },
      'Redis back: A accepts a fresh proof again');
 like(error_log('A'), qr{DPoP replay check: Redis timed out, down=closed},

@@ -8,6 +8,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use LLMGW::Test qw(:DEFAULT llmgw_late_headers llmgw_quiet_must_die
                    llmgw_dpop llmgw_dpop_jkt llmgw_dpop_nonce);
 use File::Temp;

@@ -12,6 +12,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use LLMGW::Mock;
 use HTTP::Tiny;
 

@@ -17,6 +17,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use LLMGW::Test qw(:DEFAULT llmgw_quiet_must_die);
 
 repeat_each(2);

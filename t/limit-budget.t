@@ -145,7 +145,7 @@ my $PROBE = '{"max_tokens":100000000}';
 
 sub wait_left {
     my ($before, $name, $path, $token) = @_;
-    my $deadline = time() + 3;
+    my $deadline = time() + 10;
 
     while (time() < $deadline) {
         my $res = send_one($path, $token, $PROBE);
@@ -270,7 +270,7 @@ sub until_left {
        'too large: nothing counted');
 
     # the audit line of the refusal: a denial naming the limit, no call
-    my ($line, $deadline2) = (undef, time() + 3);
+    my ($line, $deadline2) = (undef, time() + 10);
 
     while (!$line && time() < $deadline2) {
         open my $fh, '<', "$dir/logs/audit.log" or die $!;
@@ -414,7 +414,7 @@ sub until_left {
                                  'x-mock-fault' => 'slow-1500');
 
     my $res;
-    my $deadline = time() + 3;
+    my $deadline = time() + 10;
 
     do {
         $res = send_one($AZURE, $t, $PROBE);

@@ -13,12 +13,13 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::More;
+use IO::Select;
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use LLMGW::Test qw(:all);
 use LLMGW::Nginx;
 use LLMGW::Redis qw(redis_start redis_stop redis_cmd redis_conn redis_send
-                    redis_read);
+                    redis_sleep redis_read);
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -191,10 +192,8 @@ is(scalar @$lib, 1, 'flushed: the library is back');
 
 # 5. Redis slowed: DEBUG SLEEP 1 on a connection of the test's own
 my $e = token('e');
-my $sleeper = redis_conn($rport);
-redis_send($sleeper, 'DEBUG', 'SLEEP', '1');
+my $sleeper = redis_sleep($rport, '1');
 my $t_sleep = time;
-sleep 0.05;
 
 my ($pc, $pt) = get('/plain');
 my ($oc, $ot) = get('/open', $e);
@@ -203,7 +202,9 @@ my ($pc2, $pt2) = get('/plain');
 my ($kc) = get('/conc', $e);
 my $all = time - $t_sleep;
 
-cmp_ok($all, '<', 1, 'slowed: all of it within the sleep of 1 s');
+# Redis has not answered the sleeper yet: all of it came while it slept
+ok(!IO::Select->new($sleeper)->can_read(0),
+   sprintf('slowed: all of it within the sleep of 1 s (%.2f s)', $all));
 is($oc, 200, 'slowed, open: 200');
 cmp_ok($ot, '>=', 0.09, sprintf('slowed, open: waited for the timeout '
                                 . '(%.0f ms)', $ot * 1000));
@@ -221,7 +222,7 @@ close $sleeper;
 
 # the lease the timed-out acquire took once Redis woke, given back behind it
 is($kc, 200, 'slowed, open: a concurrent one let through');
-ok(wait_for(2, sub { redis_cmd($rport, 'EXISTS', "llmgw:{e-$run}:one:c")
+ok(wait_for(10, sub { redis_cmd($rport, 'EXISTS', "llmgw:{e-$run}:one:c")
                      == 0 }),
    'slowed: the late lease of the timed-out acquire given back');
 

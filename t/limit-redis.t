@@ -112,8 +112,13 @@ for my $i (0, 1) {
     push @ports, $port;
 }
 
-# every worker connected and the library loaded
-sleep 0.5;
+# every worker connected and the library loaded: each says so once it is
+# (up to 10 s on a loaded machine)
+for my $n (@nginx) {
+    is(wait_log(10, "$n->{dir}/logs/error.log",
+                qr/llmgw_redis: connected to /, 2),
+       2, 'both workers of an nginx connected to Redis');
+}
 
 my $run = "$$-" . int(time() * 1000);
 
@@ -199,9 +204,13 @@ cmp_ok($spent, '<=', 6,
 my $t2 = token('two');
 like(get('/two', $t2), qr{\AHTTP/1\.1 200 }, 'two limits: the first through');
 like(get('/two', $t2), qr{\AHTTP/1\.1 429 }, 'two limits: second refused');
-sleep 0.2;
-my $k = "llmgw:{two-$run}:first:q:";
-my $found = redis_cmd($rport, 'KEYS', "llmgw:{two-$run}:first:q:*");
+# the count is given back by a command sent after the 429: wait (up to
+# 5 s) for it to be 1 again, then say what it is
+my $found;
+wait_for(5, sub {
+    $found = redis_cmd($rport, 'KEYS', "llmgw:{two-$run}:first:q:*");
+    @$found == 1 && (redis_cmd($rport, 'GET', $found->[0]) // '') eq '1';
+}, 0.05);
 is(scalar @$found, 1, 'two limits: one key of the first limit');
 is(redis_cmd($rport, 'GET', $found->[0]), 1,
    'two limits: the refused request counted nowhere (1, not 2)');
@@ -264,7 +273,7 @@ while (time() < $deadline) {
 
 like($after, qr{\AHTTP/1\.1 200 }, 'stream: given back on client abort');
 
-$deadline = time() + 2;
+$deadline = time() + 10;
 
 while (time() < $deadline) {
     last if redis_cmd($rport, 'ZCARD', "llmgw:{stream-$run}:one-stream:c")

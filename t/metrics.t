@@ -358,7 +358,11 @@ ok($r->{headers}{'content-length'} > 1000, 'HEAD: the length of the text');
 
 # 10. a reload: the counters stay, the new workers add to them
 kill 'HUP', $pid;
-select(undef, undef, undef, 1);
+# once the old worker has exited (up to 20 s), the new one alone serves:
+# it runs a request's log phase (its counts) before it reads the next
+ok(wait_log(20, "$dir/logs/error.log",
+            qr/worker process \d+ exited with code 0/, 1),
+   'reload: the old worker exited');
 
 is(request('POST', chat_path('gpt-4o'), $finance, body => $CHAT)->{status},
    200, 'after the reload: 200');

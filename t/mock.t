@@ -21,6 +21,8 @@ use Compress::Zlib qw(crc32);
 use Time::HiRes qw(time sleep);
 use Socket qw(SOL_SOCKET SO_REUSEADDR);
 use POSIX qw(WNOHANG);
+use lib "$Bin/lib";
+use LLMGW::Nginx qw(free_port);
 
 my $PY = '/usr/bin/python3';
 my $MOCK = $ENV{LLMGW_MOCK_BIN} || "$Bin/mock/llmgw-mock";
@@ -89,13 +91,8 @@ my $tmp = tempdir('llmgw-mock-t.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 # --------------------------------------------------------------------------
 # start the mock
 
-sub free_port {
-    my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-                                Listen => 1, ReuseAddr => 1)
-        or die "no free port: $!";
-    return $s->sockport;
-}
-
+# free_port() of t/lib/LLMGW/Nginx.pm: two distinct ports, below the
+# ephemeral range
 my $PORT = free_port();
 my $TLS_PORT = free_port();
 my $JWKS0 = '{"keys":[{"kty":"oct","kid":"initial","k":"AAAA"}]}';
@@ -258,7 +255,17 @@ sub records {
     return $JSON->decode($r->{body});
 }
 
-sub last_record { my $l = records(); return $l->[-1] }
+# the mock sets a record's status, end and outcome after the last byte of
+# its response has gone: wait (up to 5 s) until the last one has its end
+sub last_record {
+    my $l;
+    for (1 .. 100) {
+        $l = records();
+        last if !@$l || defined $l->[-1]{end};
+        sleep 0.05;
+    }
+    return $l->[-1];
+}
 
 # wait for the mock
 {
@@ -907,8 +914,14 @@ for my $c ([ 'azure SSE', "$AZ/chat/completions$AV", \@AZK,
     is($end, 'timeout', 'hang: nothing within 1.5 s');
     is(scalar @$reads, 0, 'hang: not a byte');
     close $s;
-    sleep 1;
-    is(last_record()->{outcome}, 'hang', 'hang recorded');
+    # the mock records the hang once it sees the client gone: up to 10 s
+    my $rec;
+    for (1 .. 100) {
+        $rec = last_record();
+        last if ($rec->{outcome} // '') eq 'hang';
+        sleep 0.1;
+    }
+    is($rec->{outcome}, 'hang', 'hang recorded');
     is(req('GET', '/__mock/health')->{status}, 200, 'alive after hang');
 }
 

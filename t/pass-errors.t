@@ -7,6 +7,7 @@
 BEGIN { push @INC, 't/lib' }
 use lib 't/pass';
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use PassClient;
 use Digest::SHA ();
 use File::Temp ();

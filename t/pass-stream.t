@@ -11,6 +11,7 @@
 BEGIN { push @INC, 't/lib' }
 use lib 't/pass';
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use PassClient;
 
 our $CHAT = '{"stream":true,"messages":[{"role":"user","content":"hi"}]}';

@@ -6,6 +6,7 @@
 BEGIN { push @INC, 't/lib' }
 use lib 't/pass';
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use PassClient;
 
 our $GEMINI = '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}';

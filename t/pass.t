@@ -7,6 +7,7 @@
 BEGIN { push @INC, 't/lib' }
 use lib 't/pass';
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 
 our $JWT = 'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9'
            . '.eyJzdWIiOiJhbGljZSIsInNjb3BlIjoidGV4dCJ9.c2lnbmF0dXJl';

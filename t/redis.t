@@ -19,7 +19,8 @@ use Digest::SHA qw(sha1_hex);
 use Time::HiRes qw(time sleep);
 use POSIX ();
 use LLMGW::Nginx qw(:DEFAULT slurp);
-use LLMGW::Redis qw(redis_start redis_stop redis_cmd redis_library);
+use LLMGW::Redis qw(redis_start redis_stop redis_cmd redis_read
+                    redis_library redis_sleep);
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set (t/run-tests.sh sets it)'
     unless $ENV{TEST_NGINX_LOAD_MODULES};
@@ -171,7 +172,7 @@ ok(wait_for(5, sub {
    }), 'reload: two new connections, the old workers\' closed')
     or diag("before: $old, after: " . db3_clients() . "\n"
             . `ps -o pid,stat,args --ppid $pid`);
-ok(wait_for(3, sub { up_all($port, 2, 1) }), 'reload: both workers up');
+ok(wait_for(10, sub { up_all($port, 2, 1) }), 'reload: both workers up');
 cmp_ok(metric($port, 'llmgw_redis_commands_total', 1), '>=', $count,
        'reload: the counters go on');
 
@@ -179,8 +180,8 @@ cmp_ok(metric($port, 'llmgw_redis_commands_total', 1), '>=', $count,
 
 redis_stop($r);
 
-ok(wait_for(3, sub { up_all($port, 2, 0) }), 'stopped: both workers down');
-ok(wait_for(3, sub {
+ok(wait_for(10, sub { up_all($port, 2, 0) }), 'stopped: both workers down');
+ok(wait_for(10, sub {
        metric($port, 'llmgw_redis_reconnects_total', 0) >= 2
    }), 'reconnect attempts counted');
 
@@ -227,13 +228,7 @@ ok(wait_for(5, sub { up_all($port, 1, 1) }), 'up');
 my $timeouts = metric($port, 'llmgw_redis_timeouts_total', 0);
 my $reconnects = metric($port, 'llmgw_redis_reconnects_total', 0);
 
-my $sleeper = fork() // die;
-if ($sleeper == 0) {
-    redis_cmd($r->{port}, 'DEBUG', 'SLEEP', '0.7');
-    POSIX::_exit(0);
-}
-
-sleep 0.05;
+my $sleeper = redis_sleep($r->{port}, '0.7');
 
 my ($max, $n) = (0, 0);
 my $end = time + 0.6;
@@ -248,12 +243,13 @@ while (time < $end) {
     sleep 0.02;
 }
 
-waitpid($sleeper, 0);
+redis_read($sleeper);
+close $sleeper;
 
 diag(sprintf('%d requests while Redis slept, slowest %.1f ms', $n,
              1000 * $max));
 cmp_ok($max, '<', 0.2, 'requests answered while Redis sleeps');
-ok(wait_for(2, sub {
+ok(wait_for(10, sub {
        metric($port, 'llmgw_redis_timeouts_total', 0) > $timeouts
    }), 'a PING deadline fired');
 sleep 0.3;
@@ -279,7 +275,7 @@ close $pf;
                               . "password=file=$pwdir/wrong.pass "
                               . "backoff=100ms:200ms", workers => 1);
 
-ok(wait_for(3, sub { slurp("$dir/logs/error.log") =~ /AUTH on/ }),
+ok(wait_for(10, sub { slurp("$dir/logs/error.log") =~ /AUTH on/ }),
    'AUTH failure logged');
 sleep 0.5;
 is(metric($port, 'llmgw_redis_up', 0), 0, 'a bad password: down');

@@ -86,7 +86,10 @@ trap 'exit 130' INT TERM
 
 
 # A TCP port on 127.0.0.1 that nothing listens on and that this script has
-# not handed out yet.
+# not handed out yet, below the kernel's ephemeral range when there is room
+# (a port of that range can become the source port of any client
+# connection before nginx binds it: the suites start nginx again and
+# again on TEST_NGINX_SERVER_PORT for the whole run).
 used_ports=" "
 
 free_port() {
@@ -94,8 +97,15 @@ free_port() {
 
     port=$(perl -MIO::Socket::INET -e '
         my ($want, $used) = @ARGV;
+        my $low = 32768;
+        if (open my $fh, "<", "/proc/sys/net/ipv4/ip_local_port_range") {
+            ($low) = (<$fh> // "") =~ /^(\d+)/;
+            $low //= 32768;
+        }
+        my ($from, $n) = $low > 12000 ? (10000, $low - 10000)
+                                      : (20000, 30000);
         for my $i (0 .. 500) {
-            my $p = ($i == 0 && $want) ? $want : 20000 + int rand 30000;
+            my $p = ($i == 0 && $want) ? $want : $from + int rand $n;
             next if $used =~ / $p /;
             my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
                                           LocalPort => $p, Listen => 1,

@@ -10,6 +10,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket;
+use LLMGW::LogPhase;
 use LLMGW::Mock;
 
 our $CHAT_STREAM = '{"stream":true,"stream_options":{"include_usage":true},'

@@ -19,7 +19,7 @@ use Time::HiRes ();
 
 our @ISA = ('Exporter');
 our @EXPORT = qw(nginx_prefix nginx_conf nginx_check nginx_start nginx_stop
-                 nginx_node free_port wait_port wait_for);
+                 nginx_node free_port wait_port wait_for wait_log);
 our @EXPORT_OK = qw(slurp);
 
 
@@ -98,9 +98,14 @@ sub nginx_check {
 
 
 # starts nginx in the foreground of a child; the pid, once $port answers
+# and the pid file names this nginx (written after its listening sockets
+# are open: a port answering for another server, taken between
+# free_port() and nginx's bind(), is not taken for ours); undef when it
+# exited or did not come up within 20 s
 sub nginx_start {
     my ($dir, $port) = @_;
     my $pid = fork() // die "fork: $!";
+    my $end = Time::HiRes::time() + 20;
 
     if ($pid == 0) {
         { exec nginx_binary(), '-p', $dir, '-c', "$dir/nginx.conf", '-e',
@@ -108,7 +113,25 @@ sub nginx_start {
         POSIX::_exit(127);
     }
 
-    return wait_port($port) ? $pid : undef;
+    while (Time::HiRes::time() < $end) {
+        return undef if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        return $pid if _pid_file($dir) == $pid
+                       && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        Time::HiRes::sleep(0.05);
+    }
+
+    return undef;
+}
+
+
+sub _pid_file {
+    my ($dir) = @_;
+
+    open my $fh, '<', "$dir/logs/nginx.pid" or return 0;
+    my $pid = <$fh> // '';
+    close $fh;
+
+    return $pid =~ /^(\d+)$/ ? $1 : 0;
 }
 
 
@@ -141,19 +164,49 @@ sub nginx_stop {
 }
 
 
+# A port nothing listens on, not handed out before in this process, and
+# below the kernel's ephemeral range: a port of that range (what port 0
+# gives) may become the source port of any client connection on the
+# machine between this call and nginx's bind(), which then fails.
+my %given;
+
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1) or die "socket: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    my $below = _ephemeral_low();
+
+    for (1 .. 500) {
+        my $port = $below > 12000 ? 10000 + int rand($below - 10000)
+                                  : 0;
+        next if $port && $given{$port};
+
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Listen => 1)
+            or next;
+        $port = $s->sockport;
+        close $s;
+        next if $given{$port}++;
+        return $port;
+    }
+
+    die "free_port: no free port\n";
 }
 
 
+# the first port of the kernel's ephemeral range (32768 when unknown)
+sub _ephemeral_low {
+    open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range'
+        or return 32768;
+    my ($low) = (<$fh> // '') =~ /^(\d+)/;
+    close $fh;
+
+    return $low // 32768;
+}
+
+
+# up to 20 s: a loaded machine may take seconds to start nginx's workers
 sub wait_port {
     my ($port) = @_;
 
-    for (1 .. 100) {
+    for (1 .. 400) {
         return 1 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
         select(undef, undef, undef, 0.05);
     }
@@ -188,6 +241,28 @@ sub slurp {
     close $fh;
 
     return $s // '';
+}
+
+
+# waits up to $secs for $file to hold at least $n lines matching $re (a
+# line a worker writes after the response its client has read); the count
+# of those lines then, to be asserted by the caller
+sub wait_log {
+    my ($secs, $file, $re, $n) = @_;
+    my $count = 0;
+
+    wait_for($secs, sub {
+        my $fh;
+        $count = 0;
+        open $fh, '<', $file or return 0;
+        while (<$fh>) {
+            $count++ if $_ =~ $re;
+        }
+        close $fh;
+        return $count >= $n;
+    }, 0.05);
+
+    return $count;
 }
 
 

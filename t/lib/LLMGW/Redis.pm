@@ -15,12 +15,14 @@ use warnings;
 
 use Exporter 'import';
 use File::Temp qw(tempdir);
+use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
+use Time::HiRes ();
 use LLMGW::Nginx qw(free_port);
 
 our @EXPORT_OK = qw(redis_start redis_stop redis_cmd redis_conn redis_send
-                    redis_read redis_library);
+                    redis_read redis_library redis_sleep);
 
 
 # a redis-server in the foreground of a child: { pid, port, dir }
@@ -133,6 +135,31 @@ sub redis_cmd {
     return $reply;
 }
 
+
+
+# DEBUG SLEEP $secs sent on a connection of its own, returned once Redis
+# is seen asleep (a PING on another connection unanswered for 50 ms), not
+# a guessed instant later: on a loaded machine Redis may take longer to
+# read it.  The caller reads the sleeper's 'OK' when Redis wakes.
+sub redis_sleep {
+    my ($port, $secs) = @_;
+    my $sleeper = redis_conn($port);
+    my $end = Time::HiRes::time() + 10;
+
+    redis_send($sleeper, 'DEBUG', 'SLEEP', $secs);
+
+    while (Time::HiRes::time() < $end) {
+        my $p = redis_conn($port);
+
+        redis_send($p, 'PING');
+        my $asleep = !IO::Select->new($p)->can_read(0.05);
+        close $p;
+
+        return $sleeper if $asleep;
+    }
+
+    die "redis: DEBUG SLEEP $secs: Redis never seen asleep\n";
+}
 
 
 # The llmgw library as nginx loads it, from the C string literals of
