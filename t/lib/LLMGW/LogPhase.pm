@@ -56,9 +56,12 @@ sub _for_request {
 }
 
 
+# (a section's accessor in list context is an empty list when the block
+# has no such section: the arguments after it would slide into its place,
+# hence scalar)
 sub _patterns {
     my ($block, $idx) = @_;
-    my $v = _for_request($block->error_log, $idx);
+    my $v = _for_request(scalar $block->error_log, $idx);
 
     return () unless defined $v;
     return @$v if ref $v eq 'ARRAY';
@@ -97,8 +100,9 @@ sub wait_expected {
     return if $dry_run;
 
     my @pats = _patterns($block, $idx);
-    my ($gpat, $gwant) = (_for_request($block->grep_error_log, $idx),
-                          _for_request($block->grep_error_log_out, $idx, 1));
+    my ($gpat, $gwant) = (_for_request(scalar $block->grep_error_log, $idx),
+                          _for_request(scalar $block->grep_error_log_out,
+                                       $idx, 1));
     my $gn = 0;
 
     if (defined $gpat && defined $gwant && !ref $gwant) {
